@@ -1,0 +1,85 @@
+"""The conversation the session has seen, in order, for replay after a reconnect."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from ..protocol import AudioPart, Item, MessageItem, TextPart
+
+
+class ConversationHistory:
+    """Items by id in conversation order; transcripts fill in spoken items as they arrive."""
+
+    def __init__(self) -> None:
+        self._items: dict[str, Item] = {}
+        self._order: list[str] = []
+        self._anonymous = 0
+        self.truncated_at: dict[str, int] = {}
+
+    @property
+    def items(self) -> list[Item]:
+        return [self._items[i] for i in self._order]
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def get(self, item_id: str) -> Item | None:
+        return self._items.get(item_id)
+
+    def upsert(self, item: Item, previous_item_id: str | None = None) -> None:
+        item_id = item.id
+        if item_id is None:
+            self._anonymous += 1
+            item_id = f"local_{self._anonymous}"
+            item = replace(item, id=item_id)
+        if item_id in self._items:
+            self._items[item_id] = _merge(self._items[item_id], item)
+            return
+        self._items[item_id] = item
+        if previous_item_id in self._items:
+            self._order.insert(self._order.index(previous_item_id) + 1, item_id)
+        else:
+            self._order.append(item_id)
+
+    def delete(self, item_id: str) -> None:
+        if self._items.pop(item_id, None) is not None:
+            self._order.remove(item_id)
+
+    def set_transcript(self, item_id: str | None, role: str, text: str) -> None:
+        """Record the words of a spoken item, creating the item if it was not announced."""
+        if item_id is None:
+            return
+        existing = self._items.get(item_id)
+        if isinstance(existing, MessageItem):
+            parts = [p for p in existing.content if not isinstance(p, AudioPart)]
+            audio = [p for p in existing.content if isinstance(p, AudioPart)]
+            spoken = replace(audio[0], transcript=text) if audio else AudioPart(transcript=text)
+            self._items[item_id] = replace(existing, content=(*parts, spoken))
+        elif existing is None:
+            self.upsert(
+                MessageItem(
+                    item_id,
+                    "assistant" if role == "assistant" else "user",
+                    (AudioPart(transcript=text),),
+                )
+            )
+
+    def set_text(self, item_id: str | None, text: str) -> None:
+        if item_id is None:
+            return
+        existing = self._items.get(item_id)
+        if isinstance(existing, MessageItem):
+            parts = [p for p in existing.content if not isinstance(p, TextPart)]
+            self._items[item_id] = replace(existing, content=(*parts, TextPart(text)))
+        elif existing is None:
+            self.upsert(MessageItem(item_id, "assistant", (TextPart(text),)))
+
+    def truncate(self, item_id: str, audio_end_ms: int) -> None:
+        self.truncated_at[item_id] = audio_end_ms
+
+
+def _merge(old: Item, new: Item) -> Item:
+    """Keep words already known when a later announcement of the item carries none."""
+    if isinstance(old, MessageItem) and isinstance(new, MessageItem) and not new.text and old.text:
+        return replace(new, content=old.content)
+    return new

@@ -1,0 +1,405 @@
+"""``RealtimeSession``: one agent, live, against one model, through one channel."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import replace
+from types import TracebackType
+from typing import Any
+
+from ..agent import RealtimeAgent
+from ..context import Context
+from ..protocol import (
+    AudioFormat,
+    AudioInputAppend,
+    AudioInputClear,
+    AudioInputCommit,
+    AudioOutputDelta,
+    ClientCredential,
+    ClientEvent,
+    ConfigurationError,
+    ConnectionClosedError,
+    ConnectOptions,
+    Item,
+    ItemCreate,
+    ItemCreated,
+    ItemDeleted,
+    ItemTruncate,
+    ItemTruncated,
+    ProtocolError,
+    RealtimeChannel,
+    RealtimeConnection,
+    RealtimeModel,
+    RealtimeTransport,
+    ResponseCancel,
+    ResponseCreate,
+    ResponseCreated,
+    ResponseDone,
+    ResponseInterrupted,
+    ServerEvent,
+    SessionConfig,
+    SessionError,
+    SessionUpdate,
+    SpeechStarted,
+    TextOutput,
+    ToolCall,
+    ToolDefinition,
+    TranscriptInput,
+    TranscriptOutput,
+    TransportStatus,
+    TurnDetection,
+    VoiceConfig,
+    WebSocketTransport,
+    user_text,
+)
+from .dispatch import EventHub, Handler
+from .events import SessionEvent, StatusChanged
+from .history import ConversationHistory
+from .playback import PlaybackTracker
+from .tool_runner import ToolRunner
+
+log = logging.getLogger("voicewire.session")
+
+DEFAULT_FORMAT = AudioFormat.pcm16(24000)
+_UNSET: Any = object()
+
+
+class RealtimeSession:
+    """Runs ``agent`` on ``model``: tools, interruption, mute, history.
+
+    Use it as ``async with RealtimeSession(agent, model=...) as session:`` (or ``connect()`` /
+    ``close()``). Events arrive through :meth:`on` callbacks and ``async for event in session``.
+    Sending methods do not block: what is said while the session is still connecting is queued and
+    delivered once connected.
+    """
+
+    def __init__(
+        self,
+        agent: RealtimeAgent,
+        model: RealtimeModel | None = None,
+        channel: RealtimeChannel | None = None,
+        transport: RealtimeTransport | None = None,
+        context: Context[Any] | Any = None,
+        credential: ClientCredential | None = None,
+        connect_options: ConnectOptions | None = None,
+    ) -> None:
+        resolved = model if model is not None else agent.model
+        if resolved is None:
+            raise ConfigurationError(
+                f"agent {agent.id!r} has no model: pass model=... to RealtimeSession "
+                "or give the agent one"
+            )
+        self.agent = agent
+        self.model: RealtimeModel = resolved
+        self.channel = channel
+        self.transport: RealtimeTransport = transport or WebSocketTransport()
+        self.context: Context[Any] = (
+            context if isinstance(context, Context) else Context(data=context, agent_id=agent.id)
+        )
+        self._options = connect_options or ConnectOptions()
+        if credential is not None:
+            self._options = replace(self._options, credential=credential)
+        base = self._options.session_config or SessionConfig()
+        self._input_format = base.input_audio_format or DEFAULT_FORMAT
+        self._output_format = base.output_audio_format or DEFAULT_FORMAT
+        self._turn_detection = base.turn_detection or TurnDetection()
+        self.config: SessionConfig = base
+        self.history = ConversationHistory()
+        self.playback = PlaybackTracker(self._output_format)
+        self._hub = EventHub()
+        self._tools = ToolRunner(agent, self.context, self._send, self._hub.emit)
+        self._connection: RealtimeConnection | None = None
+        self._pump: asyncio.Task[None] | None = None
+        self._status = TransportStatus.DISCONNECTED
+        self._muted = False
+        self._pending: list[ClientEvent] = []
+        self._active_response: str | None = None
+        self._response_open = False
+        self._unsubscribe_status: Callable[[], None] | None = None
+        self._closing = False
+        self.audio_dropped_while_muted = 0
+        """Bytes of input audio the mute gate kept from the model."""
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    @property
+    def status(self) -> TransportStatus:
+        return self._status
+
+    @property
+    def session_id(self) -> str | None:
+        return self._connection.session_id if self._connection else None
+
+    async def connect(self) -> None:
+        if self._status in (TransportStatus.CONNECTED, TransportStatus.CONNECTING):
+            return
+        if self._status is TransportStatus.CLOSED:
+            raise ConnectionClosedError("this session was closed; create a new one")
+        self._set_status(TransportStatus.CONNECTING)
+        try:
+            self.config = await self._build_config()
+            options = replace(self._options, session_config=self.config)
+            connection = await self.transport.connect(self.model, options)
+        except BaseException:
+            self._set_status(TransportStatus.DISCONNECTED)
+            raise
+        self._connection = connection
+        self.context.session_id = connection.session_id
+        self._unsubscribe_status = connection.on_status(self._connection_status)
+        self._pump = asyncio.create_task(self._pump_events(connection), name="session-pump")
+        self._set_status(TransportStatus.CONNECTED)
+        pending, self._pending = self._pending, []
+        for event in pending:
+            self._send(event)
+        if self.channel is not None:
+            await self.channel.start(self)
+
+    async def close(self) -> None:
+        if self._status is TransportStatus.CLOSED or self._closing:
+            return
+        self._closing = True
+        await self._tools.aclose()
+        if self.channel is not None:
+            with contextlib.suppress(Exception):
+                await self.channel.close()
+        if self._unsubscribe_status is not None:
+            self._unsubscribe_status()
+        if self._connection is not None:
+            await self._connection.close()
+        if self._pump is not None:
+            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(self._pump, timeout=2.0)
+        self._set_status(TransportStatus.CLOSED)
+        self._hub.close()
+
+    async def __aenter__(self) -> RealtimeSession:
+        await self.connect()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # -- events ------------------------------------------------------------------------------
+
+    def on(self, kind: str, handler: Handler) -> Callable[[], None]:
+        """Call ``handler(event)`` for events of ``kind`` (an event kind, ``"*"``, or an alias:
+        transcript, audio, text, error, status, tool, interrupted). Returns an unsubscribe."""
+        return self._hub.on(kind, handler)
+
+    def __aiter__(self) -> AsyncIterator[SessionEvent]:
+        return self._hub.iterate()
+
+    # -- AudioSink (what channels feed) --------------------------------------------------------
+
+    @property
+    def input_format(self) -> AudioFormat:
+        return self._input_format
+
+    @property
+    def output_format(self) -> AudioFormat:
+        return self._output_format
+
+    def send_audio(self, audio: bytes) -> None:
+        """Stream user audio (in :attr:`input_format`). Dropped, not queued, while muted."""
+        if self._muted:
+            self.audio_dropped_while_muted += len(audio)
+            return
+        if audio:
+            self._send(AudioInputAppend(audio))
+
+    def commit(self) -> None:
+        """End the user's audio turn. Under manual turn detection also asks for a response."""
+        self._send(AudioInputCommit())
+        if self._turn_detection.mode == "manual":
+            self._send(ResponseCreate())
+
+    def clear_audio(self) -> None:
+        self._send(AudioInputClear())
+
+    # -- talking -----------------------------------------------------------------------------
+
+    @property
+    def muted(self) -> bool:
+        return self._muted
+
+    def mute(self) -> None:
+        self._muted = True
+
+    def unmute(self) -> None:
+        self._muted = False
+
+    def send_message(self, text: str) -> None:
+        """Say ``text`` as the user and ask for a reply."""
+        if not text.strip():
+            raise ValueError("send_message needs non-empty text")
+        self._send(ItemCreate(user_text(text)))
+        self._send(ResponseCreate())
+
+    def add_item(self, item: Item, previous_item_id: str | None = None) -> None:
+        self._send(ItemCreate(item, previous_item_id))
+
+    def create_response(self) -> None:
+        self._send(ResponseCreate())
+
+    def interrupt(self) -> None:
+        """Stop the assistant now: cancel the response, stop playback, cut the item where the
+        listener was, cancel running tools."""
+        if self._response_open:
+            self._send(ResponseCancel(self._active_response))
+        self._cut_assistant()
+
+    def report_playback(self, item_id: str, audio_end_ms: int) -> None:
+        """For apps that play audio themselves (no channel): how much of ``item_id`` was heard."""
+        self.playback.report_played(item_id, audio_end_ms)
+
+    def update(
+        self,
+        *,
+        instructions: str | None = None,
+        tools: Sequence[ToolDefinition] | None = None,
+        voice: VoiceConfig | None = None,
+        turn_detection: TurnDetection | None = _UNSET,
+        **changes: Any,
+    ) -> None:
+        """Change the live session; any :class:`SessionConfig` field may be given."""
+        if instructions is not None:
+            changes["instructions"] = instructions
+        if tools is not None:
+            changes["tools"] = tuple(tools)
+        if voice is not None:
+            changes["voice"] = voice
+        if turn_detection is not _UNSET:
+            changes["turn_detection"] = turn_detection
+        try:
+            config = replace(self.config, **changes)
+        except TypeError as exc:
+            raise ConfigurationError(f"update(): {exc}") from None
+        self.config = config
+        self._apply_formats(config)
+        self._send(SessionUpdate(config))
+
+    # -- internals ---------------------------------------------------------------------------
+
+    async def _build_config(self) -> SessionConfig:
+        base = self._options.session_config or SessionConfig()
+        instructions = await self.agent.resolve_instructions(self.context)
+        agent_tools = self.agent.tool_definitions()
+        names = {t.name for t in agent_tools}
+        extra = [t for t in base.tools if t.name not in names]
+        return replace(
+            base,
+            instructions=instructions or base.instructions,
+            tools=(*agent_tools, *extra),
+            voice=self.agent.voice or base.voice,
+        )
+
+    def _apply_formats(self, config: SessionConfig) -> None:
+        self._input_format = config.input_audio_format or self._input_format
+        self._output_format = config.output_audio_format or self._output_format
+        self._turn_detection = config.turn_detection or TurnDetection(mode="manual")
+        self.playback.set_format(self._output_format)
+
+    def _send(self, event: ClientEvent) -> None:
+        if self._status is TransportStatus.CLOSED:
+            raise ConnectionClosedError(f"cannot send {event.kind}: the session is closed")
+        connection = self._connection
+        if connection is None or self._status is not TransportStatus.CONNECTED:
+            self._pending.append(event)  # delivered on connect: nothing the user says is lost
+            return
+        connection.send(event)
+
+    def _set_status(self, status: TransportStatus) -> None:
+        if status is not self._status:
+            self._status = status
+            self._hub.emit(StatusChanged(status))
+
+    def _connection_status(self, status: TransportStatus) -> None:
+        if status is TransportStatus.DISCONNECTED and not self._closing:
+            self._set_status(TransportStatus.DISCONNECTED)
+
+    async def _pump_events(self, connection: RealtimeConnection) -> None:
+        try:
+            async for event in connection:
+                try:
+                    self._handle(event)
+                except Exception as exc:
+                    log.exception("handling %s failed", event.kind)
+                    self._hub.emit(SessionError("internal_error", f"{event.kind}: {exc}"))
+        finally:
+            if self._status is TransportStatus.CONNECTED and not self._closing:
+                self._set_status(TransportStatus.DISCONNECTED)
+
+    def _handle(self, event: ServerEvent) -> None:
+        if isinstance(event, AudioOutputDelta):
+            self._on_audio(event)
+            return
+        if isinstance(event, SpeechStarted):
+            if self._turn_detection.interrupt_response:
+                self._cut_assistant()
+        elif isinstance(event, ResponseCreated):
+            self._active_response = event.response_id
+            self._response_open = True
+            self._tools.response_started(event.response_id)
+        elif isinstance(event, ResponseDone):
+            if event.response_id == self._active_response or self._active_response is None:
+                self._response_open = False
+            self._tools.response_done(event.response_id)
+        elif isinstance(event, ToolCall):
+            self._hub.emit(event)
+            self._tools.start(event)
+            return
+        elif isinstance(event, ItemCreated):
+            self.history.upsert(event.item, event.previous_item_id)
+        elif isinstance(event, ItemDeleted):
+            self.history.delete(event.item_id)
+        elif isinstance(event, ItemTruncated):
+            self.history.truncate(event.item_id, event.audio_end_ms)
+        elif isinstance(event, TranscriptInput):
+            self.history.set_transcript(event.item_id, "user", event.text)
+        elif isinstance(event, TranscriptOutput):
+            self.history.set_transcript(event.item_id, "assistant", event.text)
+        elif isinstance(event, TextOutput):
+            self.history.set_text(event.item_id, event.text)
+        self._hub.emit(event)
+
+    def _on_audio(self, event: AudioOutputDelta) -> None:
+        try:
+            audio = event.audio
+        except ProtocolError as exc:
+            self._hub.emit(SessionError(exc.code, exc.message))
+            return
+        if event.item_id is not None:
+            self.playback.received(event.item_id, len(audio), event.content_index)
+            if self.channel is not None:
+                self.channel.play(event.item_id, audio, event.content_index)
+        self._hub.emit(event)
+
+    def _cut_assistant(self) -> None:
+        """Barge-in or interrupt(): stop what the listener hears and make history match it."""
+        position = self.channel.playback_position() if self.channel is not None else None
+        speaking = self._response_open or self.playback.still_playing(position)
+        self._tools.cancel_all()
+        if not speaking:
+            return
+        if self.channel is not None:
+            self.channel.interrupt()
+        point = self.playback.truncate_point(position)
+        if point is not None:
+            self._send(ItemTruncate(point.item_id, point.audio_end_ms, point.content_index))
+            self.history.truncate(point.item_id, point.audio_end_ms)
+            self.playback.finish()
+        self._hub.emit(
+            ResponseInterrupted(
+                self._active_response,
+                point.item_id if point else None,
+                point.audio_end_ms if point else None,
+            )
+        )
