@@ -16,22 +16,23 @@ log = logging.getLogger("voicewire.session")
 
 Handler = Callable[[Any], None] | Callable[[Any], Awaitable[None]]
 
-BACKLOG = 2000
-"""Events kept for the first iterator if it attaches late (e.g. after ``async with``)."""
+STREAM_LIMIT = 20_000
+"""Events kept for ``async for`` while nobody reads (about 6 minutes of 20 ms audio deltas)."""
 
 
 class EventHub:
-    """Delivers every event to the handlers registered for its kind and to every iterator.
+    """Delivers every event to the handlers registered for its kind and to one ordered stream.
 
-    Events that arrive before anyone iterates are kept (up to :data:`BACKLOG`) and handed to the
-    first iterator, so ``async with session: ... async for event in session`` sees
-    ``session.created`` too. A handler that raises is logged and does not disturb the others.
+    Every ``async for event in session`` loop reads the same stream, so a loop that starts late,
+    or a second loop after a first one ended, misses nothing in between (use :meth:`on` for
+    fan-out to several consumers). While nobody reads, the stream keeps the latest
+    :data:`STREAM_LIMIT` events. A handler that raises is logged and does not disturb the others.
     """
 
     def __init__(self) -> None:
         self._handlers: dict[str, list[Handler]] = {}
-        self._queues: list[asyncio.Queue[SessionEvent | None]] = []
-        self._backlog: deque[SessionEvent] | None = deque(maxlen=BACKLOG)
+        self._stream: deque[SessionEvent] = deque(maxlen=STREAM_LIMIT)
+        self._readable = asyncio.Event()
         self._closed = False
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -58,10 +59,10 @@ class EventHub:
                 task = asyncio.ensure_future(result)
                 self._tasks.add(task)
                 task.add_done_callback(self._handler_done)
-        if self._backlog is not None:
-            self._backlog.append(event)
-        for queue in self._queues:
-            queue.put_nowait(event)
+        if len(self._stream) == STREAM_LIMIT:
+            log.warning("nobody reads the session's events: dropping the oldest")
+        self._stream.append(event)
+        self._readable.set()
 
     def _handler_done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
@@ -69,27 +70,17 @@ class EventHub:
             log.error("async handler failed", exc_info=task.exception())
 
     async def iterate(self) -> AsyncIterator[SessionEvent]:
-        queue: asyncio.Queue[SessionEvent | None] = asyncio.Queue()
-        if self._backlog is not None:
-            for past in self._backlog:
-                queue.put_nowait(past)
-            self._backlog = None
-        if self._closed:
-            queue.put_nowait(None)
-        self._queues.append(queue)
-        try:
-            while True:
-                event = await queue.get()
-                if event is None:
-                    return
-                yield event
-        finally:
-            with contextlib.suppress(ValueError):
-                self._queues.remove(queue)
+        while True:
+            if self._stream:
+                yield self._stream.popleft()
+            elif self._closed:
+                return
+            else:
+                self._readable.clear()
+                await self._readable.wait()
 
     def close(self) -> None:
         self._closed = True
-        for queue in self._queues:
-            queue.put_nowait(None)
+        self._readable.set()
         for task in list(self._tasks):
             task.cancel()

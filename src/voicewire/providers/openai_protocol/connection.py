@@ -1,0 +1,183 @@
+"""One live WebSocket link to a model that speaks the OpenAI Realtime protocol.
+
+A thin asyncio shell around the sans-I/O codec: a writer task drains the outgoing queue, a reader
+task decodes what arrives into neutral events. Nothing that arrives is dropped: bad frames become
+``session.error`` events and the connection keeps reading.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Protocol
+
+from ...protocol import (
+    ClientEvent,
+    ConnectionClosedError,
+    ProtocolError,
+    ServerEvent,
+    SessionCreated,
+    SessionError,
+    StatusListener,
+    TransportStatus,
+    WireSocket,
+)
+
+log = logging.getLogger("voicewire.connection")
+
+
+class Codec(Protocol):
+    def encode_client(self, event: ClientEvent) -> dict[str, Any] | None: ...
+
+    def decode_server(self, message: Any) -> list[ServerEvent]: ...
+
+
+_CLOSED = object()
+
+
+class OpenAIProtocolConnection:
+    """A :class:`~voicewire.protocol.RealtimeConnection` over an open socket."""
+
+    def __init__(self, socket: WireSocket, codec: Codec, *, provider: str) -> None:
+        self._socket = socket
+        self._codec = codec
+        self.provider = provider
+        self._status = TransportStatus.CONNECTED
+        self._session_id: str | None = None
+        self._listeners: list[StatusListener] = []
+        self._outgoing: asyncio.Queue[str | object] = asyncio.Queue()
+        self._incoming: asyncio.Queue[ServerEvent | object] = asyncio.Queue()
+        self._writer = asyncio.create_task(self._write_loop(), name=f"{provider}-writer")
+        self._reader = asyncio.create_task(self._read_loop(), name=f"{provider}-reader")
+
+    # -- RealtimeConnection ------------------------------------------------------------------
+
+    @property
+    def status(self) -> TransportStatus:
+        return self._status
+
+    @property
+    def session_id(self) -> str | None:
+        return self._session_id
+
+    def send(self, event: ClientEvent) -> None:
+        """Encode now (errors surface here) and queue for the writer."""
+        if self._status is not TransportStatus.CONNECTED:
+            raise ConnectionClosedError(
+                f"cannot send {event.kind}: the {self.provider} connection is {self._status}"
+            )
+        message = self._codec.encode_client(event)
+        if message is not None:
+            self._outgoing.put_nowait(json.dumps(message, separators=(",", ":")))
+
+    def send_raw(self, message: dict[str, Any]) -> None:
+        """Send a provider wire message as is (for provider features the neutral events lack)."""
+        if self._status is not TransportStatus.CONNECTED:
+            raise ConnectionClosedError(f"the {self.provider} connection is {self._status}")
+        self._outgoing.put_nowait(json.dumps(message, separators=(",", ":")))
+
+    def on_status(self, listener: StatusListener) -> Callable[[], None]:
+        self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with contextlib.suppress(ValueError):
+                self._listeners.remove(listener)
+
+        return unsubscribe
+
+    async def __aiter__(self) -> AsyncIterator[ServerEvent]:
+        while True:
+            item = await self._incoming.get()
+            if item is _CLOSED:
+                self._incoming.put_nowait(_CLOSED)  # later iterations end too
+                return
+            yield item  # type: ignore[misc]
+
+    async def close(self) -> None:
+        if self._status is TransportStatus.CLOSED:
+            return
+        self._set_status(TransportStatus.CLOSED)
+        self._outgoing.put_nowait(_CLOSED)
+        with contextlib.suppress(asyncio.TimeoutError, Exception):
+            await asyncio.wait_for(asyncio.shield(self._writer), timeout=2.0)
+        self._writer.cancel()
+        with contextlib.suppress(Exception):
+            await self._socket.close()
+        self._reader.cancel()
+        await asyncio.gather(self._writer, self._reader, return_exceptions=True)
+        self._incoming.put_nowait(_CLOSED)
+
+    # -- internals -------------------------------------------------------------------------------
+
+    def _set_status(self, status: TransportStatus) -> None:
+        if status is self._status:
+            return
+        self._status = status
+        for listener in list(self._listeners):
+            try:
+                listener(status)
+            except Exception:
+                log.exception("status listener failed")
+
+    async def _write_loop(self) -> None:
+        while True:
+            message = await self._outgoing.get()
+            if message is _CLOSED:
+                return
+            try:
+                await self._socket.send(message)  # type: ignore[arg-type]
+            except Exception as exc:
+                self._lost(f"sending to {self.provider} failed: {exc}")
+                return
+
+    async def _read_loop(self) -> None:
+        decode = self._codec.decode_server
+        put = self._incoming.put_nowait
+        while True:
+            try:
+                raw = await self._socket.recv()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._lost(_describe_close(exc, self.provider))
+                return
+            if isinstance(raw, bytes):
+                put(
+                    SessionError(
+                        "protocol_error", f"{self.provider} sent an unexpected binary frame"
+                    )
+                )
+                continue
+            try:
+                message = json.loads(raw)
+            except ValueError as exc:
+                put(SessionError("invalid_json", f"{self.provider} sent malformed JSON: {exc}"))
+                continue
+            try:
+                events = decode(message)
+            except ProtocolError as exc:
+                put(SessionError(exc.code, exc.message))
+                continue
+            for event in events:
+                if isinstance(event, SessionCreated) and event.session_id:
+                    self._session_id = event.session_id
+                put(event)
+
+    def _lost(self, reason: str) -> None:
+        if self._status is TransportStatus.CLOSED:
+            return
+        self._incoming.put_nowait(SessionError("connection_lost", reason, fatal=True))
+        self._set_status(TransportStatus.DISCONNECTED)
+        self._incoming.put_nowait(_CLOSED)
+        self._outgoing.put_nowait(_CLOSED)
+
+
+def _describe_close(exc: Exception, provider: str) -> str:
+    code = getattr(getattr(exc, "rcvd", None), "code", None)
+    reason = getattr(getattr(exc, "rcvd", None), "reason", "")
+    if code is not None:
+        return f"{provider} closed the connection (code {code}{': ' + reason if reason else ''})"
+    return f"the connection to {provider} was lost: {exc or type(exc).__name__}"

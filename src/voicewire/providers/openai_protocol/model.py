@@ -1,0 +1,170 @@
+"""A realtime model reached over the OpenAI Realtime wire protocol, parametrised by a dialect."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from ...protocol import (
+    AuthenticationError,
+    ConnectOptions,
+    CredentialExpiredError,
+    SessionConfig,
+    SessionUpdate,
+    TokenCredential,
+    UrlCredential,
+)
+from .codec import OpenAIProtocolCodec
+from .connection import OpenAIProtocolConnection
+from .dialect import Dialect
+from .wire import dial
+
+DEFAULT_TOKEN_TTL_S = 600
+
+
+class OpenAIProtocolModel:
+    """:class:`~voicewire.protocol.RealtimeModel` for OpenAI-protocol providers.
+
+    ``base_url`` is the WebSocket base (``wss://host/v1``); REST calls go to the same host over
+    HTTP(S) unless ``rest_base_url`` says otherwise, so one setting reaches a proxy, Azure or
+    another voicewire server.
+    """
+
+    def __init__(
+        self,
+        dialect: Dialect,
+        model_id: str,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        rest_base_url: str | None = None,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.dialect = dialect
+        self._model_id = model_id
+        self._api_key = api_key
+        self.base_url = (base_url or dialect.default_base_url).rstrip("/")
+        if rest_base_url is None:
+            rest_base_url = dialect.rest_base_url if base_url is None else _http_from_ws(base_url)
+        self.rest_base_url = rest_base_url.rstrip("/")
+        self._http_client = http_client
+        self.codec = OpenAIProtocolCodec(dialect)
+
+    @property
+    def provider(self) -> str:
+        return self.dialect.name
+
+    @property
+    def model_id(self) -> str:
+        return self._model_id
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._model_id!r}, base_url={self.base_url!r})"
+
+    @property
+    def url(self) -> str:
+        return f"{self.base_url}/realtime?model={quote(self._model_id)}"
+
+    def _api_key_or_raise(self) -> str:
+        key = self._api_key or os.environ.get(self.dialect.api_key_env)
+        if not key:
+            raise AuthenticationError(
+                f"no {self.dialect.name} API key: pass api_key=... or set "
+                f"{self.dialect.api_key_env}, or connect with a credential from authenticate()"
+            )
+        return key
+
+    async def connect(self, options: ConnectOptions | None = None) -> OpenAIProtocolConnection:
+        options = options or ConnectOptions()
+        subprotocols: list[str] = []
+        headers: dict[str, str] = {}
+        credential = options.credential
+        if credential is not None:
+            if isinstance(credential, UrlCredential):
+                raise AuthenticationError(
+                    f"{self.dialect.name} needs a token credential, got a url credential "
+                    "(signed URLs are for ElevenLabs)"
+                )
+            if credential.is_expired():
+                raise CredentialExpiredError(
+                    f"the {self.dialect.name} credential expired at "
+                    f"{credential.expires_at.isoformat()}; mint a new one with authenticate()"
+                )
+            subprotocols = [*self.dialect.extra_subprotocols]
+            subprotocols.append(self.dialect.token_subprotocol_prefix + credential.token)
+        else:
+            headers["Authorization"] = f"Bearer {self._api_key_or_raise()}"
+        socket = await dial(
+            self.url,
+            subprotocols,
+            headers,
+            provider=self.dialect.name,
+            factory=options.websocket,
+            abort=options.abort,
+        )
+        connection = OpenAIProtocolConnection(socket, self.codec, provider=self.dialect.name)
+        if options.session_config is not None:
+            config: SessionConfig = options.session_config
+            if options.provider_options:
+                merged = {**config.provider_options, **options.provider_options}
+                config = replace(config, provider_options=merged)
+            connection.send(SessionUpdate(config))
+        return connection
+
+    async def authenticate(self, *, ttl_seconds: int = DEFAULT_TOKEN_TTL_S) -> TokenCredential:
+        """Mint an ephemeral client secret with the API key; its expiry is the provider's."""
+        key = self._api_key_or_raise()
+        body: dict[str, Any] = {"expires_after": {"seconds": ttl_seconds}}
+        if self.dialect.client_secret_session:
+            body["expires_after"]["anchor"] = "created_at"
+            body["session"] = {"type": "realtime", "model": self._model_id}
+        url = f"{self.rest_base_url}/realtime/client_secrets"
+        client = self._http_client or httpx.AsyncClient(timeout=15.0)
+        try:
+            response = await client.post(url, json=body, headers={"Authorization": f"Bearer {key}"})
+        except httpx.HTTPError as exc:
+            raise AuthenticationError(
+                f"could not reach {self.dialect.name} to mint a client secret: {exc}"
+            ) from None
+        finally:
+            if self._http_client is None:
+                await client.aclose()
+        if response.status_code >= 400:
+            raise AuthenticationError(
+                f"{self.dialect.name} refused to mint a client secret "
+                f"(HTTP {response.status_code}): {response.text[:300]}"
+            )
+        return _token_from_answer(response, self.dialect.name, ttl_seconds)
+
+
+def _token_from_answer(response: httpx.Response, provider: str, ttl: int) -> TokenCredential:
+    try:
+        data = response.json()
+    except ValueError:
+        raise AuthenticationError(
+            f"{provider} answered the client-secret request with non-JSON"
+        ) from None
+    # GA answers {"value", "expires_at", "session"}; older answers nest {"client_secret": {...}}.
+    secret = data.get("client_secret") if isinstance(data.get("client_secret"), dict) else data
+    value = secret.get("value") if isinstance(secret, dict) else None
+    if not isinstance(value, str) or not value:
+        raise AuthenticationError(f"{provider}'s client-secret answer has no 'value'")
+    expires = secret.get("expires_at")
+    if isinstance(expires, int | float) and not isinstance(expires, bool):
+        expires_at = datetime.fromtimestamp(expires, UTC)
+    else:
+        expires_at = datetime.now(UTC) + timedelta(seconds=ttl)
+    return TokenCredential(value, expires_at)
+
+
+def _http_from_ws(url: str) -> str:
+    if url.startswith("wss://"):
+        return "https://" + url[len("wss://") :]
+    if url.startswith("ws://"):
+        return "http://" + url[len("ws://") :]
+    return url

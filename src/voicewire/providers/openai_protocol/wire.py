@@ -1,0 +1,74 @@
+"""Dialing a WebSocket: the default factory and the translation of handshake failures."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+
+import websockets
+from websockets.asyncio.client import connect as ws_connect
+from websockets.typing import Subprotocol
+
+from ...protocol import ConnectAbortedError, HandshakeError, WebSocketFactory, WireSocket
+
+OPEN_TIMEOUT_S = 15.0
+
+
+async def default_websocket(
+    url: str, subprotocols: Sequence[str], headers: Mapping[str, str]
+) -> WireSocket:
+    """Dial with the ``websockets`` client: no compression (audio is incompressible base64 and
+    deflate costs latency), no message size cap (session objects can be large)."""
+    return await ws_connect(
+        url,
+        additional_headers=dict(headers),
+        subprotocols=[Subprotocol(p) for p in subprotocols] or None,
+        compression=None,
+        max_size=None,
+        open_timeout=OPEN_TIMEOUT_S,
+        ping_interval=20,
+    )
+
+
+async def dial(
+    url: str,
+    subprotocols: Sequence[str],
+    headers: Mapping[str, str],
+    *,
+    provider: str,
+    factory: WebSocketFactory | None = None,
+    abort: asyncio.Event | None = None,
+) -> WireSocket:
+    """Open the socket, honouring ``abort``; failures become clear voicewire errors."""
+    if abort is not None and abort.is_set():
+        raise ConnectAbortedError(f"connect to {provider} was aborted before it started")
+    opening = asyncio.ensure_future((factory or default_websocket)(url, subprotocols, headers))
+    if abort is not None:
+        aborted = asyncio.ensure_future(abort.wait())
+        try:
+            await asyncio.wait({opening, aborted}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            aborted.cancel()
+        if not opening.done():
+            opening.cancel()
+            await asyncio.gather(opening, return_exceptions=True)
+            raise ConnectAbortedError(f"connect to {provider} was aborted")
+    try:
+        return await opening
+    except websockets.InvalidStatus as exc:
+        status = exc.response.status_code
+        body = exc.response.body.decode("utf-8", "replace")[:300] if exc.response.body else ""
+        hint = " (check the API key or credential)" if status in (401, 403) else ""
+        raise HandshakeError(
+            f"{provider} refused the WebSocket handshake with HTTP {status}{hint}"
+            + (f": {body}" if body else ""),
+            status=status,
+        ) from None
+    except websockets.InvalidHandshake as exc:
+        raise HandshakeError(f"the WebSocket handshake with {provider} failed: {exc}") from None
+    except (OSError, TimeoutError) as exc:
+        raise HandshakeError(f"could not reach {provider} at {_redact(url)}: {exc}") from None
+
+
+def _redact(url: str) -> str:
+    return url.split("?", 1)[0]

@@ -1,0 +1,5 @@
+"""xAI realtime provider: ``realtime(model_id, api_key=..., base_url=...)``."""
+
+from .model import DEFAULT_MODEL, XAIRealtimeModel, realtime
+
+__all__ = ["DEFAULT_MODEL", "XAIRealtimeModel", "realtime"]

@@ -1,0 +1,38 @@
+"""Test helpers: a scripted fake realtime server speaking the OpenAI Realtime GA protocol (or
+xAI's dialect) over a real WebSocket, deterministic test audio, and strict wire validation.
+
+::
+
+    from voicewire.testing import AudioReply, FakeRealtimeServer, TextReply, ToolCallReply
+
+    async with FakeRealtimeServer(dialect="openai", api_key="sk-test") as server:
+        server.script.on("weather", ToolCallReply("get_weather", {"city": "Paris"},
+                                                  then=AudioReply("It is sunny.")))
+        server.script.default = TextReply("ok")
+        server.script.input_transcript = "what's the weather in paris"
+        url = f"{server.base_url}/realtime?model=gpt-realtime"
+        ...
+        assert server.violations == []
+
+See :mod:`voicewire.testing.fake_server` for the exact behaviour and event order.
+"""
+
+from .fake_server import FakeRealtimeServer
+from .script import AudioReply, Reply, Script, TextReply, ToolCallReply
+from .tones import rms, silence, tone
+from .validation import openai_available, validate_client_event, validate_server_event
+
+__all__ = [
+    "AudioReply",
+    "FakeRealtimeServer",
+    "Reply",
+    "Script",
+    "TextReply",
+    "ToolCallReply",
+    "openai_available",
+    "rms",
+    "silence",
+    "tone",
+    "validate_client_event",
+    "validate_server_event",
+]
