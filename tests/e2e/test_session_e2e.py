@@ -302,3 +302,20 @@ async def test_tool_errors_reach_the_model_over_the_wire(server: FakeRealtimeSer
     ]
     assert "get_weather" in json.loads(output)["error"]
     assert texts(events, "text.output") == ["Sorry about that."]
+
+
+async def test_a_dropped_connection_is_reported_and_history_kept(
+    server: FakeRealtimeServer,
+) -> None:
+    server.script.default = TextReply("noted")
+    async with session_for(server, modalities=["text"]) as session:
+        session.send_message("remember this")
+        await until(session, "response.done")
+        await server.drop_connections(code=1011, reason="server restarting")
+        events = await until(session, "status.changed")
+        assert session.status is TransportStatus.DISCONNECTED
+        (lost,) = [e for e in events if e.kind == "session.error"]
+        assert lost.code == "connection_lost" and lost.fatal  # type: ignore[union-attr]
+        assert "1011" in lost.message and "server restarting" in lost.message  # type: ignore[union-attr]
+        words = [getattr(i, "text", "") for i in session.history.items]
+        assert "remember this" in words and "noted" in words

@@ -118,7 +118,6 @@ class RealtimeSession:
         self._pending: list[ClientEvent] = []
         self._active_response: str | None = None
         self._response_open = False
-        self._unsubscribe_status: Callable[[], None] | None = None
         self._closing = False
         self.audio_dropped_while_muted = 0
         """Bytes of input audio the mute gate kept from the model."""
@@ -148,7 +147,6 @@ class RealtimeSession:
             raise
         self._connection = connection
         self.context.session_id = connection.session_id
-        self._unsubscribe_status = connection.on_status(self._connection_status)
         self._pump = asyncio.create_task(self._pump_events(connection), name="session-pump")
         self._set_status(TransportStatus.CONNECTED)
         pending, self._pending = self._pending, []
@@ -165,8 +163,6 @@ class RealtimeSession:
         if self.channel is not None:
             with contextlib.suppress(Exception):
                 await self.channel.close()
-        if self._unsubscribe_status is not None:
-            self._unsubscribe_status()
         if self._connection is not None:
             await self._connection.close()
         if self._pump is not None:
@@ -321,11 +317,9 @@ class RealtimeSession:
             self._status = status
             self._hub.emit(StatusChanged(status))
 
-    def _connection_status(self, status: TransportStatus) -> None:
-        if status is TransportStatus.DISCONNECTED and not self._closing:
-            self._set_status(TransportStatus.DISCONNECTED)
-
     async def _pump_events(self, connection: RealtimeConnection) -> None:
+        """Handle every event in order; when the stream ends (the link dropped, after its
+        ``connection_lost`` error was handled), the session is disconnected."""
         try:
             async for event in connection:
                 try:
