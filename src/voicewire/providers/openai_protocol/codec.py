@@ -2,15 +2,15 @@
 
 ``encode_client`` turns a neutral :data:`ClientEvent` into the JSON object to send (or ``None``
 when the dialect cannot express it); ``decode_server`` turns one parsed server message into zero
-or more neutral :data:`ServerEvent`. No sockets, no asyncio, no pydantic.
+or more neutral :data:`ServerEvent`. No sockets, no asyncio, no pydantic models.
 
-Decoding is on the hot path: a model streams ~50 audio chunks per second and a relay may carry many
+Decoding is on the hot path: a model streams 50 audio chunks per second and a relay may carry many
 sessions. So dispatch is one dict lookup from the type string to a small handler, handlers read the
 fields they need with ``dict.get`` and check them with cheap identity tests, and the commonest
-events (audio, transcript and text deltas) are built by setting their slots directly, skipping the
-frozen dataclass ``__init__`` (which pays a generic ``object.__setattr__`` per field). Anything
-unusual — ``None`` ids, wrong types — falls back to a slow path that validates each field and
-raises :class:`ProtocolError` naming the event type and the field.
+events (audio, transcript and text deltas) skip the frozen dataclass ``__init__``, which pays a
+generic ``object.__setattr__`` per field (see :func:`_builder_for`). Anything unusual — ``None``
+ids, wrong types — falls back to a careful path that validates each field and raises
+:class:`ProtocolError` naming the event type and the field.
 
 Server types fall in three groups: decoded (:attr:`OpenAIProtocolCodec.handled_types`),
 deliberately ignored (:data:`IGNORED_SERVER_TYPES`, each with its reason), and unknown — newer
@@ -433,7 +433,9 @@ class OpenAIProtocolCodec:
             return handler(message)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             # Safety net: handlers validate what they read, so this should be unreachable.
-            raise ProtocolError(f"malformed {message['type']!r} server event: {exc}") from None
+            raise ProtocolError(
+                f"malformed {message['type']!r} server event ({type(exc).__name__}: {exc})"
+            ) from None
 
     def decode_server_text(self, text: str | bytes) -> list[ServerEvent]:
         """:meth:`decode_server` for one WebSocket text frame (JSON).

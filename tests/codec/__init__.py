@@ -1,0 +1,1 @@
+"""Conformance tests of the OpenAI-protocol codecs (OpenAI GA, xAI) and their benchmark."""
