@@ -1,0 +1,161 @@
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.session.conftest import FakeChannel, MemoryConnection, settle
+from voicewire import RealtimeAgent
+from voicewire.client import RealtimeClient
+from voicewire.protocol import (
+    ConnectOptions,
+    CredentialExpiredError,
+    TextOutput,
+    TokenCredential,
+    TransportStatus,
+)
+
+
+class CountingModel:
+    """Hands out a fresh in-memory connection per connect and remembers the options."""
+
+    provider = "memory"
+    model_id = "memory-1"
+
+    def __init__(self, delay: float = 0.0) -> None:
+        self.connections: list[MemoryConnection] = []
+        self.options: list[ConnectOptions | None] = []
+        self.delay = delay
+
+    async def connect(self, options: ConnectOptions | None = None) -> MemoryConnection:
+        self.options.append(options)
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        self.connections.append(MemoryConnection())
+        return self.connections[-1]
+
+    async def authenticate(self) -> TokenCredential:
+        raise NotImplementedError
+
+
+AGENT = RealtimeAgent(id="a", name="A", instructions="Hi.")
+SOON = datetime.now(UTC) + timedelta(minutes=5)
+
+
+async def test_status_sequence_seen_by_callback_and_iterator() -> None:
+    client = RealtimeClient(AGENT, CountingModel())
+    by_callback: list[str] = []
+    client.on_status(by_callback.append)
+    by_iterator: list[str] = []
+
+    async def watch() -> None:
+        async for status in client.statuses():
+            by_iterator.append(status)
+            if len(by_iterator) == 4:
+                return
+
+    watcher = asyncio.create_task(watch())
+    await settle()
+    assert client.status is TransportStatus.DISCONNECTED
+    await client.connect()
+    assert client.status is TransportStatus.CONNECTED
+    await client.disconnect()
+    await asyncio.wait_for(watcher, 1)
+    assert by_callback == ["connecting", "connected", "disconnected"]
+    assert by_iterator == ["disconnected", "connecting", "connected", "disconnected"]
+
+
+async def test_connect_is_a_no_op_while_connected_or_connecting() -> None:
+    model = CountingModel(delay=0.02)
+    client = RealtimeClient(AGENT, model)
+    await asyncio.gather(client.connect(), client.connect())
+    await client.connect()
+    assert len(model.connections) == 1
+    await client.disconnect()
+
+
+@pytest.mark.parametrize(
+    "credential",
+    [
+        {"kind": "token", "token": "ek_1", "expiresAt": SOON.isoformat()},
+        {"credential": {"kind": "token", "token": "ek_1", "expiresAt": SOON}},
+        TokenCredential("ek_1", SOON),
+    ],
+)
+async def test_connect_takes_a_credential_in_any_of_its_forms(credential: object) -> None:
+    model = CountingModel()
+    client = RealtimeClient(AGENT, model)
+    await client.connect(credential)  # type: ignore[arg-type]
+    options = model.options[0]
+    assert options is not None and options.credential == TokenCredential("ek_1", SOON)
+    await client.disconnect()
+
+
+async def test_an_expired_credential_is_refused_before_dialing() -> None:
+    model = CountingModel()
+    client = RealtimeClient(AGENT, model)
+    past = (datetime.now(UTC) - timedelta(seconds=5)).isoformat()
+    with pytest.raises(CredentialExpiredError, match="expired"):
+        await client.connect({"kind": "token", "token": "ek", "expiresAt": past})
+    assert model.options == [] and client.status is TransportStatus.DISCONNECTED
+
+
+async def test_mute_carries_over_and_gates_audio() -> None:
+    model = CountingModel()
+    channel = FakeChannel()
+    client = RealtimeClient(AGENT, model, channel=channel)
+    client.mute()
+    await client.connect()
+    assert client.muted and client.session is not None and client.session.muted
+    channel.speak(b"\x01\x00" * 100)
+    client.unmute()
+    channel.speak(b"\x02\x00" * 100)
+    appended = model.connections[0].of("audio.input.append")
+    assert [a.audio[:1] for a in appended] == [b"\x02"]
+    await client.disconnect()
+
+
+async def test_send_message_reaches_the_model_and_needs_a_connection() -> None:
+    model = CountingModel()
+    client = RealtimeClient(AGENT, model)
+    with pytest.raises(RuntimeError, match="connect"):
+        client.send_message("hello")
+    await client.connect()
+    client.send_message("hello")
+    assert model.connections[0].kinds()[-2:] == ["item.create", "response.create"]
+    await client.disconnect()
+
+
+async def test_events_of_a_session_already_left_are_ignored() -> None:
+    model = CountingModel()
+    client = RealtimeClient(AGENT, model)
+    heard: list[str] = []
+    client.on("text", lambda e: heard.append(e.text))
+    await client.connect()
+    first = client.session
+    model.connections[0].push(TextOutput("r1", "i1", "from the first"))
+    await settle()
+    await client.disconnect()
+    await client.connect()
+    assert first is not None and client.session is not first
+    first._hub.emit(TextOutput("r1", "i2", "late, from the first"))  # a straggler
+    model.connections[1].push(TextOutput("r2", "i3", "from the second"))
+    await settle()
+    assert heard == ["from the first", "from the second"]
+    await client.disconnect()
+
+
+async def test_a_dropped_session_returns_the_client_to_disconnected() -> None:
+    model = CountingModel()
+    channel = FakeChannel()
+    client = RealtimeClient(AGENT, model, channel=lambda: channel)
+    await client.connect()
+    dropped = client.session
+    await model.connections[0].close()  # the link ends under the session
+    await settle()
+    assert client.status is TransportStatus.DISCONNECTED and client.session is None
+    assert dropped is not None and dropped.status is TransportStatus.CLOSED and channel.closed
+    await client.connect()  # and it can connect again
+    assert client.status is TransportStatus.CONNECTED and len(model.connections) == 2
+    await client.disconnect()
