@@ -7,6 +7,7 @@ from voicewire.providers import openai
 """
 
 from .agent import RealtimeAgent
+from .client import RealtimeClient
 from .context import Context
 from .protocol import (
     AudioFormat,
@@ -36,6 +37,7 @@ __all__ = [
     "ConnectOptions",
     "Context",
     "RealtimeAgent",
+    "RealtimeClient",
     "RealtimeError",
     "RealtimeSession",
     "ResponseConfig",
