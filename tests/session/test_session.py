@@ -338,10 +338,11 @@ async def test_history_follows_the_conversation(model: MemoryModel) -> None:
 
 async def test_update_changes_the_live_session(model: MemoryModel) -> None:
     async with RealtimeSession(make_agent(), model=model) as session:
-        session.update(instructions="Be verbose.", turn_detection=None)
+        session.update(instructions="Be verbose.", turn_detection=TurnDetection("manual"))
         (update,) = model.connection.of("session.update")
         assert update.config.instructions == "Be verbose."
-        assert update.config.turn_detection is None
+        assert update.config.turn_detection == TurnDetection("manual")
+        assert update.config.tools == model.options.session_config.tools  # type: ignore[union-attr]
         session.commit()  # manual now: commit asks for a response
         assert model.connection.kinds()[-2:] == ["audio.input.commit", "response.create"]
         with pytest.raises(ConfigurationError):

@@ -64,7 +64,6 @@ from .tool_runner import ToolRunner
 log = logging.getLogger("voicewire.session")
 
 DEFAULT_FORMAT = AudioFormat.pcm16(24000)
-_UNSET: Any = object()
 
 
 class RealtimeSession:
@@ -262,17 +261,18 @@ class RealtimeSession:
         instructions: str | None = None,
         tools: Sequence[ToolDefinition] | None = None,
         voice: VoiceConfig | None = None,
-        turn_detection: TurnDetection | None = _UNSET,
+        turn_detection: TurnDetection | None = None,
         **changes: Any,
     ) -> None:
-        """Change the live session; any :class:`SessionConfig` field may be given."""
+        """Change the live session; any :class:`SessionConfig` field may be given (``None``
+        leaves a field as it is; ``TurnDetection("manual")`` turns voice detection off)."""
         if instructions is not None:
             changes["instructions"] = instructions
         if tools is not None:
             changes["tools"] = tuple(tools)
         if voice is not None:
             changes["voice"] = voice
-        if turn_detection is not _UNSET:
+        if turn_detection is not None:
             changes["turn_detection"] = turn_detection
         try:
             config = replace(self.config, **changes)
@@ -300,7 +300,7 @@ class RealtimeSession:
     def _apply_formats(self, config: SessionConfig) -> None:
         self._input_format = config.input_audio_format or self._input_format
         self._output_format = config.output_audio_format or self._output_format
-        self._turn_detection = config.turn_detection or TurnDetection(mode="manual")
+        self._turn_detection = config.turn_detection or self._turn_detection
         self.playback.set_format(self._output_format)
 
     def _send(self, event: ClientEvent) -> None:
