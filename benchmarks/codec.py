@@ -1,11 +1,19 @@
 """Benchmark: decoding an OpenAI Realtime GA server stream, voicewire's codec against pydantic.
 
-The peer is what other realtime SDKs (e.g. the OpenAI Agents SDK) do per server event: strict
-validation with ``TypeAdapter(Annotated[RealtimeServerEvent, Field(discriminator="type")])`` from
-the official ``openai`` package. Both sides run in the same process on the same messages, once
-from already-parsed dicts and once from the JSON text (``json.loads`` + decode against
-``validate_json``). Each figure is the best of several runs, timed with ``time.perf_counter``
-with the garbage collector paused, as ``timeit`` does.
+The peer is what other realtime SDKs do per server event: validation with
+``TypeAdapter(Annotated[RealtimeServerEvent, Field(discriminator="type")])`` from the official
+``openai`` package. Both sides run in the same process on the same messages, and each line
+compares like with like:
+
+- ``dicts``: already-parsed messages; ``decode_server`` against ``validate_python``.
+- ``JSON text, as the OpenAI Agents SDK does``: WebSocket text frames; voicewire's
+  ``decode_server_text`` against ``json.loads`` + ``validate_python``, which is what the Agents
+  SDK's ``OpenAIRealtimeWebSocketModel`` does with each frame.
+- ``JSON text vs pydantic validate_json``: the same frames; ``decode_server_text`` against
+  pydantic's own JSON entry point, the fastest way to use the peer.
+
+Each figure is the best of several runs, timed with ``time.perf_counter`` with the garbage
+collector paused, as ``timeit`` does; the two sides alternate run by run.
 
 The stream is a realistic spoken conversation: per turn the user speaks (VAD, commit, item,
 transcription), then the assistant answers with ~3 s of audio in 20 ms chunks (24 kHz PCM16:
@@ -345,10 +353,11 @@ def _drain(decode: Callable[[Any], object], items: Iterable[Any]) -> Callable[[]
     return run
 
 
-def _line(label: str, count: int, ours: float, theirs: float) -> str:
+def _line(label: str, count: int, ours: str, our_time: float, peer: str, peer_time: float) -> str:
+    """One comparison of ``count`` events: what each side ran and its best time in seconds."""
     return (
-        f"{label}: voicewire {count / ours:,.0f} ev/s | openai pydantic {count / theirs:,.0f} ev/s"
-        f" | ratio {theirs / ours:.1f}x"
+        f"codec decode ({label}): {ours} {count / our_time:,.0f} ev/s"
+        f" | {peer} {count / peer_time:,.0f} ev/s | ratio {peer_time / our_time:.1f}x"
     )
 
 
@@ -387,23 +396,31 @@ def main(argv: Sequence[str] | None = None) -> None:
     ours, theirs = best_times(
         _drain(decode, stream), _drain(adapter.validate_python, stream), args.runs
     )
-    print(_line("codec decode (dicts)", count, ours, theirs))
+    print(
+        _line("dicts", count, "voicewire", ours, "openai pydantic validate_python", theirs),
+        flush=True,
+    )
 
-    loads = json.loads
+    # The frames as they come off the WebSocket. voicewire parses with pydantic-core's JSON parser
+    # (no validation) and decodes; the Agents SDK runs json.loads and then validate_python.
+    loads, validate_python = json.loads, adapter.validate_python
 
-    def loads_and_decode(text: str) -> object:
-        return decode(loads(text))
+    def loads_and_validate(text: str) -> object:
+        return validate_python(loads(text))
+
+    decode_text = CODEC.decode_server_text
+    ours_name = "voicewire decode_server_text"
+    ours, theirs = best_times(
+        _drain(decode_text, texts), _drain(loads_and_validate, texts), args.runs
+    )
+    label = "JSON text, as the OpenAI Agents SDK does: json.loads + validate_python"
+    print(_line(label, count, ours_name, ours, "peer", theirs), flush=True)
 
     ours, theirs = best_times(
-        _drain(loads_and_decode, texts), _drain(adapter.validate_json, texts), args.runs
+        _drain(decode_text, texts), _drain(adapter.validate_json, texts), args.runs
     )
-    print(_line("codec decode (json.loads + decode)", count, ours, theirs))
-
-    # voicewire's own text entry point parses with pydantic-core's JSON parser (no validation).
-    ours, theirs = best_times(
-        _drain(CODEC.decode_server_text, texts), _drain(adapter.validate_json, texts), args.runs
-    )
-    print(_line("codec decode (json, decode_server_text)", count, ours, theirs))
+    label = "JSON text vs pydantic validate_json"
+    print(_line(label, count, ours_name, ours, "pydantic validate_json", theirs), flush=True)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import json
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -24,11 +26,32 @@ from voicewire.protocol import (
 
 
 def test_the_vocabulary_has_the_designed_size_and_unique_kinds() -> None:
-    client = [t.__dataclass_fields__["kind"].default for t in CLIENT_EVENT_TYPES]
-    server = [t.__dataclass_fields__["kind"].default for t in SERVER_EVENT_TYPES]
+    client = [t.kind for t in CLIENT_EVENT_TYPES]
+    server = [t.kind for t in SERVER_EVENT_TYPES]
     assert len(set(client)) == len(client) == 12
     assert len(set(server)) == len(server) == 25
     assert "tool.result" in client and "response.interrupted" in server
+
+
+@pytest.mark.parametrize("cls", [*CLIENT_EVENT_TYPES, *SERVER_EVENT_TYPES])
+def test_kind_is_a_class_constant_not_a_field(cls: type) -> None:
+    assert "kind" not in {f.name for f in dataclasses.fields(cls)}
+    assert "kind" not in inspect.signature(cls).parameters
+    assert isinstance(cls.kind, str)  # type: ignore[attr-defined]
+
+
+def test_server_events_are_plain_values() -> None:
+    event = AudioOutputDelta("resp_1", "item_1", "AAAA", 0)
+    assert event.kind == AudioOutputDelta.kind == "audio.output.delta"
+    assert event == AudioOutputDelta("resp_1", "item_1", "AAAA")
+    assert not hasattr(event, "__dict__")  # slotted
+    assert dataclasses.replace(event, item_id="item_2").item_id == "item_2"
+    assert dataclasses.asdict(event) == {
+        "response_id": "resp_1",
+        "item_id": "item_1",
+        "audio_b64": "AAAA",
+        "content_index": 0,
+    }
 
 
 def test_transport_status_values_are_the_seeds() -> None:

@@ -1,9 +1,17 @@
 """The neutral event vocabulary: 12 client events (to a model) and 25 server events (from it).
 
-Events are small slotted dataclasses tagged by ``kind``; codecs translate them to and from each
-provider's wire messages. Audio arrives base64-encoded on most wires, so server audio events keep
-the base64 text and decode on first access: a relay that forwards audio never pays for the round
-trip, and a consumer that plays it decodes once.
+Events are small slotted dataclasses tagged by ``kind``, a class constant (``ClassVar``) rather
+than a field: ``AudioOutputDelta.kind`` and ``event.kind`` both read ``"audio.output.delta"``, and
+no constructor takes it. Codecs translate events to and from each provider's wire messages. Audio
+arrives base64-encoded on most wires, so server audio events keep the base64 text and decode on
+first access: a relay that forwards audio never pays for the round trip, and a consumer that plays
+it decodes once.
+
+Events are values: treat them as read-only. Client events are frozen. Server events are not,
+only because a frozen dataclass's ``__init__`` stores every field through
+``object.__setattr__``, which dominated the cost of decoding a server stream (most of it audio
+deltas); a plain slotted ``__init__`` stores fields at interpreter speed. So server events
+compare by value but are not hashable.
 """
 
 from __future__ import annotations
@@ -11,7 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal
 
 from .config import ResponseConfig, SessionConfig
 from .errors import ProtocolError
@@ -23,20 +31,20 @@ from .items import Item
 @dataclass(frozen=True, slots=True)
 class SessionUpdate:
     config: SessionConfig
-    kind: Literal["session.update"] = "session.update"
+    kind: ClassVar[Literal["session.update"]] = "session.update"
 
 
 @dataclass(frozen=True, slots=True)
 class ItemCreate:
     item: Item
     previous_item_id: str | None = None
-    kind: Literal["item.create"] = "item.create"
+    kind: ClassVar[Literal["item.create"]] = "item.create"
 
 
 @dataclass(frozen=True, slots=True)
 class ItemDelete:
     item_id: str
-    kind: Literal["item.delete"] = "item.delete"
+    kind: ClassVar[Literal["item.delete"]] = "item.delete"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +52,7 @@ class ItemTruncate:
     item_id: str
     audio_end_ms: int
     content_index: int = 0
-    kind: Literal["item.truncate"] = "item.truncate"
+    kind: ClassVar[Literal["item.truncate"]] = "item.truncate"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,41 +60,41 @@ class AudioInputAppend:
     """Raw audio in the session's input format (not base64)."""
 
     audio: bytes
-    kind: Literal["audio.input.append"] = "audio.input.append"
+    kind: ClassVar[Literal["audio.input.append"]] = "audio.input.append"
 
 
 @dataclass(frozen=True, slots=True)
 class AudioInputCommit:
-    kind: Literal["audio.input.commit"] = "audio.input.commit"
+    kind: ClassVar[Literal["audio.input.commit"]] = "audio.input.commit"
 
 
 @dataclass(frozen=True, slots=True)
 class AudioInputClear:
-    kind: Literal["audio.input.clear"] = "audio.input.clear"
+    kind: ClassVar[Literal["audio.input.clear"]] = "audio.input.clear"
 
 
 @dataclass(frozen=True, slots=True)
 class ActivityStart:
     """Manual turn detection: the user started speaking (Gemini ``activityStart``)."""
 
-    kind: Literal["activity.start"] = "activity.start"
+    kind: ClassVar[Literal["activity.start"]] = "activity.start"
 
 
 @dataclass(frozen=True, slots=True)
 class ActivityEnd:
-    kind: Literal["activity.end"] = "activity.end"
+    kind: ClassVar[Literal["activity.end"]] = "activity.end"
 
 
 @dataclass(frozen=True, slots=True)
 class ResponseCreate:
     config: ResponseConfig | None = None
-    kind: Literal["response.create"] = "response.create"
+    kind: ClassVar[Literal["response.create"]] = "response.create"
 
 
 @dataclass(frozen=True, slots=True)
 class ResponseCancel:
     response_id: str | None = None
-    kind: Literal["response.cancel"] = "response.cancel"
+    kind: ClassVar[Literal["response.cancel"]] = "response.cancel"
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +105,7 @@ class ToolResult:
     output: str
     name: str | None = None
     is_error: bool = False
-    kind: Literal["tool.result"] = "tool.result"
+    kind: ClassVar[Literal["tool.result"]] = "tool.result"
 
 
 ClientEvent = (
@@ -118,19 +126,19 @@ ClientEvent = (
 # --- server events ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SessionCreated:
     session_id: str | None = None
-    kind: Literal["session.created"] = "session.created"
+    kind: ClassVar[Literal["session.created"]] = "session.created"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SessionUpdated:
     session_id: str | None = None
-    kind: Literal["session.updated"] = "session.updated"
+    kind: ClassVar[Literal["session.updated"]] = "session.updated"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SessionError:
     """Something went wrong; the session keeps going unless ``fatal``."""
 
@@ -139,57 +147,57 @@ class SessionError:
     event_id: str | None = None
     param: str | None = None
     fatal: bool = False
-    kind: Literal["session.error"] = "session.error"
+    kind: ClassVar[Literal["session.error"]] = "session.error"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ItemCreated:
     item: Item
     previous_item_id: str | None = None
-    kind: Literal["item.created"] = "item.created"
+    kind: ClassVar[Literal["item.created"]] = "item.created"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ItemDeleted:
     item_id: str
-    kind: Literal["item.deleted"] = "item.deleted"
+    kind: ClassVar[Literal["item.deleted"]] = "item.deleted"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ItemTruncated:
     item_id: str
     audio_end_ms: int
     content_index: int = 0
-    kind: Literal["item.truncated"] = "item.truncated"
+    kind: ClassVar[Literal["item.truncated"]] = "item.truncated"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AudioInputCommitted:
     item_id: str | None = None
     previous_item_id: str | None = None
-    kind: Literal["audio.input.committed"] = "audio.input.committed"
+    kind: ClassVar[Literal["audio.input.committed"]] = "audio.input.committed"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AudioInputCleared:
-    kind: Literal["audio.input.cleared"] = "audio.input.cleared"
+    kind: ClassVar[Literal["audio.input.cleared"]] = "audio.input.cleared"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SpeechStarted:
     item_id: str | None = None
     audio_start_ms: int | None = None
-    kind: Literal["speech.started"] = "speech.started"
+    kind: ClassVar[Literal["speech.started"]] = "speech.started"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SpeechStopped:
     item_id: str | None = None
     audio_end_ms: int | None = None
-    kind: Literal["speech.stopped"] = "speech.stopped"
+    kind: ClassVar[Literal["speech.stopped"]] = "speech.stopped"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AudioOutputDelta:
     """A chunk of the assistant's audio in the session's output format."""
 
@@ -197,7 +205,7 @@ class AudioOutputDelta:
     item_id: str | None
     audio_b64: str = field(repr=False)
     content_index: int = 0
-    kind: Literal["audio.output.delta"] = "audio.output.delta"
+    kind: ClassVar[Literal["audio.output.delta"]] = "audio.output.delta"
 
     @classmethod
     def from_bytes(
@@ -214,73 +222,73 @@ class AudioOutputDelta:
             raise ProtocolError(f"invalid base64 audio in audio.output.delta: {exc}") from None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AudioOutputDone:
     response_id: str | None
     item_id: str | None
-    kind: Literal["audio.output.done"] = "audio.output.done"
+    kind: ClassVar[Literal["audio.output.done"]] = "audio.output.done"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TextOutputDelta:
     response_id: str | None
     item_id: str | None
     delta: str
-    kind: Literal["text.output.delta"] = "text.output.delta"
+    kind: ClassVar[Literal["text.output.delta"]] = "text.output.delta"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TextOutput:
     response_id: str | None
     item_id: str | None
     text: str
-    kind: Literal["text.output"] = "text.output"
+    kind: ClassVar[Literal["text.output"]] = "text.output"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TranscriptInputDelta:
     item_id: str | None
     delta: str
-    kind: Literal["transcript.input.delta"] = "transcript.input.delta"
+    kind: ClassVar[Literal["transcript.input.delta"]] = "transcript.input.delta"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TranscriptInput:
     item_id: str | None
     text: str
-    kind: Literal["transcript.input"] = "transcript.input"
+    kind: ClassVar[Literal["transcript.input"]] = "transcript.input"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TranscriptOutputDelta:
     response_id: str | None
     item_id: str | None
     delta: str
-    kind: Literal["transcript.output.delta"] = "transcript.output.delta"
+    kind: ClassVar[Literal["transcript.output.delta"]] = "transcript.output.delta"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TranscriptOutput:
     response_id: str | None
     item_id: str | None
     text: str
-    kind: Literal["transcript.output"] = "transcript.output"
+    kind: ClassVar[Literal["transcript.output"]] = "transcript.output"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ResponseCreated:
     response_id: str | None = None
-    kind: Literal["response.created"] = "response.created"
+    kind: ClassVar[Literal["response.created"]] = "response.created"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ResponseInterrupted:
     """The assistant was cut off; ``audio_end_ms`` is how much of ``item_id`` the user heard."""
 
     response_id: str | None = None
     item_id: str | None = None
     audio_end_ms: int | None = None
-    kind: Literal["response.interrupted"] = "response.interrupted"
+    kind: ClassVar[Literal["response.interrupted"]] = "response.interrupted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,32 +306,32 @@ class Usage:
 ResponseStatus = Literal["completed", "cancelled", "failed", "incomplete", "in_progress"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ResponseDone:
     response_id: str | None
     status: ResponseStatus = "completed"
     usage: Usage | None = None
     reason: str | None = None
-    kind: Literal["response.done"] = "response.done"
+    kind: ClassVar[Literal["response.done"]] = "response.done"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ToolStart:
     call_id: str
     name: str
     item_id: str | None = None
     response_id: str | None = None
-    kind: Literal["tool.start"] = "tool.start"
+    kind: ClassVar[Literal["tool.start"]] = "tool.start"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ToolDelta:
     call_id: str
     delta: str
-    kind: Literal["tool.delta"] = "tool.delta"
+    kind: ClassVar[Literal["tool.delta"]] = "tool.delta"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ToolCall:
     """The model asks for a tool to run; ``arguments`` is the raw JSON text it produced."""
 
@@ -332,13 +340,13 @@ class ToolCall:
     arguments: str
     item_id: str | None = None
     response_id: str | None = None
-    kind: Literal["tool.call"] = "tool.call"
+    kind: ClassVar[Literal["tool.call"]] = "tool.call"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ToolCancelled:
     call_id: str
-    kind: Literal["tool.cancelled"] = "tool.cancelled"
+    kind: ClassVar[Literal["tool.cancelled"]] = "tool.cancelled"
 
 
 ServerEvent = (

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 from ..protocol import ServerEvent, TransportStatus
 
@@ -11,7 +11,7 @@ from ..protocol import ServerEvent, TransportStatus
 @dataclass(frozen=True, slots=True)
 class StatusChanged:
     status: TransportStatus
-    kind: Literal["status.changed"] = "status.changed"
+    kind: ClassVar[Literal["status.changed"]] = "status.changed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +22,7 @@ class ToolOutput:
     name: str
     output: str
     is_error: bool = False
-    kind: Literal["tool.output"] = "tool.output"
+    kind: ClassVar[Literal["tool.output"]] = "tool.output"
 
 
 SessionEvent = ServerEvent | StatusChanged | ToolOutput
