@@ -97,8 +97,9 @@ def test_invalid_base64_in_an_item_is_a_protocol_error() -> None:
 
 
 def test_invalid_json_text() -> None:
-    with pytest.raises(ProtocolError, match="not valid JSON"):
+    with pytest.raises(ProtocolError, match="malformed JSON") as info:
         openai_codec.decode_server_text('{"type": "response.done"')
+    assert info.value.code == "invalid_json"
     with pytest.raises(ProtocolError, match="JSON object"):
         openai_codec.decode_server_text("[1, 2]")
 

@@ -326,7 +326,7 @@ class OpenAIProtocolCodec:
         try:
             message = _parse_json(text)
         except (ValueError, TypeError) as exc:
-            raise ProtocolError(f"server message is not valid JSON: {exc}") from None
+            raise ProtocolError(f"server sent malformed JSON: {exc}", code="invalid_json") from None
         return self.decode_server(message)
 
     @staticmethod

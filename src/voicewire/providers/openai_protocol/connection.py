@@ -32,7 +32,9 @@ log = logging.getLogger("voicewire.connection")
 class Codec(Protocol):
     def encode_client(self, event: ClientEvent) -> dict[str, Any] | None: ...
 
-    def decode_server(self, message: Any) -> list[ServerEvent]: ...
+    def decode_server_text(self, text: str) -> list[ServerEvent]:
+        """Parse one text frame and decode it; bad JSON raises ``ProtocolError``."""
+        ...
 
 
 _CLOSED = object()
@@ -134,7 +136,7 @@ class OpenAIProtocolConnection:
                 return
 
     async def _read_loop(self) -> None:
-        decode = self._codec.decode_server
+        decode = self._codec.decode_server_text
         put = self._incoming.put_nowait
         while True:
             try:
@@ -152,14 +154,9 @@ class OpenAIProtocolConnection:
                 )
                 continue
             try:
-                message = json.loads(raw)
-            except ValueError as exc:
-                put(SessionError("invalid_json", f"{self.provider} sent malformed JSON: {exc}"))
-                continue
-            try:
-                events = decode(message)
+                events = decode(raw)
             except ProtocolError as exc:
-                put(SessionError(exc.code, exc.message))
+                put(SessionError(exc.code, f"{self.provider}: {exc.message}"))
                 continue
             for event in events:
                 if isinstance(event, SessionCreated) and event.session_id:
