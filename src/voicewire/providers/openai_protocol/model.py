@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 from urllib.parse import quote
 
 import httpx
@@ -25,6 +25,15 @@ from .dialect import Dialect
 from .wire import dial
 
 DEFAULT_TOKEN_TTL_S = 600
+
+
+class ModelOptions(TypedDict, total=False):
+    """Keyword options every OpenAI-protocol provider factory takes."""
+
+    api_key: str | None
+    base_url: str | None
+    rest_base_url: str | None
+    http_client: httpx.AsyncClient | None
 
 
 class OpenAIProtocolModel:

@@ -1,48 +1,21 @@
-"""xAI realtime model: the OpenAI-protocol model with the xAI dialect."""
+"""xAI Grok Voice Agent: the OpenAI-protocol model with the xai dialect."""
 
 from __future__ import annotations
 
-import httpx
+from typing import Unpack
 
 from ..openai_protocol.dialect import XAI
-from ..openai_protocol.model import OpenAIProtocolModel
+from ..openai_protocol.model import ModelOptions, OpenAIProtocolModel
 
 DEFAULT_MODEL = "grok-voice-latest"
 
 
 class XAIRealtimeModel(OpenAIProtocolModel):
-    def __init__(
-        self,
-        model_id: str = DEFAULT_MODEL,
-        *,
-        api_key: str | None = None,
-        base_url: str | None = None,
-        rest_base_url: str | None = None,
-        http_client: httpx.AsyncClient | None = None,
-    ) -> None:
-        super().__init__(
-            XAI,
-            model_id,
-            api_key=api_key,
-            base_url=base_url,
-            rest_base_url=rest_base_url,
-            http_client=http_client,
-        )
+    """xAI Grok Voice Agent; the API key comes from ``api_key`` or ``$XAI_API_KEY``."""
+
+    def __init__(self, model_id: str = DEFAULT_MODEL, **options: Unpack[ModelOptions]) -> None:
+        super().__init__(XAI, model_id, **options)
 
 
-def realtime(
-    model_id: str = DEFAULT_MODEL,
-    *,
-    api_key: str | None = None,
-    base_url: str | None = None,
-    rest_base_url: str | None = None,
-    http_client: httpx.AsyncClient | None = None,
-) -> XAIRealtimeModel:
-    """An xAI realtime model; the key comes from ``api_key`` or ``$XAI_API_KEY``."""
-    return XAIRealtimeModel(
-        model_id,
-        api_key=api_key,
-        base_url=base_url,
-        rest_base_url=rest_base_url,
-        http_client=http_client,
-    )
+realtime = XAIRealtimeModel
+"""``realtime(model_id, api_key=..., base_url=..., rest_base_url=..., http_client=...)``."""
