@@ -243,6 +243,25 @@ def _b64encode(data: bytes) -> str:
 # --- the codec --------------------------------------------------------------------------------
 
 
+def _output_delta_handler(
+    cls: type[TextOutputDelta] | type[TranscriptOutputDelta],
+) -> ServerHandler:
+    """Text and audio-transcript deltas share one shape: response_id, item_id, delta. The common
+    case (all three strings) is checked cheaply; anything else takes the careful path, which
+    names the bad field."""
+
+    def on_delta(m: Mapping[str, Any]) -> list[ServerEvent]:
+        get = m.get
+        response_id = get("response_id")
+        item_id = get("item_id")
+        delta = get("delta")
+        if response_id.__class__ is str and item_id.__class__ is str and delta.__class__ is str:
+            return [cls(response_id, item_id, delta)]
+        return [cls(_opt_str(m, "response_id", m), _opt_str(m, "item_id", m), _str(m, "delta", m))]
+
+    return on_delta
+
+
 class OpenAIProtocolCodec:
     """Translate between neutral events and one dialect of the OpenAI Realtime GA protocol.
 
@@ -452,9 +471,9 @@ class OpenAIProtocolCodec:
             "response.done": self._on_response_done,
             "response.output_audio.delta": self._on_audio_delta,
             "response.output_audio.done": self._on_audio_done,
-            "response.output_audio_transcript.delta": self._on_transcript_delta,
+            "response.output_audio_transcript.delta": _output_delta_handler(TranscriptOutputDelta),
             "response.output_audio_transcript.done": self._on_transcript_done,
-            "response.output_text.delta": self._on_text_delta,
+            "response.output_text.delta": _output_delta_handler(TextOutputDelta),
             "response.output_text.done": self._on_text_done,
             "response.output_item.added": self._on_output_item_added,
             "response.function_call_arguments.delta": self._on_tool_delta,
@@ -679,38 +698,10 @@ class OpenAIProtocolCodec:
         return [AudioOutputDone(_opt_str(m, "response_id", m), _opt_str(m, "item_id", m))]
 
     @staticmethod
-    def _on_transcript_delta(m: Mapping[str, Any]) -> list[ServerEvent]:
-        get = m.get
-        response_id = get("response_id")
-        item_id = get("item_id")
-        delta = get("delta")
-        if response_id.__class__ is str and item_id.__class__ is str and delta.__class__ is str:
-            return [TranscriptOutputDelta(response_id, item_id, delta)]
-        return [
-            TranscriptOutputDelta(
-                _opt_str(m, "response_id", m), _opt_str(m, "item_id", m), _str(m, "delta", m)
-            )
-        ]
-
-    @staticmethod
     def _on_transcript_done(m: Mapping[str, Any]) -> list[ServerEvent]:
         return [
             TranscriptOutput(
                 _opt_str(m, "response_id", m), _opt_str(m, "item_id", m), _str(m, "transcript", m)
-            )
-        ]
-
-    @staticmethod
-    def _on_text_delta(m: Mapping[str, Any]) -> list[ServerEvent]:
-        get = m.get
-        response_id = get("response_id")
-        item_id = get("item_id")
-        delta = get("delta")
-        if response_id.__class__ is str and item_id.__class__ is str and delta.__class__ is str:
-            return [TextOutputDelta(response_id, item_id, delta)]
-        return [
-            TextOutputDelta(
-                _opt_str(m, "response_id", m), _opt_str(m, "item_id", m), _str(m, "delta", m)
             )
         ]
 
