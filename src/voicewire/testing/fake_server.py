@@ -1129,10 +1129,10 @@ class FakeRealtimeServer:
         if not run.out_of_band:
             await self._item_done(run.conn, item, previous_id)
 
-    async def _emit_audio(
-        self, run: _Run, reply: AudioReply, fmt: Mapping[str, Any] | None
-    ) -> dict[str, Any]:
-        conn = run.conn
+    async def _start_message(
+        self, run: _Run, part: dict[str, Any]
+    ) -> tuple[dict[str, Any], str | None, dict[str, Any]]:
+        """Open an assistant message item and its first content part, as the API does."""
         item_id = self._new_id("item")
         item: dict[str, Any] = {
             "id": item_id,
@@ -1145,14 +1145,17 @@ class FakeRealtimeServer:
         previous_id = await self._open_item(run, item)
         ids = {"response_id": run.resp.id, "item_id": item_id, "output_index": 0}
         await self._send(
-            conn,
-            {
-                "type": "response.content_part.added",
-                **ids,
-                "content_index": 0,
-                "part": {"type": "audio", "transcript": ""},
-            },
+            run.conn,
+            {"type": "response.content_part.added", **ids, "content_index": 0, "part": part},
         )
+        return item, previous_id, ids
+
+    async def _emit_audio(
+        self, run: _Run, reply: AudioReply, fmt: Mapping[str, Any] | None
+    ) -> dict[str, Any]:
+        conn = run.conn
+        item, previous_id, ids = await self._start_message(run, {"type": "audio", "transcript": ""})
+        item_id = item["id"]
         rate = tones.format_rate(fmt)
         width = tones.bytes_per_sample(fmt)
         wire = tones.encode_audio(tones.tone(reply.duration_ms, sample_rate=rate), fmt)
@@ -1222,26 +1225,7 @@ class FakeRealtimeServer:
 
     async def _emit_text(self, run: _Run, text: str, pace: float) -> dict[str, Any]:
         conn = run.conn
-        item_id = self._new_id("item")
-        item: dict[str, Any] = {
-            "id": item_id,
-            "type": "message",
-            "object": "realtime.item",
-            "status": "in_progress",
-            "role": "assistant",
-            "content": [],
-        }
-        previous_id = await self._open_item(run, item)
-        ids = {"response_id": run.resp.id, "item_id": item_id, "output_index": 0}
-        await self._send(
-            conn,
-            {
-                "type": "response.content_part.added",
-                **ids,
-                "content_index": 0,
-                "part": {"type": "text", "text": ""},
-            },
-        )
+        item, previous_id, ids = await self._start_message(run, {"type": "text", "text": ""})
         written: list[str] = []
         for word in _WORDS.findall(text):
             if run.cancelled:
