@@ -494,3 +494,11 @@ def test_write_wav_round_trip(tmp_path: Path) -> None:
 
 def _pos(item_id: str, ms: int) -> PlaybackPosition:
     return PlaybackPosition(item_id, ms, 0)
+
+
+def test_a_chunk_running_past_the_end_is_a_clear_error(tmp_path: Path) -> None:
+    # wave's own chunk reader raises a bare RuntimeError on this file
+    path = tmp_path / "overrun.wav"
+    path.write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunkjunk")
+    with pytest.raises(ConfigurationError, match=r"overrun\.wav"):
+        read_wav(path)

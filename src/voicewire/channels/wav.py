@@ -153,7 +153,8 @@ def _decode_with_wave(data: bytes) -> WavAudio | None:
             width = reader.getsampwidth()
             rate = reader.getframerate()
             raw = reader.readframes(reader.getnframes())
-    except (wave.Error, EOFError, struct.error, ValueError):
+    except (wave.Error, EOFError, struct.error, ValueError, RuntimeError):
+        # RuntimeError: wave's chunk reader raises it when a chunk runs past the end of the file.
         return None  # the RIFF parser explains what is wrong, or reads what wave cannot
     _check_layout(channels, rate)
     if not 1 <= width <= 4:

@@ -1,0 +1,71 @@
+"""Turning command-line words into agents and models."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from ..agent import RealtimeAgent
+from ..protocol import ConfigurationError, RealtimeModel, TranscriptionConfig
+
+DEFAULT_INSTRUCTIONS = "You are a helpful voice assistant. Answer briefly, in one or two sentences."
+PROVIDERS = ("local", "openai", "xai")
+
+
+def default_agent() -> RealtimeAgent:
+    return RealtimeAgent(id="assistant", name="Assistant", instructions=DEFAULT_INSTRUCTIONS)
+
+
+def load_agent(spec: str | None) -> RealtimeAgent:
+    """``module:attribute`` naming a RealtimeAgent (or a function returning one)."""
+    if spec is None:
+        return default_agent()
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise ConfigurationError(f"--agent must look like 'module:attribute', got {spec!r}")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigurationError(f"cannot import {module_name!r} for --agent: {exc}") from None
+    try:
+        value: Any = getattr(module, attribute)
+    except AttributeError:
+        raise ConfigurationError(f"{module_name!r} has no attribute {attribute!r}") from None
+    if callable(value) and not isinstance(value, RealtimeAgent):
+        value = value()
+    if not isinstance(value, RealtimeAgent):
+        raise ConfigurationError(f"{spec!r} is a {type(value).__name__}, not a RealtimeAgent")
+    return value
+
+
+def load_model(spec: str, *, base_url: str | None = None) -> RealtimeModel:
+    """``provider[:model_id]``: ``local``, ``openai:gpt-realtime``, ``xai:grok-voice-latest``."""
+    provider, _, model_id = spec.partition(":")
+    if provider == "openai":
+        from ..providers import openai
+
+        return openai.realtime(model_id or openai.DEFAULT_MODEL, base_url=base_url)
+    if provider == "xai":
+        from ..providers import xai
+
+        return xai.realtime(model_id or xai.DEFAULT_MODEL, base_url=base_url)
+    if provider == "local":
+        try:
+            local = importlib.import_module("voicewire.providers.local")
+        except ImportError as exc:
+            raise ConfigurationError(
+                f"the local model is not available ({exc}); install it with "
+                "pip install 'voicewire[local]'"
+            ) from None
+        model: RealtimeModel = local.realtime(model_id or None)
+        return model
+    raise ConfigurationError(
+        f"unknown provider {provider!r} in --model {spec!r}; use one of {', '.join(PROVIDERS)}"
+    )
+
+
+def transcription_for(model: RealtimeModel) -> TranscriptionConfig:
+    """Ask for the user's words to be transcribed (OpenAI needs a transcription model named)."""
+    return TranscriptionConfig(
+        model="gpt-4o-mini-transcribe" if model.provider == "openai" else None
+    )
