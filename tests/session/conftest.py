@@ -86,6 +86,7 @@ class FakeChannel:
         self.played: list[tuple[str, bytes]] = []
         self.heard_ms: int | None = None
         self.interrupted = 0
+        self.ended: list[str] = []
         self.closed = False
 
     async def start(self, sink: AudioSink) -> None:
@@ -100,6 +101,9 @@ class FakeChannel:
 
     def interrupt(self) -> None:
         self.interrupted += 1
+
+    def mark_end(self, item_id: str) -> None:
+        self.ended.append(item_id)
 
     def playback_position(self) -> PlaybackPosition | None:
         if not self.played or self.heard_ms is None:

@@ -10,6 +10,7 @@ from voicewire import RealtimeAgent, RealtimeSession, SessionConfig, TurnDetecti
 from voicewire.protocol import (
     AudioFormat,
     AudioOutputDelta,
+    AudioOutputDone,
     ConfigurationError,
     ConnectionClosedError,
     ConnectOptions,
@@ -347,3 +348,12 @@ async def test_update_changes_the_live_session(model: MemoryModel) -> None:
         assert model.connection.kinds()[-2:] == ["audio.input.commit", "response.create"]
         with pytest.raises(ConfigurationError):
             session.update(no_such_field=1)
+
+
+async def test_the_channel_is_told_when_an_item_is_complete(
+    model: MemoryModel, channel: FakeChannel
+) -> None:
+    async with RealtimeSession(make_agent(), model=model, channel=channel):
+        model.connection.push(audio_delta("item_a", 40), AudioOutputDone("resp_1", "item_a"))
+        await settle()
+    assert channel.ended == ["item_a"]

@@ -18,6 +18,7 @@ from ..protocol import (
     AudioInputClear,
     AudioInputCommit,
     AudioOutputDelta,
+    AudioOutputDone,
     ClientCredential,
     ClientEvent,
     ConfigurationError,
@@ -346,6 +347,12 @@ class RealtimeSession:
             if event.response_id == self._active_response or self._active_response is None:
                 self._response_open = False
             self._tools.response_done(event.response_id)
+        elif isinstance(event, AudioOutputDone):
+            # Channels with a jitter buffer start playing a short item's tail at once when told
+            # the item is complete (an optional hook: ``mark_end(item_id)``).
+            mark_end = getattr(self.channel, "mark_end", None)
+            if mark_end is not None and event.item_id is not None:
+                mark_end(event.item_id)
         elif isinstance(event, ToolCall):
             self._hub.emit(event)
             self._tools.start(event)
