@@ -6,15 +6,17 @@ Errors are printed as one clear line (exit code 2), never as a traceback.
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from typing import Annotated
 
+import httpx
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from ..channels import read_wav
-from ..protocol import RealtimeError
+from ..protocol import RealtimeError, credential_from_json, credential_to_json
 from .converse import converse as run_converse
 from .models import load_agent, load_model
 
@@ -75,6 +77,63 @@ def converse(
     for problem in turn.errors:
         errors.print(f"[yellow]warning:[/] {problem}")
     console.print(f"[dim]wrote {turn.reply_ms / 1000:.1f} s of reply to {out}[/]")
+
+
+@app.command()
+def talk(
+    model: ModelOption = "local",
+    agent: AgentOption = None,
+    base_url: BaseUrlOption = None,
+    input_device: Annotated[str | None, typer.Option(help="microphone name or index")] = None,
+    output_device: Annotated[str | None, typer.Option(help="speaker name or index")] = None,
+) -> None:
+    """Talk with the agent through the sound card (headphones recommended)."""
+    from ..channels.device import DeviceChannel
+    from .talk import talk as run_talk
+
+    try:
+        chosen_agent = load_agent(agent)
+        chosen_model = load_model(model, base_url=base_url)
+        channel = DeviceChannel(
+            input_device=_device(input_device), output_device=_device(output_device)
+        )
+        asyncio.run(run_talk(chosen_agent, chosen_model, channel))
+    except KeyboardInterrupt:
+        console.print("[dim]bye[/]")
+    except RealtimeError as exc:
+        raise _fail(exc.message) from None
+
+
+def _device(name: str | None) -> int | str | None:
+    return int(name) if name is not None and name.isdigit() else name
+
+
+@app.command()
+def token(
+    url: Annotated[str, typer.Option(help="the voicewire server")] = "http://127.0.0.1:8000",
+    provider: Annotated[
+        str | None, typer.Option(help="ask for a provider credential instead (if allowed)")
+    ] = None,
+    model_id: Annotated[str | None, typer.Option(help="the provider's model id")] = None,
+) -> None:
+    """Mint a credential from a running server (POST /realtime/credential) and print its JSON."""
+    body: dict[str, str] = {}
+    if provider is not None:
+        body["provider"] = provider
+        if model_id is not None:
+            body["modelId"] = model_id
+    endpoint = url.rstrip("/") + "/realtime/credential"
+    try:
+        response = httpx.post(endpoint, json=body, timeout=15.0)
+    except httpx.HTTPError as exc:
+        raise _fail(f"could not reach {endpoint}: {exc}") from None
+    if response.status_code >= 400:
+        raise _fail(f"{endpoint} answered HTTP {response.status_code}: {response.text[:300]}")
+    try:
+        credential = credential_from_json(response.json())
+    except (ValueError, RealtimeError) as exc:
+        raise _fail(f"{endpoint} did not answer with a credential: {exc}") from None
+    console.print_json(json.dumps({"credential": credential_to_json(credential)}))
 
 
 def main() -> None:
