@@ -357,3 +357,21 @@ async def test_the_channel_is_told_when_an_item_is_complete(
         model.connection.push(audio_delta("item_a", 40), AudioOutputDone("resp_1", "item_a"))
         await settle()
     assert channel.ended == ["item_a"]
+
+
+async def test_update_after_close_changes_nothing(model: MemoryModel) -> None:
+    session = RealtimeSession(make_agent(), model=model)
+    await session.connect()
+    await session.close()
+    before = session.config
+    with pytest.raises(ConnectionClosedError):
+        session.update(instructions="Too late.", output_audio_format=AudioFormat.pcmu())
+    assert session.config is before and session.output_format == FMT
+
+
+async def test_send_passes_any_client_event_through(model: MemoryModel) -> None:
+    from voicewire.protocol import ItemDelete
+
+    async with RealtimeSession(make_agent(), model=model) as session:
+        session.send(ItemDelete("item_9"))
+    assert model.connection.of("item.delete")[0].item_id == "item_9"

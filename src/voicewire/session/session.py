@@ -252,6 +252,13 @@ class RealtimeSession:
             self._send(ResponseCancel(self._active_response))
         self._cut_assistant()
 
+    def send(self, event: ClientEvent) -> None:
+        """Send any neutral client event to the model as is (queued while connecting).
+
+        For what the methods above do not cover: deleting or truncating items, a commit without
+        the automatic reply of manual mode, a response with per-response settings."""
+        self._send(event)
+
     def report_playback(self, item_id: str, audio_end_ms: int) -> None:
         """For apps that play audio themselves (no channel): how much of ``item_id`` was heard."""
         self.playback.report_played(item_id, audio_end_ms)
@@ -279,9 +286,9 @@ class RealtimeSession:
             config = replace(self.config, **changes)
         except TypeError as exc:
             raise ConfigurationError(f"update(): {exc}") from None
+        self._send(SessionUpdate(config))  # first: if it cannot be sent, nothing changes
         self.config = config
         self._apply_formats(config)
-        self._send(SessionUpdate(config))
 
     # -- internals ---------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ See :mod:`voicewire.testing.fake_server` for the exact behaviour and event order
 
 from .fake_server import FakeRealtimeServer
 from .script import AudioReply, Reply, Script, TextReply, ToolCallReply
+from .scripted_model import ScriptedConnection, ScriptedModel
 from .tones import rms, silence, tone
 from .validation import openai_available, validate_client_event, validate_server_event
 
@@ -27,6 +28,8 @@ __all__ = [
     "FakeRealtimeServer",
     "Reply",
     "Script",
+    "ScriptedConnection",
+    "ScriptedModel",
     "TextReply",
     "ToolCallReply",
     "openai_available",

@@ -1,0 +1,47 @@
+"""The voicewire server: an agent served over the OpenAI Realtime protocol, keys kept here.
+
+* :func:`create_app` — the ASGI app (Starlette): ``POST /realtime/credential`` and
+  ``WS /v1/realtime``.
+* :class:`TokenAuthority` — voicewire's own signed, short-lived tokens.
+* :func:`decode_client` / :class:`ServerEventEncoder` — the sans-I/O server side of the wire.
+"""
+
+from .app import VoicewireServer, create_app
+from .encoder import ServerEventEncoder
+from .relay import CLIENT_SESSION_FIELDS, Relay
+from .security import OriginPolicy, RedactingFilter, install_log_redaction, redact
+from .tokens import (
+    TokenAudienceError,
+    TokenAuthority,
+    TokenClaims,
+    TokenError,
+    TokenExpiredError,
+    TokenMalformedError,
+    TokenReplayError,
+    TokenSignatureError,
+)
+from .wire import CLIENT_EVENT_TYPES, ClientEventError, client_event_id, decode_client
+
+__all__ = [
+    "CLIENT_EVENT_TYPES",
+    "CLIENT_SESSION_FIELDS",
+    "ClientEventError",
+    "OriginPolicy",
+    "RedactingFilter",
+    "Relay",
+    "ServerEventEncoder",
+    "TokenAudienceError",
+    "TokenAuthority",
+    "TokenClaims",
+    "TokenError",
+    "TokenExpiredError",
+    "TokenMalformedError",
+    "TokenReplayError",
+    "TokenSignatureError",
+    "VoicewireServer",
+    "client_event_id",
+    "create_app",
+    "decode_client",
+    "install_log_redaction",
+    "redact",
+]

@@ -1,0 +1,124 @@
+"""Reading client JSON with errors that name the event type and the field (OpenAI-style codes)."""
+
+from __future__ import annotations
+
+import binascii
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+from voicewire.protocol import ProtocolError
+
+MISSING: Final = object()
+
+
+class ClientEventError(ProtocolError):
+    """A client event the server cannot accept.
+
+    ``code`` follows the OpenAI API (``invalid_value``, ``invalid_type``,
+    ``missing_required_parameter``, ``unsupported_event``, ...); ``param`` is the dotted path of
+    the offending field, when there is one.
+    """
+
+    def __init__(
+        self, message: str, *, code: str = "invalid_value", param: str | None = None
+    ) -> None:
+        super().__init__(message, code=code)
+        self.param = param
+
+
+def describe(value: object) -> str:
+    if value is MISSING:
+        return "nothing (the field is missing)"
+    if value is None:
+        return "null"
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, list | tuple):
+        return "an array"
+    return f"{type(value).__name__} {value!r}"[:80]
+
+
+class Fields:
+    """Typed access to one client event's fields; every error names the event and the path."""
+
+    __slots__ = ("event_type",)
+
+    def __init__(self, event_type: str) -> None:
+        self.event_type = event_type
+
+    def invalid(self, path: str, message: str, *, code: str = "invalid_value") -> ClientEventError:
+        return ClientEventError(
+            f"invalid {self.event_type!r} event: {path!r} {message}", code=code, param=path
+        )
+
+    def wrong(self, path: str, expected: str, value: object) -> ClientEventError:
+        code = "missing_required_parameter" if value is MISSING else "invalid_type"
+        return self.invalid(path, f"must be {expected}, got {describe(value)}", code=code)
+
+    def text(self, obj: Mapping[str, Any], key: str, path: str) -> str:
+        value = obj.get(key, MISSING)
+        if isinstance(value, str):
+            return value
+        raise self.wrong(path, "a string", value)
+
+    def opt_text(self, obj: Mapping[str, Any], key: str, path: str) -> str | None:
+        value = obj.get(key)
+        if value is None or isinstance(value, str):
+            return value
+        raise self.wrong(path, "a string or null", value)
+
+    def integer(self, obj: Mapping[str, Any], key: str, path: str, *, minimum: int = 0) -> int:
+        value = obj.get(key, MISSING)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise self.wrong(path, "an integer", value)
+        if value < minimum:
+            raise self.invalid(path, f"must be at least {minimum}, got {value}")
+        return value
+
+    def opt_integer(self, obj: Mapping[str, Any], key: str, path: str) -> int | None:
+        if obj.get(key) is None:
+            return None
+        return self.integer(obj, key, path)
+
+    def opt_number(self, obj: Mapping[str, Any], key: str, path: str) -> float | None:
+        value = obj.get(key)
+        if value is None:
+            return None
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        raise self.wrong(path, "a number", value)
+
+    def opt_flag(self, obj: Mapping[str, Any], key: str, path: str) -> bool | None:
+        value = obj.get(key)
+        if value is None or isinstance(value, bool):
+            return value
+        raise self.wrong(path, "a boolean", value)
+
+    def mapping(self, obj: Mapping[str, Any], key: str, path: str) -> Mapping[str, Any]:
+        value = obj.get(key, MISSING)
+        if isinstance(value, Mapping):
+            return value
+        raise self.wrong(path, "an object", value)
+
+    def opt_mapping(self, obj: Mapping[str, Any], key: str, path: str) -> Mapping[str, Any] | None:
+        value = obj.get(key)
+        if value is None or isinstance(value, Mapping):
+            return value
+        raise self.wrong(path, "an object or null", value)
+
+    def array(self, obj: Mapping[str, Any], key: str, path: str) -> Sequence[Any]:
+        value = obj.get(key, MISSING)
+        if isinstance(value, list | tuple):
+            return value
+        raise self.wrong(path, "an array", value)
+
+    def opt_array(self, obj: Mapping[str, Any], key: str, path: str) -> Sequence[Any] | None:
+        if obj.get(key) is None:
+            return None
+        return self.array(obj, key, path)
+
+    def base64(self, text: str, path: str) -> bytes:
+        try:
+            return binascii.a2b_base64(text, strict_mode=True)
+        except (binascii.Error, ValueError) as exc:
+            raise self.invalid(path, f"is not valid base64 ({exc})") from None

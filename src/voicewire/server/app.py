@@ -1,0 +1,329 @@
+"""``create_app``: the ASGI app that serves an agent to browsers and OpenAI realtime clients.
+
+::
+
+    from voicewire.server import create_app
+    app = create_app(agent, model=openai.realtime())
+    # uvicorn module:app
+
+Routes:
+
+* ``POST /realtime/credential`` mints a short-lived voicewire token,
+  ``{"credential": {"kind": "token", "token": ..., "expiresAt": ...}}``. With the body
+  ``{"provider": "openai", "modelId": ...}`` it returns the model's own ephemeral credential
+  instead (``model.authenticate()``), but only when ``allow_provider_credentials=True``;
+  otherwise 403. This endpoint is open to anyone who can reach it (within the Origin policy):
+  put your own authentication in front of it (Starlette middleware) in production.
+* ``WS /v1/realtime?model=...`` speaks the OpenAI Realtime GA protocol. Authenticate with
+  ``Authorization: Bearer <token>`` or the subprotocols ``realtime`` +
+  ``openai-insecure-api-key.<token>`` (``realtime`` is selected). Each connection hosts one
+  :class:`RealtimeSession` of the agent against the app's model; tools run here. The ``model``
+  query parameter is accepted for compatibility and ignored: the server picks the model.
+
+Refusals happen before the WebSocket is accepted, as HTTP responses with a JSON error body: 401
+for a missing, malformed, forged, expired, wrong-audience or replayed token, 403 for an origin
+outside the allow-list. The reason is logged; the token never is. Provider keys never leave the
+model object: no response body or log line written here carries them, and ``create_app`` puts a
+redacting filter on uvicorn's loggers, whose DEBUG handshake logs would otherwise print the
+``Authorization`` header (see :func:`~voicewire.server.security.install_log_redaction`).
+
+Known noise: uvicorn's default ``websockets-sansio`` implementation logs "ASGI callable returned
+without completing handshake." after every refused handshake sent as an HTTP response (the
+refusal itself goes out correctly).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+from collections.abc import Collection
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+
+from voicewire.agent import RealtimeAgent
+from voicewire.protocol import (
+    ClientCredential,
+    ConfigurationError,
+    ConnectOptions,
+    RealtimeModel,
+    SessionConfig,
+    credential_to_json,
+)
+from voicewire.session import RealtimeSession
+
+from .relay import CLIENT_SESSION_FIELDS, Relay
+from .security import (
+    OriginPolicy,
+    bearer_token,
+    install_log_redaction,
+    redact,
+    select_subprotocol,
+    subprotocol_token,
+)
+from .tokens import TokenAuthority, TokenError
+
+__all__ = ["VoicewireServer", "create_app"]
+
+log = logging.getLogger("voicewire.server")
+
+MAX_BODY_BYTES = 16 * 1024
+CREDENTIAL_PATH = "/realtime/credential"
+REALTIME_PATH = "/v1/realtime"
+
+
+def create_app(
+    agent: RealtimeAgent,
+    model: RealtimeModel | None = None,
+    *,
+    secret: str | bytes | None = None,
+    token_ttl: float = 600,
+    audience: str = "voicewire",
+    single_use: bool = False,
+    allowed_origins: Collection[str] | None = None,
+    allow_provider_credentials: bool = False,
+    max_frame_bytes: int = 1 << 20,
+    session_config: SessionConfig | None = None,
+    client_session_fields: Collection[str] = CLIENT_SESSION_FIELDS,
+) -> Starlette:
+    """An ASGI app serving ``agent`` (see the module docstring for the routes).
+
+    Args:
+        agent: the agent each connection runs; its tools run in this process.
+        model: the model sessions connect to (default: the agent's).
+        secret: HMAC key for tokens; ``None`` generates one per process (tokens then do not
+            survive a restart nor work across workers).
+        token_ttl: token lifetime in seconds.
+        audience: the audience tokens are minted for and must carry.
+        single_use: each token opens one connection (reconnecting clients need a new token).
+        allowed_origins: browser origins allowed besides the app's own; ``None`` means same
+            origin only, ``["*"]`` any. Clients that send no ``Origin`` (non-browsers) pass.
+        allow_provider_credentials: let the credential endpoint hand out the model's own
+            ephemeral credential (the browser then talks to the provider directly, and the
+            agent's tools do not run here).
+        max_frame_bytes: larger client frames are answered with an ``error`` event. The ASGI
+            server's own limit (uvicorn ``ws_max_size``, 16 MiB by default) caps memory first.
+        session_config: session defaults under the agent's instructions, tools and voice.
+        client_session_fields: settings a client's ``session.update`` may change.
+    """
+    resolved = model if model is not None else agent.model
+    if resolved is None:
+        raise ConfigurationError(
+            f"agent {agent.id!r} has no model: pass model=... to create_app or give the agent one"
+        )
+    if max_frame_bytes <= 0:
+        raise ConfigurationError(f"max_frame_bytes must be positive, got {max_frame_bytes}")
+    install_log_redaction()
+    server = VoicewireServer(
+        agent,
+        resolved,
+        tokens=TokenAuthority(secret, audience=audience, ttl=token_ttl, single_use=single_use),
+        origins=OriginPolicy(allowed_origins),
+        allow_provider_credentials=allow_provider_credentials,
+        max_frame_bytes=max_frame_bytes,
+        session_config=session_config,
+        client_session_fields=client_session_fields,
+    )
+    app = Starlette(
+        routes=[
+            Route(CREDENTIAL_PATH, server.credential, methods=["POST"]),
+            WebSocketRoute(REALTIME_PATH, server.realtime),
+        ]
+    )
+    app.state.voicewire = server
+    return app
+
+
+def _error_body(code: str, message: str) -> dict[str, Any]:
+    return {"error": {"type": "invalid_request_error", "code": code, "message": message}}
+
+
+def _json_error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse(
+        _error_body(code, message), status_code=status, headers={"Cache-Control": "no-store"}
+    )
+
+
+class VoicewireServer:
+    """The state behind the app's routes (``app.state.voicewire``).
+
+    Attributes:
+        tokens: the :class:`TokenAuthority` (mint tokens for tests or other routes with it).
+        active_sessions: connections being served right now.
+        sessions_served: connections accepted so far.
+    """
+
+    def __init__(
+        self,
+        agent: RealtimeAgent,
+        model: RealtimeModel,
+        *,
+        tokens: TokenAuthority,
+        origins: OriginPolicy,
+        allow_provider_credentials: bool,
+        max_frame_bytes: int,
+        session_config: SessionConfig | None,
+        client_session_fields: Collection[str],
+    ) -> None:
+        self.agent = agent
+        self.model = model
+        self.tokens = tokens
+        self.origins = origins
+        self.allow_provider_credentials = allow_provider_credentials
+        self.max_frame_bytes = max_frame_bytes
+        self.session_config = session_config
+        self.client_session_fields = frozenset(client_session_fields)
+        self.active_sessions = 0
+        self.sessions_served = 0
+        self._labels = itertools.count(1)
+
+    # -- POST /realtime/credential ---------------------------------------------------------------
+
+    async def credential(self, request: Request) -> Response:
+        origin = request.headers.get("origin")
+        if not self.origins.allows(
+            origin, scheme=request.url.scheme, host=request.headers.get("host")
+        ):
+            log.warning(
+                "refused a credential request: origin %r is not allowed", (origin or "")[:200]
+            )
+            return _json_error(403, "origin_not_allowed", "this origin may not request credentials")
+        body = await _read_json_body(request)
+        if isinstance(body, Response):
+            return body
+        if body.get("provider") is None:
+            credential: ClientCredential = self.tokens.issue()
+            log.debug("issued a voicewire token expiring at %s", credential.expires_at.isoformat())
+        else:
+            refused = self._check_provider_request(body)
+            if refused is not None:
+                return refused
+            try:
+                credential = await self.model.authenticate()
+            except Exception as exc:
+                log.warning(
+                    "the model could not mint a provider credential: %s",
+                    redact(f"{type(exc).__name__}: {exc}"),
+                )
+                return _json_error(
+                    502, "provider_credential_failed", "the provider did not issue a credential"
+                )
+        return JSONResponse(
+            {"credential": credential_to_json(credential)}, headers={"Cache-Control": "no-store"}
+        )
+
+    def _check_provider_request(self, body: dict[str, Any]) -> Response | None:
+        if not self.allow_provider_credentials:
+            log.info("refused a provider credential request: not enabled")
+            return _json_error(
+                403,
+                "provider_credentials_disabled",
+                "this server does not hand out provider credentials; omit 'provider' to get a "
+                "voicewire token for /v1/realtime",
+            )
+        provider, model_id = body.get("provider"), body.get("modelId")
+        if provider != self.model.provider:
+            return _json_error(
+                400, "unknown_provider", f"this server's provider is {self.model.provider!r}"
+            )
+        if model_id is not None and model_id != self.model.model_id:
+            return _json_error(
+                400, "unknown_model", f"this server's model is {self.model.model_id!r}"
+            )
+        return None
+
+    # -- WS /v1/realtime -------------------------------------------------------------------------
+
+    async def realtime(self, websocket: WebSocket) -> None:
+        peer = f"{websocket.client.host}:{websocket.client.port}" if websocket.client else "?"
+        origin = websocket.headers.get("origin")
+        if not self.origins.allows(
+            origin, scheme=websocket.url.scheme, host=websocket.headers.get("host")
+        ):
+            log.warning(
+                "refused a realtime connection from %s: origin %r is not allowed",
+                peer,
+                (origin or "")[:200],
+            )
+            await _deny(websocket, 403, "origin_not_allowed", "this origin may not connect")
+            return
+        offered: list[str] = list(websocket.scope.get("subprotocols") or ())
+        token = bearer_token(websocket.headers.getlist("authorization")) or subprotocol_token(
+            offered
+        )
+        if token is None:
+            log.warning("refused a realtime connection from %s: no credential", peer)
+            await _deny(
+                websocket,
+                401,
+                "missing_credential",
+                "send a token from POST /realtime/credential as 'Authorization: Bearer <token>' "
+                "or the subprotocol 'openai-insecure-api-key.<token>'",
+            )
+            return
+        try:
+            self.tokens.verify(token)
+        except TokenError as exc:
+            log.warning(
+                "refused a realtime connection from %s: %s (%s)", peer, exc.message, exc.code
+            )
+            await _deny(websocket, 401, exc.code, exc.message)
+            return
+        label = f"session {next(self._labels)} ({peer})"
+        await websocket.accept(subprotocol=select_subprotocol(offered))
+        log.info("%s: connected", label)
+        session = RealtimeSession(
+            self.agent,
+            model=self.model,
+            connect_options=ConnectOptions(session_config=self.session_config),
+        )
+        relay = Relay(
+            websocket,
+            session,
+            model_name=self.model.model_id,
+            max_frame_bytes=self.max_frame_bytes,
+            client_fields=self.client_session_fields,
+            label=label,
+        )
+        self.active_sessions += 1
+        self.sessions_served += 1
+        try:
+            await relay.run()
+        finally:
+            self.active_sessions -= 1
+            log.info("%s: closed", label)
+
+
+async def _deny(websocket: WebSocket, status: int, code: str, message: str) -> None:
+    """Refuse the handshake with an HTTP status and a JSON body when the server supports it
+    (uvicorn does), else by closing before accept (an HTTP 403)."""
+    if "websocket.http.response" in websocket.scope.get("extensions", {}):
+        await websocket.send_denial_response(_json_error(status, code, message))
+    else:
+        await websocket.close(code=1008)
+
+
+async def _read_json_body(request: Request) -> dict[str, Any] | Response:
+    """The request's JSON object body (``{}`` when empty), bounded to :data:`MAX_BODY_BYTES`."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        return _json_error(413, "body_too_large", f"the body exceeds {MAX_BODY_BYTES} bytes")
+    chunks = bytearray()
+    async for chunk in request.stream():
+        chunks.extend(chunk)
+        if len(chunks) > MAX_BODY_BYTES:
+            return _json_error(413, "body_too_large", f"the body exceeds {MAX_BODY_BYTES} bytes")
+    if not chunks.strip():
+        return {}
+    try:
+        body = json.loads(chunks)
+    except ValueError:
+        return _json_error(400, "invalid_json", "the body is not valid JSON")
+    if not isinstance(body, dict):
+        return _json_error(400, "invalid_json", "the body must be a JSON object")
+    return body

@@ -1,0 +1,307 @@
+"""One client connection: OpenAI Realtime wire events in, a server-side RealtimeSession behind.
+
+Client frames are parsed, decoded with :func:`~voicewire.server.wire.decode_client` and applied
+to the session; session events are encoded with a
+:class:`~voicewire.server.encoder.ServerEventEncoder` and sent back. A bad frame (too large,
+binary, malformed JSON, unknown or malformed event) is answered with an ``error`` event quoting
+the client's ``event_id``, and the connection goes on.
+
+The relay speaks for the session: it sends ``session.created`` once the session is connected and
+``session.updated`` after each client ``session.update``, rendered from the session's config as
+the client may see it (no server tools, and the agent's instructions only if the client set its
+own). The model's own ``session.created`` / ``session.updated`` are not forwarded: the client's
+session is the agent plus its overrides, not the provider's, and some models never confirm an
+update. Tool failures are logged here, not sent: tools are the server's business.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import replace
+from typing import Any, Final
+
+from pydantic_core import from_json
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from voicewire.protocol import (
+    AudioInputAppend,
+    ClientEvent,
+    ConnectionClosedError,
+    ItemCreate,
+    ItemTruncate,
+    RealtimeError,
+    ResponseCancel,
+    SessionConfig,
+    SessionCreated,
+    SessionError,
+    SessionUpdate,
+    SessionUpdated,
+    TransportStatus,
+    VoiceConfig,
+)
+from voicewire.session import RealtimeSession, StatusChanged, ToolOutput
+
+from .encoder import Message, ServerEventEncoder
+from .security import redact
+from .wire import ClientEventError, client_event_id, decode_client
+
+__all__ = ["CLIENT_SESSION_FIELDS", "Relay"]
+
+log = logging.getLogger("voicewire.server")
+
+CLIENT_SESSION_FIELDS: Final[frozenset[str]] = frozenset(
+    {
+        "instructions",
+        "modalities",
+        "voice",
+        "input_audio_format",
+        "output_audio_format",
+        "turn_detection",
+        "transcription",
+        "tool_choice",
+        "max_output_tokens",
+    }
+)
+"""Session settings a client's ``session.update`` may change (tools never: they are the
+agent's, and run on the server)."""
+
+_TOOL_CHOICE_MODES: Final = frozenset({"auto", "none", "required"})
+_TOOL_ERROR_PREFIXES: Final = ("tool_", "unknown_tool")
+
+
+class Relay:
+    """Relays one accepted WebSocket to one :class:`RealtimeSession` until either side ends."""
+
+    def __init__(
+        self,
+        websocket: WebSocket,
+        session: RealtimeSession,
+        *,
+        model_name: str,
+        max_frame_bytes: int,
+        client_fields: Collection[str] = CLIENT_SESSION_FIELDS,
+        label: str = "client",
+        connect_timeout: float = 15.0,
+    ) -> None:
+        self.websocket = websocket
+        self.session = session
+        self.encoder = ServerEventEncoder(model=model_name)
+        self.max_frame_bytes = max_frame_bytes
+        self.client_fields = frozenset(client_fields)
+        self.label = label
+        self.connect_timeout = connect_timeout
+        self._client_instructions: str | None = None
+        self._send_lock = asyncio.Lock()
+        self._closed = False
+
+    async def run(self) -> None:
+        """Connect the session, relay both ways, and close the session when the client leaves."""
+        try:
+            try:
+                async with asyncio.timeout(self.connect_timeout):
+                    await self.session.connect()
+            except Exception as exc:
+                log.warning(
+                    "%s: the session could not connect to its model: %s",
+                    self.label,
+                    redact(f"{type(exc).__name__}: {exc}"),
+                )
+                await self._send(
+                    [
+                        self.encoder.error(
+                            "model_unavailable",
+                            "the server could not start a session with its model",
+                            error_type="server_error",
+                        )
+                    ]
+                )
+                await self._close(1011, "model unavailable")
+                return
+            self.encoder.config = self._client_view()
+            await self._send(self.encoder.encode(SessionCreated(self.session.session_id)))
+            pump = asyncio.create_task(self._pump(), name=f"voicewire-relay-{self.label}")
+            try:
+                await self._read()
+            finally:
+                pump.cancel()
+                await asyncio.gather(pump, return_exceptions=True)
+        finally:
+            await self.session.close()
+
+    # -- client -> session -----------------------------------------------------------------------
+
+    async def _read(self) -> None:
+        while True:
+            try:
+                message = await self.websocket.receive()
+            except (WebSocketDisconnect, RuntimeError):
+                return
+            if message["type"] == "websocket.disconnect":
+                return
+            text = message.get("text")
+            if text is None:
+                data = message.get("bytes") or b""
+                if len(data) > self.max_frame_bytes:
+                    await self._frame_too_large(len(data))
+                else:
+                    await self._reject(
+                        "invalid_frame", "binary frames are not supported; send JSON text frames"
+                    )
+                continue
+            await self._on_text(text)
+            if self._closed:
+                return
+
+    async def _on_text(self, text: str) -> None:
+        size = len(text)
+        if size <= self.max_frame_bytes < 4 * size:
+            size = len(text.encode("utf-8", "surrogatepass"))
+        if size > self.max_frame_bytes:
+            await self._frame_too_large(size)
+            return
+        try:
+            message = from_json(text)
+        except ValueError as exc:
+            await self._reject("invalid_json", f"the frame is not valid JSON: {exc}")
+            return
+        event_id = client_event_id(message)
+        try:
+            events = decode_client(message)
+        except ClientEventError as exc:
+            await self._reject(exc.code, exc.message, event_id=event_id, param=exc.param)
+            return
+        for event in events:
+            try:
+                replies = self._apply(event)
+            except ConnectionClosedError as exc:
+                await self._reject(exc.code, exc.message, event_id=event_id)
+                await self._close(1011, "session closed")
+                return
+            except RealtimeError as exc:
+                await self._reject(exc.code, redact(exc.message), event_id=event_id)
+                continue
+            if replies:
+                await self._send(replies)
+
+    async def _frame_too_large(self, size: int) -> None:
+        await self._reject(
+            "frame_too_large",
+            f"the frame is {size} bytes, over this server's limit of {self.max_frame_bytes}; "
+            "send audio in smaller input_audio_buffer.append chunks",
+        )
+
+    def _apply(self, event: ClientEvent) -> list[Message]:
+        session = self.session
+        if isinstance(event, AudioInputAppend):
+            session.send_audio(event.audio)
+        elif isinstance(event, SessionUpdate):
+            return self._update(event.config)
+        elif isinstance(event, ItemCreate):
+            session.add_item(event.item, event.previous_item_id)
+        elif isinstance(event, ResponseCancel):
+            # Also cancels the agent's running tools, which a plain cancel would leave running.
+            session.interrupt()
+        elif isinstance(event, ItemTruncate):
+            session.report_playback(event.item_id, event.audio_end_ms)
+            self._forward(event)
+        else:
+            self._forward(event)
+        return []
+
+    def _forward(self, event: ClientEvent) -> None:
+        """Send a client event to the model as is (delete, truncate, a commit without the
+        session's automatic response.create, response.create with per-response settings)."""
+        self.session.send(event)
+
+    def _update(self, config: SessionConfig) -> list[Message]:
+        current = self.session.config
+        changes: dict[str, Any] = {}
+        for name in sorted(CLIENT_SESSION_FIELDS):
+            value = getattr(config, name)
+            if value is None:
+                continue
+            if name not in self.client_fields:
+                log.debug("%s: the client may not change %s; ignored", self.label, name)
+                continue
+            changes[name] = value
+        voice = changes.get("voice")
+        if isinstance(voice, VoiceConfig) and current.voice is not None:
+            changes["voice"] = VoiceConfig(
+                voice.voice_id or current.voice.voice_id,
+                current.voice.speed if voice.speed is None else voice.speed,
+            )
+        if config.tools:
+            log.info(
+                "%s: ignored %d tool(s) declared by the client: the agent's tools run on the "
+                "server",
+                self.label,
+                len(config.tools),
+            )
+        if changes:
+            self.session.update(**changes)
+            if "instructions" in changes:
+                self._client_instructions = changes["instructions"]
+        self.encoder.config = self._client_view()
+        return self.encoder.encode(SessionUpdated(self.session.session_id))
+
+    def _client_view(self) -> SessionConfig:
+        """The session as the client is shown it: no server tools, and instructions only if the
+        client set them (the agent's may be private)."""
+        config = self.session.config
+        choice = config.tool_choice if config.tool_choice in _TOOL_CHOICE_MODES else None
+        return replace(
+            config,
+            tools=(),
+            tool_choice=choice,
+            instructions=self._client_instructions,
+            provider_options={},
+        )
+
+    # -- session -> client -----------------------------------------------------------------------
+
+    async def _pump(self) -> None:
+        encode = self.encoder.encode
+        async for event in self.session:
+            if isinstance(event, StatusChanged):
+                if event.status is TransportStatus.DISCONNECTED:
+                    await self._close(1011, "the model connection was lost")
+                    return
+                continue
+            if isinstance(event, ToolOutput | SessionCreated | SessionUpdated):
+                continue
+            if isinstance(event, SessionError) and event.code.startswith(_TOOL_ERROR_PREFIXES):
+                log.warning("%s: tool error %s: %s", self.label, event.code, redact(event.message))
+                continue
+            messages = encode(event)
+            if messages:
+                await self._send(messages)
+
+    # -- sending ---------------------------------------------------------------------------------
+
+    async def _reject(
+        self, code: str, message: str, *, event_id: str | None = None, param: str | None = None
+    ) -> None:
+        log.info("%s: rejected a client frame: %s", self.label, code)
+        await self._send([self.encoder.error(code, message, event_id=event_id, param=param)])
+
+    async def _send(self, messages: Sequence[Mapping[str, Any]]) -> None:
+        if self._closed:
+            return
+        async with self._send_lock:
+            for message in messages:
+                try:
+                    await self.websocket.send_json(message)
+                except (WebSocketDisconnect, RuntimeError, OSError):
+                    self._closed = True
+                    return
+
+    async def _close(self, code: int, reason: str) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        async with self._send_lock:
+            with contextlib.suppress(Exception):
+                await self.websocket.close(code, reason)

@@ -1,0 +1,255 @@
+"""The server side of the OpenAI Realtime GA wire protocol, sans I/O.
+
+The mirror image of :mod:`voicewire.providers.openai_protocol.codec` (the client side):
+
+* :func:`decode_client` turns one parsed client message into neutral client events, raising
+  :class:`ClientEventError` (a :class:`~voicewire.protocol.ProtocolError`) that names the event
+  type and the field when the message is malformed, unknown or cannot be served.
+* :class:`ServerEventEncoder` (see :mod:`voicewire.server.encoder`) turns neutral server events
+  into the GA server events a real OpenAI client expects, synthesising the bookkeeping events
+  the neutral vocabulary leaves out.
+
+What the server declines, and why:
+
+* ``conversation.item.retrieve``: the server does not keep the provider's item store.
+* ``output_audio_buffer.clear``: WebRTC/SIP only, as at OpenAI; over WebSocket the client plays.
+* ``response.create`` with ``conversation: "none"`` or ``input`` (out-of-band responses): the
+  neutral vocabulary cannot express them. Its per-response ``audio`` settings are ignored.
+* MCP tools and items: tools are the agent's, and run on the server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Final, cast
+
+from voicewire.protocol import (
+    AudioInputAppend,
+    AudioInputClear,
+    AudioInputCommit,
+    AudioPart,
+    ClientEvent,
+    ContentPart,
+    Item,
+    ItemCreate,
+    ItemDelete,
+    ItemTruncate,
+    MessageItem,
+    Modality,
+    ResponseCancel,
+    ResponseConfig,
+    ResponseCreate,
+    Role,
+    SessionUpdate,
+    TextPart,
+    ToolCallItem,
+    ToolResultItem,
+)
+
+from ._fields import ClientEventError, Fields
+from .encoder import ServerEventEncoder
+from .session_json import parse_max_tokens, parse_session
+
+__all__ = [
+    "CLIENT_EVENT_TYPES",
+    "ClientEventError",
+    "ServerEventEncoder",
+    "client_event_id",
+    "decode_client",
+]
+
+_Decoder = Callable[[Mapping[str, Any], Fields], list[ClientEvent]]
+
+_ROLES: Final = frozenset({"user", "assistant", "system"})
+_TEXT_PARTS: Final = frozenset({"input_text", "output_text", "text"})
+_AUDIO_PARTS: Final = frozenset({"input_audio", "output_audio", "audio"})
+_DECLINED: Final[Mapping[str, str]] = {
+    "conversation.item.retrieve": "this server does not keep a retrievable item store",
+    "output_audio_buffer.clear": (
+        "output_audio_buffer.clear is only supported for WebRTC and SIP connections"
+    ),
+}
+
+
+def client_event_id(message: object) -> str | None:
+    """The client's ``event_id``, to quote in an ``error`` about this message."""
+    if isinstance(message, Mapping):
+        event_id = message.get("event_id")
+        if isinstance(event_id, str):
+            return event_id
+    return None
+
+
+def decode_client(message: Mapping[str, Any]) -> list[ClientEvent]:
+    """Neutral client events for one parsed OpenAI Realtime client message."""
+    if not isinstance(message, Mapping):
+        raise ClientEventError(
+            f"a client event must be a JSON object, got {type(message).__name__}",
+            code="invalid_json",
+        )
+    event_type = message.get("type")
+    if not isinstance(event_type, str):
+        raise ClientEventError(
+            "a client event needs a string 'type'",
+            code="missing_required_parameter" if event_type is None else "invalid_type",
+            param="type",
+        )
+    decoder = _DECODERS.get(event_type)
+    if decoder is None:
+        if event_type in _DECLINED:
+            raise ClientEventError(
+                f"{event_type!r} is not supported: {_DECLINED[event_type]}",
+                code="unsupported_event",
+                param="type",
+            )
+        supported = ", ".join(sorted(_DECODERS))
+        raise ClientEventError(
+            f"unknown client event type {event_type[:64]!r}; supported: {supported}",
+            code="invalid_value",
+            param="type",
+        )
+    return decoder(message, Fields(event_type))
+
+
+# --- decoders ----------------------------------------------------------------------------------
+
+
+def _session_update(m: Mapping[str, Any], f: Fields) -> list[ClientEvent]:
+    return [SessionUpdate(parse_session(f.mapping(m, "session", "session"), f))]
+
+
+def _item_create(m: Mapping[str, Any], f: Fields) -> list[ClientEvent]:
+    item = _decode_item(f.mapping(m, "item", "item"), f)
+    return [ItemCreate(item, f.opt_text(m, "previous_item_id", "previous_item_id"))]
+
+
+def _item_delete(m: Mapping[str, Any], f: Fields) -> list[ClientEvent]:
+    return [ItemDelete(f.text(m, "item_id", "item_id"))]
+
+
+def _item_truncate(m: Mapping[str, Any], f: Fields) -> list[ClientEvent]:
+    return [
+        ItemTruncate(
+            f.text(m, "item_id", "item_id"),
+            f.integer(m, "audio_end_ms", "audio_end_ms"),
+            f.integer(m, "content_index", "content_index"),
+        )
+    ]
+
+
+def _audio_append(m: Mapping[str, Any], f: Fields) -> list[ClientEvent]:
+    return [AudioInputAppend(f.base64(f.text(m, "audio", "audio"), "audio"))]
+
+
+def _audio_commit(m: Mapping[str, Any], f: Fields) -> list[ClientEvent]:
+    return [AudioInputCommit()]
+
+
+def _audio_clear(m: Mapping[str, Any], f: Fields) -> list[ClientEvent]:
+    return [AudioInputClear()]
+
+
+def _response_create(m: Mapping[str, Any], f: Fields) -> list[ClientEvent]:
+    raw = f.opt_mapping(m, "response", "response")
+    if raw is None:
+        return [ResponseCreate()]
+    conversation = raw.get("conversation")
+    if (conversation is not None and conversation != "auto") or raw.get("input") is not None:
+        raise f.invalid(
+            "response.conversation",
+            "out-of-band responses (conversation 'none' or 'input') are not supported",
+            code="unsupported_parameter",
+        )
+    modalities: tuple[Modality, ...] | None = None
+    raw_modalities = f.opt_array(raw, "output_modalities", "response.output_modalities")
+    if raw_modalities is not None:
+        if any(value not in ("audio", "text") for value in raw_modalities):
+            raise f.invalid("response.output_modalities", "may hold only 'audio' and 'text'")
+        modalities = tuple(cast(Modality, value) for value in raw_modalities)
+    metadata = f.opt_mapping(raw, "metadata", "response.metadata")
+    if metadata is not None and not all(isinstance(v, str) for v in metadata.values()):
+        raise f.invalid("response.metadata", "must map strings to strings")
+    tool_choice: str | None = None
+    raw_choice = raw.get("tool_choice")
+    if isinstance(raw_choice, str):
+        tool_choice = raw_choice
+    elif isinstance(raw_choice, Mapping):
+        tool_choice = f.text(raw_choice, "name", "response.tool_choice.name")
+    elif raw_choice is not None:
+        raise f.wrong("response.tool_choice", "a string or an object", raw_choice)
+    config = ResponseConfig(
+        instructions=f.opt_text(raw, "instructions", "response.instructions"),
+        modalities=modalities,
+        tool_choice=tool_choice,
+        max_output_tokens=parse_max_tokens(raw, "response.max_output_tokens", f),
+        metadata=dict(metadata) if metadata is not None else None,
+    )
+    return [ResponseCreate(config)]
+
+
+def _response_cancel(m: Mapping[str, Any], f: Fields) -> list[ClientEvent]:
+    return [ResponseCancel(f.opt_text(m, "response_id", "response_id"))]
+
+
+_DECODERS: Final[Mapping[str, _Decoder]] = {
+    "session.update": _session_update,
+    "conversation.item.create": _item_create,
+    "conversation.item.delete": _item_delete,
+    "conversation.item.truncate": _item_truncate,
+    "input_audio_buffer.append": _audio_append,
+    "input_audio_buffer.commit": _audio_commit,
+    "input_audio_buffer.clear": _audio_clear,
+    "response.create": _response_create,
+    "response.cancel": _response_cancel,
+}
+
+CLIENT_EVENT_TYPES: Final[frozenset[str]] = frozenset(_DECODERS)
+"""The GA client event types this server serves."""
+
+# --- items -------------------------------------------------------------------------------------
+
+
+def _decode_item(item: Mapping[str, Any], f: Fields) -> Item:
+    kind = f.text(item, "type", "item.type")
+    item_id = f.opt_text(item, "id", "item.id")
+    if kind == "message":
+        role = item.get("role")
+        if role not in _ROLES:
+            raise f.invalid("item.role", f"must be 'user', 'assistant' or 'system', got {role!r}")
+        content = _decode_parts(f.array(item, "content", "item.content"), f)
+        return MessageItem(item_id, cast(Role, role), content)
+    if kind == "function_call":
+        return ToolCallItem(
+            item_id,
+            f.opt_text(item, "call_id", "item.call_id") or "",
+            f.text(item, "name", "item.name"),
+            f.opt_text(item, "arguments", "item.arguments") or "",
+        )
+    if kind == "function_call_output":
+        return ToolResultItem(
+            item_id, f.text(item, "call_id", "item.call_id"), f.text(item, "output", "item.output")
+        )
+    raise f.invalid(
+        "item.type",
+        f"must be 'message', 'function_call' or 'function_call_output', got {kind!r}",
+    )
+
+
+def _decode_parts(raw: Sequence[Any], f: Fields) -> tuple[ContentPart, ...]:
+    parts: list[ContentPart] = []
+    for index, part in enumerate(raw):
+        path = f"item.content[{index}]"
+        if not isinstance(part, Mapping):
+            raise f.wrong(path, "an object", part)
+        kind = f.text(part, "type", f"{path}.type")
+        if kind in _TEXT_PARTS:
+            parts.append(TextPart(f.opt_text(part, "text", f"{path}.text") or ""))
+        elif kind in _AUDIO_PARTS:
+            audio_b64 = f.opt_text(part, "audio", f"{path}.audio")
+            audio = f.base64(audio_b64, f"{path}.audio") if audio_b64 else None
+            parts.append(AudioPart(f.opt_text(part, "transcript", f"{path}.transcript"), audio))
+        else:
+            raise f.invalid(
+                f"{path}.type", f"content type {kind!r} is not supported (text and audio are)"
+            )
+    return tuple(parts)

@@ -1,0 +1,673 @@
+"""``ScriptedModel``: a deterministic, in-process :class:`~voicewire.protocol.RealtimeModel`.
+
+No sockets, no keys, no provider: :meth:`ScriptedModel.connect` returns a connection that answers
+neutral client events with neutral server events, in the order a real provider would, following a
+:class:`~voicewire.testing.script.Script` (the same rules as the fake WebSocket server)::
+
+    model = ScriptedModel()
+    model.script.on("weather", ToolCallReply("get_weather", {"city": "Paris"},
+                                             then=TextReply("It is sunny.")))
+    model.script.default = AudioReply("Okay.")
+    session = RealtimeSession(agent, model=model)
+
+Behaviour, per connection:
+
+* ``session.created`` (and ``session.updated`` for the connect options' config) first.
+* ``item.create`` adds the item (``item.created``); ``item.delete`` / ``item.truncate`` answer
+  ``item.deleted`` / ``item.truncated``; ``tool.result`` adds the call's output item.
+* Input audio collects in a buffer. ``audio.input.commit`` (or the energy VAD below) commits it:
+  ``audio.input.committed``, the user item, and — always, unlike OpenAI, so the session history
+  has the user's words — its transcript, :meth:`Script.next_transcript`, as ``transcript.input``
+  deltas and the final ``transcript.input``.
+* Turn detection: unless the session's turn detection is ``manual``, 10 ms frames at or above
+  ``vad_rms_threshold`` (RMS, fraction of full scale) are speech: ``speech.started`` (cancelling
+  an active response when ``interrupt_response``), and ``silence_duration_ms`` (default 200) of
+  quiet frames ``speech.stopped``, a commit and, when ``create_response``, a response.
+* ``response.create`` answers with the script's reply for the latest user words (or, after a tool
+  result, the issuing :class:`ToolCallReply`'s ``then``): ``response.created``, an assistant item,
+  text deltas, or audio deltas (a deterministic tone in the output format) with transcript deltas,
+  or a tool call (``tool.start``, ``tool.delta``, ``tool.call``), then ``response.done`` with
+  usage. ``response.cancel`` (or barge-in) stops it: ``response.done`` with status
+  ``cancelled``. One response at a time, as at OpenAI.
+* ``echo=True``: every input audio chunk is sent straight back as an output audio delta of an
+  ongoing response, which ``audio.input.commit`` closes; there is no VAD and no transcription.
+  Input and output formats are assumed equal. This is the load benchmark's model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import re
+import secrets
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from voicewire.audio import alaw_to_pcm16, pcm16_to_alaw, pcm16_to_ulaw, ulaw_to_pcm16
+from voicewire.protocol import (
+    AudioFormat,
+    AudioInputAppend,
+    AudioInputCleared,
+    AudioInputCommitted,
+    AudioOutputDelta,
+    AudioOutputDone,
+    AudioPart,
+    ClientEvent,
+    ConnectAbortedError,
+    ConnectionClosedError,
+    ConnectOptions,
+    Item,
+    ItemCreate,
+    ItemCreated,
+    ItemDelete,
+    ItemDeleted,
+    ItemStatus,
+    ItemTruncate,
+    ItemTruncated,
+    MessageItem,
+    ResponseCancel,
+    ResponseConfig,
+    ResponseCreate,
+    ResponseCreated,
+    ResponseDone,
+    ServerEvent,
+    SessionConfig,
+    SessionCreated,
+    SessionError,
+    SessionUpdate,
+    SessionUpdated,
+    SpeechStarted,
+    SpeechStopped,
+    StatusListener,
+    TextOutput,
+    TextOutputDelta,
+    TextPart,
+    TokenCredential,
+    ToolCall,
+    ToolCallItem,
+    ToolDelta,
+    ToolResult,
+    ToolResultItem,
+    ToolStart,
+    TranscriptInput,
+    TranscriptInputDelta,
+    TranscriptOutput,
+    TranscriptOutputDelta,
+    TransportStatus,
+    TurnDetection,
+    Usage,
+)
+
+from . import tones
+from .script import AudioReply, Reply, Script, TextReply, ToolCallReply
+
+__all__ = ["ScriptedConnection", "ScriptedModel"]
+
+_WORDS = re.compile(r"\s*\S+")
+_FRAME_MS = 10
+_DEFAULT_SILENCE_MS = 200
+_DEFAULT_PREFIX_PADDING_MS = 300
+_MAX_BUFFER_BYTES = 16 * 2**20
+_RECORD_LIMIT = 10_000
+
+
+class ScriptedModel:
+    """A realtime model that follows a script; see the module docstring.
+
+    Args:
+        script: the replies (a fresh :class:`Script` by default; shared by all connections).
+        echo: send input audio straight back as output audio (for load tests).
+        model_id: the model's name.
+        api_key: a pretend provider key. It is never sent, shown or used: tests give one to check
+            that a server never leaks its model's key.
+        vad_rms_threshold: frame RMS at or above which the energy VAD hears speech.
+        token_ttl: lifetime of the pretend ephemeral tokens :meth:`authenticate` mints.
+
+    Attributes:
+        received: client events received over all connections, except audio appends (counted in
+            :attr:`input_audio_bytes`); the latest 10 000 are kept.
+        connections: the live connections.
+        connect_count: connections opened so far.
+    """
+
+    def __init__(
+        self,
+        script: Script | None = None,
+        *,
+        echo: bool = False,
+        model_id: str = "scripted",
+        api_key: str | None = None,
+        vad_rms_threshold: float = 0.02,
+        token_ttl: float = 600,
+    ) -> None:
+        self.script = script if script is not None else Script()
+        self.echo = echo
+        self._model_id = model_id
+        self._api_key = api_key
+        self.vad_rms_threshold = vad_rms_threshold
+        self.token_ttl = token_ttl
+        self.received: list[ClientEvent] = []
+        self.input_audio_bytes = 0
+        self.connections: list[ScriptedConnection] = []
+        self.connect_count = 0
+
+    def __repr__(self) -> str:
+        return f"ScriptedModel({self._model_id!r}, echo={self.echo})"
+
+    @property
+    def provider(self) -> str:
+        return "scripted"
+
+    @property
+    def model_id(self) -> str:
+        return self._model_id
+
+    async def connect(self, options: ConnectOptions | None = None) -> ScriptedConnection:
+        options = options or ConnectOptions()
+        if options.abort is not None and options.abort.is_set():
+            raise ConnectAbortedError("the connect was aborted")
+        self.connect_count += 1
+        connection = ScriptedConnection(self, options, f"sess_scripted{self.connect_count:04d}")
+        self.connections.append(connection)
+        return connection
+
+    async def authenticate(self) -> TokenCredential:
+        """A pretend ephemeral token (never the api_key)."""
+        expires = datetime.now(UTC) + timedelta(seconds=self.token_ttl)
+        return TokenCredential(f"scripted_ek_{secrets.token_urlsafe(16)}", expires)
+
+    def received_kinds(self) -> list[str]:
+        return [event.kind for event in self.received]
+
+    def _record(self, event: ClientEvent) -> None:
+        if event.kind == "audio.input.append":
+            return
+        if len(self.received) >= _RECORD_LIMIT:
+            del self.received[: _RECORD_LIMIT // 2]
+        self.received.append(event)
+
+
+@dataclass(eq=False)
+class _Run:
+    id: str
+    cancel: asyncio.Event = field(default_factory=asyncio.Event)
+    reason: str = "client_cancelled"
+    task: asyncio.Task[None] | None = None
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancel.is_set()
+
+
+class ScriptedConnection:
+    """One scripted model session (a :class:`~voicewire.protocol.RealtimeConnection`).
+
+    Attributes:
+        config: the session configuration as last updated.
+        items: the conversation, in order.
+        committed: the input audio of each committed user turn (not kept in echo mode).
+    """
+
+    def __init__(self, model: ScriptedModel, options: ConnectOptions, session_id: str) -> None:
+        self._model = model
+        self._session_id = session_id
+        self._status = TransportStatus.CONNECTED
+        self._listeners: list[StatusListener] = []
+        self._queue: asyncio.Queue[ServerEvent | None] = asyncio.Queue()
+        self._ids = itertools.count(1)
+        self.config: SessionConfig = options.session_config or SessionConfig()
+        self.items: list[Item] = []
+        self.committed: list[bytes] = []
+        self._heard: dict[str, str] = {}
+        self._calls: dict[str, ToolCallReply] = {}
+        self._buffer = bytearray()
+        self._run: _Run | None = None
+        self._echo_ids: tuple[str, str] | None = None
+        # energy VAD
+        self._pending_pcm = bytearray()
+        self._input_ms = 0
+        self._speaking = False
+        self._speech_item: str | None = None
+        self._silence_ms = 0
+        self._handlers: dict[str, Callable[[Any], None]] = {
+            "session.update": self._on_session_update,
+            "item.create": self._on_item_create,
+            "item.delete": self._on_item_delete,
+            "item.truncate": self._on_item_truncate,
+            "audio.input.append": self._on_append,
+            "audio.input.commit": self._on_commit,
+            "audio.input.clear": self._on_clear,
+            "response.create": self._on_response_create,
+            "response.cancel": self._on_response_cancel,
+            "tool.result": self._on_tool_result,
+        }
+        self._emit(SessionCreated(session_id))
+        if options.session_config is not None:
+            self._emit(SessionUpdated(session_id))
+
+    # -- RealtimeConnection ----------------------------------------------------------------------
+
+    @property
+    def status(self) -> TransportStatus:
+        return self._status
+
+    @property
+    def session_id(self) -> str | None:
+        return self._session_id
+
+    def send(self, event: ClientEvent) -> None:
+        if self._status is not TransportStatus.CONNECTED:
+            raise ConnectionClosedError(f"cannot send {event.kind}: the scripted model is closed")
+        self._model._record(event)
+        handler = self._handlers.get(event.kind)
+        if handler is None:
+            self._error("unsupported_event", f"the scripted model does not handle {event.kind}")
+            return
+        handler(event)
+
+    def on_status(self, listener: StatusListener) -> Callable[[], None]:
+        self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with contextlib.suppress(ValueError):
+                self._listeners.remove(listener)
+
+        return unsubscribe
+
+    async def __aiter__(self) -> AsyncIterator[ServerEvent]:
+        while True:
+            event = await self._queue.get()
+            if event is None:
+                self._queue.put_nowait(None)  # later iterations end too
+                return
+            yield event
+
+    async def close(self) -> None:
+        if self._status is TransportStatus.CLOSED:
+            return
+        was = self._status
+        self._status = TransportStatus.CLOSED
+        run, self._run = self._run, None
+        if run is not None and run.task is not None:
+            run.task.cancel()
+            await asyncio.gather(run.task, return_exceptions=True)
+        if was is TransportStatus.CONNECTED:
+            self._queue.put_nowait(None)
+        with contextlib.suppress(ValueError):
+            self._model.connections.remove(self)
+        for listener in list(self._listeners):
+            listener(TransportStatus.CLOSED)
+
+    async def drop(self, reason: str = "the scripted model dropped the connection") -> None:
+        """Lose the link as a provider would: a fatal ``connection_lost`` error, then the event
+        stream ends and the status is ``disconnected`` (for tests of what happens upstream)."""
+        if self._status is not TransportStatus.CONNECTED:
+            return
+        self._status = TransportStatus.DISCONNECTED
+        run, self._run = self._run, None
+        if run is not None and run.task is not None:
+            run.task.cancel()
+            await asyncio.gather(run.task, return_exceptions=True)
+        self._emit(SessionError("connection_lost", reason, fatal=True))
+        self._queue.put_nowait(None)
+        with contextlib.suppress(ValueError):
+            self._model.connections.remove(self)
+        for listener in list(self._listeners):
+            listener(TransportStatus.DISCONNECTED)
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    def _emit(self, event: ServerEvent) -> None:
+        self._queue.put_nowait(event)
+
+    def _error(self, code: str, message: str) -> None:
+        self._emit(SessionError(code, message))
+
+    def _new_id(self, prefix: str) -> str:
+        return f"{prefix}_scripted{next(self._ids):06d}"
+
+    def _last_id(self) -> str | None:
+        return self.items[-1].id if self.items else None
+
+    @property
+    def _input_format(self) -> AudioFormat:
+        return self.config.input_audio_format or AudioFormat.pcm16()
+
+    @property
+    def _output_format(self) -> AudioFormat:
+        return self.config.output_audio_format or AudioFormat.pcm16()
+
+    @property
+    def _turn_detection(self) -> TurnDetection:
+        return self.config.turn_detection or TurnDetection()
+
+    # -- session and items -----------------------------------------------------------------------
+
+    def _on_session_update(self, event: SessionUpdate) -> None:
+        self.config = event.config
+        self._emit(SessionUpdated(self._session_id))
+
+    def _on_item_create(self, event: ItemCreate) -> None:
+        item = event.item
+        item_id = item.id or self._new_id("item")
+        if any(existing.id == item_id for existing in self.items):
+            self._error("item_already_exists", f"item {item_id!r} already exists")
+            return
+        stored = replace(item, id=item_id)
+        if isinstance(stored, MessageItem) and stored.status is None:
+            stored = replace(stored, status="completed")
+        index = len(self.items)
+        if event.previous_item_id is not None:
+            found = self._index(event.previous_item_id)
+            if found is None:
+                self._error("item_not_found", f"previous item {event.previous_item_id!r}")
+                return
+            index = found + 1
+        previous = self.items[index - 1].id if index > 0 else None
+        self.items.insert(index, stored)
+        self._emit(ItemCreated(stored, previous))
+
+    def _index(self, item_id: str) -> int | None:
+        for index, item in enumerate(self.items):
+            if item.id == item_id:
+                return index
+        return None
+
+    def _on_item_delete(self, event: ItemDelete) -> None:
+        index = self._index(event.item_id)
+        if index is None:
+            self._error("item_not_found", f"cannot delete unknown item {event.item_id!r}")
+            return
+        del self.items[index]
+        self._emit(ItemDeleted(event.item_id))
+
+    def _on_item_truncate(self, event: ItemTruncate) -> None:
+        if self._index(event.item_id) is None:
+            self._error("item_not_found", f"cannot truncate unknown item {event.item_id!r}")
+            return
+        self._emit(ItemTruncated(event.item_id, event.audio_end_ms, event.content_index))
+
+    def _on_tool_result(self, event: ToolResult) -> None:
+        item = ToolResultItem(self._new_id("item"), event.call_id, event.output, event.name)
+        previous = self._last_id()
+        self.items.append(item)
+        self._emit(ItemCreated(item, previous))
+
+    # -- input audio -----------------------------------------------------------------------------
+
+    def _on_append(self, event: AudioInputAppend) -> None:
+        audio = event.audio
+        self._model.input_audio_bytes += len(audio)
+        if self._model.echo:
+            self._echo(audio)
+            return
+        self._buffer.extend(audio)
+        if len(self._buffer) > _MAX_BUFFER_BYTES:
+            del self._buffer[: len(self._buffer) - _MAX_BUFFER_BYTES]
+        if self._turn_detection.mode != "manual":
+            self._detect_speech(audio)
+
+    def _echo(self, audio: bytes) -> None:
+        if self._echo_ids is None:
+            self._echo_ids = (self._new_id("resp"), self._new_id("item"))
+            response_id, item_id = self._echo_ids
+            self._emit(ResponseCreated(response_id))
+            self._emit(ItemCreated(MessageItem(item_id, "assistant", (), "in_progress")))
+        response_id, item_id = self._echo_ids
+        self._emit(AudioOutputDelta.from_bytes(response_id, item_id, audio))
+
+    def _on_commit(self, event: Any) -> None:
+        if self._model.echo:
+            ids, self._echo_ids = self._echo_ids, None
+            self._emit(AudioInputCommitted(self._new_id("item"), self._last_id()))
+            if ids is not None:
+                self._emit(AudioOutputDone(*ids))
+                self._emit(ResponseDone(ids[0], "completed", Usage()))
+            return
+        self._commit(None)
+
+    def _on_clear(self, event: Any) -> None:
+        self._buffer.clear()
+        self._pending_pcm.clear()
+        self._speaking = False
+        self._speech_item = None
+        self._silence_ms = 0
+        self._emit(AudioInputCleared())
+
+    def _commit(self, item_id: str | None) -> bool:
+        if not self._buffer:
+            self._error(
+                "input_audio_buffer_commit_empty", "cannot commit: the input audio buffer is empty"
+            )
+            return False
+        self.committed.append(bytes(self._buffer))
+        self._buffer.clear()
+        item_id = item_id or self._new_id("item")
+        previous = self._last_id()
+        self._emit(AudioInputCommitted(item_id, previous))
+        heard = self._model.script.next_transcript()
+        self._emit(ItemCreated(MessageItem(item_id, "user", (AudioPart(),), "completed"), previous))
+        self.items.append(MessageItem(item_id, "user", (AudioPart(heard),), "completed"))
+        self._heard[item_id] = heard
+        for word in _WORDS.findall(heard):
+            self._emit(TranscriptInputDelta(item_id, word))
+        self._emit(TranscriptInput(item_id, heard))
+        return True
+
+    def _detect_speech(self, audio: bytes) -> None:
+        fmt = self._input_format
+        if fmt.encoding == "pcmu":
+            audio = ulaw_to_pcm16(audio)
+        elif fmt.encoding == "pcma":
+            audio = alaw_to_pcm16(audio)
+        self._pending_pcm.extend(audio)
+        frame = fmt.sample_rate * _FRAME_MS // 1000 * 2
+        turn = self._turn_detection
+        while len(self._pending_pcm) >= frame:
+            pcm = bytes(self._pending_pcm[:frame])
+            del self._pending_pcm[:frame]
+            start_ms = self._input_ms
+            self._input_ms += _FRAME_MS
+            loud = tones.rms(pcm) >= self._model.vad_rms_threshold
+            if not self._speaking:
+                if loud:
+                    self._speech_started(turn, start_ms)
+            elif loud:
+                self._silence_ms = 0
+            else:
+                self._silence_ms += _FRAME_MS
+                if self._silence_ms >= (turn.silence_duration_ms or _DEFAULT_SILENCE_MS):
+                    self._speech_stopped(turn)
+
+    def _speech_started(self, turn: TurnDetection, start_ms: int) -> None:
+        self._speaking = True
+        self._silence_ms = 0
+        self._speech_item = self._new_id("item")
+        padding = turn.prefix_padding_ms or _DEFAULT_PREFIX_PADDING_MS
+        self._emit(SpeechStarted(self._speech_item, max(0, start_ms - padding)))
+        if self._run is not None and turn.interrupt_response:
+            self._cancel(self._run, "turn_detected")
+
+    def _speech_stopped(self, turn: TurnDetection) -> None:
+        item_id = self._speech_item
+        self._speaking = False
+        self._speech_item = None
+        self._silence_ms = 0
+        self._emit(SpeechStopped(item_id, self._input_ms))
+        if self._commit(item_id) and turn.create_response and self._run is None:
+            self._start_response(None)
+
+    # -- responses -------------------------------------------------------------------------------
+
+    def _on_response_create(self, event: ResponseCreate) -> None:
+        if self._run is not None:
+            self._error(
+                "conversation_already_has_active_response",
+                f"response {self._run.id} is still in progress",
+            )
+            return
+        self._start_response(event.config)
+
+    def _on_response_cancel(self, event: ResponseCancel) -> None:
+        run = self._run
+        if run is None or (event.response_id is not None and event.response_id != run.id):
+            self._error("response_cancel_not_active", "there is no active response to cancel")
+            return
+        self._cancel(run, "client_cancelled")
+
+    def _cancel(self, run: _Run, reason: str) -> None:
+        if not run.cancelled:
+            run.reason = reason
+            run.cancel.set()
+
+    def _start_response(self, config: ResponseConfig | None) -> None:
+        run = _Run(self._new_id("resp"))
+        self._run = run
+        run.task = asyncio.create_task(self._respond(run, self._choose(), config))
+
+    def _choose(self) -> Reply:
+        script = self._model.script
+        if self.items and isinstance(self.items[-1], ToolResultItem):
+            issued = self._calls.get(self.items[-1].call_id)
+            return issued.then if issued is not None and issued.then is not None else script.default
+        return script.choose(self._latest_user_text())
+
+    def _latest_user_text(self) -> str | None:
+        for item in reversed(self.items):
+            if isinstance(item, MessageItem) and item.role == "user":
+                text = " ".join(p.text for p in item.content if isinstance(p, TextPart) and p.text)
+                return text or self._heard.get(item.id or "") or item.text or None
+        return None
+
+    async def _respond(self, run: _Run, reply: Reply, config: ResponseConfig | None) -> None:
+        self._emit(ResponseCreated(run.id))
+        modalities = (config.modalities if config else None) or self.config.modalities
+        text_mode = isinstance(reply, TextReply) or (
+            modalities is not None and "audio" not in modalities
+        )
+        produced = ""
+        if isinstance(reply, ToolCallReply):
+            produced = self._tool_call(run, reply)
+        elif text_mode:
+            text = reply.text if isinstance(reply, TextReply) else reply.transcript
+            produced = await self._text(run, text, reply.pace)
+        else:
+            assert isinstance(reply, AudioReply)
+            produced = await self._audio(run, reply)
+        if self._run is run:
+            self._run = None
+        cancelled = run.cancelled
+        self._emit(
+            ResponseDone(
+                run.id,
+                "cancelled" if cancelled else "completed",
+                self._usage(produced),
+                run.reason if cancelled else None,
+            )
+        )
+
+    def _open_message(self, run: _Run) -> str:
+        item_id = self._new_id("item")
+        item = MessageItem(item_id, "assistant", (), "in_progress")
+        self._emit(ItemCreated(item, self._last_id()))
+        self.items.append(item)
+        return item_id
+
+    def _close_message(self, run: _Run, item_id: str, part: TextPart | AudioPart) -> None:
+        index = self._index(item_id)
+        if index is not None:
+            status: ItemStatus = "incomplete" if run.cancelled else "completed"
+            self.items[index] = MessageItem(item_id, "assistant", (part,), status)
+
+    async def _text(self, run: _Run, text: str, pace: float) -> str:
+        item_id = self._open_message(run)
+        written: list[str] = []
+        for word in _WORDS.findall(text):
+            if run.cancelled:
+                break
+            written.append(word)
+            self._emit(TextOutputDelta(run.id, item_id, word))
+            await _pause(run, pace)
+        full = "".join(written)
+        self._emit(TextOutput(run.id, item_id, full))
+        self._close_message(run, item_id, TextPart(full))
+        return full
+
+    async def _audio(self, run: _Run, reply: AudioReply) -> str:
+        item_id = self._open_message(run)
+        fmt = self._output_format
+        wire = _encode(tones.tone(reply.duration_ms, sample_rate=fmt.sample_rate), fmt)
+        width = fmt.bits // 8
+        chunk = max(1, fmt.sample_rate * reply.chunk_ms // 1000) * width
+        chunks = [wire[i : i + chunk] for i in range(0, len(wire), chunk)]
+        words = _WORDS.findall(reply.transcript)
+        spoken: list[str] = []
+        for index, data in enumerate(chunks):
+            if run.cancelled:
+                break
+            while len(spoken) < len(words) and len(spoken) * len(chunks) <= index * len(words):
+                spoken.append(words[len(spoken)])
+                self._emit(TranscriptOutputDelta(run.id, item_id, spoken[-1]))
+            self._emit(AudioOutputDelta.from_bytes(run.id, item_id, data))
+            await _pause(run, reply.pace)
+        if not run.cancelled:
+            for word in words[len(spoken) :]:
+                spoken.append(word)
+                self._emit(TranscriptOutputDelta(run.id, item_id, word))
+        transcript = "".join(spoken)
+        self._emit(AudioOutputDone(run.id, item_id))
+        self._emit(TranscriptOutput(run.id, item_id, transcript))
+        self._close_message(run, item_id, AudioPart(transcript))
+        return transcript
+
+    def _tool_call(self, run: _Run, reply: ToolCallReply) -> str:
+        call_id = reply.call_id or self._new_id("call")
+        item_id = self._new_id("item")
+        arguments = reply.arguments_json
+        started = ToolCallItem(item_id, call_id, reply.name, "", "in_progress")
+        self._emit(ItemCreated(started, self._last_id()))
+        self._emit(ToolStart(call_id, reply.name, item_id, run.id))
+        self._emit(ToolDelta(call_id, arguments))
+        self._emit(ToolCall(call_id, reply.name, arguments, item_id, run.id))
+        self.items.append(ToolCallItem(item_id, call_id, reply.name, arguments, "completed"))
+        self._calls[call_id] = reply
+        return arguments
+
+    def _usage(self, produced: str) -> Usage:
+        history = sum(len(_WORDS.findall(_words_of(item))) for item in self.items)
+        output = len(_WORDS.findall(produced))
+        return Usage(
+            input_tokens=history,
+            output_tokens=output,
+            total_tokens=history + output,
+            input_text_tokens=history,
+            output_text_tokens=output,
+        )
+
+
+def _words_of(item: Item) -> str:
+    if isinstance(item, MessageItem):
+        return item.text
+    if isinstance(item, ToolCallItem):
+        return item.arguments
+    return item.output
+
+
+def _encode(pcm16: bytes, fmt: AudioFormat) -> bytes:
+    if fmt.encoding == "pcmu":
+        return pcm16_to_ulaw(pcm16)
+    if fmt.encoding == "pcma":
+        return pcm16_to_alaw(pcm16)
+    return pcm16
+
+
+async def _pause(run: _Run, pace: float) -> None:
+    """Sleep ``pace`` seconds (or just yield), waking early when the response is cancelled."""
+    if pace > 0:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(run.cancel.wait(), pace)
+    else:
+        await asyncio.sleep(0)
