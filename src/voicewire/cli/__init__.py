@@ -8,15 +8,22 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 import typer
 from rich.console import Console
 from rich.markup import escape
 
+from ..agent import RealtimeAgent
 from ..channels import read_wav
-from ..protocol import RealtimeError, credential_from_json, credential_to_json
+from ..protocol import (
+    ConfigurationError,
+    RealtimeError,
+    RealtimeModel,
+    credential_from_json,
+    credential_to_json,
+)
 from .converse import converse as run_converse
 from .models import load_agent, load_model
 
@@ -106,6 +113,49 @@ def talk(
 
 def _device(name: str | None) -> int | str | None:
     return int(name) if name is not None and name.isdigit() else name
+
+
+@app.command()
+def serve(
+    model: ModelOption = "local",
+    agent: AgentOption = None,
+    base_url: BaseUrlOption = None,
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+    origin: Annotated[
+        list[str] | None, typer.Option(help="browser origin allowed besides same-origin")
+    ] = None,
+) -> None:
+    """Serve the agent: a credential endpoint, an OpenAI-compatible realtime WebSocket and the
+    browser client."""
+    try:
+        chosen_agent = load_agent(agent)
+        chosen_model = load_model(model, base_url=base_url)
+        server_app = _server_app(chosen_agent, chosen_model, origin)
+    except RealtimeError as exc:
+        raise _fail(exc.message) from None
+    _run_server(server_app, host, port, f"{chosen_model.provider}:{chosen_model.model_id}")
+
+
+def _server_app(agent: RealtimeAgent, model: RealtimeModel, origins: list[str] | None) -> Any:
+    try:
+        from ..server import create_app
+    except ImportError as exc:
+        raise ConfigurationError(
+            f"the server needs its extra ({exc}); pip install 'voicewire[server]'"
+        ) from None
+    return create_app(agent, model=model, allowed_origins=origins or None)
+
+
+def _run_server(server_app: Any, host: str, port: int, what: str) -> None:
+    import uvicorn
+
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    console.print(f"[bold green]voicewire[/] serving {what} at [link]http://{shown}:{port}/[/]")
+    try:
+        uvicorn.run(server_app, host=host, port=port, log_level="warning")
+    except OSError as exc:  # port in use, permission denied
+        raise _fail(f"cannot listen on {host}:{port}: {exc}") from None
 
 
 @app.command()

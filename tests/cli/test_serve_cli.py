@@ -1,0 +1,82 @@
+"""``voicewire serve`` as a real process, and ``voicewire token`` against it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.cli.test_converse_cli import run_cli
+from voicewire.protocol import credential_from_json
+
+pytestmark = pytest.mark.timeout(60)
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_serve_then_mint_a_token() -> None:
+    port = free_port()
+    server = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "voicewire.cli",
+        "serve",
+        "--agent",
+        "tests.cli.agent_fixture:agent",
+        "--model",
+        "openai:gpt-realtime",
+        "--port",
+        str(port),
+        cwd=ROOT,
+        env={**os.environ, "OPENAI_API_KEY": "sk-never-shown", "COLUMNS": "200"},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        async with httpx.AsyncClient() as http:
+            for _ in range(100):
+                try:
+                    await http.get(f"http://127.0.0.1:{port}/static/", timeout=1)
+                    break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.1)
+        code, out, err = await run_cli("token", "--url", f"http://127.0.0.1:{port}")
+        assert code == 0, err
+        credential = credential_from_json(json.loads(out))
+        assert credential.expires_at > datetime.now(UTC)
+        assert "sk-never-shown" not in out
+    finally:
+        server.terminate()
+        served_out, served_err = await asyncio.wait_for(server.communicate(), 20)
+    assert f"http://127.0.0.1:{port}/" in served_out.decode()
+    assert "sk-never-shown" not in (served_out + served_err).decode()
+
+
+async def test_token_from_nowhere_is_a_clear_error() -> None:
+    code, out, err = await run_cli("token", "--url", f"http://127.0.0.1:{free_port()}")
+    assert out == ""
+    assert code == 2 and "could not reach" in err and "Traceback" not in err
+
+
+async def test_serve_on_a_busy_port_is_a_clear_error() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        code, out, err = await run_cli(
+            "serve", "--model", "openai", "--port", str(port), env={"OPENAI_API_KEY": "k"}
+        )
+    assert code != 0 and "Traceback" not in err
+    assert str(port) in err or str(port) in out
