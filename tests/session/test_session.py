@@ -375,3 +375,17 @@ async def test_send_passes_any_client_event_through(model: MemoryModel) -> None:
     async with RealtimeSession(make_agent(), model=model) as session:
         session.send(ItemDelete("item_9"))
     assert model.connection.of("item.delete")[0].item_id == "item_9"
+
+
+async def test_without_auto_truncate_barge_in_leaves_truncation_to_the_client(
+    model: MemoryModel,
+) -> None:
+    session = RealtimeSession(make_agent(), model=model, auto_truncate=False)
+    async with session:
+        interruptions = []
+        session.on("interrupted", interruptions.append)
+        model.connection.push(ResponseCreated("r"), audio_delta("item_a", 300))
+        model.connection.push(SpeechStarted("u"))
+        await settle()
+    assert model.connection.of("item.truncate") == []
+    assert len(interruptions) == 1

@@ -14,6 +14,9 @@ Routes:
   instead (``model.authenticate()``), but only when ``allow_provider_credentials=True``;
   otherwise 403. This endpoint is open to anyone who can reach it (within the Origin policy):
   put your own authentication in front of it (Starlette middleware) in production.
+* ``GET /`` is a demo page (start / mute / end, status, transcript, level meters, a text box) and
+  ``/static/`` serves the browser client: ``voicewire.js`` (``RealtimeClient``,
+  ``BrowserChannel``), ``react.js`` (``useRealtime``, ``useBrowserAudio``) and their worklet.
 * ``WS /v1/realtime?model=...`` speaks the OpenAI Realtime GA protocol. Authenticate with
   ``Authorization: Bearer <token>`` or the subprotocols ``realtime`` +
   ``openai-insecure-api-key.<token>`` (``realtime`` is selected). Each connection hosts one
@@ -38,12 +41,14 @@ import itertools
 import json
 import logging
 from collections.abc import Collection
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
 from voicewire.agent import RealtimeAgent
@@ -75,6 +80,8 @@ log = logging.getLogger("voicewire.server")
 MAX_BODY_BYTES = 16 * 1024
 CREDENTIAL_PATH = "/realtime/credential"
 REALTIME_PATH = "/v1/realtime"
+STATIC_DIR = Path(__file__).parent / "static"
+"""The browser client shipped in the package (served at ``/static/``)."""
 
 
 def create_app(
@@ -133,10 +140,16 @@ def create_app(
         routes=[
             Route(CREDENTIAL_PATH, server.credential, methods=["POST"]),
             WebSocketRoute(REALTIME_PATH, server.realtime),
+            Route("/", _demo_page, methods=["GET", "HEAD"]),
+            Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ]
     )
     app.state.voicewire = server
     return app
+
+
+async def _demo_page(request: Request) -> Response:
+    return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
 
 
 def _error_body(code: str, message: str) -> dict[str, Any]:
@@ -281,6 +294,7 @@ class VoicewireServer:
             self.agent,
             model=self.model,
             connect_options=ConnectOptions(session_config=self.session_config),
+            auto_truncate=False,  # the client truncates at what it played; the relay passes it on
         )
         relay = Relay(
             websocket,

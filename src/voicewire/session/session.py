@@ -85,7 +85,11 @@ class RealtimeSession:
         context: Context[Any] | Any = None,
         credential: ClientCredential | None = None,
         connect_options: ConnectOptions | None = None,
+        *,
+        auto_truncate: bool = True,
     ) -> None:
+        """``auto_truncate=False`` leaves truncation to a remote client that plays the audio and
+        knows better what was heard (the OpenAI-compatible server relays its truncate)."""
         resolved = model if model is not None else agent.model
         if resolved is None:
             raise ConfigurationError(
@@ -119,6 +123,7 @@ class RealtimeSession:
         self._active_response: str | None = None
         self._response_open = False
         self._closing = False
+        self._auto_truncate = auto_truncate
         self.audio_dropped_while_muted = 0
         """Bytes of input audio the mute gate kept from the model."""
 
@@ -400,7 +405,7 @@ class RealtimeSession:
         if self.channel is not None:
             self.channel.interrupt()
         point = self.playback.truncate_point(position)
-        if point is not None:
+        if point is not None and self._auto_truncate:
             self._send(ItemTruncate(point.item_id, point.audio_end_ms, point.content_index))
             self.history.truncate(point.item_id, point.audio_end_ms)
             self.playback.finish()

@@ -1,0 +1,194 @@
+"""``RealtimeClient`` edge cases in the browser: credentials (expired, as Date or string,
+refused), and a dropped connection that comes back (status 'reconnecting', history replayed)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from voicewire import RealtimeAgent
+from voicewire.protocol import ItemCreate, MessageItem, TextPart
+from voicewire.server import create_app
+from voicewire.testing import AudioReply, FakeRealtimeServer, ScriptedModel, TextReply
+
+from .conftest import browser_page, eventually
+
+CONNECT = """async (credential) => {
+  const client = window.voicewireDemo.client;
+  try {
+    await client.connect(credential);
+    return { ok: true, status: client.status };
+  } catch (err) {
+    return { ok: false, code: err.code, message: err.message, status: client.status };
+  }
+}"""
+
+MINT = """async () => {
+  const response = await fetch("/realtime/credential", { method: "POST" });
+  return (await response.json()).credential;
+}"""
+
+
+def scripted() -> ScriptedModel:
+    model = ScriptedModel(model_id="scripted-realtime")
+    model.script.default = TextReply("Noted.")
+    return model
+
+
+def agent() -> RealtimeAgent:
+    return RealtimeAgent(id="demo", name="Demo", instructions="Be brief.")
+
+
+async def test_credentials_are_checked_before_and_by_the_server(silent_wav: Path) -> None:
+    async with browser_page(create_app(agent(), scripted()), silent_wav) as (
+        served,
+        page,
+        problems,
+    ):
+        minted: dict[str, Any] = await page.evaluate(MINT)
+        assert minted["kind"] == "token" and minted["expiresAt"]
+
+        # expired: refused in the page, whether expiresAt is a string or a Date
+        expired = {**minted, "expiresAt": "2001-01-01T00:00:00Z"}
+        result = await page.evaluate(CONNECT, expired)
+        assert result == {
+            "ok": False,
+            "code": "credential_expired",
+            "message": result["message"],
+            "status": "disconnected",
+        }
+        result = await page.evaluate(
+            "async (c) => { const client = window.voicewireDemo.client;"
+            " try { await client.connect({...c, expiresAt: new Date(Date.now() - 1000)}); }"
+            " catch (e) { return e.code; } }",
+            minted,
+        )
+        assert result == "credential_expired"
+        assert served.server.sessions_served == 0
+
+        # a Date in the future is fine
+        result = await page.evaluate(
+            "async (c) => { const client = window.voicewireDemo.client;"
+            " await client.connect({...c, expiresAt: new Date(c.expiresAt)});"
+            " const status = client.status; client.disconnect();"
+            " return [status, client.status]; }",
+            minted,
+        )
+        assert result == ["connected", "disconnected"]
+        await eventually(lambda: served.server.active_sessions == 0, "session left open")
+
+        # a forged token: the server refuses the handshake, the client says so
+        forged = {**minted, "token": minted["token"][:-4] + "AAAA"}
+        result = await page.evaluate(CONNECT, forged)
+        assert result["ok"] is False and result["code"] == "connection_refused"
+        assert result["status"] == "disconnected"
+        assert served.server.sessions_served == 1
+        # Chromium logs the refused handshake itself; nothing else may be an error.
+        problems.errors = [
+            e for e in problems.errors if "/v1/realtime' failed: HTTP Authentication" not in e
+        ]
+        problems.check()
+
+
+async def test_a_dropped_connection_reconnects_and_replays_the_conversation(
+    silent_wav: Path,
+) -> None:
+    model = scripted()
+    async with browser_page(create_app(agent(), model), silent_wav) as (served, page, problems):
+        await page.evaluate(
+            "window.statuses = [];"
+            " window.voicewireDemo.client.on('status', (s) => window.statuses.push(s)); null"
+        )
+        await page.click("#start")
+        await page.locator("#status").get_by_text("connected", exact=True).wait_for()
+        await page.fill("#message", "remember the number seven")
+        await page.click("#send")
+        await page.locator(".line.assistant .text").get_by_text("Noted.").wait_for()
+
+        # the network drops the socket (not the user): the page gets a new credential
+        await page.evaluate("window.voicewireDemo.client._ws.close(4000, 'network drop')")
+        await page.wait_for_function(
+            "window.statuses.join(',') === 'connecting,connected,reconnecting,connected'"
+        )
+        await eventually(lambda: served.server.sessions_served == 2, "no second session")
+        await eventually(lambda: len(model.connections) == 1, "the first session stayed open")
+        replayed = [
+            (e.item.role, "".join(p.text for p in e.item.content if isinstance(p, TextPart)))
+            for e in model.received
+            if isinstance(e, ItemCreate) and isinstance(e.item, MessageItem)
+        ]
+        assert replayed == [
+            ("user", "remember the number seven"),
+            ("user", "remember the number seven"),
+            ("assistant", "Noted."),
+        ], replayed
+
+        # and the conversation goes on
+        await page.fill("#message", "what was the number?")
+        await page.click("#send")
+        await page.locator(".line.user .text").get_by_text("what was the number?").wait_for()
+        await page.locator(".line.assistant .text").nth(1).get_by_text("Noted.").wait_for()
+        texts = await page.locator(".line .text").all_text_contents()
+        assert texts == [
+            "remember the number seven",
+            "Noted.",
+            "what was the number?",
+            "Noted.",
+        ]
+        ids = await page.evaluate("window.voicewireDemo.client.transcript.map(e => e.itemId)")
+        assert len(set(ids)) == 4, ids
+        problems.check()
+
+
+DIRECT = """async ({ url, secret }) => {
+  const { RealtimeClient } = await import("/static/voicewire.js");
+  const client = new RealtimeClient({
+    url,
+    agent: { instructions: "Be brief.", voice: "marin" },
+    session: { audio: { input: { transcription: { model: "gpt-4o-mini-transcribe" } } } },
+  });
+  window.direct = client;
+  await client.connect(secret);
+  return client.status;
+}"""
+
+
+async def test_the_client_speaks_openai_ga_to_an_openai_style_server(speech_wav: Path) -> None:
+    # What the browser would get from POST /v1/realtime/client_secrets (epoch-seconds expiry).
+    secret = {"value": "ek_browser_test", "expires_at": int(time.time()) + 600}
+    async with FakeRealtimeServer(dialect="openai", api_key="sk-never-in-the-page") as openai:
+        openai.valid_tokens.add(secret["value"])
+        openai.script.input_transcript = "hello there"
+        openai.script.default = AudioReply("Hi! How can I help?", duration_ms=600, chunk_ms=40)
+        app = create_app(agent(), scripted())
+        async with browser_page(app, speech_wav) as (_, page, problems):
+            status = await page.evaluate(DIRECT, {"url": openai.url(), "secret": secret})
+            assert status == "connected"
+            lines = "window.direct.transcript.map(e => `${e.role}: ${e.text}`).join('|')"
+            await page.wait_for_function(
+                f"{lines} === 'user: hello there|assistant: Hi! How can I help?'", timeout=10_000
+            )
+            await page.wait_for_function("window.direct.channel.totalPlayedMs() > 300")
+            await page.evaluate("window.direct.sendMessage('And the time?')")
+            await page.wait_for_function(
+                f"{lines}.endsWith('user: And the time?|assistant: Hi! How can I help?')"
+            )
+            await page.evaluate("window.direct.disconnect()")
+
+            types = [event["type"] for event in openai.received]
+            assert types[0] == "session.update"
+            assert {
+                "input_audio_buffer.append",
+                "conversation.item.create",
+                "response.create",
+            } <= set(types)
+            session = openai.received[0]["session"]
+            assert session["audio"]["input"]["format"] == {"type": "audio/pcm", "rate": 24000}
+            assert session["instructions"] == "Be brief."
+            assert session["audio"]["output"]["voice"] == "marin"
+            # every client event validated strictly against the openai SDK's own types
+            assert openai.violations == []
+            assert openai.errors == []
+            assert len(openai.input_audio) > 24000 * 2  # over a second of 24 kHz PCM16
+            problems.check()
