@@ -9,7 +9,7 @@ LOCAL_STAMP := $(VENV)/.local-installed
 # and takes ~15 min; these portable flags take ~7 min on 2 cores, and pip caches the wheel.
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DLLAVA_BUILD=OFF
 
-.PHONY: test check lint types unit bench bench-local local-deps clean chromium
+.PHONY: test check lint types unit bench bench-local bench-server local-deps clean chromium demo
 
 test: $(STAMP) $(LOCAL_STAMP) lint types chromium
 	$(BIN)/pytest -q
@@ -52,8 +52,16 @@ unit: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/codec.py
 
+# Installs everything (first run builds llama.cpp, ~7 min) and serves the browser demo on the
+# offline local model at http://127.0.0.1:8000/.
+demo: $(LOCAL_STAMP)
+	$(BIN)/voicewire demo
+
 bench-local: $(LOCAL_STAMP)
 	$(BIN)/python benchmarks/local_latency.py
+
+bench-server: $(STAMP)
+	$(BIN)/python benchmarks/server_load.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
