@@ -1,0 +1,766 @@
+"""Benchmark: many concurrent realtime sessions through voicewire's server, against a bare echo.
+
+N WebSocket sessions on 127.0.0.1 each stream 24 kHz PCM16 audio in 20 ms frames
+(``input_audio_buffer.append``, base64) in real time for a bounded time, and get every frame back:
+
+- **voicewire**: ``create_app(agent, ScriptedModel(echo=True))`` under uvicorn (its defaults).
+  Each client mints a token with ``POST /realtime/credential`` and connects to
+  ``WS /v1/realtime`` with ``Authorization: Bearer <token>``. The echo model sends each input
+  chunk straight back, one ``response.output_audio.delta`` per ``input_audio_buffer.append``
+  (it neither batches nor splits: ``ScriptedConnection._echo``), so the whole server path runs
+  per frame: JSON parse, client-event decode, base64 decode, session, model, session events,
+  GA event encode, base64 encode, JSON dump.
+- **reference**: a bare ``websockets`` server that sends every text frame back unchanged (no
+  parsing at all): the floor for a Python WebSocket echo on this machine.
+
+Each server runs alone in its own process (the two are measured one after the other, in the same
+run), so the client's load and the server do not share an event loop or a core. The client is
+this process: one asyncio loop driving every session on ``websockets``' sans-I/O
+``ClientProtocol`` from protocol callbacks (no task per session or per frame), with one task that
+sends each frame when it is due, so that the client needs as little of the second core as it
+can. The first samples of every frame carry the session number and a frame counter (two
+little-endian uint32, in the place of the first four samples); the echoed frame is matched to its
+send time by them, and its whole payload is compared with what was sent. A frame is lost when it
+was sent but never came back intact (it must be 0).
+
+After the streaming period each client sends ``input_audio_buffer.commit`` and waits for the
+end of its stream (voicewire: ``response.done``, which follows every echoed delta; reference:
+the commit frame itself, echoed), so late frames are still counted, up to a drain timeout.
+
+Figures:
+
+- round trip per frame, p50 / p99, from just before the frame is written to the socket to the
+  client reading the echo;
+- added latency: voicewire's percentile minus the reference's, the cost of the server path;
+- sessions held: connected, and still open with every frame accounted for at the end;
+- memory per session: the server process's RSS (``VmRSS`` in ``/proc/<pid>/status``) near the
+  end of streaming, minus its RSS once idle after a warm-up session, divided by N (frames queued
+  in a server that falls behind count too);
+- CPU while streaming: server, client and the rest of the machine (from ``/proc/stat``: other
+  processes and interrupts), in percent of one core; and CPU per echoed frame, which says how
+  many frames per second one core can serve. When the rest of the machine is busy, latencies
+  measure the contention, not the server;
+- client send lag: how late the client managed to send frames against the real-time schedule
+  (if large, the client could not keep up: the machine, not only the server, was saturated).
+
+Goals (issue 4): 200 sessions held, p99 added latency <= 20 ms, 0 frames lost.
+
+Run: ``python benchmarks/server_load.py [--sessions 200] [--seconds 10]``. Linux only (reads
+``/proc``); everything listens on 127.0.0.1 and stops by itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import json
+import math
+import multiprocessing
+import os
+import socket
+import struct
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from typing import Any
+
+from websockets.client import ClientProtocol
+from websockets.extensions.permessage_deflate import enable_client_permessage_deflate
+from websockets.frames import Frame, Opcode
+from websockets.http11 import Response
+from websockets.uri import parse_uri
+
+SAMPLE_RATE = 24_000
+FRAME_MS = 20
+FRAME_SAMPLES = SAMPLE_RATE * FRAME_MS // 1000
+FRAME_BYTES = FRAME_SAMPLES * 2
+HEADER = struct.Struct("<II")  # session number, frame counter: the first four samples
+_HEADER_B64 = 12  # base64 characters that cover the header
+
+GOAL_SESSIONS = 200
+GOAL_P99_ADDED_MS = 20.0
+
+CONNECT_CONCURRENCY = 32
+CONNECT_TIMEOUT = 20.0
+DRAIN_TIMEOUT = 15.0
+SERVER_START_TIMEOUT = 30.0
+SERVER_STOP_TIMEOUT = 10.0
+
+
+# --- servers (each in its own process) ----------------------------------------------------------
+
+
+def _listen() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(1024)
+    return sock
+
+
+def _serve_voicewire(conn: Connection, ws: str = "auto") -> None:
+    import logging
+
+    import uvicorn
+
+    from voicewire import RealtimeAgent
+    from voicewire.server import create_app
+    from voicewire.testing import ScriptedModel
+
+    logging.getLogger("voicewire").setLevel(logging.WARNING)
+    agent = RealtimeAgent(id="echo", name="Echo", instructions="Echo the caller.")
+    app = create_app(agent, ScriptedModel(echo=True, model_id="scripted-echo"))
+    sock = _listen()
+    config = uvicorn.Config(
+        app,
+        ws=ws,
+        lifespan="off",
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=2,
+    )
+    conn.send(sock.getsockname()[1])
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def _serve_reference(conn: Connection) -> None:
+    import signal
+
+    from websockets.asyncio.server import ServerConnection, serve
+
+    async def echo(ws: ServerConnection) -> None:
+        async for message in ws:
+            await ws.send(message)
+
+    async def main() -> None:
+        stop = asyncio.get_running_loop().create_future()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set_result, None)
+        sock = _listen()
+        async with serve(echo, sock=sock, max_size=None):
+            conn.send(sock.getsockname()[1])
+            await stop
+
+    asyncio.run(main())
+
+
+@dataclass
+class Server:
+    name: str
+    process: multiprocessing.process.BaseProcess
+    port: int
+
+    @property
+    def pid(self) -> int:
+        pid = self.process.pid
+        assert pid is not None
+        return pid
+
+    def rss_kib(self) -> int:
+        with open(f"/proc/{self.pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        raise RuntimeError(f"no VmRSS for pid {self.pid}")
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the server process has used (``/proc/<pid>/stat``)."""
+        with open(f"/proc/{self.pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stopped(self) -> str:
+        if self.process.is_alive():
+            return f"NO (pid {self.pid} still running)"
+        return f"yes (exit code {self.process.exitcode})"
+
+    def stop(self) -> None:
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join(SERVER_STOP_TIMEOUT)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(SERVER_STOP_TIMEOUT)
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds all processes on the machine have used (the first line of ``/proc/stat``)."""
+    with open("/proc/stat") as stat:
+        fields = stat.readline().split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def start_server(name: str, target: Callable[..., None], *args: Any) -> Server:
+    """Run ``target(pipe, *args)`` in a fresh process; it sends back the port it listens on."""
+    context = multiprocessing.get_context("spawn")
+    parent, child = context.Pipe(duplex=False)
+    process = context.Process(
+        target=target, args=(child, *args), name=f"server-{name}", daemon=True
+    )
+    process.start()
+    child.close()
+    server = Server(name, process, 0)
+    try:
+        if not parent.poll(SERVER_START_TIMEOUT):
+            raise RuntimeError(f"the {name} server did not start in {SERVER_START_TIMEOUT:.0f} s")
+        server.port = parent.recv()
+    except BaseException:
+        server.stop()
+        raise
+    finally:
+        parent.close()
+    return server
+
+
+# --- clients -----------------------------------------------------------------------------------
+
+
+def _tone() -> bytes:
+    samples = (
+        int(8000 * math.sin(2 * math.pi * 440 * n / SAMPLE_RATE)) for n in range(FRAME_SAMPLES)
+    )
+    return struct.pack(f"<{FRAME_SAMPLES}h", *samples)
+
+
+TONE = _tone()
+
+
+def frame_audio(session: int, seq: int) -> bytes:
+    return HEADER.pack(session, seq) + TONE[HEADER.size :]
+
+
+@dataclass
+class Target:
+    """How to talk to one server under test."""
+
+    name: str
+    label: str
+    port: int
+    path: str
+    echo_type: str  # the type of the event carrying an echoed frame
+    echo_field: str  # its base64 audio field
+    ready_type: str | None  # the event to wait for before streaming (None: the handshake)
+    done_type: str  # the event that ends the stream after the commit
+    headers: Callable[[], Awaitable[dict[str, str]]]
+
+
+@dataclass
+class SessionResult:
+    connected: bool = False
+    held: bool = False
+    sent: int = 0
+    echoed: int = 0
+    corrupt: int = 0
+    duplicates: int = 0
+    errors: int = 0
+    failure: str | None = None
+    rtts: list[float] = field(default_factory=list)
+
+
+class Session(asyncio.Protocol):
+    """One client WebSocket on ``websockets``' sans-I/O :class:`ClientProtocol`, driven from
+    asyncio protocol callbacks: frames are handled as they arrive and sent without a task per
+    session, so that the client's own overhead (one core for every session) stays small."""
+
+    def __init__(self, index: int, target: Target, compression: str | None) -> None:
+        self.index = index
+        self.target = target
+        self.compression = compression
+        self.result = SessionResult()
+        self.sent: dict[int, tuple[float, str]] = {}  # frame counter -> (send time, base64)
+        loop = asyncio.get_running_loop()
+        self.ready: asyncio.Future[None] = loop.create_future()
+        self.done: asyncio.Future[None] = loop.create_future()
+        self.transport: asyncio.Transport | None = None
+        self.protocol: Any = None
+        self._fragments: list[bytes] = []
+        self._closing = False
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        target = self.target
+        extensions = enable_client_permessage_deflate(None) if self.compression else None
+        uri = parse_uri(f"ws://127.0.0.1:{target.port}{target.path}")
+        self.protocol = ClientProtocol(uri, extensions=extensions, max_size=None)
+        request = self.protocol.connect()
+        for name, value in (await target.headers()).items():
+            request.headers[name] = value
+        loop = asyncio.get_running_loop()
+        async with asyncio.timeout(CONNECT_TIMEOUT):
+            await loop.create_connection(lambda: self, "127.0.0.1", target.port)
+            self.protocol.send_request(request)
+            self._flush()
+            await asyncio.shield(self.ready)
+        self.result.connected = True
+
+    def send_frame(self, seq: int, now: float) -> None:
+        if self.done.done() or self.transport is None or self.transport.is_closing():
+            return
+        audio = base64.b64encode(frame_audio(self.index, seq)).decode("ascii")
+        text = _APPEND % (self.index, seq, audio)
+        self.sent[seq] = (now, audio)
+        self.result.sent += 1
+        self.protocol.send_text(text.encode())
+        self._flush()
+
+    def commit(self) -> None:
+        if not self.done.done() and self.transport is not None:
+            self.protocol.send_text(b'{"type":"input_audio_buffer.commit","event_id":"commit"}')
+            self._flush()
+
+    def finish(self) -> None:
+        """After the drain: settle the result."""
+        result = self.result
+        if not self.done.done():
+            self._fail("drain timed out")
+        result.held = result.connected and result.failure is None and result.echoed == result.sent
+
+    async def close(self) -> None:
+        self._closing = True
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        with contextlib.suppress(Exception):
+            self.protocol.send_close(1000)
+            self._flush()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(2):
+                while not transport.is_closing():  # noqa: ASYNC110
+                    await asyncio.sleep(0.01)
+        transport.abort()
+
+    def _fail(self, why: str) -> None:
+        if self._closing:
+            return
+        if self.result.failure is None:
+            self.result.failure = why
+        for future in (self.ready, self.done):
+            if not future.done():
+                future.set_exception(RuntimeError(why))
+                future.exception()  # retrieved: no "never retrieved" warning
+
+    def _flush(self) -> None:
+        transport = self.transport
+        if transport is None:
+            return
+        for data in self.protocol.data_to_send():
+            if data:
+                transport.write(data)
+            elif transport.can_write_eof():
+                transport.write_eof()
+
+    # -- asyncio.Protocol ------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        now = time.perf_counter()
+        protocol = self.protocol
+        protocol.receive_data(data)
+        for event in protocol.events_received():
+            if isinstance(event, Frame):
+                if event.opcode is Opcode.TEXT or event.opcode is Opcode.CONT:
+                    self._fragments.append(event.data)
+                    if event.fin:
+                        message = b"".join(self._fragments)
+                        self._fragments.clear()
+                        self._on_message(message, now)
+                elif event.opcode is Opcode.CLOSE:
+                    self._fail(f"the server closed the connection ({protocol.close_code})")
+            elif isinstance(event, Response):
+                if protocol.handshake_exc is not None:
+                    self._fail(f"handshake failed: {protocol.handshake_exc}")
+                elif self.target.ready_type is None and not self.ready.done():
+                    self.ready.set_result(None)
+        self._flush()
+        if protocol.close_expected() and self.transport is not None:
+            self.transport.close()
+
+    def eof_received(self) -> bool | None:
+        self.protocol.receive_eof()
+        self._fail("the server closed the connection")
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._fail(f"connection lost: {exc}" if exc else "connection lost")
+
+    # -- messages --------------------------------------------------------------------------------
+
+    def _on_message(self, message: bytes, now: float) -> None:
+        target, result = self.target, self.result
+        event = json.loads(message)
+        kind = event.get("type")
+        if kind == target.echo_type:
+            audio = event[target.echo_field]
+            try:  # the header: the first 8 bytes are the first 12 base64 characters (9 bytes)
+                session, seq = HEADER.unpack_from(base64.b64decode(audio[:_HEADER_B64]))
+            except (ValueError, struct.error):
+                result.corrupt += 1
+                return
+            sent = self.sent.get(seq) if session == self.index else None
+            if sent is None or not _same_audio(sent[1], audio):  # intact, or it does not count
+                if sent is None and session == self.index and 0 <= seq < result.sent:
+                    result.duplicates += 1
+                else:
+                    result.corrupt += 1
+                return
+            del self.sent[seq]
+            result.echoed += 1
+            result.rtts.append(now - sent[0])
+        elif kind == target.done_type:
+            if not self.done.done():
+                self.done.set_result(None)
+        elif kind == target.ready_type:
+            if not self.ready.done():
+                self.ready.set_result(None)
+        elif kind == "error":
+            result.errors += 1
+            detail = event.get("error", {}).get("message")
+            self._fail(f"server error: {detail}")
+
+
+def _same_audio(sent: str, echoed: str) -> bool:
+    """Whether the echoed base64 carries the sent bytes (compared as text first: the encoding
+    of given bytes is canonical, so only a mismatch needs decoding)."""
+    if sent == echoed:
+        return True
+    try:
+        return base64.b64decode(echoed, validate=True) == base64.b64decode(sent)
+    except ValueError:
+        return False
+
+
+_APPEND = '{"type":"input_audio_buffer.append","event_id":"a%d_%d","audio":"%s"}'
+
+
+@dataclass
+class Measurement:
+    target: Target
+    sessions: int
+    seconds: float
+    results: list[SessionResult]
+    rss_idle_kib: int
+    rss_loaded_kib: int
+    connect_seconds: float
+    wall: float  # seconds from the first frame sent to the last echo (or the drain timeout)
+    server_cpu: float  # CPU seconds the server used meanwhile
+    client_cpu: float  # and the client (this process)
+    other_cpu: float  # and the rest of the machine: other processes, interrupts
+    max_lag: float  # how late the client sent its latest frame against the schedule
+
+    @property
+    def held(self) -> int:
+        return sum(r.held for r in self.results)
+
+    @property
+    def sent(self) -> int:
+        return sum(r.sent for r in self.results)
+
+    @property
+    def lost(self) -> int:
+        return sum(r.sent - r.echoed for r in self.results)
+
+    @property
+    def rtts(self) -> list[float]:
+        return sorted(t for r in self.results for t in r.rtts)
+
+    def percentile_ms(self, p: float) -> float:
+        rtts = self.rtts
+        if not rtts:
+            return math.nan
+        return 1000 * rtts[min(len(rtts) - 1, max(0, math.ceil(p / 100 * len(rtts)) - 1))]
+
+    @property
+    def memory_per_session_kib(self) -> float:
+        connected = sum(r.connected for r in self.results)
+        return (self.rss_loaded_kib - self.rss_idle_kib) / connected if connected else math.nan
+
+    def us_per_frame(self, cpu_seconds: float) -> float:
+        echoed = sum(r.echoed for r in self.results)
+        return 1e6 * cpu_seconds / echoed if echoed else math.nan
+
+    def failures(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for r in self.results:
+            if r.failure is not None:
+                counts[r.failure] = counts.get(r.failure, 0) + 1
+        return counts
+
+
+async def stream(clients: list[Session], start: float, frames: int) -> float:
+    """Send every client's frames in real time from ``start``: client ``i``'s frame ``k`` is due
+    at ``start + k * period + i * period / n`` (the clocks spread over one period, as independent
+    callers' are). One task sends whatever is due, then sleeps until the next due frame.
+    Returns the largest lateness of a send against its due time."""
+    period = FRAME_MS / 1000
+    spread = period / max(1, len(clients))
+    clock = time.perf_counter
+    max_lag = 0.0
+    for seq in range(frames):
+        base = start + seq * period
+        for i, client in enumerate(clients):
+            due = base + i * spread
+            now = clock()
+            if due > now:
+                await asyncio.sleep(due - now)
+                now = clock()
+            max_lag = max(max_lag, now - due)
+            client.send_frame(seq, now)
+    return max_lag
+
+
+async def _run_sessions(clients: list[Session], seconds: float, on_loaded: Any) -> float:
+    frames = max(1, round(seconds * 1000 / FRAME_MS))
+    start = time.perf_counter() + 0.2
+    sender = asyncio.create_task(stream(clients, start, frames))
+    # The server's memory near the end of streaming, with every session open.
+    await asyncio.sleep(max(0.0, start + seconds * 0.9 - time.perf_counter()))
+    on_loaded()
+    max_lag = await sender
+    for client in clients:
+        client.commit()
+    await asyncio.wait([c.done for c in clients], timeout=DRAIN_TIMEOUT)
+    for client in clients:
+        client.finish()
+    return max_lag
+
+
+async def _warm_up(target: Target, compression: str | None) -> None:
+    """One short session, so lazy imports and first-use caches are not counted per session."""
+    client = Session(10**6, target, compression)
+    try:
+        await client.connect()
+        await _run_sessions([client], 0.1, lambda: None)
+    finally:
+        await client.close()
+    if not client.result.held:
+        raise RuntimeError(f"{target.label}: the warm-up session failed: {client.result}")
+
+
+async def measure(
+    target: Target, server: Server, sessions: int, seconds: float, compression: str | None
+) -> Measurement:
+    await _warm_up(target, compression)
+    await asyncio.sleep(0.5)
+    rss_idle = server.rss_kib()
+    clients = [Session(i, target, compression) for i in range(sessions)]
+    gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
+
+    async def connect(client: Session) -> None:
+        async with gate:
+            try:
+                await client.connect()
+            except Exception as exc:
+                client._fail(f"connect failed: {type(exc).__name__}: {exc}")
+
+    rss_loaded = rss_idle
+
+    def loaded() -> None:
+        nonlocal rss_loaded
+        rss_loaded = server.rss_kib()
+
+    began = time.perf_counter()
+    try:
+        await asyncio.gather(*(connect(c) for c in clients))
+        connect_seconds = time.perf_counter() - began
+        live = [c for c in clients if c.result.connected]
+        cpu = (
+            time.perf_counter(),
+            server.cpu_seconds(),
+            time.process_time(),
+            machine_busy_seconds(),
+        )
+        max_lag = await _run_sessions(live, seconds, loaded)
+        wall = time.perf_counter() - cpu[0]
+        server_cpu = server.cpu_seconds() - cpu[1]
+        client_cpu = time.process_time() - cpu[2]
+        other_cpu = max(0.0, machine_busy_seconds() - cpu[3] - server_cpu - client_cpu)
+    finally:
+        await asyncio.gather(*(c.close() for c in clients))
+    return Measurement(
+        target,
+        sessions,
+        seconds,
+        [c.result for c in clients],
+        rss_idle,
+        rss_loaded,
+        connect_seconds,
+        wall,
+        server_cpu,
+        client_cpu,
+        other_cpu,
+        max_lag,
+    )
+
+
+def reference_target(port: int) -> Target:
+    async def headers() -> dict[str, str]:
+        return {}
+
+    return Target(
+        name="reference",
+        label="reference (bare websockets echo)",
+        port=port,
+        path="/",
+        echo_type="input_audio_buffer.append",
+        echo_field="audio",
+        ready_type=None,
+        done_type="input_audio_buffer.commit",
+        headers=headers,
+    )
+
+
+def voicewire_target(port: int, http: Any) -> Target:
+    async def headers() -> dict[str, str]:
+        response = await http.post(f"http://127.0.0.1:{port}/realtime/credential", json={})
+        response.raise_for_status()
+        token = response.json()["credential"]["token"]
+        return {"Authorization": f"Bearer {token}"}
+
+    return Target(
+        name="voicewire",
+        label="voicewire (ScriptedModel echo)",
+        port=port,
+        path="/v1/realtime?model=gpt-realtime",
+        echo_type="response.output_audio.delta",
+        echo_field="delta",
+        ready_type="session.created",
+        done_type="response.done",
+        headers=headers,
+    )
+
+
+# --- report ------------------------------------------------------------------------------------
+
+
+def _ms(value: float) -> str:
+    return "n/a" if math.isnan(value) else f"{value:.2f} ms"
+
+
+def report(m: Measurement) -> list[str]:
+    lines = [
+        m.target.label,
+        f"  sessions held:       {m.held}/{m.sessions}",
+        f"  frames sent:         {m.sent}",
+        f"  frames lost:         {m.lost}",
+        f"  round trip p50/p99:  {_ms(m.percentile_ms(50))} / {_ms(m.percentile_ms(99))}",
+        f"  round trip max:      {_ms(m.percentile_ms(100))}",
+        f"  memory per session:  {m.memory_per_session_kib:.1f} KiB "
+        f"(server RSS {m.rss_idle_kib / 1024:.1f} MiB idle, "
+        f"{m.rss_loaded_kib / 1024:.1f} MiB loaded)",
+        f"  connect time:        {m.connect_seconds:.2f} s for {m.sessions} sessions",
+        f"  CPU while streaming: server {100 * m.server_cpu / m.wall:.0f}%, "
+        f"client {100 * m.client_cpu / m.wall:.0f}%, "
+        f"rest of the machine {100 * m.other_cpu / m.wall:.0f}% (of one core)",
+        f"  CPU per frame:       server {m.us_per_frame(m.server_cpu):.0f} us, "
+        f"client {m.us_per_frame(m.client_cpu):.0f} us (an echoed frame, both ways)",
+        f"  client send lag max: {1000 * m.max_lag:.2f} ms",
+    ]
+    corrupt = sum(r.corrupt for r in m.results)
+    duplicates = sum(r.duplicates for r in m.results)
+    errors = sum(r.errors for r in m.results)
+    if corrupt or duplicates or errors:
+        lines.append(f"  corrupt: {corrupt}, duplicates: {duplicates}, error events: {errors}")
+    for failure, count in sorted(m.failures().items()):
+        lines.append(f"  failed sessions: {count} x {failure[:200]}")
+    return lines
+
+
+def summary(reference: Measurement, voicewire: Measurement) -> list[str]:
+    added50 = voicewire.percentile_ms(50) - reference.percentile_ms(50)
+    added99 = voicewire.percentile_ms(99) - reference.percentile_ms(99)
+    held, lost = voicewire.held, voicewire.lost
+
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "NOT met"
+
+    return [
+        "added latency (voicewire - reference)",
+        f"  p50 added:           {_ms(added50)}",
+        f"  p99 added:           {_ms(added99)}",
+        "goals",
+        f"  {GOAL_SESSIONS} sessions held:   "
+        f"{verdict(held >= GOAL_SESSIONS)} ({held} held of {voicewire.sessions} run)",
+        f"  p99 added <= {GOAL_P99_ADDED_MS:.0f} ms:  "
+        f"{verdict(added99 <= GOAL_P99_ADDED_MS)} ({_ms(added99)})",
+        f"  0 frames lost:       {verdict(lost == 0)} ({lost} lost)",
+    ]
+
+
+# --- main --------------------------------------------------------------------------------------
+
+
+async def run(args: argparse.Namespace) -> None:
+    import httpx
+
+    compression = None if args.compression == "none" else "deflate"
+    frames = max(1, round(args.seconds * 1000 / FRAME_MS))
+    print(
+        f"server_load: {args.sessions} sessions x {args.seconds:g} s "
+        f"({frames} frames each), 24 kHz PCM16 in {FRAME_MS} ms frames ({FRAME_BYTES} bytes), "
+        f"compression {args.compression}, uvicorn ws {args.uvicorn_ws}, 127.0.0.1, "
+        f"{os.cpu_count()} CPUs, "
+        f"Python {sys.version.split()[0]}",
+        flush=True,
+    )
+    measurements: dict[str, Measurement] = {}
+    server = start_server("reference", _serve_reference)
+    try:
+        target = reference_target(server.port)
+        measurements["reference"] = await measure(
+            target, server, args.sessions, args.seconds, compression
+        )
+    finally:
+        server.stop()
+    print("\n".join(report(measurements["reference"])), flush=True)
+    print(f"  server stopped:      {server.stopped()}", flush=True)
+
+    server = start_server("voicewire", _serve_voicewire, args.uvicorn_ws)
+    try:
+        limits = httpx.Limits(max_connections=CONNECT_CONCURRENCY)
+        async with httpx.AsyncClient(timeout=CONNECT_TIMEOUT, limits=limits) as http:
+            target = voicewire_target(server.port, http)
+            measurements["voicewire"] = await measure(
+                target, server, args.sessions, args.seconds, compression
+            )
+    finally:
+        server.stop()
+    print("\n".join(report(measurements["voicewire"])), flush=True)
+    print(f"  server stopped:      {server.stopped()}", flush=True)
+    print("\n".join(summary(measurements["reference"], measurements["voicewire"])), flush=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sessions", type=int, default=GOAL_SESSIONS, help="concurrent sessions")
+    parser.add_argument("--seconds", type=float, default=10.0, help="streaming time per session")
+    parser.add_argument(
+        "--compression",
+        choices=["none", "deflate"],
+        default="none",
+        help="offer permessage-deflate (both servers accept it); off by default because "
+        "compressing every frame both ways makes the client, not the server, saturate its core",
+    )
+    parser.add_argument(
+        "--uvicorn-ws",
+        choices=["auto", "websockets-sansio", "websockets"],
+        default="auto",
+        help="uvicorn's WebSocket implementation for voicewire (auto: websockets-sansio)",
+    )
+    args = parser.parse_args(argv)
+    if not 1 <= args.sessions <= 2000:
+        parser.error("--sessions must be between 1 and 2000")
+    if not 0 < args.seconds <= 600:
+        parser.error("--seconds must be in (0, 600]")
+    asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    main()
