@@ -100,6 +100,7 @@ from voicewire.protocol import (
     TurnDetection,
     Usage,
 )
+from voicewire.providers.event_stream import EventStream
 
 from . import tones
 from .script import AudioReply, Reply, Script, TextReply, ToolCallReply
@@ -214,9 +215,7 @@ class ScriptedConnection:
     def __init__(self, model: ScriptedModel, options: ConnectOptions, session_id: str) -> None:
         self._model = model
         self._session_id = session_id
-        self._status = TransportStatus.CONNECTED
-        self._listeners: list[StatusListener] = []
-        self._queue: asyncio.Queue[ServerEvent | None] = asyncio.Queue()
+        self._stream = EventStream()
         self._ids = itertools.count(1)
         self.config: SessionConfig = options.session_config or SessionConfig()
         self.items: list[Item] = []
@@ -252,14 +251,14 @@ class ScriptedConnection:
 
     @property
     def status(self) -> TransportStatus:
-        return self._status
+        return self._stream.status
 
     @property
     def session_id(self) -> str | None:
         return self._session_id
 
     def send(self, event: ClientEvent) -> None:
-        if self._status is not TransportStatus.CONNECTED:
+        if self.status is not TransportStatus.CONNECTED:
             raise ConnectionClosedError(f"cannot send {event.kind}: the scripted model is closed")
         self._model._record(event)
         handler = self._handlers.get(event.kind)
@@ -269,59 +268,44 @@ class ScriptedConnection:
         handler(event)
 
     def on_status(self, listener: StatusListener) -> Callable[[], None]:
-        self._listeners.append(listener)
+        return self._stream.on_status(listener)
 
-        def unsubscribe() -> None:
-            with contextlib.suppress(ValueError):
-                self._listeners.remove(listener)
-
-        return unsubscribe
-
-    async def __aiter__(self) -> AsyncIterator[ServerEvent]:
-        while True:
-            event = await self._queue.get()
-            if event is None:
-                self._queue.put_nowait(None)  # later iterations end too
-                return
-            yield event
+    def __aiter__(self) -> AsyncIterator[ServerEvent]:
+        return self._stream.events()
 
     async def close(self) -> None:
-        if self._status is TransportStatus.CLOSED:
+        if self.status is TransportStatus.CLOSED:
             return
-        was = self._status
-        self._status = TransportStatus.CLOSED
+        was = self.status
+        self._stream.set_status(TransportStatus.CLOSED)
         run, self._run = self._run, None
         if run is not None and run.task is not None:
             run.task.cancel()
             await asyncio.gather(run.task, return_exceptions=True)
         if was is TransportStatus.CONNECTED:
-            self._queue.put_nowait(None)
+            self._stream.end()
         with contextlib.suppress(ValueError):
             self._model.connections.remove(self)
-        for listener in list(self._listeners):
-            listener(TransportStatus.CLOSED)
 
     async def drop(self, reason: str = "the scripted model dropped the connection") -> None:
         """Lose the link as a provider would: a fatal ``connection_lost`` error, then the event
         stream ends and the status is ``disconnected`` (for tests of what happens upstream)."""
-        if self._status is not TransportStatus.CONNECTED:
+        if self.status is not TransportStatus.CONNECTED:
             return
-        self._status = TransportStatus.DISCONNECTED
+        self._stream.set_status(TransportStatus.DISCONNECTED)
         run, self._run = self._run, None
         if run is not None and run.task is not None:
             run.task.cancel()
             await asyncio.gather(run.task, return_exceptions=True)
         self._emit(SessionError("connection_lost", reason, fatal=True))
-        self._queue.put_nowait(None)
+        self._stream.end()
         with contextlib.suppress(ValueError):
             self._model.connections.remove(self)
-        for listener in list(self._listeners):
-            listener(TransportStatus.DISCONNECTED)
 
     # -- helpers ---------------------------------------------------------------------------------
 
     def _emit(self, event: ServerEvent) -> None:
-        self._queue.put_nowait(event)
+        self._stream.put(event)
 
     def _error(self, code: str, message: str) -> None:
         self._emit(SessionError(code, message))

@@ -91,6 +91,7 @@ from ...protocol import (
     TurnDetection,
     Usage,
 )
+from ..event_stream import EventStream
 from .engines import Engines
 from .llm import ChatMessage, LLMRequest, LLMUsage, TextDelta, ToolCallRequest
 from .stt import Transcript
@@ -105,7 +106,6 @@ DEFAULT_INSTRUCTIONS = (
     "You are a helpful voice assistant. Answer briefly, in one or two short sentences."
 )
 
-_CLOSED = object()
 _END = object()
 
 
@@ -244,10 +244,8 @@ class LocalConnection:
         self._options = options or LocalOptions()
         self.model_id = model_id
         self._loop = asyncio.get_running_loop()
-        self._status = TransportStatus.CONNECTED
+        self._stream = EventStream()
         self._session_id = _new_id("sess")
-        self._listeners: list[StatusListener] = []
-        self._events: asyncio.Queue[ServerEvent | object] = asyncio.Queue()
         self._inbox: asyncio.Queue[ClientEvent | object] = asyncio.Queue()
         self._config = SessionConfig()
         self._input_format = DEFAULT_FORMAT
@@ -283,7 +281,7 @@ class LocalConnection:
 
     @property
     def status(self) -> TransportStatus:
-        return self._status
+        return self._stream.status
 
     @property
     def session_id(self) -> str | None:
@@ -299,38 +297,22 @@ class LocalConnection:
         return [self._items[i] for i in self._order]
 
     def send(self, event: ClientEvent) -> None:
-        if self._status is not TransportStatus.CONNECTED:
+        if self.status is not TransportStatus.CONNECTED:
             raise ConnectionClosedError(
-                f"cannot send {event.kind}: the local connection is {self._status}"
+                f"cannot send {event.kind}: the local connection is {self.status}"
             )
         self._inbox.put_nowait(event)
 
     def on_status(self, listener: StatusListener) -> Callable[[], None]:
-        self._listeners.append(listener)
+        return self._stream.on_status(listener)
 
-        def unsubscribe() -> None:
-            with contextlib.suppress(ValueError):
-                self._listeners.remove(listener)
-
-        return unsubscribe
-
-    async def __aiter__(self) -> AsyncIterator[ServerEvent]:
-        while True:
-            item = await self._events.get()
-            if item is _CLOSED:
-                self._events.put_nowait(_CLOSED)
-                return
-            yield item  # type: ignore[misc]
+    def __aiter__(self) -> AsyncIterator[ServerEvent]:
+        return self._stream.events()
 
     async def close(self) -> None:
-        if self._status is TransportStatus.CLOSED:
+        if self.status is TransportStatus.CLOSED:
             return
-        self._status = TransportStatus.CLOSED
-        for listener in list(self._listeners):
-            try:
-                listener(TransportStatus.CLOSED)
-            except Exception:
-                log.exception("status listener failed")
+        self._stream.set_status(TransportStatus.CLOSED)
         for response in list(self._responses):
             response.cancel.set()
             response.finished = True
@@ -344,14 +326,14 @@ class LocalConnection:
         tasks = [self._worker, *self._background]
         tasks += [r.task for r in self._responses if r.task is not None]
         await asyncio.gather(*tasks, return_exceptions=True)
-        self._events.put_nowait(_CLOSED)
+        self._stream.end()
 
     # -- emitting ----------------------------------------------------------------------------
 
     def _emit(self, event: ServerEvent) -> None:
-        if self._status is TransportStatus.CLOSED:
+        if self.status is TransportStatus.CLOSED:
             return
-        self._events.put_nowait(event)
+        self._stream.put(event)
 
     def _emit_for(self, response: _Response, event: ServerEvent) -> None:
         if response.cancelled:
@@ -621,7 +603,7 @@ class LocalConnection:
                 return
             if self._turn is not turn or turn.generation != generation:
                 return
-            if self._status is not TransportStatus.CONNECTED:
+            if self.status is not TransportStatus.CONNECTED:
                 return
             text = done.result().text
             if not text or not self._turn_detection().create_response:

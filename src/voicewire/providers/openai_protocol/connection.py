@@ -25,6 +25,7 @@ from ...protocol import (
     TransportStatus,
     WireSocket,
 )
+from ..event_stream import EventStream
 
 log = logging.getLogger("voicewire.connection")
 
@@ -38,6 +39,7 @@ class Codec(Protocol):
 
 
 _CLOSED = object()
+"""Tells the writer to stop."""
 
 
 class OpenAIProtocolConnection:
@@ -47,11 +49,9 @@ class OpenAIProtocolConnection:
         self._socket = socket
         self._codec = codec
         self.provider = provider
-        self._status = TransportStatus.CONNECTED
+        self._stream = EventStream()
         self._session_id: str | None = None
-        self._listeners: list[StatusListener] = []
         self._outgoing: asyncio.Queue[str | object] = asyncio.Queue()
-        self._incoming: asyncio.Queue[ServerEvent | object] = asyncio.Queue()
         self._writer = asyncio.create_task(self._write_loop(), name=f"{provider}-writer")
         self._reader = asyncio.create_task(self._read_loop(), name=f"{provider}-reader")
 
@@ -59,7 +59,7 @@ class OpenAIProtocolConnection:
 
     @property
     def status(self) -> TransportStatus:
-        return self._status
+        return self._stream.status
 
     @property
     def session_id(self) -> str | None:
@@ -67,9 +67,9 @@ class OpenAIProtocolConnection:
 
     def send(self, event: ClientEvent) -> None:
         """Encode now (errors surface here) and queue for the writer."""
-        if self._status is not TransportStatus.CONNECTED:
+        if self.status is not TransportStatus.CONNECTED:
             raise ConnectionClosedError(
-                f"cannot send {event.kind}: the {self.provider} connection is {self._status}"
+                f"cannot send {event.kind}: the {self.provider} connection is {self.status}"
             )
         message = self._codec.encode_client(event)
         if message is not None:
@@ -77,31 +77,20 @@ class OpenAIProtocolConnection:
 
     def send_raw(self, message: dict[str, Any]) -> None:
         """Send a provider wire message as is (for provider features the neutral events lack)."""
-        if self._status is not TransportStatus.CONNECTED:
-            raise ConnectionClosedError(f"the {self.provider} connection is {self._status}")
+        if self.status is not TransportStatus.CONNECTED:
+            raise ConnectionClosedError(f"the {self.provider} connection is {self.status}")
         self._outgoing.put_nowait(json.dumps(message, separators=(",", ":")))
 
     def on_status(self, listener: StatusListener) -> Callable[[], None]:
-        self._listeners.append(listener)
+        return self._stream.on_status(listener)
 
-        def unsubscribe() -> None:
-            with contextlib.suppress(ValueError):
-                self._listeners.remove(listener)
-
-        return unsubscribe
-
-    async def __aiter__(self) -> AsyncIterator[ServerEvent]:
-        while True:
-            item = await self._incoming.get()
-            if item is _CLOSED:
-                self._incoming.put_nowait(_CLOSED)  # later iterations end too
-                return
-            yield item  # type: ignore[misc]
+    def __aiter__(self) -> AsyncIterator[ServerEvent]:
+        return self._stream.events()
 
     async def close(self) -> None:
-        if self._status is TransportStatus.CLOSED:
+        if self.status is TransportStatus.CLOSED:
             return
-        self._set_status(TransportStatus.CLOSED)
+        self._stream.set_status(TransportStatus.CLOSED)
         self._outgoing.put_nowait(_CLOSED)
         with contextlib.suppress(asyncio.TimeoutError, Exception):
             await asyncio.wait_for(asyncio.shield(self._writer), timeout=2.0)
@@ -110,19 +99,9 @@ class OpenAIProtocolConnection:
             await self._socket.close()
         self._reader.cancel()
         await asyncio.gather(self._writer, self._reader, return_exceptions=True)
-        self._incoming.put_nowait(_CLOSED)
+        self._stream.end()
 
     # -- internals -------------------------------------------------------------------------------
-
-    def _set_status(self, status: TransportStatus) -> None:
-        if status is self._status:
-            return
-        self._status = status
-        for listener in list(self._listeners):
-            try:
-                listener(status)
-            except Exception:
-                log.exception("status listener failed")
 
     async def _write_loop(self) -> None:
         while True:
@@ -137,7 +116,7 @@ class OpenAIProtocolConnection:
 
     async def _read_loop(self) -> None:
         decode = self._codec.decode_server_text
-        put = self._incoming.put_nowait
+        put = self._stream.put
         while True:
             try:
                 raw = await self._socket.recv()
@@ -164,11 +143,11 @@ class OpenAIProtocolConnection:
                 put(event)
 
     def _lost(self, reason: str) -> None:
-        if self._status is TransportStatus.CLOSED:
+        if self.status is TransportStatus.CLOSED:
             return
-        self._incoming.put_nowait(SessionError("connection_lost", reason, fatal=True))
-        self._set_status(TransportStatus.DISCONNECTED)
-        self._incoming.put_nowait(_CLOSED)
+        self._stream.put(SessionError("connection_lost", reason, fatal=True))
+        self._stream.set_status(TransportStatus.DISCONNECTED)
+        self._stream.end()
         self._outgoing.put_nowait(_CLOSED)
 
 
