@@ -14,7 +14,9 @@ N WebSocket sessions on 127.0.0.1 each stream 24 kHz PCM16 audio in 20 ms frames
   parsing at all): the floor for a Python WebSocket echo on this machine.
 
 Each server runs alone in its own process (the two are measured one after the other, in the same
-run), so the client's load and the server do not share an event loop or a core. The client is
+run), so the client's load and the server do not share an event loop or a core. Both servers and
+the client run on the same event loop implementation (``--loop``; by default uvloop, which
+uvicorn picks when it is installed, as ``voicewire[server]`` installs it). The client is
 this process: one asyncio loop driving every session on ``websockets``' sans-I/O
 ``ClientProtocol`` from protocol callbacks (no task per session or per frame), with one task that
 sends each frame when it is due, so that the client needs as little of the second core as it
@@ -55,7 +57,7 @@ import argparse
 import asyncio
 import base64
 import contextlib
-import json
+import importlib.util
 import math
 import multiprocessing
 import os
@@ -68,6 +70,8 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
+import pybase64
+from pydantic_core import from_json
 from websockets.client import ClientProtocol
 from websockets.extensions.permessage_deflate import enable_client_permessage_deflate
 from websockets.frames import Frame, Opcode
@@ -102,7 +106,25 @@ def _listen() -> socket.socket:
     return sock
 
 
-def _serve_voicewire(conn: Connection, ws: str = "auto") -> None:
+def resolve_loop(loop: str) -> str:
+    """``auto`` is what uvicorn's own ``auto`` picks: uvloop when it is installed."""
+    if loop == "auto":
+        return "uvloop" if importlib.util.find_spec("uvloop") is not None else "asyncio"
+    return loop
+
+
+def run_on(loop: str, main: Awaitable[None]) -> None:
+    """Run ``main`` on a fresh ``asyncio`` or ``uvloop`` event loop."""
+    factory = None
+    if loop == "uvloop":
+        import uvloop
+
+        factory = uvloop.new_event_loop
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(main)  # type: ignore[arg-type]
+
+
+def _serve_voicewire(conn: Connection, ws: str = "auto", loop: str = "asyncio") -> None:
     import logging
 
     import uvicorn
@@ -118,6 +140,7 @@ def _serve_voicewire(conn: Connection, ws: str = "auto") -> None:
     config = uvicorn.Config(
         app,
         ws=ws,
+        loop=loop,
         lifespan="off",
         log_level="warning",
         access_log=False,
@@ -127,7 +150,7 @@ def _serve_voicewire(conn: Connection, ws: str = "auto") -> None:
     uvicorn.Server(config).run(sockets=[sock])
 
 
-def _serve_reference(conn: Connection) -> None:
+def _serve_reference(conn: Connection, loop: str = "asyncio") -> None:
     import signal
 
     from websockets.asyncio.server import ServerConnection, serve
@@ -144,7 +167,7 @@ def _serve_reference(conn: Connection) -> None:
             conn.send(sock.getsockname()[1])
             await stop
 
-    asyncio.run(main())
+    run_on(loop, main())
 
 
 @dataclass
@@ -301,7 +324,7 @@ class Session(asyncio.Protocol):
     def send_frame(self, seq: int, now: float) -> None:
         if self.done.done() or self.transport is None or self.transport.is_closing():
             return
-        audio = base64.b64encode(frame_audio(self.index, seq)).decode("ascii")
+        audio = pybase64.b64encode_as_string(frame_audio(self.index, seq))
         text = _APPEND % (self.index, seq, audio)
         self.sent[seq] = (now, audio)
         self.result.sent += 1
@@ -357,8 +380,7 @@ class Session(asyncio.Protocol):
     # -- asyncio.Protocol ------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = transport  # type: ignore[assignment]  # uvloop's is not a subclass
 
     def data_received(self, data: bytes) -> None:
         now = time.perf_counter()
@@ -395,7 +417,7 @@ class Session(asyncio.Protocol):
 
     def _on_message(self, message: bytes, now: float) -> None:
         target, result = self.target, self.result
-        event = json.loads(message)
+        event = from_json(message)
         kind = event.get("type")
         if kind == target.echo_type:
             audio = event[target.echo_field]
@@ -705,13 +727,14 @@ async def run(args: argparse.Namespace) -> None:
     print(
         f"server_load: {args.sessions} sessions x {args.seconds:g} s "
         f"({frames} frames each), 24 kHz PCM16 in {FRAME_MS} ms frames ({FRAME_BYTES} bytes), "
-        f"compression {args.compression}, uvicorn ws {args.uvicorn_ws}, 127.0.0.1, "
+        f"compression {args.compression}, uvicorn ws {args.uvicorn_ws}, {args.loop} event loops, "
+        "127.0.0.1, "
         f"{os.cpu_count()} CPUs, "
         f"Python {sys.version.split()[0]}",
         flush=True,
     )
     measurements: dict[str, Measurement] = {}
-    server = start_server("reference", _serve_reference)
+    server = start_server("reference", _serve_reference, args.loop)
     try:
         target = reference_target(server.port)
         measurements["reference"] = await measure(
@@ -722,7 +745,7 @@ async def run(args: argparse.Namespace) -> None:
     print("\n".join(report(measurements["reference"])), flush=True)
     print(f"  server stopped:      {server.stopped()}", flush=True)
 
-    server = start_server("voicewire", _serve_voicewire, args.uvicorn_ws)
+    server = start_server("voicewire", _serve_voicewire, args.uvicorn_ws, args.loop)
     try:
         limits = httpx.Limits(max_connections=CONNECT_CONCURRENCY)
         async with httpx.AsyncClient(timeout=CONNECT_TIMEOUT, limits=limits) as http:
@@ -754,12 +777,20 @@ def main(argv: list[str] | None = None) -> None:
         default="auto",
         help="uvicorn's WebSocket implementation for voicewire (auto: websockets-sansio)",
     )
+    parser.add_argument(
+        "--loop",
+        choices=["auto", "asyncio", "uvloop"],
+        default="auto",
+        help="the event loop of both servers and the client (auto: uvloop when installed, as "
+        "uvicorn picks, and as `pip install voicewire[server]` installs)",
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.sessions <= 2000:
         parser.error("--sessions must be between 1 and 2000")
     if not 0 < args.seconds <= 600:
         parser.error("--seconds must be in (0, 600]")
-    asyncio.run(run(args))
+    args.loop = resolve_loop(args.loop)
+    run_on(args.loop, run(args))
 
 
 if __name__ == "__main__":

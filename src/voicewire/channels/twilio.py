@@ -66,8 +66,6 @@ the end of each item (when the sink is a session it listens for ``audio.output.d
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import contextlib
 import json
 import logging
@@ -84,6 +82,7 @@ from ..protocol import (
     ConnectionClosedError,
     PlaybackPosition,
 )
+from ..protocol.base64_audio import b64decode_strict, encode_base64
 from .twilio_twiml import twilio_signature, twiml_connect_stream, validate_twilio_signature
 
 if TYPE_CHECKING:
@@ -567,8 +566,8 @@ class TwilioChannel:
             self._report("invalid_message", "media message without a payload string")
             return
         try:
-            audio = base64.b64decode(payload, validate=True)
-        except (binascii.Error, ValueError) as exc:
+            audio = b64decode_strict(payload)
+        except ValueError as exc:
             self._report(
                 "invalid_payload",
                 f"media chunk {media.get('chunk')!r}: invalid base64 ({exc}): {_preview(payload)}",
@@ -772,7 +771,7 @@ class TwilioChannel:
     def _encode(self, kind: str, data: bytes | str | None) -> str:
         sid = self.stream_sid
         if kind == "media" and isinstance(data, bytes):
-            payload = base64.b64encode(data).decode("ascii")
+            payload = encode_base64(data)
             return json.dumps({"event": "media", "streamSid": sid, "media": {"payload": payload}})
         if kind == "mark":
             return json.dumps({"event": "mark", "streamSid": sid, "mark": {"name": data}})

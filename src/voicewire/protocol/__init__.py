@@ -88,6 +88,7 @@ from .events import (
 from .interfaces import (
     AudioSink,
     PlaybackPosition,
+    PushConnection,
     RealtimeChannel,
     RealtimeConnection,
     RealtimeModel,
@@ -148,6 +149,7 @@ __all__ = [
     "Modality",
     "PlaybackPosition",
     "ProtocolError",
+    "PushConnection",
     "RealtimeChannel",
     "RealtimeConnection",
     "RealtimeError",

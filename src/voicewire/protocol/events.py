@@ -16,11 +16,10 @@ compare by value but are not hashable.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
+from .base64_audio import b64decode_strict, encode_base64
 from .config import ResponseConfig, SessionConfig
 from .errors import ProtocolError
 from .items import Item
@@ -211,14 +210,14 @@ class AudioOutputDelta:
     def from_bytes(
         cls, response_id: str | None, item_id: str | None, audio: bytes, content_index: int = 0
     ) -> AudioOutputDelta:
-        return cls(response_id, item_id, base64.b64encode(audio).decode("ascii"), content_index)
+        return cls(response_id, item_id, encode_base64(audio), content_index)
 
     @property
     def audio(self) -> bytes:
         """The decoded audio; raises :class:`ProtocolError` if the base64 is invalid."""
         try:
-            return base64.b64decode(self.audio_b64, validate=True)
-        except (binascii.Error, ValueError) as exc:
+            return b64decode_strict(self.audio_b64)
+        except ValueError as exc:
             raise ProtocolError(f"invalid base64 audio in audio.output.delta: {exc}") from None
 
 

@@ -50,6 +50,23 @@ class RealtimeConnection(Protocol):
 
 
 @runtime_checkable
+class PushConnection(Protocol):
+    """A :class:`RealtimeConnection` that can also push its events to one consumer.
+
+    After ``deliver_to(on_event, on_end)``, ``on_event(event)`` is called for every server event
+    in order as it arrives (events that arrived before come first) and ``on_end()`` once when
+    the connection's events end; the connection is not iterated then. This spares a task switch
+    per event, which :class:`~voicewire.session.RealtimeSession` uses when a connection offers
+    it. Callbacks run in whatever task produced the event (for an in-process model, possibly
+    inside ``send``), never nested in one another.
+    """
+
+    def deliver_to(
+        self, on_event: Callable[[ServerEvent], None], on_end: Callable[[], None]
+    ) -> None: ...
+
+
+@runtime_checkable
 class RealtimeModel(Protocol):
     """A speech-to-speech model that can be connected to."""
 

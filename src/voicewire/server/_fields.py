@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import binascii
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from voicewire.protocol import ProtocolError
+from voicewire.protocol.base64_audio import b64decode_strict
 
 MISSING: Final = object()
 
@@ -119,6 +119,6 @@ class Fields:
 
     def base64(self, text: str, path: str) -> bytes:
         try:
-            return binascii.a2b_base64(text, strict_mode=True)
-        except (binascii.Error, ValueError) as exc:
+            return b64decode_strict(text)
+        except ValueError as exc:
             raise self.invalid(path, f"is not valid base64 ({exc})") from None

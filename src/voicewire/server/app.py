@@ -45,10 +45,12 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
-from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from voicewire.agent import RealtimeAgent
@@ -139,10 +141,10 @@ def create_app(
     app = Starlette(
         routes=[
             Route(CREDENTIAL_PATH, server.credential, methods=["POST"]),
-            WebSocketRoute(REALTIME_PATH, server.realtime),
             Route("/", _demo_page, methods=["GET", "HEAD"]),
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
-        ]
+        ],
+        middleware=[Middleware(RealtimeRoute, server=server)],
     )
     app.state.voicewire = server
     return app
@@ -252,7 +254,10 @@ class VoicewireServer:
 
     # -- WS /v1/realtime -------------------------------------------------------------------------
 
-    async def realtime(self, websocket: WebSocket) -> None:
+    async def realtime(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one ``WS /v1/realtime`` connection (a raw ASGI endpoint: see
+        :class:`RealtimeRoute`)."""
+        websocket = WebSocket(scope, receive, send)
         peer = f"{websocket.client.host}:{websocket.client.port}" if websocket.client else "?"
         origin = websocket.headers.get("origin")
         if not self.origins.allows(
@@ -295,9 +300,11 @@ class VoicewireServer:
             model=self.model,
             connect_options=ConnectOptions(session_config=self.session_config),
             auto_truncate=False,  # the client truncates at what it played; the relay passes it on
+            stream_events=False,  # the relay takes events through session.on()
         )
         relay = Relay(
-            websocket,
+            receive,
+            send,
             session,
             model_name=self.model.model_id,
             max_frame_bytes=self.max_frame_bytes,
@@ -311,6 +318,35 @@ class VoicewireServer:
         finally:
             self.active_sessions -= 1
             log.info("%s: closed", label)
+
+
+class RealtimeRoute:
+    """Routes ``WS /v1/realtime`` straight to :meth:`VoicewireServer.realtime`, everything else
+    to the Starlette app behind it.
+
+    It sits outside Starlette's exception middleware and router, which wrap ``send`` in closures
+    that every message then passes through: the relay gets the ASGI server's own ``receive`` and
+    ``send``. The endpoint handles its own errors (a bad frame gets an ``error`` event, a failed
+    model a close); what still escapes reaches the ASGI server, as from a Starlette WebSocket
+    route.
+    """
+
+    def __init__(self, app: ASGIApp, server: VoicewireServer) -> None:
+        self.app = app
+        self.server = server
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and _route_path(scope) == REALTIME_PATH:
+            await self.server.realtime(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
+def _route_path(scope: Scope) -> str:
+    """The path within the app (``root_path`` removed when the app is mounted under one)."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
 
 
 async def _deny(websocket: WebSocket, status: int, code: str, message: str) -> None:

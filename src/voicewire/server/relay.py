@@ -1,5 +1,13 @@
 """One client connection: OpenAI Realtime wire events in, a server-side RealtimeSession behind.
 
+Every 20 ms audio frame of every session crosses the relay twice, so its hot path avoids what a
+loaded server measurably pays for: it works on the raw ASGI ``receive`` / ``send`` of the accepted
+WebSocket (no framework wrapper checking state on each message), and it takes session events
+through a synchronous ``session.on("*")`` handler into an outbox rather than a second task
+iterating the session. Whichever task produced an event sends it: the reader task after applying a
+client frame (an in-process model answers within the call), otherwise a flusher task started on
+demand. One outbox, drained by one flusher at a time, keeps every message in order.
+
 Client frames are parsed, decoded with :func:`~voicewire.server.wire.decode_client` and applied
 to the session; session events are encoded with a
 :class:`~voicewire.server.encoder.ServerEventEncoder` and sent back. A bad frame (too large,
@@ -19,12 +27,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Final
 
 from pydantic_core import from_json, to_json
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.types import Receive, Send
 
 from voicewire.protocol import (
     AudioInputAppend,
@@ -42,7 +51,7 @@ from voicewire.protocol import (
     TransportStatus,
     VoiceConfig,
 )
-from voicewire.session import RealtimeSession, StatusChanged, ToolOutput
+from voicewire.session import RealtimeSession, SessionEvent, StatusChanged, ToolOutput
 
 from .encoder import Message, ServerEventEncoder
 from .security import redact
@@ -68,6 +77,10 @@ CLIENT_SESSION_FIELDS: Final[frozenset[str]] = frozenset(
 """Session settings a client's ``session.update`` may change (tools never: they are the
 agent's, and run on the server)."""
 
+_NOT_FOR_THE_CLIENT: Final = (StatusChanged, ToolOutput, SessionCreated, SessionUpdated)
+"""Session events the relay does not encode (it renders ``session.*`` events itself)."""
+_MODEL_LOST: Final = object()
+"""In the outbox: close the connection here, after what came before."""
 _TOOL_CHOICE_MODES: Final = frozenset({"auto", "none", "required"})
 _TOOL_ERROR_PREFIXES: Final = ("tool_", "unknown_tool")
 
@@ -77,7 +90,8 @@ class Relay:
 
     def __init__(
         self,
-        websocket: WebSocket,
+        receive: Receive,
+        send: Send,
         session: RealtimeSession,
         *,
         model_name: str,
@@ -86,7 +100,8 @@ class Relay:
         label: str = "client",
         connect_timeout: float = 15.0,
     ) -> None:
-        self.websocket = websocket
+        self._receive = receive
+        self._send_asgi = send
         self.session = session
         self.encoder = ServerEventEncoder(model=model_name)
         self.max_frame_bytes = max_frame_bytes
@@ -94,11 +109,16 @@ class Relay:
         self.label = label
         self.connect_timeout = connect_timeout
         self._client_instructions: str | None = None
-        self._send_lock = asyncio.Lock()
         self._closed = False
+        self._outbox: deque[Mapping[str, Any] | object] = deque()
+        self._started = False  # session.created has been sent: the outbox may go out
+        self._applying = False  # the reader task is applying a client frame
+        self._flushing = False
+        self._flusher: asyncio.Task[None] | None = None
 
     async def run(self) -> None:
         """Connect the session, relay both ways, and close the session when the client leaves."""
+        unsubscribe = self.session.on("*", self._on_session_event)
         try:
             try:
                 async with asyncio.timeout(self.connect_timeout):
@@ -109,6 +129,8 @@ class Relay:
                     self.label,
                     redact(f"{type(exc).__name__}: {exc}"),
                 )
+                self._outbox.clear()
+                self._started = True
                 await self._send(
                     [
                         self.encoder.error(
@@ -121,26 +143,28 @@ class Relay:
                 await self._close(1011, "model unavailable")
                 return
             self.encoder.config = self._client_view()
-            await self._send(self.encoder.encode(SessionCreated(self.session.session_id)))
-            pump = asyncio.create_task(self._pump(), name=f"voicewire-relay-{self.label}")
-            try:
-                await self._read()
-            finally:
-                pump.cancel()
-                await asyncio.gather(pump, return_exceptions=True)
+            self._outbox.appendleft(self.encoder.encode(SessionCreated(self.session.session_id))[0])
+            self._started = True
+            await self._flush()
+            await self._read()
         finally:
             await self.session.close()
+            unsubscribe()
+            if self._flusher is not None:
+                self._flusher.cancel()
+                await asyncio.gather(self._flusher, return_exceptions=True)
 
     # -- client -> session -----------------------------------------------------------------------
 
     async def _read(self) -> None:
+        receive = self._receive
         while True:
             try:
-                message = await self.websocket.receive()
-            except (WebSocketDisconnect, RuntimeError):
+                message = await receive()
+            except (OSError, RuntimeError):
                 return
-            if message["type"] == "websocket.disconnect":
-                return
+            if message["type"] != "websocket.receive":
+                return  # websocket.disconnect
             text = message.get("text")
             if text is None:
                 data = message.get("bytes") or b""
@@ -174,6 +198,7 @@ class Relay:
             await self._reject(exc.code, exc.message, event_id=event_id, param=exc.param)
             return
         for event in events:
+            self._applying = True
             try:
                 replies = self._apply(event)
             except ConnectionClosedError as exc:
@@ -183,8 +208,11 @@ class Relay:
             except RealtimeError as exc:
                 await self._reject(exc.code, redact(exc.message), event_id=event_id)
                 continue
-            if replies:
-                await self._send(replies)
+            finally:
+                self._applying = False
+            self._outbox.extend(replies)
+            if self._outbox:
+                await self._flush()  # what the frame caused, in this task: no hop
 
     async def _frame_too_large(self, size: int) -> None:
         await self._reject(
@@ -262,22 +290,26 @@ class Relay:
 
     # -- session -> client -----------------------------------------------------------------------
 
-    async def _pump(self) -> None:
-        encode = self.encoder.encode
-        async for event in self.session:
-            if isinstance(event, StatusChanged):
-                if event.status is TransportStatus.DISCONNECTED:
-                    await self._close(1011, "the model connection was lost")
-                    return
-                continue
-            if isinstance(event, ToolOutput | SessionCreated | SessionUpdated):
-                continue
-            if isinstance(event, SessionError) and event.code.startswith(_TOOL_ERROR_PREFIXES):
-                log.warning("%s: tool error %s: %s", self.label, event.code, redact(event.message))
-                continue
-            messages = encode(event)
-            if messages:
-                await self._send(messages)
+    def _on_session_event(self, event: SessionEvent) -> None:
+        """Every session event, synchronously, in the task that produced it: encode it into the
+        outbox, and see that the outbox goes out."""
+        if isinstance(event, _NOT_FOR_THE_CLIENT):
+            if not (
+                isinstance(event, StatusChanged) and event.status is TransportStatus.DISCONNECTED
+            ):
+                return
+            self._outbox.append(_MODEL_LOST)
+        elif isinstance(event, SessionError) and event.code.startswith(_TOOL_ERROR_PREFIXES):
+            log.warning("%s: tool error %s: %s", self.label, event.code, redact(event.message))
+            return
+        else:
+            messages = self.encoder.encode(event)
+            if not messages:
+                return
+            self._outbox.extend(messages)
+        idle = self._flusher is None or self._flusher.done()
+        if self._started and idle and not self._applying and not self._flushing:
+            self._flusher = asyncio.create_task(self._flush(), name=f"voicewire-relay-{self.label}")
 
     # -- sending ---------------------------------------------------------------------------------
 
@@ -288,22 +320,38 @@ class Relay:
         await self._send([self.encoder.error(code, message, event_id=event_id, param=param)])
 
     async def _send(self, messages: Sequence[Mapping[str, Any]]) -> None:
-        if self._closed:
+        """Send ``messages`` after what the outbox already holds."""
+        self._outbox.extend(messages)
+        await self._flush()
+
+    async def _flush(self) -> None:
+        """Send the outbox in order. One flusher at a time: while one is paused (the socket
+        is full), another caller returns at once and its messages go out after the first's."""
+        if self._flushing or not self._started:
             return
-        async with self._send_lock:
-            for message in messages:
+        self._flushing = True
+        outbox, send = self._outbox, self._send_asgi
+        try:
+            while outbox and not self._closed:
+                message = outbox.popleft()
+                if message is _MODEL_LOST:
+                    await self._close(1011, "the model connection was lost")
+                    break
                 try:
-                    # pydantic-core's serializer: ~7x faster than send_json's json.dumps on an
-                    # audio delta, the commonest frame.
-                    await self.websocket.send_text(to_json(message).decode())
-                except (WebSocketDisconnect, RuntimeError, OSError):
+                    # pydantic-core's serializer: ~7x faster than json.dumps on an audio delta,
+                    # the commonest frame.
+                    text = to_json(message).decode()
+                    await send({"type": "websocket.send", "text": text})
+                except (OSError, RuntimeError):  # the client is gone (uvicorn: an OSError)
                     self._closed = True
-                    return
+            if self._closed:
+                outbox.clear()
+        finally:
+            self._flushing = False
 
     async def _close(self, code: int, reason: str) -> None:
         if self._closed:
             return
         self._closed = True
-        async with self._send_lock:
-            with contextlib.suppress(Exception):
-                await self.websocket.close(code, reason)
+        with contextlib.suppress(Exception):
+            await self._send_asgi({"type": "websocket.close", "code": code, "reason": reason})

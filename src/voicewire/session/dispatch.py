@@ -6,10 +6,10 @@ import asyncio
 import contextlib
 import inspect
 import logging
-from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+from ..mailbox import Mailbox
 from .events import ALIASES, SessionEvent
 
 log = logging.getLogger("voicewire.session")
@@ -29,11 +29,11 @@ class EventHub:
     :data:`STREAM_LIMIT` events. A handler that raises is logged and does not disturb the others.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, stream: bool = True) -> None:
         self._handlers: dict[str, list[Handler]] = {}
-        self._stream: deque[SessionEvent] = deque(maxlen=STREAM_LIMIT)
-        self._readable = asyncio.Event()
-        self._closed = False
+        self._stream: Mailbox[SessionEvent] | None = (
+            Mailbox(maxlen=STREAM_LIMIT) if stream else None
+        )
         self._tasks: set[asyncio.Task[None]] = set()
 
     def on(self, kind: str, handler: Handler) -> Callable[[], None]:
@@ -49,6 +49,15 @@ class EventHub:
         return off
 
     def emit(self, event: SessionEvent) -> None:
+        if self._handlers:
+            self._call_handlers(event)
+        stream = self._stream
+        if stream is not None:
+            if stream.full:
+                log.warning("nobody reads the session's events: dropping the oldest")
+            stream.put(event)
+
+    def _call_handlers(self, event: SessionEvent) -> None:
         for handler in (*self._handlers.get(event.kind, ()), *self._handlers.get("*", ())):
             try:
                 result = handler(event)
@@ -59,28 +68,21 @@ class EventHub:
                 task = asyncio.ensure_future(result)
                 self._tasks.add(task)
                 task.add_done_callback(self._handler_done)
-        if len(self._stream) == STREAM_LIMIT:
-            log.warning("nobody reads the session's events: dropping the oldest")
-        self._stream.append(event)
-        self._readable.set()
 
     def _handler_done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("async handler failed", exc_info=task.exception())
 
-    async def iterate(self) -> AsyncIterator[SessionEvent]:
-        while True:
-            if self._stream:
-                yield self._stream.popleft()
-            elif self._closed:
-                return
-            else:
-                self._readable.clear()
-                await self._readable.wait()
+    def iterate(self) -> AsyncIterator[SessionEvent]:
+        if self._stream is None:
+            raise RuntimeError(
+                "this session keeps no event stream (stream_events=False): use session.on()"
+            )
+        return aiter(self._stream)
 
     def close(self) -> None:
-        self._closed = True
-        self._readable.set()
+        if self._stream is not None:
+            self._stream.close()
         for task in list(self._tasks):
             task.cancel()

@@ -31,6 +31,7 @@ from ..protocol import (
     ItemTruncate,
     ItemTruncated,
     ProtocolError,
+    PushConnection,
     RealtimeChannel,
     RealtimeConnection,
     RealtimeModel,
@@ -87,9 +88,13 @@ class RealtimeSession:
         connect_options: ConnectOptions | None = None,
         *,
         auto_truncate: bool = True,
+        stream_events: bool = True,
     ) -> None:
         """``auto_truncate=False`` leaves truncation to a remote client that plays the audio and
-        knows better what was heard (the OpenAI-compatible server relays its truncate)."""
+        knows better what was heard (the OpenAI-compatible server relays its truncate).
+        ``stream_events=False`` is for code that takes events only through :meth:`on`: the
+        session then keeps none for ``async for`` (which raises), instead of the latest
+        :data:`~voicewire.session.dispatch.STREAM_LIMIT` that nobody would read."""
         resolved = model if model is not None else agent.model
         if resolved is None:
             raise ConfigurationError(
@@ -113,10 +118,11 @@ class RealtimeSession:
         self.config: SessionConfig = base
         self.history = ConversationHistory()
         self.playback = PlaybackTracker(self._output_format)
-        self._hub = EventHub()
+        self._hub = EventHub(stream=stream_events)
         self._tools = ToolRunner(agent, self.context, self._send, self._hub.emit)
         self._connection: RealtimeConnection | None = None
         self._pump: asyncio.Task[None] | None = None
+        self._events_ended = asyncio.Event()
         self._status = TransportStatus.DISCONNECTED
         self._muted = False
         self._pending: list[ClientEvent] = []
@@ -153,8 +159,13 @@ class RealtimeSession:
             raise
         self._connection = connection
         self.context.session_id = connection.session_id
-        self._pump = asyncio.create_task(self._pump_events(connection), name="session-pump")
+        self._events_ended = asyncio.Event()
         self._set_status(TransportStatus.CONNECTED)
+        if isinstance(connection, PushConnection):
+            # Handled as they arrive, in the task that produced them: no hop through a pump.
+            connection.deliver_to(self._on_event, self._on_events_end)
+        else:
+            self._pump = asyncio.create_task(self._pump_events(connection), name="session-pump")
         pending, self._pending = self._pending, []
         for event in pending:
             self._send(event)
@@ -171,9 +182,8 @@ class RealtimeSession:
                 await self.channel.close()
         if self._connection is not None:
             await self._connection.close()
-        if self._pump is not None:
             with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
-                await asyncio.wait_for(self._pump, timeout=2.0)
+                await asyncio.wait_for(self._events_ended.wait(), timeout=2.0)
         self._set_status(TransportStatus.CLOSED)
         self._hub.close()
 
@@ -332,18 +342,26 @@ class RealtimeSession:
             self._hub.emit(StatusChanged(status))
 
     async def _pump_events(self, connection: RealtimeConnection) -> None:
-        """Handle every event in order; when the stream ends (the link dropped, after its
-        ``connection_lost`` error was handled), the session is disconnected."""
+        """For connections that are only iterable: handle every event in order."""
         try:
             async for event in connection:
-                try:
-                    self._handle(event)
-                except Exception as exc:
-                    log.exception("handling %s failed", event.kind)
-                    self._hub.emit(SessionError("internal_error", f"{event.kind}: {exc}"))
+                self._on_event(event)
         finally:
-            if self._status is TransportStatus.CONNECTED and not self._closing:
-                self._set_status(TransportStatus.DISCONNECTED)
+            self._on_events_end()
+
+    def _on_event(self, event: ServerEvent) -> None:
+        try:
+            self._handle(event)
+        except Exception as exc:
+            log.exception("handling %s failed", event.kind)
+            self._hub.emit(SessionError("internal_error", f"{event.kind}: {exc}"))
+
+    def _on_events_end(self) -> None:
+        """The stream ended (the link dropped, after its ``connection_lost`` error was handled,
+        or it was closed): the session is disconnected unless it is closing."""
+        self._events_ended.set()
+        if self._status is TransportStatus.CONNECTED and not self._closing:
+            self._set_status(TransportStatus.DISCONNECTED)
 
     def _handle(self, event: ServerEvent) -> None:
         if isinstance(event, AudioOutputDelta):

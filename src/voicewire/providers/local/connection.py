@@ -309,6 +309,11 @@ class LocalConnection:
     def __aiter__(self) -> AsyncIterator[ServerEvent]:
         return self._stream.events()
 
+    def deliver_to(
+        self, on_event: Callable[[ServerEvent], None], on_end: Callable[[], None]
+    ) -> None:
+        self._stream.deliver_to(on_event, on_end)
+
     async def close(self) -> None:
         if self.status is TransportStatus.CLOSED:
             return

@@ -20,7 +20,6 @@ heard of without failing on it.
 
 from __future__ import annotations
 
-import binascii
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, Final, cast
@@ -75,6 +74,7 @@ from voicewire.protocol import (
     TranscriptOutputDelta,
     Usage,
 )
+from voicewire.protocol.base64_audio import b64decode_strict, encode_base64
 
 from .dialect import Dialect
 from .session_encoding import encode_response
@@ -228,16 +228,12 @@ def _opt_obj(
 
 def _b64decode(text: str, event: Mapping[str, Any], path: str) -> bytes:
     try:
-        return binascii.a2b_base64(text, strict_mode=True)
-    except (binascii.Error, ValueError) as exc:
+        return b64decode_strict(text)
+    except ValueError as exc:
         raise ProtocolError(
             f"malformed {event.get('type')!r} server event: field {path!r} is not valid "
             f"base64 ({exc})"
         ) from None
-
-
-def _b64encode(data: bytes) -> str:
-    return binascii.b2a_base64(data, newline=False).decode("ascii")
 
 
 # --- the codec --------------------------------------------------------------------------------
@@ -419,7 +415,7 @@ class OpenAIProtocolCodec:
 
     @staticmethod
     def _enc_audio_append(event: AudioInputAppend) -> dict[str, Any]:
-        return {"type": "input_audio_buffer.append", "audio": _b64encode(event.audio)}
+        return {"type": "input_audio_buffer.append", "audio": encode_base64(event.audio)}
 
     @staticmethod
     def _enc_response_create(event: ResponseCreate) -> dict[str, Any]:
@@ -782,7 +778,7 @@ def _encode_content(item: MessageItem) -> list[dict[str, Any]]:
         elif role == "user":
             encoded: dict[str, Any] = {"type": "input_audio"}
             if part.audio is not None:
-                encoded["audio"] = _b64encode(part.audio)
+                encoded["audio"] = encode_base64(part.audio)
             if part.transcript is not None:
                 encoded["transcript"] = part.transcript
             content.append(encoded)
