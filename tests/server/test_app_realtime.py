@@ -8,7 +8,10 @@ import json
 from typing import Any
 
 import pytest
+import websockets
 from openai import AsyncOpenAI
+from starlette.applications import Starlette
+from starlette.routing import Mount
 
 from voicewire import RealtimeAgent
 from voicewire.server import create_app
@@ -202,3 +205,26 @@ async def test_echo_model_streams_audio_straight_back(agent: RealtimeAgent) -> N
         base64.b64decode(f["delta"]) for f in frames if f["type"] == "response.output_audio.delta"
     ]
     assert echoed == chunks
+
+
+async def test_the_endpoint_works_with_the_app_mounted_under_a_prefix(
+    agent: RealtimeAgent, model: ScriptedModel
+) -> None:
+    inner = create_app(agent, model)
+    outer = Starlette(routes=[Mount("/voice", app=inner)])
+    outer.state.voicewire = inner.state.voicewire
+    async with serve(outer) as running:
+        token = running.token()
+        url = f"ws://127.0.0.1:{running.port}/voice/v1/realtime?model=gpt-realtime"
+        async with websockets.connect(
+            url, additional_headers={"Authorization": f"Bearer {token}"}
+        ) as ws:
+            created = json.loads(await ws.recv())
+        assert created["type"] == "session.created"
+        # Only that path is the realtime endpoint: the same path outside the mount is not.
+        with pytest.raises(websockets.InvalidStatus):
+            async with websockets.connect(
+                running.ws_url, additional_headers={"Authorization": f"Bearer {token}"}
+            ):
+                pass
+        await running.wait_idle(model)

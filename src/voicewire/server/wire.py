@@ -73,7 +73,7 @@ _DECLINED: Final[Mapping[str, str]] = {
 
 def client_event_id(message: object) -> str | None:
     """The client's ``event_id``, to quote in an ``error`` about this message."""
-    if isinstance(message, Mapping):
+    if type(message) is dict or isinstance(message, Mapping):  # the first test is the fast one
         event_id = message.get("event_id")
         if isinstance(event_id, str):
             return event_id
@@ -82,7 +82,7 @@ def client_event_id(message: object) -> str | None:
 
 def decode_client(message: Mapping[str, Any]) -> list[ClientEvent]:
     """Neutral client events for one parsed OpenAI Realtime client message."""
-    if not isinstance(message, Mapping):
+    if type(message) is not dict and not isinstance(message, Mapping):
         raise ClientEventError(
             f"a client event must be a JSON object, got {type(message).__name__}",
             code="invalid_json",

@@ -64,7 +64,7 @@ class EventHub:
             except Exception:
                 log.exception("handler for %s failed", event.kind)
                 continue
-            if inspect.isawaitable(result):
+            if result is not None and inspect.isawaitable(result):
                 task = asyncio.ensure_future(result)
                 self._tasks.add(task)
                 task.add_done_callback(self._handler_done)

@@ -1,0 +1,130 @@
+"""The relay's outbox at the ASGI boundary: while the socket is full (the ASGI ``send`` blocks),
+what later tasks send queues behind, in order, and the reader goes on reading the client.
+
+These drive the app with in-memory ASGI ``receive`` / ``send`` because a full socket cannot be
+produced on demand over a real one; the end-to-end behaviour is in test_app_*.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+
+from voicewire import RealtimeAgent
+from voicewire.server import create_app
+from voicewire.testing import ScriptedModel, TextReply
+
+pytestmark = pytest.mark.timeout(20)
+
+
+class AsgiClient:
+    """One WebSocket connection to the app, at the ASGI level, with a valve on the app's sends."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.received: list[dict[str, Any]] = []
+        self.closed: dict[str, Any] | None = None
+        self.open = asyncio.Event()
+        self.open.set()
+        self.blocked = asyncio.Event()  # the app is waiting in send() for the valve
+        self._arrived = asyncio.Event()
+
+    async def start(self) -> None:
+        token = self.app.state.voicewire.tokens.issue().token
+        scope = {
+            "type": "websocket",
+            "path": "/v1/realtime",
+            "root_path": "",
+            "query_string": b"model=gpt-realtime",
+            "headers": [(b"authorization", f"Bearer {token}".encode()), (b"host", b"test")],
+            "client": ("127.0.0.1", 50000),
+            "server": ("127.0.0.1", 80),
+            "scheme": "ws",
+            "subprotocols": [],
+        }
+        self.inbox.put_nowait({"type": "websocket.connect"})
+        self.task = asyncio.create_task(self.app(scope, self.inbox.get, self._send))
+        await self.until("session.created")
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        if message["type"] == "websocket.send":
+            if not self.open.is_set():
+                self.blocked.set()
+                await self.open.wait()
+            self.received.append(json.loads(message["text"]))
+        elif message["type"] == "websocket.close":
+            self.closed = message
+            # As uvicorn does: the app's own close ends its receive loop.
+            self.inbox.put_nowait({"type": "websocket.disconnect", "code": message["code"]})
+        self._arrived.set()
+
+    def send(self, event: dict[str, Any]) -> None:
+        self.inbox.put_nowait({"type": "websocket.receive", "text": json.dumps(event)})
+
+    async def until(self, *types: str) -> list[str]:
+        wanted = set(types)
+        while not wanted <= {m["type"] for m in self.received}:
+            self._arrived.clear()
+            await asyncio.wait_for(self._arrived.wait(), 5)
+        return [m["type"] for m in self.received]
+
+    async def finish(self) -> None:
+        self.open.set()
+        self.inbox.put_nowait({"type": "websocket.disconnect", "code": 1000})
+        await asyncio.wait_for(self.task, 5)
+
+
+@pytest.fixture
+def model() -> ScriptedModel:
+    model = ScriptedModel(model_id="gpt-realtime")
+    model.script.default = TextReply("one two three four", pace=0.01)
+    return model
+
+
+@pytest.fixture
+def app(model: ScriptedModel) -> Any:
+    return create_app(RealtimeAgent(id="a", name="A", instructions="Answer."), model)
+
+
+async def test_a_full_socket_queues_later_messages_behind_in_order(app: Any) -> None:
+    client = AsgiClient(app)
+    await client.start()
+    client.open.clear()  # the socket is full from now on
+    client.send({"type": "response.create", "event_id": "evt_reply"})
+    await asyncio.wait_for(client.blocked.wait(), 5)  # a message of the reply is stuck
+    client.send({"type": "no.such.event", "event_id": "evt_bad"})  # the reader still reads
+    await asyncio.sleep(0.1)  # the reply finishes meanwhile, into the outbox
+    stuck = len(client.received)
+    client.open.set()
+    types = await client.until("response.done", "error")
+    await client.finish()
+
+    assert stuck == 1  # only session.created went out while the socket was full
+    reply = [t for t in types if t.startswith("response.")]
+    assert reply[0] == "response.created" and reply[-1] == "response.done"
+    assert reply.count("response.output_text.delta") == 4
+    error = next(m for m in client.received if m["type"] == "error")
+    assert error["error"]["event_id"] == "evt_bad"
+    # The error was sent after the reply's first message, which was stuck when it came.
+    assert types.index("error") > types.index("response.created")
+
+
+async def test_a_lost_model_closes_after_what_was_queued(app: Any, model: ScriptedModel) -> None:
+    client = AsgiClient(app)
+    await client.start()
+    client.open.clear()
+    client.send({"type": "response.create"})
+    await asyncio.wait_for(client.blocked.wait(), 5)
+    [connection] = model.connections
+    await connection.drop("upstream went away")
+    assert client.closed is None  # not before what is queued
+    client.open.set()
+    await client.until("error")
+    await asyncio.wait_for(client.task, 5)
+    assert client.closed is not None and client.closed["code"] == 1011
+    last = client.received[-1]
+    assert last["type"] == "error" and last["error"]["code"] == "connection_lost"
