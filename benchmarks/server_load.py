@@ -124,10 +124,9 @@ def run_on(loop: str, main: Awaitable[None]) -> None:
         runner.run(main)  # type: ignore[arg-type]
 
 
-def _serve_voicewire(conn: Connection, ws: str = "auto", loop: str = "asyncio") -> None:
+def echo_app(secret: str | None = None) -> Any:
+    """The app under test: an agent on the scripted echo model."""
     import logging
-
-    import uvicorn
 
     from voicewire import RealtimeAgent
     from voicewire.server import create_app
@@ -135,7 +134,27 @@ def _serve_voicewire(conn: Connection, ws: str = "auto", loop: str = "asyncio") 
 
     logging.getLogger("voicewire").setLevel(logging.WARNING)
     agent = RealtimeAgent(id="echo", name="Echo", instructions="Echo the caller.")
-    app = create_app(agent, ScriptedModel(echo=True, model_id="scripted-echo"))
+    return create_app(agent, ScriptedModel(echo=True, model_id="scripted-echo"), secret=secret)
+
+
+def _serve_voicewire(
+    conn: Connection, ws: str = "auto", loop: str = "asyncio", workers: int = 1
+) -> None:
+    if workers > 1:
+        import functools
+        import secrets
+
+        from voicewire.server.workers import serve
+
+        # As `voicewire serve --workers N` runs: one SO_REUSEPORT socket per worker process,
+        # one token secret for all.
+        factory = functools.partial(echo_app, secrets.token_urlsafe(32))
+        serve(factory, port=0, workers=workers, loop=loop, ready=conn.send)
+        return
+
+    import uvicorn
+
+    app = echo_app()
     sock = _listen()
     config = uvicorn.Config(
         app,
@@ -182,18 +201,38 @@ class Server:
         assert pid is not None
         return pid
 
+    def pids(self) -> list[int]:
+        """The server process and its children (the workers of a multi-process server)."""
+        found = [self.pid]
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open(f"/proc/{entry}/stat") as stat:
+                        parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+                except (OSError, ValueError, IndexError):
+                    continue
+                if parent == self.pid:
+                    found.append(int(entry))
+        return found
+
     def rss_kib(self) -> int:
-        with open(f"/proc/{self.pid}/status") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-        raise RuntimeError(f"no VmRSS for pid {self.pid}")
+        """Resident memory of the server's processes (``VmRSS``), summed."""
+        total = 0
+        for pid in self.pids():
+            with contextlib.suppress(OSError), open(f"/proc/{pid}/status") as status:
+                for line in status:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+        return total
 
     def cpu_seconds(self) -> float:
-        """User + system CPU time the server process has used (``/proc/<pid>/stat``)."""
-        with open(f"/proc/{self.pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """User + system CPU time the server's processes have used (``/proc/<pid>/stat``)."""
+        ticks = 0
+        for pid in self.pids():
+            with contextlib.suppress(OSError), open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+                ticks += int(fields[11]) + int(fields[12])
+        return ticks / os.sysconf("SC_CLK_TCK")
 
     def stopped(self) -> str:
         if self.process.is_alive():
@@ -221,9 +260,8 @@ def start_server(name: str, target: Callable[..., None], *args: Any) -> Server:
     """Run ``target(pipe, *args)`` in a fresh process; it sends back the port it listens on."""
     context = multiprocessing.get_context("spawn")
     parent, child = context.Pipe(duplex=False)
-    process = context.Process(
-        target=target, args=(child, *args), name=f"server-{name}", daemon=True
-    )
+    # Not a daemon: a multi-worker server starts processes of its own. Server.stop() ends it.
+    process = context.Process(target=target, args=(child, *args), name=f"server-{name}")
     process.start()
     child.close()
     server = Server(name, process, 0)
@@ -639,7 +677,7 @@ def reference_target(port: int) -> Target:
     )
 
 
-def voicewire_target(port: int, http: Any) -> Target:
+def voicewire_target(port: int, http: Any, workers: int = 1) -> Target:
     async def headers() -> dict[str, str]:
         response = await http.post(f"http://127.0.0.1:{port}/realtime/credential", json={})
         response.raise_for_status()
@@ -648,7 +686,7 @@ def voicewire_target(port: int, http: Any) -> Target:
 
     return Target(
         name="voicewire",
-        label="voicewire (ScriptedModel echo)",
+        label=f"voicewire (ScriptedModel echo, {workers} worker{'s' * (workers > 1)})",
         port=port,
         path="/v1/realtime?model=gpt-realtime",
         echo_type="response.output_audio.delta",
@@ -704,10 +742,10 @@ def summary(reference: Measurement, voicewire: Measurement) -> list[str]:
         return "met" if ok else "NOT met"
 
     return [
-        "added latency (voicewire - reference)",
+        f"added latency ({voicewire.target.label} - reference)",
         f"  p50 added:           {_ms(added50)}",
         f"  p99 added:           {_ms(added99)}",
-        "goals",
+        f"goals ({voicewire.target.label})",
         f"  {GOAL_SESSIONS} sessions held:   "
         f"{verdict(held >= GOAL_SESSIONS)} ({held} held of {voicewire.sessions} run)",
         f"  p99 added <= {GOAL_P99_ADDED_MS:.0f} ms:  "
@@ -745,19 +783,18 @@ async def run(args: argparse.Namespace) -> None:
     print("\n".join(report(measurements["reference"])), flush=True)
     print(f"  server stopped:      {server.stopped()}", flush=True)
 
-    server = start_server("voicewire", _serve_voicewire, args.uvicorn_ws, args.loop)
-    try:
-        limits = httpx.Limits(max_connections=CONNECT_CONCURRENCY)
-        async with httpx.AsyncClient(timeout=CONNECT_TIMEOUT, limits=limits) as http:
-            target = voicewire_target(server.port, http)
-            measurements["voicewire"] = await measure(
-                target, server, args.sessions, args.seconds, compression
-            )
-    finally:
-        server.stop()
-    print("\n".join(report(measurements["voicewire"])), flush=True)
-    print(f"  server stopped:      {server.stopped()}", flush=True)
-    print("\n".join(summary(measurements["reference"], measurements["voicewire"])), flush=True)
+    for workers in args.workers:
+        server = start_server("voicewire", _serve_voicewire, args.uvicorn_ws, args.loop, workers)
+        try:
+            limits = httpx.Limits(max_connections=CONNECT_CONCURRENCY)
+            async with httpx.AsyncClient(timeout=CONNECT_TIMEOUT, limits=limits) as http:
+                target = voicewire_target(server.port, http, workers)
+                measured = await measure(target, server, args.sessions, args.seconds, compression)
+        finally:
+            server.stop()
+        print("\n".join(report(measured)), flush=True)
+        print(f"  server stopped:      {server.stopped()}", flush=True)
+        print("\n".join(summary(measurements["reference"], measured)), flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -784,7 +821,21 @@ def main(argv: list[str] | None = None) -> None:
         help="the event loop of both servers and the client (auto: uvloop when installed, as "
         "uvicorn picks, and as `pip install voicewire[server]` installs)",
     )
+    parser.add_argument(
+        "--workers",
+        default="1,2",
+        help="voicewire server processes, comma-separated: each count is measured in turn "
+        "(as `voicewire serve --workers N`; more than 1 needs Linux)",
+    )
     args = parser.parse_args(argv)
+    try:
+        args.workers = [int(w) for w in args.workers.split(",")]
+    except ValueError:
+        parser.error(f"--workers takes numbers like 1,2, got {args.workers!r}")
+    if not all(1 <= w <= 16 for w in args.workers):
+        parser.error("--workers: each count must be between 1 and 16")
+    if args.uvicorn_ws != "auto" and max(args.workers) > 1:
+        parser.error("--uvicorn-ws applies to one worker only")
     if not 1 <= args.sessions <= 2000:
         parser.error("--sessions must be between 1 and 2000")
     if not 0 < args.seconds <= 600:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import socket
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import websockets
 
 from tests.cli.test_converse_cli import run_cli
 from voicewire.protocol import credential_from_json
@@ -80,3 +82,73 @@ async def test_serve_on_a_busy_port_is_a_clear_error() -> None:
         )
     assert code != 0 and "Traceback" not in err
     assert str(port) in err or str(port) in out
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SO_REUSEPORT workers: Linux")
+async def test_serve_with_two_workers_any_worker_honours_any_workers_token() -> None:
+    port = free_port()
+    server = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "voicewire.cli",
+        "serve",
+        "--model",
+        "scripted:echo",
+        "--workers",
+        "2",
+        "--port",
+        str(port),
+        cwd=ROOT,
+        env={**os.environ, "COLUMNS": "200"},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert server.stdout is not None
+        line = await asyncio.wait_for(server.stdout.readline(), 40)
+        assert f"http://127.0.0.1:{port}/" in line.decode() and "2 workers" in line.decode()
+        workers = [p for p in _children(server.pid) if "spawn_main" in _cmdline(p)]
+        assert len(workers) == 2
+        # Each credential request and each WebSocket is a new connection, which the kernel hands
+        # to either worker: with 12 of each, a token that only its own worker honoured would be
+        # refused with probability 1 - 2**-12.
+        for n in range(12):
+            async with httpx.AsyncClient() as http:
+                response = await http.post(f"http://127.0.0.1:{port}/realtime/credential")
+            token = response.json()["credential"]["token"]
+            url = f"ws://127.0.0.1:{port}/v1/realtime?model=gpt-realtime"
+            headers = {"Authorization": f"Bearer {token}"}
+            async with websockets.connect(url, additional_headers=headers) as ws:
+                assert json.loads(await ws.recv())["type"] == "session.created"
+                audio = base64.b64encode(bytes([n]) * 960).decode()
+                await ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": audio}))
+                while (event := json.loads(await ws.recv()))["type"] != (
+                    "response.output_audio.delta"
+                ):
+                    assert event["type"] != "error", event
+                assert event["delta"] == audio
+    finally:
+        server.terminate()
+        await asyncio.wait_for(server.communicate(), 20)
+    assert server.returncode is not None
+    assert not [p for p in workers if Path(f"/proc/{p}").exists()]  # no worker left behind
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""

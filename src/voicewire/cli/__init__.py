@@ -6,7 +6,10 @@ Errors are printed as one clear line (exit code 2), never as a traceback.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
+import secrets
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -37,7 +40,8 @@ console = Console()
 errors = Console(stderr=True)
 
 ModelOption = Annotated[
-    str, typer.Option("--model", "-m", help="provider[:model_id]: local, openai, xai")
+    str,
+    typer.Option("--model", "-m", help="provider[:model_id]: local, openai, xai, scripted"),
 ]
 AgentOption = Annotated[
     str | None, typer.Option("--agent", "-a", help="module:attribute naming a RealtimeAgent")
@@ -139,26 +143,75 @@ def serve(
     origin: Annotated[
         list[str] | None, typer.Option(help="browser origin allowed besides same-origin")
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1, help="processes serving the port (Linux): one core relays ~200 sessions"
+        ),
+    ] = 1,
 ) -> None:
     """Serve the agent: a credential endpoint, an OpenAI-compatible realtime WebSocket and the
     browser client."""
     try:
         chosen_agent = load_agent(agent)
         chosen_model = load_model(model, base_url=base_url)
-        server_app = _server_app(chosen_agent, chosen_model, origin)
+        server_app = _server_app(chosen_agent, chosen_model, origin) if workers == 1 else None
     except RealtimeError as exc:
         raise _fail(exc.message) from None
-    _run_server(server_app, host, port, f"{chosen_model.provider}:{chosen_model.model_id}")
+    what = f"{chosen_model.provider}:{chosen_model.model_id}"
+    if server_app is not None:
+        _run_server(server_app, host, port, what)
+        return
+    # Each worker process builds the same app, with one token secret so that a token minted by
+    # any worker opens a session on any other.
+    factory = functools.partial(
+        build_app, agent, model, base_url, tuple(origin or ()), secrets.token_urlsafe(32)
+    )
+    _run_workers(factory, host, port, workers, f"{what} with {workers} workers")
 
 
-def _server_app(agent: RealtimeAgent, model: RealtimeModel, origins: list[str] | None) -> Any:
+def _server_app(
+    agent: RealtimeAgent,
+    model: RealtimeModel,
+    origins: Sequence[str] | None,
+    secret: str | None = None,
+) -> Any:
     try:
         from ..server import create_app
     except ImportError as exc:
         raise ConfigurationError(
             f"the server needs its extra ({exc}); pip install 'voicewire[server]'"
         ) from None
-    return create_app(agent, model=model, allowed_origins=origins or None)
+    return create_app(agent, model=model, allowed_origins=origins or None, secret=secret)
+
+
+def build_app(
+    agent: str | None,
+    model: str,
+    base_url: str | None,
+    origins: tuple[str, ...],
+    secret: str,
+) -> Any:
+    """The app ``voicewire serve`` serves, built from its options (in each worker process)."""
+    return _server_app(load_agent(agent), load_model(model, base_url=base_url), origins, secret)
+
+
+def _run_workers(factory: Callable[[], Any], host: str, port: int, workers: int, what: str) -> None:
+    from ..server.workers import serve as serve_workers
+
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+
+    def ready(bound: int) -> None:
+        console.print(
+            f"[bold green]voicewire[/] serving {what} at [link]http://{shown}:{bound}/[/]"
+        )
+
+    try:
+        serve_workers(factory, host=host, port=port, workers=workers, ready=ready)
+    except OSError as exc:  # port in use, permission denied
+        raise _fail(f"cannot listen on {host}:{port}: {exc}") from None
+    except RuntimeError as exc:
+        raise _fail(str(exc)) from None
 
 
 def _run_server(server_app: Any, host: str, port: int, what: str) -> None:

@@ -9,7 +9,7 @@ from ..agent import RealtimeAgent
 from ..protocol import ConfigurationError, RealtimeModel, TranscriptionConfig
 
 DEFAULT_INSTRUCTIONS = "You are a helpful voice assistant. Answer briefly, in one or two sentences."
-PROVIDERS = ("local", "openai", "xai")
+PROVIDERS = ("local", "openai", "xai", "scripted")
 
 
 def default_agent() -> RealtimeAgent:
@@ -39,7 +39,9 @@ def load_agent(spec: str | None) -> RealtimeAgent:
 
 
 def load_model(spec: str, *, base_url: str | None = None) -> RealtimeModel:
-    """``provider[:model_id]``: ``local``, ``openai:gpt-realtime``, ``xai:grok-voice-latest``."""
+    """``provider[:model_id]``: ``local``, ``openai:gpt-realtime``, ``xai:grok-voice-latest``,
+    or ``scripted`` / ``scripted:echo`` (the deterministic test model: a short spoken reply, or
+    every input chunk sent straight back, for trying a server without any model)."""
     provider, _, model_id = spec.partition(":")
     if provider == "openai":
         from ..providers import openai
@@ -59,6 +61,14 @@ def load_model(spec: str, *, base_url: str | None = None) -> RealtimeModel:
             ) from None
         model: RealtimeModel = local.realtime(model_id or None)
         return model
+    if provider == "scripted":
+        from ..testing import AudioReply, ScriptedModel
+
+        if model_id not in ("", "echo"):
+            raise ConfigurationError(f"--model scripted takes ':echo' or nothing, got {spec!r}")
+        scripted = ScriptedModel(echo=model_id == "echo", model_id=spec)
+        scripted.script.default = AudioReply("Okay.")
+        return scripted
     raise ConfigurationError(
         f"unknown provider {provider!r} in --model {spec!r}; use one of {', '.join(PROVIDERS)}"
     )

@@ -1,0 +1,168 @@
+"""Serving one app from several processes on one port, so that a server uses every core.
+
+One Python process relays about 10 000 audio frames a second before its core is full (200 sessions
+of 20 ms frames). :func:`serve` starts ``workers`` uvicorn processes, each with its own listening
+socket bound to the same port with ``SO_REUSEPORT``: the kernel spreads new connections over them
+evenly (a socket shared by all, as ``uvicorn --workers`` does, leaves the balance to whichever
+process wakes first). Each worker builds its app by calling ``factory()``; give the apps the same
+token ``secret`` (``create_app(secret=...)``), or a token minted by one worker fails on another.
+A token's single use is enforced per worker process.
+
+``SO_REUSEPORT`` with this meaning is Linux's (3.9 and later); elsewhere :func:`serve` refuses
+more than one worker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import signal
+import socket
+import sys
+from collections.abc import Callable
+from multiprocessing.connection import Connection, wait
+from types import FrameType
+from typing import Any
+
+__all__ = ["AppFactory", "listen", "serve"]
+
+log = logging.getLogger("voicewire.server")
+
+AppFactory = Callable[[], Any]
+"""A picklable callable returning an ASGI app (a module-level function, or a
+:func:`functools.partial` of one), called once in each worker."""
+
+START_TIMEOUT = 300.0  # a worker builds its app first: loading a local model takes a while
+STOP_TIMEOUT = 10.0
+
+
+def listen(host: str, port: int, *, reuse_port: bool) -> socket.socket:
+    """A listening TCP socket (``port=0``: the kernel picks one)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except BaseException:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve(
+    factory: AppFactory,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int = 1,
+    log_level: str = "warning",
+    loop: str = "auto",
+    ready: Callable[[int], None] | None = None,
+) -> None:
+    """Serve ``factory()``'s app on ``host:port`` from ``workers`` processes until interrupted.
+
+    ``ready(port)`` is called once every worker listens (with the port picked when ``port`` is
+    0). ``loop`` is uvicorn's (``auto``: uvloop when installed). Raises :class:`OSError` when the port cannot be bound, and :class:`RuntimeError` when a
+    worker stops on its own (the others are stopped too).
+    """
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+    if workers > 1 and not (sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")):
+        raise RuntimeError("more than one worker needs Linux's SO_REUSEPORT")
+    if workers == 1:
+        app = factory()
+        sock = listen(host, port, reuse_port=False)
+        if ready is not None:
+            ready(sock.getsockname()[1])
+        _run(app, sock, log_level, loop)
+        return
+    # Bound first here, so that a busy port fails at once and port 0 becomes one port for all.
+    probe = listen(host, port, reuse_port=True)
+    chosen = probe.getsockname()[1]
+    context = multiprocessing.get_context("spawn")
+    processes: list[multiprocessing.process.BaseProcess] = []
+    pipes: list[Connection] = []
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    stopping = False
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+
+    for sig in previous:
+        signal.signal(sig, stop)
+    try:
+        for index in range(workers):
+            parent, child = context.Pipe(duplex=False)
+            worker = context.Process(
+                target=_worker_main,
+                args=(factory, host, chosen, log_level, loop, child),
+                name=f"voicewire-worker-{index + 1}",
+            )
+            worker.start()
+            child.close()
+            processes.append(worker)
+            pipes.append(parent)
+        for pipe, started in zip(pipes, processes, strict=True):
+            wait([pipe, started.sentinel], START_TIMEOUT)
+            try:
+                listening = pipe.poll() and pipe.recv() == "listening"
+            except EOFError:  # it exited before saying so
+                listening = False
+            if not listening:
+                started.join(0.5)
+                why = "timed out" if started.is_alive() else f"exit code {started.exitcode}"
+                raise RuntimeError(f"{started.name} did not start ({why})")
+        probe.close()
+        if ready is not None:
+            ready(chosen)
+        wait([p.sentinel for p in processes])
+        if not stopping:
+            died = [p for p in processes if not p.is_alive()]
+            raise RuntimeError(
+                ", ".join(f"{p.name} stopped (exit code {p.exitcode})" for p in died)
+            )
+    finally:
+        probe.close()
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+        for process in processes:
+            process.join(STOP_TIMEOUT)
+            if process.is_alive():
+                process.kill()
+                process.join()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _worker_main(
+    factory: AppFactory, host: str, port: int, log_level: str, loop: str, started: Connection
+) -> None:
+    app = factory()  # first: a slow app (a local model loading) is not yet taking connections
+    sock = listen(host, port, reuse_port=True)
+    started.send("listening")
+    started.close()
+    with contextlib.suppress(KeyboardInterrupt):
+        _run(app, sock, log_level, loop)  # uvicorn stops gracefully on SIGTERM / SIGINT
+
+
+def _run(app: Any, sock: socket.socket, log_level: str, loop: str) -> None:
+    import uvicorn
+
+    config = uvicorn.Config(
+        app,
+        log_level=log_level,
+        loop=loop,
+        timeout_graceful_shutdown=5,
+        lifespan="auto",
+    )
+    uvicorn.Server(config).run(sockets=[sock])
