@@ -144,7 +144,11 @@ async def test_serve_with_two_workers_any_worker_honours_any_workers_token() -> 
         server.terminate()
         await asyncio.wait_for(server.communicate(), 20)
     assert server.returncode is not None
-    assert not [p for p in workers if Path(f"/proc/{p}").exists()]  # no worker left behind
+    assert not [p for p in workers if _alive(p)]  # no worker left behind
+
+
+def _alive(pid: int) -> bool:
+    return Path(f"/proc/{pid}").exists()
 
 
 def _cmdline(pid: int) -> str:

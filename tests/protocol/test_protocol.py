@@ -51,7 +51,16 @@ def test_server_events_are_plain_values() -> None:
         "item_id": "item_1",
         "audio_b64": "AAAA",
         "content_index": 0,
+        "_audio": None,  # the bytes of an event made by from_bytes, kept to skip decoding
     }
+
+
+def test_audio_made_from_bytes_keeps_them_and_a_replaced_copy_decodes_its_own() -> None:
+    event = AudioOutputDelta.from_bytes("resp_1", "item_1", b"\x01\x02\x03")
+    assert event.audio_b64 == "AQID" and event.audio == b"\x01\x02\x03"
+    assert event == AudioOutputDelta("resp_1", "item_1", "AQID")
+    changed = dataclasses.replace(event, audio_b64="BAUG")
+    assert changed.audio == b"\x04\x05\x06"
 
 
 def test_transport_status_values_are_the_seeds() -> None:

@@ -204,17 +204,25 @@ class AudioOutputDelta:
     item_id: str | None
     audio_b64: str = field(repr=False)
     content_index: int = 0
+    # The bytes from_bytes was given (not an init field: replace() makes an event that decodes).
+    _audio: bytes | None = field(default=None, init=False, repr=False, compare=False)
     kind: ClassVar[Literal["audio.output.delta"]] = "audio.output.delta"
 
     @classmethod
     def from_bytes(
         cls, response_id: str | None, item_id: str | None, audio: bytes, content_index: int = 0
     ) -> AudioOutputDelta:
-        return cls(response_id, item_id, encode_base64(audio), content_index)
+        """From raw audio (in-process models): the bytes are kept, so :attr:`audio` costs
+        nothing. Like every event, treat it as a value: do not change ``audio_b64`` later."""
+        event = cls(response_id, item_id, encode_base64(audio), content_index)
+        event._audio = audio
+        return event
 
     @property
     def audio(self) -> bytes:
         """The decoded audio; raises :class:`ProtocolError` if the base64 is invalid."""
+        if self._audio is not None:
+            return self._audio
         try:
             return b64decode_strict(self.audio_b64)
         except ValueError as exc:

@@ -67,8 +67,9 @@ def serve(
     """Serve ``factory()``'s app on ``host:port`` from ``workers`` processes until interrupted.
 
     ``ready(port)`` is called once every worker listens (with the port picked when ``port`` is
-    0). ``loop`` is uvicorn's (``auto``: uvloop when installed). Raises :class:`OSError` when the port cannot be bound, and :class:`RuntimeError` when a
-    worker stops on its own (the others are stopped too).
+    0). ``loop`` is uvicorn's (``auto``: uvloop when installed). Raises :class:`OSError` when
+    the port cannot be bound, and :class:`RuntimeError` when a worker stops on its own (the
+    others are stopped too).
     """
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")

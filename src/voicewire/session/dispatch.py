@@ -31,6 +31,7 @@ class EventHub:
 
     def __init__(self, *, stream: bool = True) -> None:
         self._handlers: dict[str, list[Handler]] = {}
+        self._targets: dict[str, tuple[Handler, ...]] = {}  # per kind, with "*"; cleared by on()
         self._stream: Mailbox[SessionEvent] | None = (
             Mailbox(maxlen=STREAM_LIMIT) if stream else None
         )
@@ -40,11 +41,13 @@ class EventHub:
         kinds = ALIASES.get(kind, (kind,))
         for name in kinds:
             self._handlers.setdefault(name, []).append(handler)
+        self._targets.clear()
 
         def off() -> None:
             for name in kinds:
                 with contextlib.suppress(ValueError):
                     self._handlers.get(name, []).remove(handler)
+            self._targets.clear()
 
         return off
 
@@ -58,7 +61,12 @@ class EventHub:
             stream.put(event)
 
     def _call_handlers(self, event: SessionEvent) -> None:
-        for handler in (*self._handlers.get(event.kind, ()), *self._handlers.get("*", ())):
+        kind = event.kind
+        targets = self._targets.get(kind)
+        if targets is None:
+            handlers = self._handlers
+            targets = self._targets[kind] = (*handlers.get(kind, ()), *handlers.get("*", ()))
+        for handler in targets:
             try:
                 result = handler(event)
             except Exception:
