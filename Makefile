@@ -61,7 +61,7 @@ bench-local: $(LOCAL_STAMP)
 	$(BIN)/python benchmarks/local_latency.py
 
 bench-server: $(STAMP)
-	$(BIN)/python benchmarks/server_load.py
+	$(BIN)/python benchmarks/server_load.py --repeat 3
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
