@@ -4,6 +4,7 @@
   ``WS /v1/realtime``.
 * :class:`TokenAuthority` — voicewire's own signed, short-lived tokens.
 * :func:`decode_client` / :class:`ServerEventEncoder` — the sans-I/O server side of the wire.
+* :func:`voicewire.server.workers.serve` — one app from several processes on one port.
 """
 
 from .app import VoicewireServer, create_app
