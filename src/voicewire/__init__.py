@@ -26,7 +26,7 @@ from .protocol import (
     credential_from_json,
     credential_to_json,
 )
-from .session import RealtimeSession, SessionEvent
+from .session import RealtimeSession, ReconnectPolicy, SessionEvent
 from .tools import Tool, Toolkit, tool
 
 __version__ = "0.1.0"
@@ -40,6 +40,7 @@ __all__ = [
     "RealtimeClient",
     "RealtimeError",
     "RealtimeSession",
+    "ReconnectPolicy",
     "ResponseConfig",
     "ResumeConfig",
     "SessionConfig",

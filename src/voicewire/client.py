@@ -25,12 +25,16 @@ from .protocol import (
     TransportStatus,
     credential_from_json,
 )
-from .session import RealtimeSession, SessionEvent, StatusChanged
+from .session import RealtimeSession, ReconnectPolicy, SessionEvent, StatusChanged
 from .session.dispatch import EventHub, Handler
 
 log = logging.getLogger("voicewire.client")
 
 StatusCallback = Callable[[TransportStatus], None]
+
+
+_MIRRORED = frozenset({TransportStatus.RECONNECTING, TransportStatus.CONNECTED})
+"""Statuses of the live session that the client takes on as they come."""
 
 
 class RealtimeClient:
@@ -48,8 +52,13 @@ class RealtimeClient:
         channel: RealtimeChannel | Callable[[], RealtimeChannel] | None = None,
         context: Any = None,
         connect_options: ConnectOptions | None = None,
+        reconnect: ReconnectPolicy | None = None,
     ) -> None:
+        """``reconnect`` is each session's policy for a dropped link (see
+        :class:`~voicewire.session.ReconnectPolicy`); meanwhile ``status`` is ``reconnecting``,
+        and ``disconnected`` once the session gives up."""
         self.agent = agent
+        self._reconnect = reconnect
         self.model = model
         self._channel = channel
         self._context = context
@@ -168,6 +177,7 @@ class RealtimeClient:
             channel=channel,
             context=self._context,
             connect_options=options,
+            reconnect=self._reconnect,
         )
         if self._muted:
             session.mute()
@@ -197,6 +207,8 @@ class RealtimeClient:
                 self._closing.add(closing)
                 closing.add_done_callback(self._closing.discard)
                 self._set_status(TransportStatus.DISCONNECTED)
+            elif self._session is not None and event.status in _MIRRORED:
+                self._set_status(event.status)  # reconnecting, and connected again
             return
         self._events.emit(event)
 

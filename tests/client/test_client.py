@@ -15,6 +15,7 @@ from voicewire.protocol import (
     TokenCredential,
     TransportStatus,
 )
+from voicewire.session import ReconnectPolicy
 
 
 class CountingModel:
@@ -149,7 +150,9 @@ async def test_events_of_a_session_already_left_are_ignored() -> None:
 async def test_a_dropped_session_returns_the_client_to_disconnected() -> None:
     model = CountingModel()
     channel = FakeChannel()
-    client = RealtimeClient(AGENT, model, channel=lambda: channel)
+    client = RealtimeClient(
+        AGENT, model, channel=lambda: channel, reconnect=ReconnectPolicy(attempts=0)
+    )
     await client.connect()
     dropped = client.session
     await model.connections[0].close()  # the link ends under the session
@@ -158,4 +161,26 @@ async def test_a_dropped_session_returns_the_client_to_disconnected() -> None:
     assert dropped is not None and dropped.status is TransportStatus.CLOSED and channel.closed
     await client.connect()  # and it can connect again
     assert client.status is TransportStatus.CONNECTED and len(model.connections) == 2
+    await client.disconnect()
+
+
+async def test_a_dropped_link_is_brought_back_under_the_same_session() -> None:
+    model = CountingModel()
+    client = RealtimeClient(AGENT, model, reconnect=ReconnectPolicy(initial_delay=0.01))
+    statuses: list[TransportStatus] = []
+    client.on_status(statuses.append)
+    await client.connect()
+    session = client.session
+    await model.connections[0].close()  # the provider ends the link
+    for _ in range(100):
+        if len(model.connections) == 2 and client.status is TransportStatus.CONNECTED:
+            break
+        await asyncio.sleep(0.01)
+    assert statuses == [
+        TransportStatus.CONNECTING,
+        TransportStatus.CONNECTED,
+        TransportStatus.RECONNECTING,
+        TransportStatus.CONNECTED,
+    ]
+    assert client.session is session and session is not None and session.reconnects == 1
     await client.disconnect()

@@ -21,7 +21,7 @@ from voicewire import (
 )
 from voicewire.protocol import AudioSink, ConnectOptions, PlaybackPosition, TransportStatus
 from voicewire.providers import openai, xai
-from voicewire.session import SessionEvent
+from voicewire.session import ReconnectPolicy, SessionEvent
 from voicewire.testing import (
     AudioReply,
     FakeRealtimeServer,
@@ -93,11 +93,18 @@ async def server(request: pytest.FixtureRequest) -> AsyncIterator[FakeRealtimeSe
         yield fake
 
 
-def session_for(server: FakeRealtimeServer, channel: Any = None, **config: Any) -> RealtimeSession:
+def session_for(
+    server: FakeRealtimeServer,
+    channel: Any = None,
+    reconnect: ReconnectPolicy | None = None,
+    **config: Any,
+) -> RealtimeSession:
     factory = openai.realtime if server.dialect.name == "openai" else xai.realtime
     model = factory(api_key="sk-test", base_url=server.base_url)
     options = ConnectOptions(session_config=SessionConfig(**config)) if config else None
-    return RealtimeSession(AGENT, model=model, channel=channel, connect_options=options)
+    return RealtimeSession(
+        AGENT, model=model, channel=channel, connect_options=options, reconnect=reconnect
+    )
 
 
 async def until(session: RealtimeSession, kind: str, *, count: int = 1) -> list[SessionEvent]:
@@ -308,7 +315,8 @@ async def test_a_dropped_connection_is_reported_and_history_kept(
     server: FakeRealtimeServer,
 ) -> None:
     server.script.default = TextReply("noted")
-    async with session_for(server, modalities=["text"]) as session:
+    no_retry = ReconnectPolicy(attempts=0)
+    async with session_for(server, reconnect=no_retry, modalities=["text"]) as session:
         session.send_message("remember this")
         await until(session, "response.done")
         await server.drop_connections(code=1011, reason="server restarting")
@@ -319,3 +327,34 @@ async def test_a_dropped_connection_is_reported_and_history_kept(
         assert "1011" in lost.message and "server restarting" in lost.message  # type: ignore[union-attr]
         words = [getattr(i, "text", "") for i in session.history.items]
         assert "remember this" in words and "noted" in words
+
+
+async def test_a_dropped_connection_is_brought_back_with_the_conversation(
+    server: FakeRealtimeServer,
+) -> None:
+    server.script.default = TextReply("noted")
+    policy = ReconnectPolicy(initial_delay=0.05)
+    async with session_for(server, reconnect=policy, modalities=["text"]) as session:
+        session.send_message("remember this")
+        await until(session, "response.done")
+        before = len(server.received)
+        await server.drop_connections(code=1011, reason="server restarting")
+        events = await until(session, "status.changed", count=2)
+        assert [e.status for e in events if e.kind == "status.changed"] == [  # type: ignore[union-attr]
+            TransportStatus.RECONNECTING,
+            TransportStatus.CONNECTED,
+        ]
+        assert not [e for e in events if e.kind == "session.error"]  # recovered: no error
+        session.send_message("and now?")
+        events = await until(session, "text.output")
+        assert texts(events, "text.output") == ["noted"]
+    again = server.received[before:]
+    creates = [m["item"] for m in again if m["type"] == "conversation.item.create"]
+    # The new provider session hears the conversation first, then what is new.
+    assert [(i["role"], i["content"][0]["text"]) for i in creates] == [
+        ("user", "remember this"),
+        ("assistant", "noted"),
+        ("user", "and now?"),
+    ]
+    assert [i["content"][0]["type"] for i in creates] == ["input_text", "output_text", "input_text"]
+    assert session.reconnects == 1 and not server.violations

@@ -15,6 +15,7 @@ import pytest
 
 from voicewire import RealtimeAgent
 from voicewire.server import create_app
+from voicewire.session import ReconnectPolicy
 from voicewire.testing import ScriptedModel, TextReply
 
 pytestmark = pytest.mark.timeout(20)
@@ -113,8 +114,9 @@ async def test_a_full_socket_queues_later_messages_behind_in_order(app: Any) -> 
     assert types.index("error") > types.index("response.created")
 
 
-async def test_a_lost_model_closes_after_what_was_queued(app: Any, model: ScriptedModel) -> None:
-    client = AsgiClient(app)
+async def test_a_lost_model_closes_after_what_was_queued(model: ScriptedModel) -> None:
+    agent = RealtimeAgent(id="a", name="A", instructions="Answer.")
+    client = AsgiClient(create_app(agent, model, reconnect=ReconnectPolicy(attempts=0)))
     await client.start()
     client.open.clear()
     client.send({"type": "response.create"})
@@ -126,5 +128,11 @@ async def test_a_lost_model_closes_after_what_was_queued(app: Any, model: Script
     await client.until("error")
     await asyncio.wait_for(client.task, 5)
     assert client.closed is not None and client.closed["code"] == 1011
-    last = client.received[-1]
-    assert last["type"] == "error" and last["error"]["code"] == "connection_lost"
+    # The link's error, then the cut response is closed for the client (its item and part
+    # done, then response.done failed), and only then the connection.
+    types = [m["type"] for m in client.received]
+    error = client.received[types.index("error")]
+    assert error["error"]["code"] == "connection_lost"
+    done = client.received[-1]
+    assert done["type"] == "response.done" and done["response"]["status"] == "failed"
+    assert types.index("error") < types.index("response.output_item.done")

@@ -29,6 +29,7 @@ from voicewire.protocol import (
     TransportStatus,
 )
 from voicewire.providers.event_stream import EventStream
+from voicewire.session import ReconnectPolicy
 
 MS = AudioFormat.pcm16(24000).bytes_per_second // 1000
 
@@ -132,7 +133,7 @@ async def test_barge_in_truncates_and_the_models_confirmation_comes_after_not_ne
 
 async def test_the_end_of_the_stream_disconnects_and_close_waits_for_it() -> None:
     model = AnsweringModel()
-    session = RealtimeSession(agent(), model=model)
+    session = RealtimeSession(agent(), model=model, reconnect=ReconnectPolicy(attempts=0))
     statuses: list[TransportStatus] = []
     session.on("status", lambda e: statuses.append(e.status))
     await session.connect()

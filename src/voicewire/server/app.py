@@ -62,7 +62,7 @@ from voicewire.protocol import (
     SessionConfig,
     credential_to_json,
 )
-from voicewire.session import RealtimeSession
+from voicewire.session import RealtimeSession, ReconnectPolicy
 
 from .relay import CLIENT_SESSION_FIELDS, Relay
 from .security import (
@@ -99,6 +99,7 @@ def create_app(
     max_frame_bytes: int = 1 << 20,
     session_config: SessionConfig | None = None,
     client_session_fields: Collection[str] = CLIENT_SESSION_FIELDS,
+    reconnect: ReconnectPolicy | None = None,
 ) -> Starlette:
     """An ASGI app serving ``agent`` (see the module docstring for the routes).
 
@@ -119,6 +120,9 @@ def create_app(
             server's own limit (uvicorn ``ws_max_size``, 16 MiB by default) caps memory first.
         session_config: session defaults under the agent's instructions, tools and voice.
         client_session_fields: settings a client's ``session.update`` may change.
+        reconnect: how a session brings back a dropped link to the model (default:
+            :class:`~voicewire.session.ReconnectPolicy`); the client stays connected meanwhile,
+            and gets an ``error`` and a close (1011) only if the link cannot be brought back.
     """
     resolved = model if model is not None else agent.model
     if resolved is None:
@@ -137,6 +141,7 @@ def create_app(
         max_frame_bytes=max_frame_bytes,
         session_config=session_config,
         client_session_fields=client_session_fields,
+        reconnect=reconnect,
     )
     app = Starlette(
         routes=[
@@ -184,6 +189,7 @@ class VoicewireServer:
         max_frame_bytes: int,
         session_config: SessionConfig | None,
         client_session_fields: Collection[str],
+        reconnect: ReconnectPolicy | None = None,
     ) -> None:
         self.agent = agent
         self.model = model
@@ -193,6 +199,7 @@ class VoicewireServer:
         self.max_frame_bytes = max_frame_bytes
         self.session_config = session_config
         self.client_session_fields = frozenset(client_session_fields)
+        self.reconnect = reconnect
         self.active_sessions = 0
         self.sessions_served = 0
         self._labels = itertools.count(1)
@@ -301,6 +308,7 @@ class VoicewireServer:
             connect_options=ConnectOptions(session_config=self.session_config),
             auto_truncate=False,  # the client truncates at what it played; the relay passes it on
             stream_events=False,  # the relay takes events through session.on()
+            reconnect=self.reconnect,
         )
         relay = Relay(
             receive,

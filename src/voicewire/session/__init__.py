@@ -3,6 +3,7 @@
 from .events import ALIASES, SessionEvent, StatusChanged, ToolOutput
 from .history import ConversationHistory
 from .playback import PlaybackTracker, TruncatePoint
+from .reconnect import ReconnectPolicy, replay_events
 from .session import RealtimeSession
 
 __all__ = [
@@ -10,8 +11,10 @@ __all__ = [
     "ConversationHistory",
     "PlaybackTracker",
     "RealtimeSession",
+    "ReconnectPolicy",
     "SessionEvent",
     "StatusChanged",
     "ToolOutput",
     "TruncatePoint",
+    "replay_events",
 ]

@@ -8,7 +8,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import replace
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeGuard
 
 from ..agent import RealtimeAgent
 from ..context import Context
@@ -61,6 +61,7 @@ from .dispatch import EventHub, Handler
 from .events import SessionEvent, StatusChanged
 from .history import ConversationHistory
 from .playback import PlaybackTracker
+from .reconnect import ReconnectPolicy, replay_events
 from .tool_runner import ToolRunner
 
 log = logging.getLogger("voicewire.session")
@@ -89,12 +90,15 @@ class RealtimeSession:
         *,
         auto_truncate: bool = True,
         stream_events: bool = True,
+        reconnect: ReconnectPolicy | None = None,
     ) -> None:
         """``auto_truncate=False`` leaves truncation to a remote client that plays the audio and
         knows better what was heard (the OpenAI-compatible server relays its truncate).
         ``stream_events=False`` is for code that takes events only through :meth:`on`: the
         session then keeps none for ``async for`` (which raises), instead of the latest
-        :data:`~voicewire.session.dispatch.STREAM_LIMIT` that nobody would read."""
+        :data:`~voicewire.session.dispatch.STREAM_LIMIT` that nobody would read.
+        ``reconnect`` says how to bring a dropped link back (default: :class:`ReconnectPolicy`,
+        5 attempts over about 15 s; ``ReconnectPolicy(attempts=0)`` to stay disconnected)."""
         resolved = model if model is not None else agent.model
         if resolved is None:
             raise ConfigurationError(
@@ -131,6 +135,11 @@ class RealtimeSession:
         self._closing = False
         self._auto_truncate = auto_truncate
         self._interrupted_response: str | None = None
+        self._reconnect = reconnect if reconnect is not None else ReconnectPolicy()
+        self._reconnecting: asyncio.Task[None] | None = None
+        self._lost: SessionError | None = None  # the link's last words, held while reconnecting
+        self.reconnects = 0
+        """Links brought back after a drop."""
         self.audio_dropped_while_muted = 0
         """Bytes of input audio the mute gate kept from the model."""
 
@@ -152,11 +161,21 @@ class RealtimeSession:
         self._set_status(TransportStatus.CONNECTING)
         try:
             self.config = await self._build_config()
-            options = replace(self._options, session_config=self.config)
-            connection = await self.transport.connect(self.model, options)
+            connection = await self._open()
         except BaseException:
             self._set_status(TransportStatus.DISCONNECTED)
             raise
+        self._attach(connection, ())
+        if self.channel is not None:
+            await self.channel.start(self)
+
+    async def _open(self) -> RealtimeConnection:
+        options = replace(self._options, session_config=self.config)
+        return await self.transport.connect(self.model, options)
+
+    def _attach(self, connection: RealtimeConnection, replay: Sequence[ClientEvent]) -> None:
+        """Start using ``connection``: events flow in, then ``replay`` and what was said
+        meanwhile go out, in that order."""
         self._connection = connection
         self.context.session_id = connection.session_id
         self._events_ended = asyncio.Event()
@@ -166,16 +185,17 @@ class RealtimeSession:
             connection.deliver_to(self._on_event, self._on_events_end)
         else:
             self._pump = asyncio.create_task(self._pump_events(connection), name="session-pump")
-        pending, self._pending = self._pending, []
+        pending, self._pending = [*replay, *self._pending], []
         for event in pending:
             self._send(event)
-        if self.channel is not None:
-            await self.channel.start(self)
 
     async def close(self) -> None:
         if self._status is TransportStatus.CLOSED or self._closing:
             return
         self._closing = True
+        if self._reconnecting is not None:
+            self._reconnecting.cancel()
+            await asyncio.gather(self._reconnecting, return_exceptions=True)
         await self._tools.aclose()
         if self.channel is not None:
             with contextlib.suppress(Exception):
@@ -357,15 +377,62 @@ class RealtimeSession:
             self._hub.emit(SessionError("internal_error", f"{event.kind}: {exc}"))
 
     def _on_events_end(self) -> None:
-        """The stream ended (the link dropped, after its ``connection_lost`` error was handled,
-        or it was closed): the session is disconnected unless it is closing."""
+        """The stream ended: the link was closed, or it dropped (after its ``connection_lost``
+        error). A dropped link is brought back when the policy allows, else the session is
+        disconnected."""
         self._events_ended.set()
-        if self._status is TransportStatus.CONNECTED and not self._closing:
-            self._set_status(TransportStatus.DISCONNECTED)
+        if self._status is not TransportStatus.CONNECTED or self._closing:
+            return
+        self._link_lost()
+        if self._reconnect.attempts:
+            self._set_status(TransportStatus.RECONNECTING)
+            self._reconnecting = asyncio.create_task(self._bring_back(), name="session-reconnect")
+        else:
+            self._give_up()
+
+    def _link_lost(self) -> None:
+        """What ended with the link: its response (the listener hears the end of it) and the
+        tools it asked for (their cancellations go to the next link, after the replay)."""
+        if self._response_open:
+            self._response_open = False
+            self._hub.emit(ResponseDone(self._active_response, "failed", reason="connection_lost"))
+        self._tools.cancel_all()
+
+    async def _bring_back(self) -> None:
+        for attempt, delay in enumerate(self._reconnect.delays(), start=1):
+            await asyncio.sleep(delay)
+            try:
+                connection = await self._open()
+            except Exception as exc:
+                log.warning("reconnect attempt %d failed: %s: %s", attempt, type(exc).__name__, exc)
+                continue
+            self._lost = None
+            self.reconnects += 1
+            log.info("reconnected after %d attempt(s)", attempt)
+            self._attach(connection, replay_events(self.history.items))
+            return
+        self._give_up()
+
+    def _give_up(self) -> None:
+        """One fatal ``connection_lost`` error (the link's own, if it left one), then
+        ``disconnected``."""
+        lost, self._lost = self._lost, None
+        attempts = self._reconnect.attempts
+        if attempts:
+            why = lost.message if lost is not None else "the model closed the link"
+            lost = SessionError(
+                "connection_lost", f"{why}; {attempts} attempts to reconnect failed", fatal=True
+            )
+        if lost is not None:
+            self._hub.emit(lost)
+        self._set_status(TransportStatus.DISCONNECTED)
 
     def _handle(self, event: ServerEvent) -> None:
         if isinstance(event, AudioOutputDelta):
             self._on_audio(event)
+            return
+        if self._reconnect.attempts and _is_link_lost(event) and not self._closing:
+            self._lost = event  # told only if the link cannot be brought back
             return
         if isinstance(event, SpeechStarted):
             if self._turn_detection.interrupt_response:
@@ -443,3 +510,7 @@ class RealtimeSession:
                 point.audio_end_ms if point else None,
             )
         )
+
+
+def _is_link_lost(event: ServerEvent) -> TypeGuard[SessionError]:
+    return isinstance(event, SessionError) and event.fatal and event.code == "connection_lost"

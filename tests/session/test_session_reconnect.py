@@ -1,0 +1,133 @@
+"""Bringing a dropped link back: the policy, what is replayed, and what the session does
+meanwhile (the end-to-end reconnect over a real WebSocket is in tests/e2e)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from voicewire import RealtimeAgent, RealtimeSession
+from voicewire.protocol import (
+    AudioPart,
+    ConfigurationError,
+    ConnectOptions,
+    ItemCreate,
+    MessageItem,
+    TextPart,
+    ToolCallItem,
+    ToolResultItem,
+    TransportStatus,
+)
+from voicewire.session import ReconnectPolicy, replay_events
+from voicewire.testing import ScriptedConnection, ScriptedModel, TextReply
+
+AGENT = RealtimeAgent(id="a", name="A", instructions="Answer.")
+
+
+def test_the_policy_backs_off_exponentially_up_to_its_cap() -> None:
+    policy = ReconnectPolicy(attempts=6, initial_delay=0.5, max_delay=3.0)
+    assert list(policy.delays()) == [0.5, 1.0, 2.0, 3.0, 3.0, 3.0]
+    assert list(ReconnectPolicy(attempts=0).delays()) == []
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"attempts": -1}, {"initial_delay": -1.0}, {"initial_delay": 5.0, "max_delay": 1.0}]
+)
+def test_a_policy_that_makes_no_sense_is_refused(kwargs: dict[str, float]) -> None:
+    with pytest.raises(ConfigurationError, match="ReconnectPolicy"):
+        ReconnectPolicy(**kwargs)  # type: ignore[arg-type]
+
+
+def test_replay_keeps_words_and_tool_exchanges_without_ids() -> None:
+    items = [
+        MessageItem("i1", "user", (AudioPart(transcript="what's the weather?", audio=b"\0\0"),)),
+        ToolCallItem("i2", "call_1", "get_weather", '{"city": "Paris"}', "completed"),
+        ToolResultItem("i3", "call_1", "sunny", "get_weather"),
+        MessageItem("i4", "assistant", (TextPart("Sunny."), AudioPart(transcript="Sunny."))),
+        MessageItem("i5", "user", (AudioPart(),)),  # nothing was heard: nothing to replay
+    ]
+    events = replay_events(items)
+    assert all(isinstance(e, ItemCreate) and e.previous_item_id is None for e in events)
+    replayed = [e.item for e in events if isinstance(e, ItemCreate)]
+    assert replayed == [
+        MessageItem(None, "user", (TextPart("what's the weather?"),), "completed"),
+        ToolCallItem(None, "call_1", "get_weather", '{"city": "Paris"}', "completed"),
+        ToolResultItem(None, "call_1", "sunny", "get_weather"),
+        MessageItem(None, "assistant", (TextPart("Sunny."), TextPart("Sunny.")), "completed"),
+    ]
+
+
+class FlakyModel(ScriptedModel):
+    """Refuses ``refusals`` connection attempts after the first connection."""
+
+    def __init__(self, refusals: int) -> None:
+        super().__init__(model_id="flaky")
+        self.refusals = refusals
+        self.attempts = 0
+
+    async def connect(self, options: ConnectOptions | None = None) -> ScriptedConnection:
+        self.attempts += 1
+        if self.attempts > 1 and self.refusals:
+            self.refusals -= 1
+            raise ConnectionRefusedError("not yet")
+        return await super().connect(options)
+
+
+async def wait_for_status(session: RealtimeSession, status: TransportStatus) -> None:
+    async with asyncio.timeout(5):
+        while session.status is not status:  # noqa: ASYNC110
+            await asyncio.sleep(0.005)
+
+
+async def test_what_is_said_while_reconnecting_follows_the_replay() -> None:
+    model = FlakyModel(refusals=2)
+    model.script.default = TextReply("hi")
+    policy = ReconnectPolicy(initial_delay=0.01)
+    async with RealtimeSession(AGENT, model=model, reconnect=policy) as session:
+        session.send_message("first")
+        await asyncio.sleep(0.05)  # the reply comes
+        await model.connections[0].drop()
+        assert session.status is TransportStatus.RECONNECTING
+        session.send_message("meanwhile")  # queued, not lost
+        await wait_for_status(session, TransportStatus.CONNECTED)
+        assert model.attempts == 4 and session.reconnects == 1
+        creates = [e.item.text for e in model.received if isinstance(e, ItemCreate)]
+        assert creates == ["first", "first", "hi", "meanwhile"]  # type: ignore[union-attr]
+
+
+async def test_a_response_cut_by_the_drop_is_finished_for_the_listener() -> None:
+    model = ScriptedModel()
+    model.script.default = TextReply("a long answer that is cut off", pace=0.05)
+    done: list[str] = []
+    policy = ReconnectPolicy(initial_delay=0.01)
+    async with RealtimeSession(AGENT, model=model, reconnect=policy) as session:
+        session.on("response.done", lambda e: done.append(e.status))
+        session.send_message("talk")
+        await asyncio.sleep(0.08)
+        await model.connections[0].drop()
+        assert done == ["failed"]
+        await wait_for_status(session, TransportStatus.CONNECTED)
+
+
+async def test_closing_while_reconnecting_stops_trying() -> None:
+    model = FlakyModel(refusals=100)
+    session = RealtimeSession(AGENT, model=model, reconnect=ReconnectPolicy(initial_delay=0.05))
+    await session.connect()
+    await model.connections[0].drop()
+    assert session.status is TransportStatus.RECONNECTING
+    await session.close()
+    attempts = model.attempts
+    await asyncio.sleep(0.2)
+    assert session.status is TransportStatus.CLOSED and model.attempts == attempts
+
+
+async def test_giving_up_says_why_once_and_disconnects() -> None:
+    model = FlakyModel(refusals=100)
+    errors: list[str] = []
+    policy = ReconnectPolicy(attempts=2, initial_delay=0.01)
+    async with RealtimeSession(AGENT, model=model, reconnect=policy) as session:
+        session.on("error", lambda e: errors.append(f"{e.code}: {e.message}"))
+        await model.connections[0].drop("the cable was cut")
+        await wait_for_status(session, TransportStatus.DISCONNECTED)
+    assert errors == ["connection_lost: the cable was cut; 2 attempts to reconnect failed"]
