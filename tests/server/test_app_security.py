@@ -219,3 +219,34 @@ async def test_provider_key_never_appears_in_responses_frames_or_logs(
     everything = "\n".join([*bodies, json.dumps(client.frames), server_log(caplog)])
     assert PROVIDER_KEY not in everything
     assert PROVIDER_KEY not in repr(model)
+
+
+async def test_a_refused_handshake_logs_its_reason_not_uvicorns_spurious_error(
+    served: Served, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    headers = {"Authorization": "Bearer vw1.forged.token"}
+    with pytest.raises(InvalidStatus):
+        async with websockets.connect(served.ws_url, additional_headers=headers):
+            pass
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("refused a realtime connection" in m for m in messages), messages
+    assert not any("without completing handshake" in m for m in messages), messages
+
+
+async def test_other_apps_incomplete_handshakes_are_still_logged(
+    agent: RealtimeAgent, model: ScriptedModel, caplog: pytest.LogCaptureFixture
+) -> None:
+    create_app(agent, model)  # installs the filter on uvicorn's logger
+
+    async def forgetful(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "websocket":
+            await receive()  # and returns without accepting or refusing
+
+    caplog.set_level(logging.INFO)
+    async with serve(forgetful) as running:  # type: ignore[arg-type]
+        with pytest.raises(InvalidStatus):
+            async with websockets.connect(f"ws://127.0.0.1:{running.port}/"):
+                pass
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("without completing handshake" in m for m in messages), messages

@@ -30,9 +30,10 @@ model object: no response body or log line written here carries them, and ``crea
 redacting filter on uvicorn's loggers, whose DEBUG handshake logs would otherwise print the
 ``Authorization`` header (see :func:`~voicewire.server.security.install_log_redaction`).
 
-Known noise: uvicorn's default ``websockets-sansio`` implementation logs "ASGI callable returned
-without completing handshake." after every refused handshake sent as an HTTP response (the
-refusal itself goes out correctly).
+uvicorn's default ``websockets-sansio`` implementation logs "ASGI callable returned without
+completing handshake." after every handshake refused with an HTTP response; ``create_app``
+filters that line out for the handshakes it refused itself
+(:class:`~voicewire.server.security.RefusedHandshakeFilter`).
 """
 
 from __future__ import annotations
@@ -68,7 +69,9 @@ from .relay import CLIENT_SESSION_FIELDS, Relay
 from .security import (
     OriginPolicy,
     bearer_token,
+    handshake_refused,
     install_log_redaction,
+    install_refused_handshake_filter,
     redact,
     select_subprotocol,
     subprotocol_token,
@@ -132,6 +135,7 @@ def create_app(
     if max_frame_bytes <= 0:
         raise ConfigurationError(f"max_frame_bytes must be positive, got {max_frame_bytes}")
     install_log_redaction()
+    install_refused_handshake_filter()
     server = VoicewireServer(
         agent,
         resolved,
@@ -360,6 +364,7 @@ def _route_path(scope: Scope) -> str:
 async def _deny(websocket: WebSocket, status: int, code: str, message: str) -> None:
     """Refuse the handshake with an HTTP status and a JSON body when the server supports it
     (uvicorn does), else by closing before accept (an HTTP 403)."""
+    handshake_refused.set(True)
     if "websocket.http.response" in websocket.scope.get("extensions", {}):
         await websocket.send_denial_response(_json_error(status, code, message))
     else:

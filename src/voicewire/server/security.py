@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Collection, Iterable
+from contextvars import ContextVar
 from typing import Final
 from urllib.parse import urlsplit
 
@@ -62,6 +63,33 @@ def install_log_redaction(names: Iterable[str] = SERVER_LOGGERS) -> None:
         logger = logging.getLogger(name)
         if not any(isinstance(f, RedactingFilter) for f in logger.filters):
             logger.addFilter(RedactingFilter())
+
+
+handshake_refused: ContextVar[bool] = ContextVar("voicewire_handshake_refused", default=False)
+"""Set by the endpoint when it refuses a WebSocket handshake with an HTTP response. The ASGI
+server logs in the same task once the endpoint returns, so the flag is still set there."""
+
+_INCOMPLETE_HANDSHAKE: Final = "ASGI callable returned without completing handshake."
+
+
+class RefusedHandshakeFilter(logging.Filter):
+    """Drops uvicorn's "ASGI callable returned without completing handshake." error after a
+    handshake the endpoint refused on purpose (a 401 or 403 denial response).
+
+    uvicorn's ``websockets-sansio`` implementation does not count a denial response as the end of
+    the handshake and logs that error for every refused token or origin (Kludex/uvicorn PR 3138
+    fixes it upstream). The refusal itself reaches the client correctly, and the endpoint logs
+    its own reason; for any other connection the error is still logged.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.msg == _INCOMPLETE_HANDSHAKE and handshake_refused.get())
+
+
+def install_refused_handshake_filter(name: str = "uvicorn.error") -> None:
+    logger = logging.getLogger(name)
+    if not any(isinstance(f, RefusedHandshakeFilter) for f in logger.filters):
+        logger.addFilter(RefusedHandshakeFilter())
 
 
 def bearer_token(authorization: Iterable[str]) -> str | None:
