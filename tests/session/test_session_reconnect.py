@@ -4,20 +4,26 @@ meanwhile (the end-to-end reconnect over a real WebSocket is in tests/e2e)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import pytest
 
 from voicewire import RealtimeAgent, RealtimeSession
 from voicewire.protocol import (
+    AudioInputClear,
     AudioPart,
+    ClientEvent,
     ConfigurationError,
     ConnectOptions,
     ItemCreate,
     MessageItem,
+    PushConnection,
+    ServerEvent,
     TextPart,
     ToolCallItem,
     ToolResultItem,
     TransportStatus,
+    UnsupportedEventError,
 )
 from voicewire.session import ReconnectPolicy, replay_events
 from voicewire.testing import ScriptedConnection, ScriptedModel, TextReply
@@ -131,3 +137,42 @@ async def test_giving_up_says_why_once_and_disconnects() -> None:
         await model.connections[0].drop("the cable was cut")
         await wait_for_status(session, TransportStatus.DISCONNECTED)
     assert errors == ["connection_lost: the cable was cut; 2 attempts to reconnect failed"]
+
+
+class PickyConnection:
+    """A scripted connection behind a wrapper that only iterates (no push delivery) and
+    refuses to clear the input buffer."""
+
+    def __init__(self, inner: ScriptedConnection) -> None:
+        self.inner = inner
+        self.status = inner.status
+        self.session_id = inner.session_id
+        self.on_status = inner.on_status
+        self.close = inner.close
+
+    def send(self, event: ClientEvent) -> None:
+        if isinstance(event, AudioInputClear):
+            raise UnsupportedEventError("this model cannot clear its input")
+        self.inner.send(event)
+
+    def __aiter__(self) -> AsyncIterator[ServerEvent]:
+        return aiter(self.inner)
+
+
+class PickyModel(ScriptedModel):
+    async def connect(self, options: ConnectOptions | None = None) -> PickyConnection:  # type: ignore[override]
+        return PickyConnection(await super().connect(options))
+
+
+async def test_a_queued_event_the_model_refuses_is_reported_and_the_rest_still_go() -> None:
+    model = PickyModel()
+    session = RealtimeSession(AGENT, model=model)
+    errors: list[str] = []
+    session.on("error", lambda e: errors.append(e.message))
+    session.clear_audio()  # queued while not connected
+    session.send_message("hello")
+    await session.connect()
+    assert not isinstance(PickyConnection(model.connections[0]), PushConnection)  # iterated
+    assert errors == ["audio.input.clear not sent: this model cannot clear its input"]
+    assert [e.item.text for e in model.received if isinstance(e, ItemCreate)] == ["hello"]  # type: ignore[union-attr]
+    await session.close()

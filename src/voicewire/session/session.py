@@ -34,6 +34,7 @@ from ..protocol import (
     PushConnection,
     RealtimeChannel,
     RealtimeConnection,
+    RealtimeError,
     RealtimeModel,
     RealtimeTransport,
     ResponseCancel,
@@ -187,7 +188,10 @@ class RealtimeSession:
             self._pump = asyncio.create_task(self._pump_events(connection), name="session-pump")
         pending, self._pending = [*replay, *self._pending], []
         for event in pending:
-            self._send(event)
+            try:
+                self._send(event)
+            except RealtimeError as exc:  # one the model cannot take: say so, send the rest
+                self._hub.emit(SessionError(exc.code, f"{event.kind} not sent: {exc.message}"))
 
     async def close(self) -> None:
         if self._status is TransportStatus.CLOSED or self._closing:
