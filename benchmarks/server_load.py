@@ -3,8 +3,9 @@
 N WebSocket sessions on 127.0.0.1 each stream 24 kHz PCM16 audio in 20 ms frames
 (``input_audio_buffer.append``, base64) in real time for a bounded time, and get every frame back:
 
-- **voicewire**: ``create_app(agent, ScriptedModel(echo=True))`` under uvicorn (its defaults).
-  Each client mints a token with ``POST /realtime/credential`` and connects to
+- **voicewire**: ``create_app(agent, ScriptedModel(echo=True))`` under uvicorn (its defaults),
+  in one process and then in two (``--workers 1,2``), the latter as ``voicewire serve --workers 2``
+  runs it: one ``SO_REUSEPORT`` socket per process, one token secret. Each client mints a token with ``POST /realtime/credential`` and connects to
   ``WS /v1/realtime`` with ``Authorization: Bearer <token>``. The echo model sends each input
   chunk straight back, one ``response.output_audio.delta`` per ``input_audio_buffer.append``
   (it neither batches nor splits: ``ScriptedConnection._echo``), so the whole server path runs
@@ -47,7 +48,12 @@ Figures:
 
 Goals (issue 4): 200 sessions held, p99 added latency <= 20 ms, 0 frames lost.
 
-Run: ``python benchmarks/server_load.py [--sessions 200] [--seconds 10]``. Linux only (reads
+The host's other tenants make single runs vary (CPU per frame moves by a fifth from one minute to
+the next, for the bare echo as for voicewire): ``--repeat N`` measures N rounds, each the reference
+and then voicewire back to back, and reports every round's figure and the median round's.
+
+Run: ``python benchmarks/server_load.py [--sessions 200] [--seconds 10] [--workers 1,2]
+[--repeat 3]`` (``make bench-server`` runs three rounds). Linux only (reads
 ``/proc``); everything listens on 127.0.0.1 and stops by itself.
 """
 
