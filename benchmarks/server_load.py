@@ -5,8 +5,9 @@ N WebSocket sessions on 127.0.0.1 each stream 24 kHz PCM16 audio in 20 ms frames
 
 - **voicewire**: ``create_app(agent, ScriptedModel(echo=True))`` under uvicorn (its defaults),
   in one process and then in two (``--workers 1,2``), the latter as ``voicewire serve --workers 2``
-  runs it: one ``SO_REUSEPORT`` socket per process, one token secret. Each client mints a token with ``POST /realtime/credential`` and connects to
-  ``WS /v1/realtime`` with ``Authorization: Bearer <token>``. The echo model sends each input
+  runs it: one ``SO_REUSEPORT`` socket per process, one token secret. Each client mints a token
+  with ``POST /realtime/credential`` and connects to ``WS /v1/realtime`` with
+  ``Authorization: Bearer <token>``. The echo model sends each input
   chunk straight back, one ``response.output_audio.delta`` per ``input_audio_buffer.append``
   (it neither batches nor splits: ``ScriptedConnection._echo``), so the whole server path runs
   per frame: JSON parse, client-event decode, base64 decode, session, model, session events,
