@@ -69,7 +69,8 @@ def serve(
     ``ready(port)`` is called once every worker listens (with the port picked when ``port`` is
     0). ``loop`` is uvicorn's (``auto``: uvloop when installed). Raises :class:`OSError` when
     the port cannot be bound, and :class:`RuntimeError` when a worker stops on its own (the
-    others are stopped too).
+    others are stopped too). Call it from the main thread: with several workers it handles
+    SIGINT and SIGTERM (it stops the workers) until it returns.
     """
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
