@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ from voicewire.protocol import (
     ConnectOptions,
     MessageItem,
     SessionConfig,
+    TranscriptionConfig,
     TurnDetection,
     user_text,
 )
@@ -530,3 +532,23 @@ async def test_voice_speed_changes_how_long_the_answer_takes_to_say(loaded: None
         audio = b"".join(d.audio for d in rec.of("audio.output.delta"))
         durations.append(len(audio) / (2 * 24000))
     assert durations[1] < 0.8 * durations[0], durations
+
+
+async def test_settings_the_offline_stack_cannot_honour_are_named_once_in_the_log(
+    loaded: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    agent = make_agent(voice={"voice_id": "marin"})
+    config = SessionConfig(transcription=TranscriptionConfig(language="fr"))
+    caplog.set_level(logging.WARNING, logger="voicewire.local")
+    session, rec = open_session(agent, local.realtime(EchoLLM()), config=config)
+    async with session:
+        session.update(instructions="Still answer briefly.")  # the same settings again
+        session.send_message("hello")
+        await rec.wait_for("response.done", 30)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [
+        "the local model has one voice (en_US-joe-medium); voice 'marin' is spoken with it",
+        "the local model transcribes English only (whisper tiny.en); language 'fr' is transcribed "
+        "as English",
+    ]
+    assert rec.of("audio.output.delta")  # and it answered, with its own voice

@@ -30,7 +30,7 @@ import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 from numpy.typing import NDArray
@@ -99,6 +99,9 @@ from .text import ClauseSplitter, speakable
 from .vad import SAMPLE_RATE, VadEvent, VoiceActivityDetector
 
 log = logging.getLogger("voicewire.local")
+
+LOCAL_VOICES: Final = ("en_US-joe-medium", "joe")
+"""The voice ids the local model answers to (piper's one bundled voice)."""
 
 DEFAULT_FORMAT = AudioFormat.pcm16(24000)
 STT_FORMAT = AudioFormat.pcm16(SAMPLE_RATE)
@@ -272,6 +275,7 @@ class LocalConnection:
         self._tail: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[Any]] = set()
         self._warmed: str | None = None
+        self._noted: set[str] = set()  # unsupported settings already warned about
         self.timings: dict[str, float] = {}
         """Monotonic times of the latest turn's milestones (for benchmarks)."""
         self._emit(SessionCreated(self._session_id))
@@ -428,12 +432,34 @@ class LocalConnection:
             "server_vad", silence_duration_ms=self._options.silence_duration_ms
         )
 
+    def _note_unsupported(self, config: SessionConfig) -> None:
+        """Say once, in the log, what of the config the offline stack cannot honour: it has one
+        voice and an English-only transcriber. (A session configured for a cloud model keeps
+        working here, which is the point of a local fallback; hence a warning, not an error.)"""
+        voice = config.voice.voice_id if config.voice else None
+        if voice not in (None, *LOCAL_VOICES) and voice not in self._noted:
+            self._noted.add(voice)
+            log.warning(
+                "the local model has one voice (%s); voice %r is spoken with it",
+                LOCAL_VOICES[0],
+                voice,
+            )
+        language = config.transcription.language if config.transcription else None
+        if language and not language.lower().startswith("en") and language not in self._noted:
+            self._noted.add(language)
+            log.warning(
+                "the local model transcribes English only (whisper tiny.en); language %r is "
+                "transcribed as English",
+                language,
+            )
+
     def _server_vad(self) -> bool:
         return self._turn_detection().mode != "manual"
 
     def _apply_config(self, config: SessionConfig) -> None:
         old = self._config
         self._config = config
+        self._note_unsupported(config)
         input_format = config.input_audio_format or DEFAULT_FORMAT
         if input_format != self._input_format:
             self._input_format = input_format
