@@ -107,3 +107,26 @@ class EventStream:
 
     def events(self) -> AsyncIterator[ServerEvent]:
         return aiter(self._events)
+
+
+class StreamConnection:
+    """What an :class:`EventStream` answers for a connection built on one: ``status``,
+    ``on_status``, ``async for`` and :meth:`deliver_to` (so that it is a
+    :class:`~voicewire.protocol.PushConnection`). The connection sets ``self._stream``."""
+
+    _stream: EventStream
+
+    @property
+    def status(self) -> TransportStatus:
+        return self._stream.status
+
+    def on_status(self, listener: StatusListener) -> Callable[[], None]:
+        return self._stream.on_status(listener)
+
+    def __aiter__(self) -> AsyncIterator[ServerEvent]:
+        return self._stream.events()
+
+    def deliver_to(
+        self, on_event: Callable[[ServerEvent], None], on_end: Callable[[], None]
+    ) -> None:
+        self._stream.deliver_to(on_event, on_end)

@@ -41,7 +41,7 @@ import contextlib
 import itertools
 import re
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -81,7 +81,6 @@ from voicewire.protocol import (
     SessionUpdated,
     SpeechStarted,
     SpeechStopped,
-    StatusListener,
     TextOutput,
     TextOutputDelta,
     TextPart,
@@ -100,7 +99,7 @@ from voicewire.protocol import (
     TurnDetection,
     Usage,
 )
-from voicewire.providers.event_stream import EventStream
+from voicewire.providers.event_stream import EventStream, StreamConnection
 
 from . import tones
 from .script import AudioReply, Reply, Script, TextReply, ToolCallReply
@@ -203,7 +202,7 @@ class _Run:
         return self.cancel.is_set()
 
 
-class ScriptedConnection:
+class ScriptedConnection(StreamConnection):
     """One scripted model session (a :class:`~voicewire.protocol.RealtimeConnection`).
 
     Attributes:
@@ -250,37 +249,21 @@ class ScriptedConnection:
     # -- RealtimeConnection ----------------------------------------------------------------------
 
     @property
-    def status(self) -> TransportStatus:
-        return self._stream.status
-
-    @property
     def session_id(self) -> str | None:
         return self._session_id
 
     def send(self, event: ClientEvent) -> None:
-        connected = self._stream.status is TransportStatus.CONNECTED
-        if isinstance(event, AudioInputAppend) and self._model.echo and connected:
+        if self._stream.status is not TransportStatus.CONNECTED:
+            raise ConnectionClosedError(f"cannot send {event.kind}: the scripted model is closed")
+        if isinstance(event, AudioInputAppend) and self._model.echo:
             self._on_append(event)  # the load benchmark's path: one call per frame per session
             return
-        if self.status is not TransportStatus.CONNECTED:
-            raise ConnectionClosedError(f"cannot send {event.kind}: the scripted model is closed")
         self._model._record(event)
         handler = self._handlers.get(event.kind)
         if handler is None:
             self._error("unsupported_event", f"the scripted model does not handle {event.kind}")
             return
         handler(event)
-
-    def on_status(self, listener: StatusListener) -> Callable[[], None]:
-        return self._stream.on_status(listener)
-
-    def __aiter__(self) -> AsyncIterator[ServerEvent]:
-        return self._stream.events()
-
-    def deliver_to(
-        self, on_event: Callable[[ServerEvent], None], on_end: Callable[[], None]
-    ) -> None:
-        self._stream.deliver_to(on_event, on_end)
 
     async def close(self) -> None:
         if self.status is TransportStatus.CLOSED:

@@ -28,7 +28,7 @@ import logging
 import re
 import threading
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
@@ -75,7 +75,6 @@ from ...protocol import (
     SessionUpdated,
     SpeechStarted,
     SpeechStopped,
-    StatusListener,
     TextOutput,
     TextOutputDelta,
     TextPart,
@@ -91,7 +90,7 @@ from ...protocol import (
     TurnDetection,
     Usage,
 )
-from ..event_stream import EventStream
+from ..event_stream import EventStream, StreamConnection
 from .engines import Engines
 from .llm import ChatMessage, LLMRequest, LLMUsage, TextDelta, ToolCallRequest
 from .stt import Transcript
@@ -231,7 +230,7 @@ class _Response:
         self.history_version = -1
 
 
-class LocalConnection:
+class LocalConnection(StreamConnection):
     """A :class:`~voicewire.protocol.RealtimeConnection` to the local pipeline."""
 
     provider = "local"
@@ -284,10 +283,6 @@ class LocalConnection:
     # -- RealtimeConnection ------------------------------------------------------------------
 
     @property
-    def status(self) -> TransportStatus:
-        return self._stream.status
-
-    @property
     def session_id(self) -> str | None:
         return self._session_id
 
@@ -306,17 +301,6 @@ class LocalConnection:
                 f"cannot send {event.kind}: the local connection is {self.status}"
             )
         self._inbox.put_nowait(event)
-
-    def on_status(self, listener: StatusListener) -> Callable[[], None]:
-        return self._stream.on_status(listener)
-
-    def __aiter__(self) -> AsyncIterator[ServerEvent]:
-        return self._stream.events()
-
-    def deliver_to(
-        self, on_event: Callable[[ServerEvent], None], on_end: Callable[[], None]
-    ) -> None:
-        self._stream.deliver_to(on_event, on_end)
 
     async def close(self) -> None:
         if self.status is TransportStatus.CLOSED:

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
 from ...protocol import (
@@ -21,11 +20,10 @@ from ...protocol import (
     ServerEvent,
     SessionCreated,
     SessionError,
-    StatusListener,
     TransportStatus,
     WireSocket,
 )
-from ..event_stream import EventStream
+from ..event_stream import EventStream, StreamConnection
 
 log = logging.getLogger("voicewire.connection")
 
@@ -42,7 +40,7 @@ _CLOSED = object()
 """Tells the writer to stop."""
 
 
-class OpenAIProtocolConnection:
+class OpenAIProtocolConnection(StreamConnection):
     """A :class:`~voicewire.protocol.RealtimeConnection` over an open socket."""
 
     def __init__(self, socket: WireSocket, codec: Codec, *, provider: str) -> None:
@@ -56,10 +54,6 @@ class OpenAIProtocolConnection:
         self._reader = asyncio.create_task(self._read_loop(), name=f"{provider}-reader")
 
     # -- RealtimeConnection ------------------------------------------------------------------
-
-    @property
-    def status(self) -> TransportStatus:
-        return self._stream.status
 
     @property
     def session_id(self) -> str | None:
@@ -80,17 +74,6 @@ class OpenAIProtocolConnection:
         if self.status is not TransportStatus.CONNECTED:
             raise ConnectionClosedError(f"the {self.provider} connection is {self.status}")
         self._outgoing.put_nowait(json.dumps(message, separators=(",", ":")))
-
-    def on_status(self, listener: StatusListener) -> Callable[[], None]:
-        return self._stream.on_status(listener)
-
-    def __aiter__(self) -> AsyncIterator[ServerEvent]:
-        return self._stream.events()
-
-    def deliver_to(
-        self, on_event: Callable[[ServerEvent], None], on_end: Callable[[], None]
-    ) -> None:
-        self._stream.deliver_to(on_event, on_end)
 
     async def close(self) -> None:
         if self.status is TransportStatus.CLOSED:
