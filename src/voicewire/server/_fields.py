@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import Any
 
 from voicewire.protocol import ProtocolError
 from voicewire.protocol.base64_audio import b64decode_strict
-
-MISSING: Final = object()
+from voicewire.providers.openai_protocol.json_values import MISSING, describe
 
 
 class ClientEventError(ProtocolError):
@@ -24,18 +23,6 @@ class ClientEventError(ProtocolError):
     ) -> None:
         super().__init__(message, code=code)
         self.param = param
-
-
-def describe(value: object) -> str:
-    if value is MISSING:
-        return "nothing (the field is missing)"
-    if value is None:
-        return "null"
-    if isinstance(value, Mapping):
-        return "an object"
-    if isinstance(value, list | tuple):
-        return "an array"
-    return f"{type(value).__name__} {value!r}"[:80]
 
 
 class Fields:

@@ -25,6 +25,7 @@ from voicewire.protocol import (
     TurnDetection,
     VoiceConfig,
 )
+from voicewire.providers.openai_protocol.json_values import MISSING
 from voicewire.providers.openai_protocol.session_encoding import (
     encode_modalities,
     encode_tool_choice,
@@ -33,7 +34,7 @@ from voicewire.providers.openai_protocol.session_encoding import (
     encode_turn_detection,
 )
 
-from ._fields import MISSING, Fields
+from ._fields import Fields
 
 __all__ = [
     "parse_audio_format",

@@ -77,6 +77,7 @@ from voicewire.protocol import (
 from voicewire.protocol.base64_audio import b64decode_strict, encode_base64
 
 from .dialect import Dialect
+from .json_values import MISSING, describe
 from .session_encoding import encode_response
 from .session_encoding import encode_session as _encode_session
 
@@ -133,7 +134,6 @@ IGNORED_SERVER_TYPES: Final[frozenset[str]] = frozenset(
 )
 """OpenAI GA server event types the codec knows and deliberately decodes to ``[]``."""
 
-_MISSING: Final = object()
 _RESPONSE_STATUSES: Final[frozenset[str]] = frozenset(
     {"completed", "cancelled", "failed", "incomplete", "in_progress"}
 )
@@ -146,29 +146,17 @@ _MAX_PARTIAL_TRANSCRIPTS: Final = 256
 # --- field access with clear errors (the slow, careful path) ----------------------------------
 
 
-def _describe(value: object) -> str:
-    if value is _MISSING:
-        return "nothing (the field is missing)"
-    if value is None:
-        return "null"
-    if isinstance(value, Mapping):
-        return "an object"
-    if isinstance(value, list | tuple):
-        return "an array"
-    return f"{type(value).__name__} {value!r}"[:80]
-
-
 def _field_error(
     event: Mapping[str, Any], path: str, expected: str, value: object
 ) -> ProtocolError:
     return ProtocolError(
         f"malformed {event.get('type')!r} server event: field {path!r} must be {expected}, "
-        f"got {_describe(value)}"
+        f"got {describe(value)}"
     )
 
 
 def _str(obj: Mapping[str, Any], key: str, event: Mapping[str, Any], path: str = "") -> str:
-    value = obj.get(key, _MISSING)
+    value = obj.get(key, MISSING)
     if isinstance(value, str):
         return value
     raise _field_error(event, path or key, "a string", value)
@@ -191,10 +179,10 @@ def _int(
     default: int | None = None,
 ) -> int:
     """A required integer, or ``default`` when given and the field is missing or null."""
-    value = obj.get(key, _MISSING)
+    value = obj.get(key, MISSING)
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    if default is not None and (value is _MISSING or value is None):
+    if default is not None and (value is MISSING or value is None):
         return default
     raise _field_error(event, path or key, "an integer", value)
 
@@ -211,7 +199,7 @@ def _opt_int(
 def _obj(
     obj: Mapping[str, Any], key: str, event: Mapping[str, Any], path: str = ""
 ) -> Mapping[str, Any]:
-    value = obj.get(key, _MISSING)
+    value = obj.get(key, MISSING)
     if isinstance(value, Mapping):
         return value
     raise _field_error(event, path or key, "an object", value)
@@ -353,7 +341,7 @@ class OpenAIProtocolCodec:
         if "type" not in message:
             return ProtocolError("server message has no 'type' field")
         return ProtocolError(
-            f"server message 'type' must be a string, got {_describe(message['type'])}"
+            f"server message 'type' must be a string, got {describe(message['type'])}"
         )
 
     # -- client events -------------------------------------------------------------------------
@@ -809,7 +797,7 @@ def decode_item(item: Mapping[str, Any], event: Mapping[str, Any]) -> Item | Non
         role = item.get("role")
         if not isinstance(role, str) or role not in _ROLES:
             raise _field_error(event, "item.role", "'user', 'assistant' or 'system'", role)
-        raw_content = item.get("content", _MISSING)
+        raw_content = item.get("content", MISSING)
         if not isinstance(raw_content, list | tuple):
             raise _field_error(event, "item.content", "an array", raw_content)
         return MessageItem(item_id, cast(Role, role), _decode_parts(raw_content, event), status)
@@ -838,7 +826,7 @@ def _decode_parts(raw: Sequence[Any], event: Mapping[str, Any]) -> tuple[Content
         part_type = part.get("type")
         if not isinstance(part_type, str):
             raise _field_error(
-                event, f"item.content[{index}].type", "a string", part.get("type", _MISSING)
+                event, f"item.content[{index}].type", "a string", part.get("type", MISSING)
             )
         if part_type in _TEXT_PARTS:
             text = part.get("text")
