@@ -3,6 +3,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -13,10 +14,12 @@ from voicewire.protocol import (
     AudioFormat,
     AudioOutputDelta,
     ConfigurationError,
+    ConnectOptions,
     ProtocolError,
     RealtimeChannel,
     RealtimeConnection,
     RealtimeModel,
+    SessionConfig,
     TokenCredential,
     TransportStatus,
     UrlCredential,
@@ -156,3 +159,11 @@ def test_the_shipped_classes_satisfy_the_interfaces() -> None:
     model = openai.realtime(api_key="k")
     assert isinstance(model, RealtimeModel)
     assert RealtimeConnection is not RealtimeChannel
+
+
+def test_the_initial_session_lays_connect_provider_options_over_the_configs() -> None:
+    config = SessionConfig(instructions="Hi.", provider_options={"a": 1, "b": 2})
+    assert ConnectOptions().initial_session() is None
+    assert ConnectOptions(session_config=config).initial_session() is config
+    merged = ConnectOptions(session_config=config, provider_options={"b": 3, "c": 4})
+    assert merged.initial_session() == replace(config, provider_options={"a": 1, "b": 3, "c": 4})

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
@@ -183,3 +183,12 @@ class ConnectOptions:
     provider_options: Mapping[str, Any] = field(default_factory=dict)
     credential: ClientCredential | None = None
     websocket: WebSocketFactory | None = None
+
+    def initial_session(self) -> SessionConfig | None:
+        """The config a model sends first on connect: ``session_config`` with the connect
+        options' ``provider_options`` laid over its own (``None`` without a session config)."""
+        config = self.session_config
+        if config is None or not self.provider_options:
+            return config
+        merged = {**config.provider_options, **self.provider_options}
+        return replace(config, provider_options=merged)

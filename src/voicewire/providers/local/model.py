@@ -12,7 +12,6 @@ from ...protocol import (
     ConfigurationError,
     ConnectAbortedError,
     ConnectOptions,
-    SessionConfig,
     SessionUpdate,
     TokenCredential,
 )
@@ -84,11 +83,8 @@ class LocalRealtimeModel:
                 raise ConnectAbortedError("connect to the local model was aborted")
             loading.result()
         connection = LocalConnection(self.engines, self.options, model_id=self._model_id)
-        if options.session_config is not None:
-            config: SessionConfig = options.session_config
-            if options.provider_options:
-                merged = {**config.provider_options, **options.provider_options}
-                config = replace(config, provider_options=merged)
+        config = options.initial_session()
+        if config is not None:
             connection.send(SessionUpdate(config))
         return connection
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypedDict
 from urllib.parse import quote
@@ -14,7 +13,6 @@ from ...protocol import (
     AuthenticationError,
     ConnectOptions,
     CredentialExpiredError,
-    SessionConfig,
     SessionUpdate,
     TokenCredential,
     UrlCredential,
@@ -117,11 +115,8 @@ class OpenAIProtocolModel:
             abort=options.abort,
         )
         connection = OpenAIProtocolConnection(socket, self.codec, provider=self.dialect.name)
-        if options.session_config is not None:
-            config: SessionConfig = options.session_config
-            if options.provider_options:
-                merged = {**config.provider_options, **options.provider_options}
-                config = replace(config, provider_options=merged)
+        config = options.initial_session()
+        if config is not None:
             connection.send(SessionUpdate(config))
         return connection
 
