@@ -51,7 +51,6 @@ from voicewire.protocol import (
     TransportStatus,
     VoiceConfig,
 )
-from voicewire.protocol.base64_audio import b64decode_strict
 from voicewire.session import RealtimeSession, SessionEvent, StatusChanged, ToolOutput
 
 from .encoder import Message, ServerEventEncoder
@@ -84,20 +83,6 @@ _MODEL_LOST: Final = object()
 """In the outbox: close the connection here, after what came before."""
 _TOOL_CHOICE_MODES: Final = frozenset({"auto", "none", "required"})
 _TOOL_ERROR_PREFIXES: Final = ("tool_", "unknown_tool")
-
-
-def _appended_audio(message: object) -> bytes | None:
-    """The audio of a well-formed ``input_audio_buffer.append``; ``None`` for anything else,
-    bad audio included (:func:`decode_client` then says what is wrong)."""
-    if type(message) is not dict or message.get("type") != "input_audio_buffer.append":
-        return None
-    audio = message.get("audio")
-    if type(audio) is not str:
-        return None
-    try:
-        return b64decode_strict(audio)
-    except ValueError:
-        return None
 
 
 class Relay:
@@ -206,17 +191,13 @@ class Relay:
         except ValueError as exc:
             await self._reject("invalid_json", f"the frame is not valid JSON: {exc}")
             return
-        audio = _appended_audio(message)
-        if audio is not None:  # the commonest frame, decoded without the general decoder
-            events: list[ClientEvent] = [AudioInputAppend(audio)]
-        else:
-            try:
-                events = decode_client(message)
-            except ClientEventError as exc:
-                await self._reject(
-                    exc.code, exc.message, event_id=client_event_id(message), param=exc.param
-                )
-                return
+        try:
+            events = decode_client(message)
+        except ClientEventError as exc:
+            await self._reject(
+                exc.code, exc.message, event_id=client_event_id(message), param=exc.param
+            )
+            return
         for event in events:
             self._applying = True
             try:

@@ -45,6 +45,7 @@ from voicewire.protocol import (
     ToolCallItem,
     ToolResultItem,
 )
+from voicewire.protocol.base64_audio import b64decode_strict
 
 from ._fields import ClientEventError, Fields
 from .encoder import ServerEventEncoder
@@ -82,6 +83,9 @@ def client_event_id(message: object) -> str | None:
 
 def decode_client(message: Mapping[str, Any]) -> list[ClientEvent]:
     """Neutral client events for one parsed OpenAI Realtime client message."""
+    audio = _plain_append(message)
+    if audio is not None:  # the commonest frame by far: 50 a second per talking client
+        return [AudioInputAppend(audio)]
     if type(message) is not dict and not isinstance(message, Mapping):
         raise ClientEventError(
             f"a client event must be a JSON object, got {type(message).__name__}",
@@ -109,6 +113,21 @@ def decode_client(message: Mapping[str, Any]) -> list[ClientEvent]:
             param="type",
         )
     return decoder(message, Fields(event_type))
+
+
+def _plain_append(message: object) -> bytes | None:
+    """The audio of a well-formed ``input_audio_buffer.append`` read straight from the dict,
+    without building :class:`Fields`; ``None`` for anything else, bad audio included (the
+    general path then names the problem)."""
+    if type(message) is not dict or message.get("type") != "input_audio_buffer.append":
+        return None
+    audio = message.get("audio")
+    if type(audio) is not str:
+        return None
+    try:
+        return b64decode_strict(audio)
+    except ValueError:
+        return None
 
 
 # --- decoders ----------------------------------------------------------------------------------
