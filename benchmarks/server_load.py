@@ -106,11 +106,10 @@ SERVER_STOP_TIMEOUT = 10.0
 
 
 def _listen() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(1024)
-    return sock
+    """A listening socket on a free port of 127.0.0.1 (the one ``voicewire serve`` opens)."""
+    from voicewire.server.workers import listen
+
+    return listen("127.0.0.1", 0, reuse_port=False)
 
 
 def resolve_loop(loop: str) -> str:
