@@ -20,11 +20,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import uvicorn
 from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright
 from starlette.applications import Starlette
 
-from voicewire.server import VoicewireServer
+from tests.server.conftest import Served, serve
 
 CHROMIUM = Path(os.environ.get("VOICEWIRE_CHROMIUM", "/usr/bin/chromium"))
 ROOT = Path(__file__).resolve().parents[2]
@@ -154,42 +153,6 @@ def screenshot_path(name: str) -> Path:
 
 
 # --- the server ----------------------------------------------------------------------------------
-
-
-@dataclass
-class Served:
-    app: Starlette
-    port: int
-
-    @property
-    def server(self) -> VoicewireServer:
-        server: VoicewireServer = self.app.state.voicewire
-        return server
-
-    @property
-    def http(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-
-@asynccontextmanager
-async def serve(app: Starlette) -> AsyncIterator[Served]:
-    """Run ``app`` on uvicorn (127.0.0.1, port 0) in this event loop for the block."""
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, lifespan="off", log_config=None, timeout_graceful_shutdown=2
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    try:
-        async with asyncio.timeout(5):
-            while not server.started:
-                if task.done():
-                    task.result()
-                await asyncio.sleep(0.005)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        yield Served(app, port)
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 10)
 
 
 @asynccontextmanager
