@@ -125,6 +125,8 @@ class ScriptedModel:
             that a server never leaks its model's key.
         vad_rms_threshold: frame RMS at or above which the energy VAD hears speech.
         token_ttl: lifetime of the pretend ephemeral tokens :meth:`authenticate` mints.
+        connect_delay: seconds :meth:`connect` takes, like a model that is slow to start a
+            session (the local model takes ~2 s).
 
     Attributes:
         received: client events received over all connections, except audio appends (counted in
@@ -142,6 +144,7 @@ class ScriptedModel:
         api_key: str | None = None,
         vad_rms_threshold: float = 0.02,
         token_ttl: float = 600,
+        connect_delay: float = 0.0,
     ) -> None:
         self.script = script if script is not None else Script()
         self.echo = echo
@@ -149,6 +152,7 @@ class ScriptedModel:
         self._api_key = api_key
         self.vad_rms_threshold = vad_rms_threshold
         self.token_ttl = token_ttl
+        self.connect_delay = connect_delay
         self.received: list[ClientEvent] = []
         self.input_audio_bytes = 0
         self.connections: list[ScriptedConnection] = []
@@ -167,6 +171,8 @@ class ScriptedModel:
 
     async def connect(self, options: ConnectOptions | None = None) -> ScriptedConnection:
         options = options or ConnectOptions()
+        if self.connect_delay > 0:
+            await asyncio.sleep(self.connect_delay)
         if options.abort is not None and options.abort.is_set():
             raise ConnectAbortedError("the connect was aborted")
         self.connect_count += 1
