@@ -18,6 +18,7 @@ See :mod:`voicewire.testing.fake_server` for the exact behaviour and event order
 """
 
 from .fake_server import FakeRealtimeServer
+from .fault_proxy import FaultProxy, ProxyStats
 from .script import AudioReply, Reply, Script, TextReply, ToolCallReply
 from .scripted_model import ScriptedConnection, ScriptedModel
 from .tones import rms, silence, tone
@@ -26,6 +27,8 @@ from .validation import openai_available, validate_client_event, validate_server
 __all__ = [
     "AudioReply",
     "FakeRealtimeServer",
+    "FaultProxy",
+    "ProxyStats",
     "Reply",
     "Script",
     "ScriptedConnection",
