@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -85,12 +84,6 @@ class RealTimeSpeaker:
 
     async def close(self) -> None:
         pass
-
-
-@pytest.fixture(params=["openai", "xai"])
-async def server(request: pytest.FixtureRequest) -> AsyncIterator[FakeRealtimeServer]:
-    async with FakeRealtimeServer(dialect=request.param, api_key="sk-test") as fake:
-        yield fake
 
 
 def session_for(

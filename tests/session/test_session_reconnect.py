@@ -4,7 +4,7 @@ meanwhile (the end-to-end reconnect over a real WebSocket is in tests/e2e)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
@@ -45,22 +45,26 @@ def test_a_policy_that_makes_no_sense_is_refused(kwargs: dict[str, float]) -> No
         ReconnectPolicy(**kwargs)  # type: ignore[arg-type]
 
 
-def test_replay_keeps_words_and_tool_exchanges_without_ids() -> None:
+def test_replay_keeps_words_tool_exchanges_and_ids_in_a_chain() -> None:
     items = [
         MessageItem("i1", "user", (AudioPart(transcript="what's the weather?", audio=b"\0\0"),)),
         ToolCallItem("i2", "call_1", "get_weather", '{"city": "Paris"}', "completed"),
         ToolResultItem("i3", "call_1", "sunny", "get_weather"),
         MessageItem("i4", "assistant", (TextPart("Sunny."), AudioPart(transcript="Sunny."))),
         MessageItem("i5", "user", (AudioPart(),)),  # nothing was heard: nothing to replay
+        MessageItem("local_1", "user", (TextPart("thanks"),)),  # a provider that named nothing
     ]
     events = replay_events(items)
-    assert all(isinstance(e, ItemCreate) and e.previous_item_id is None for e in events)
+    assert all(isinstance(e, ItemCreate) for e in events)
+    chain = [e.previous_item_id for e in events if isinstance(e, ItemCreate)]
+    assert chain == [None, "i1", "i2", "i3", "i4"]
     replayed = [e.item for e in events if isinstance(e, ItemCreate)]
     assert replayed == [
-        MessageItem(None, "user", (TextPart("what's the weather?"),), "completed"),
-        ToolCallItem(None, "call_1", "get_weather", '{"city": "Paris"}', "completed"),
-        ToolResultItem(None, "call_1", "sunny", "get_weather"),
-        MessageItem(None, "assistant", (TextPart("Sunny."), TextPart("Sunny.")), "completed"),
+        MessageItem("i1", "user", (TextPart("what's the weather?"),), "completed"),
+        ToolCallItem("i2", "call_1", "get_weather", '{"city": "Paris"}', "completed"),
+        ToolResultItem("i3", "call_1", "sunny", "get_weather"),
+        MessageItem("i4", "assistant", (TextPart("Sunny."),), "completed"),  # said once
+        MessageItem("local_1", "user", (TextPart("thanks"),), "completed"),
     ]
 
 
@@ -78,6 +82,12 @@ class FlakyModel(ScriptedModel):
             self.refusals -= 1
             raise ConnectionRefusedError("not yet")
         return await super().connect(options)
+
+
+async def wait_until(condition: Callable[[], bool]) -> None:
+    async with asyncio.timeout(5):
+        while not condition():  # noqa: ASYNC110
+            await asyncio.sleep(0.005)
 
 
 async def wait_for_status(session: RealtimeSession, status: TransportStatus) -> None:
@@ -100,6 +110,31 @@ async def test_what_is_said_while_reconnecting_follows_the_replay() -> None:
         assert model.attempts == 4 and session.reconnects == 1
         creates = [e.item.text for e in model.received if isinstance(e, ItemCreate)]
         assert creates == ["first", "first", "hi", "meanwhile"]  # type: ignore[union-attr]
+
+
+async def test_many_drops_replay_the_conversation_once_each() -> None:
+    model = ScriptedModel()
+    model.script.default = TextReply("hi")
+    policy = ReconnectPolicy(initial_delay=0.01)
+    async with RealtimeSession(AGENT, model=model, reconnect=policy) as session:
+        errors: list[str] = []
+        session.on("error", lambda e: errors.append(e.message))
+        session.send_message("first")
+        await wait_until(lambda: len(session.history) == 2)  # the reply came
+        ids = [item.id for item in session.history.items]
+        for _ in range(3):
+            await model.connections[0].drop()
+            await wait_for_status(session, TransportStatus.CONNECTED)
+            (link,) = model.connections
+            await wait_until(lambda: len(link.items) == 2)  # noqa: B023 - awaited here
+            assert [item.id for item in link.items] == ids  # the same ids on the new link
+            assert [item.id for item in session.history.items] == ids  # nothing added
+        assert session.reconnects == 3
+        session.send_message("again")  # new items get ids of their own, next to the replayed
+        await wait_until(lambda: len(session.history) == 4)
+        assert errors == []
+    creates = [e.item.text for e in model.received if isinstance(e, ItemCreate)]
+    assert creates == ["first"] + ["first", "hi"] * 3 + ["again"]
 
 
 async def test_a_response_cut_by_the_drop_is_finished_for_the_listener() -> None:

@@ -8,7 +8,15 @@ from ..protocol import AudioPart, Item, MessageItem, TextPart
 
 
 class ConversationHistory:
-    """Items by id in conversation order; transcripts fill in spoken items as they arrive."""
+    """Items by id in conversation order; transcripts fill in spoken items as they arrive.
+
+    An id is held once: a later announcement of an id already held updates that item where it
+    is (a provider's ``added`` then ``done``, and its echo of an item replayed after a reconnect,
+    which goes out under the id it has here). An item announced without an id is held under a
+    placeholder ``local_N``, unique in this history, and replayed under it; a provider that takes
+    client ids (OpenAI, xAI, the local and scripted models) echoes it back under that name, so
+    the placeholder dedupes as well as a provider's id.
+    """
 
     def __init__(self) -> None:
         self._items: dict[str, Item] = {}

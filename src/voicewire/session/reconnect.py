@@ -3,6 +3,11 @@
 A new provider session knows nothing of the old one, so the session replays the conversation it
 has seen (:func:`replay_events`) before anything said meanwhile. Spoken turns are replayed as
 their transcripts: the provider gets the words, not the audio again.
+
+The replay is idempotent: each item goes to the new link under the id it already has (OpenAI's
+``conversation.item.create`` takes a client-given ``item.id``), so the provider's answer names an
+item the history already holds and the history does not grow. However often the link drops, the
+model sees the conversation once.
 """
 
 from __future__ import annotations
@@ -11,7 +16,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from ..protocol import (
-    AudioPart,
     ClientEvent,
     ConfigurationError,
     Item,
@@ -19,7 +23,6 @@ from ..protocol import (
     MessageItem,
     TextPart,
     ToolCallItem,
-    ToolResultItem,
 )
 
 __all__ = ["ReconnectPolicy", "replay_events"]
@@ -55,27 +58,34 @@ class ReconnectPolicy:
 def replay_events(items: Iterable[Item]) -> list[ClientEvent]:
     """``item.create`` events that rebuild ``items`` in a new provider session, in order.
 
-    Messages keep their text; spoken parts become their transcripts (parts without one are
-    dropped, and so are messages left empty); tool calls and their results are kept as they are.
-    Items go in without ids: the new session names them itself.
+    Messages keep their text; spoken parts become their transcripts (a transcript that repeats
+    the message's text is given once; parts without words are dropped, and so are messages left
+    empty); tool calls and their results are kept as they are. Every item keeps its id and names
+    the item replayed before it as ``previous_item_id``, so the new session holds them in this
+    order under the same ids, and its echoes of them update the history instead of adding to it.
     """
     events: list[ClientEvent] = []
+    previous: str | None = None
     for item in items:
-        if isinstance(item, MessageItem):
-            parts: list[TextPart] = []
-            for part in item.content:
-                if isinstance(part, TextPart) and part.text:
-                    parts.append(part)
-                elif isinstance(part, AudioPart) and part.transcript:
-                    parts.append(TextPart(part.transcript))
-            if parts:
-                events.append(ItemCreate(MessageItem(None, item.role, tuple(parts), "completed")))
-        elif isinstance(item, ToolCallItem | ToolResultItem):
-            events.append(ItemCreate(_without_id(item)))
+        replayed = _replayable(item)
+        if replayed is None:
+            continue
+        events.append(ItemCreate(replayed, previous))
+        previous = replayed.id
     return events
 
 
-def _without_id(item: ToolCallItem | ToolResultItem) -> Item:
+def _replayable(item: Item) -> Item | None:
+    """``item`` as a new session can take it, or ``None`` when nothing of it can be said again."""
+    if isinstance(item, MessageItem):
+        words: list[str] = []
+        for part in item.content:
+            text = part.text if isinstance(part, TextPart) else part.transcript
+            if text and text not in words:
+                words.append(text)
+        if not words:
+            return None
+        return MessageItem(item.id, item.role, tuple(TextPart(w) for w in words), "completed")
     if isinstance(item, ToolCallItem):
-        return ToolCallItem(None, item.call_id, item.name, item.arguments, "completed")
-    return ToolResultItem(None, item.call_id, item.output, item.name)
+        return ToolCallItem(item.id, item.call_id, item.name, item.arguments, "completed")
+    return item  # a tool result, as it was

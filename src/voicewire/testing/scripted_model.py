@@ -157,6 +157,9 @@ class ScriptedModel:
         self.input_audio_bytes = 0
         self.connections: list[ScriptedConnection] = []
         self.connect_count = 0
+        self.ids = itertools.count(1)
+        """Item, response and call ids: one count for all of the model's sessions, so that ids
+        never clash when a reconnecting session replays items under their ids."""
 
     def __repr__(self) -> str:
         return f"ScriptedModel({self._model_id!r}, echo={self.echo})"
@@ -221,7 +224,7 @@ class ScriptedConnection(StreamConnection):
         self._model = model
         self._session_id = session_id
         self._stream = EventStream()
-        self._ids = itertools.count(1)
+        self._ids = model.ids
         self.config: SessionConfig = options.session_config or SessionConfig()
         self.items: list[Item] = []
         self.committed: list[bytes] = []
