@@ -1,13 +1,36 @@
-"""Reading client JSON with errors that name the event type and the field (OpenAI-style codes)."""
+"""Reading client JSON with errors that name the event type and the field (OpenAI-style codes).
+
+Every reader checks a value's JSON type before anything else touches it (a set membership test on
+an object or an array would raise ``TypeError``), and every number it returns is finite: whatever
+a client sends, only :class:`ClientEventError` comes out, with a message of bounded length.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
 from voicewire.protocol import ProtocolError
 from voicewire.protocol.base64_audio import b64decode_strict
 from voicewire.providers.openai_protocol.json_values import MISSING, describe
+
+MAX_INTEGER: Final = 2**31 - 1
+"""The largest integer a client field may hold (milliseconds, indexes, counts)."""
+_SHOWN_CHARS: Final = 64
+
+
+def shown(value: object) -> str:
+    """``value`` as an error message quotes it: a string in quotes (cut short), else described."""
+    if isinstance(value, str):
+        return repr(value[:_SHOWN_CHARS]) + ("..." if len(value) > _SHOWN_CHARS else "")
+    return describe(value)
+
+
+def one_of(options: Sequence[str]) -> str:
+    """``'a', 'b' or 'c'``."""
+    quoted = [repr(option) for option in options]
+    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
 
 
 class ClientEventError(ProtocolError):
@@ -54,12 +77,37 @@ class Fields:
             return value
         raise self.wrong(path, "a string or null", value)
 
-    def integer(self, obj: Mapping[str, Any], key: str, path: str, *, minimum: int = 0) -> int:
+    def choice(self, value: object, path: str, options: Sequence[str]) -> str:
+        """``value`` if it is one of ``options`` (checked as a string first: ``{} in a_set``
+        raises ``TypeError``)."""
+        if isinstance(value, str) and value in options:
+            return value
+        if value is MISSING:
+            code = "missing_required_parameter"
+        else:
+            code = "invalid_value" if isinstance(value, str) else "invalid_type"
+        raise self.invalid(path, f"must be {one_of(options)}, got {shown(value)}", code=code)
+
+    def opt_choice(
+        self, obj: Mapping[str, Any], key: str, path: str, options: Sequence[str]
+    ) -> str | None:
+        value = obj.get(key)
+        return None if value is None else self.choice(value, path, options)
+
+    def integer(
+        self,
+        obj: Mapping[str, Any],
+        key: str,
+        path: str,
+        *,
+        minimum: int = 0,
+        maximum: int = MAX_INTEGER,
+    ) -> int:
         value = obj.get(key, MISSING)
         if not isinstance(value, int) or isinstance(value, bool):
             raise self.wrong(path, "an integer", value)
-        if value < minimum:
-            raise self.invalid(path, f"must be at least {minimum}, got {value}")
+        if not minimum <= value <= maximum:
+            raise self.invalid(path, f"must be within {minimum}..{maximum}, got {shown(value)}")
         return value
 
     def opt_integer(self, obj: Mapping[str, Any], key: str, path: str) -> int | None:
@@ -68,12 +116,20 @@ class Fields:
         return self.integer(obj, key, path)
 
     def opt_number(self, obj: Mapping[str, Any], key: str, path: str) -> float | None:
+        """A finite number: ``NaN`` and the infinities (``1e400`` parses as one) are refused, as
+        they have no JSON spelling to show the client back."""
         value = obj.get(key)
         if value is None:
             return None
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-        raise self.wrong(path, "a number", value)
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise self.wrong(path, "a number", value)
+        try:
+            number = float(value)
+        except OverflowError:  # an integer beyond any float
+            number = math.inf
+        if not math.isfinite(number):
+            raise self.invalid(path, f"must be a finite number, got {shown(value)}")
+        return number
 
     def opt_flag(self, obj: Mapping[str, Any], key: str, path: str) -> bool | None:
         value = obj.get(key)

@@ -6,6 +6,13 @@ session object of ``session.created`` / ``session.updated``, the shape of the SD
 ``RealtimeSessionCreateRequest`` (which declares no ``id``/``object``/``expires_at``, so none are
 sent).
 
+Audio formats: ``audio/pcmu`` and ``audio/pcma`` (8 kHz, as at OpenAI), and ``audio/pcm`` at any
+integer rate from :data:`MIN_PCM_RATE` to :data:`MAX_PCM_RATE` Hz. OpenAI's GA schema allows PCM at
+24000 Hz only; this server hosts other models too (the local one resamples), so it accepts the
+rates telephony, browsers and sound cards use, and refuses the rest with a clear error rather than
+let a 50 Hz "rate" reach a model (the neutral :class:`AudioFormat` bounds rates more loosely, for
+channels and files).
+
 Settings the neutral config has no name for (``noise_reduction``, ``tracing``, ``truncation``,
 ``prompt``, ``include``, ``reasoning``, ``parallel_tool_calls``, the model) are accepted and
 ignored: the server, not the client, picks the model and how it is driven.
@@ -34,19 +41,29 @@ from voicewire.providers.openai_protocol.session_encoding import (
     encode_turn_detection,
 )
 
-from ._fields import Fields
+from ._fields import Fields, shown
 
 __all__ = [
+    "MAX_PCM_RATE",
+    "MIN_PCM_RATE",
+    "MODALITIES",
     "parse_audio_format",
     "parse_max_tokens",
     "parse_session",
+    "parse_tool_choice",
     "render_audio_format",
     "render_session",
 ]
 
-_MODALITIES: Final = frozenset({"audio", "text"})
-_TOOL_CHOICES: Final = frozenset({"auto", "none", "required"})
-_EAGERNESS: Final = frozenset({"low", "medium", "high", "auto"})
+MIN_PCM_RATE: Final = 8000
+MAX_PCM_RATE: Final = 48000
+"""The ``audio/pcm`` rates a client may ask for (OpenAI itself takes 24000 only)."""
+
+MODALITIES: Final = ("audio", "text")
+_TOOL_CHOICES: Final = ("auto", "none", "required")
+_EAGERNESS: Final = ("low", "medium", "high", "auto")
+_FORMATS: Final = ("audio/pcm", "audio/pcmu", "audio/pcma")
+_TURN_DETECTION: Final = ("server_vad", "semantic_vad")
 
 
 def parse_session(session: Mapping[str, Any], fields: Fields) -> SessionConfig:
@@ -55,7 +72,7 @@ def parse_session(session: Mapping[str, Any], fields: Fields) -> SessionConfig:
     if kind is not None and kind != "realtime":
         raise fields.invalid(
             "session.type",
-            f"must be 'realtime', got {kind!r}; transcription sessions are not served here",
+            f"must be 'realtime', got {shown(kind)}; transcription sessions are not served here",
             code="unsupported_session_type",
         )
     instructions = fields.opt_text(session, "instructions", "session.instructions")
@@ -69,7 +86,7 @@ def parse_session(session: Mapping[str, Any], fields: Fields) -> SessionConfig:
     turn_detection = _parse_turn_detection(audio_in, fields)
     voice = _parse_voice(audio_out, fields)
     tools = _parse_tools(session, fields)
-    tool_choice = _parse_tool_choice(session, fields)
+    tool_choice = parse_tool_choice(session, "session.tool_choice", fields)
     max_tokens = parse_max_tokens(session, "session.max_output_tokens", fields)
     return SessionConfig(
         instructions=instructions,
@@ -89,28 +106,25 @@ def _parse_modalities(session: Mapping[str, Any], fields: Fields) -> tuple[Modal
     raw = fields.opt_array(session, "output_modalities", "session.output_modalities")
     if raw is None:
         return None
-    for index, value in enumerate(raw):
-        if value not in _MODALITIES:
-            raise fields.invalid(
-                f"session.output_modalities[{index}]", f"must be 'audio' or 'text', got {value!r}"
-            )
-    return tuple(cast(Modality, value) for value in raw)
+    path = "session.output_modalities"
+    return tuple(
+        cast(Modality, fields.choice(value, f"{path}[{index}]", MODALITIES))
+        for index, value in enumerate(raw)
+    )
 
 
 def parse_audio_format(raw: Mapping[str, Any], path: str, fields: Fields) -> AudioFormat:
-    kind = fields.text(raw, "type", f"{path}.type")
-    if kind == "audio/pcm":
-        rate = raw.get("rate")
-        if rate is None:
-            return AudioFormat.pcm16()
-        return AudioFormat.pcm16(fields.integer(raw, "rate", f"{path}.rate", minimum=1))
+    """A GA format object; PCM at :data:`MIN_PCM_RATE`..:data:`MAX_PCM_RATE` Hz (24000 unset)."""
+    kind = fields.choice(raw.get("type", MISSING), f"{path}.type", _FORMATS)
     if kind == "audio/pcmu":
         return AudioFormat.pcmu()
     if kind == "audio/pcma":
         return AudioFormat.pcma()
-    raise fields.invalid(
-        f"{path}.type", f"must be 'audio/pcm', 'audio/pcmu' or 'audio/pcma', got {kind!r}"
-    )
+    if raw.get("rate") is None:
+        return AudioFormat.pcm16()
+    rate_path = f"{path}.rate"
+    rate = fields.integer(raw, "rate", rate_path, minimum=MIN_PCM_RATE, maximum=MAX_PCM_RATE)
+    return AudioFormat.pcm16(rate)
 
 
 def _opt_format(audio: Mapping[str, Any], path: str, fields: Fields) -> AudioFormat | None:
@@ -140,7 +154,7 @@ def _parse_turn_detection(audio_in: Mapping[str, Any], fields: Fields) -> TurnDe
         return TurnDetection(mode="manual")  # null: the client commits and asks for responses
     if not isinstance(raw, Mapping):
         raise fields.wrong(path, "an object or null", raw)
-    mode = fields.text(raw, "type", f"{path}.type")
+    mode = fields.choice(raw.get("type", MISSING), f"{path}.type", _TURN_DETECTION)
     create = fields.opt_flag(raw, "create_response", f"{path}.create_response")
     interrupt = fields.opt_flag(raw, "interrupt_response", f"{path}.interrupt_response")
     create_response = True if create is None else create
@@ -158,19 +172,13 @@ def _parse_turn_detection(audio_in: Mapping[str, Any], fields: Fields) -> TurnDe
             create_response=create_response,
             interrupt_response=interrupt_response,
         )
-    if mode == "semantic_vad":
-        eagerness = fields.opt_text(raw, "eagerness", f"{path}.eagerness")
-        if eagerness is not None and eagerness not in _EAGERNESS:
-            raise fields.invalid(
-                f"{path}.eagerness", f"must be low, medium, high or auto, got {eagerness!r}"
-            )
-        return TurnDetection(
-            mode="semantic_vad",
-            eagerness=cast(Literal["low", "medium", "high", "auto"] | None, eagerness),
-            create_response=create_response,
-            interrupt_response=interrupt_response,
-        )
-    raise fields.invalid(f"{path}.type", f"must be 'server_vad' or 'semantic_vad', got {mode!r}")
+    eagerness = fields.opt_choice(raw, "eagerness", f"{path}.eagerness", _EAGERNESS)
+    return TurnDetection(
+        mode="semantic_vad",
+        eagerness=cast(Literal["low", "medium", "high", "auto"] | None, eagerness),
+        create_response=create_response,
+        interrupt_response=interrupt_response,
+    )
 
 
 def _parse_voice(audio_out: Mapping[str, Any], fields: Fields) -> VoiceConfig | None:
@@ -198,7 +206,9 @@ def _parse_tools(session: Mapping[str, Any], fields: Fields) -> tuple[ToolDefini
             raise fields.wrong(path, "an object", tool)
         kind = tool.get("type", "function")
         if kind != "function":
-            raise fields.invalid(f"{path}.type", f"only function tools are supported, got {kind!r}")
+            raise fields.invalid(
+                f"{path}.type", f"only function tools are supported, got {shown(kind)}"
+            )
         parameters = fields.opt_mapping(tool, "parameters", f"{path}.parameters")
         tools.append(
             ToolDefinition(
@@ -210,14 +220,16 @@ def _parse_tools(session: Mapping[str, Any], fields: Fields) -> tuple[ToolDefini
     return tuple(tools)
 
 
-def _parse_tool_choice(session: Mapping[str, Any], fields: Fields) -> str | None:
-    path = "session.tool_choice"
-    raw = session.get("tool_choice")
+def parse_tool_choice(obj: Mapping[str, Any], path: str, fields: Fields) -> str | None:
+    """A session's or a response's ``tool_choice``: a mode, or the name of the one function."""
+    raw = obj.get("tool_choice")
     if raw is None:
         return None
     if isinstance(raw, str):
         if raw not in _TOOL_CHOICES:
-            raise fields.invalid(path, f"must be auto, none, required or an object, got {raw!r}")
+            raise fields.invalid(
+                path, f"must be auto, none, required or an object, got {shown(raw)}"
+            )
         return raw
     if isinstance(raw, Mapping):
         if raw.get("type") != "function":
@@ -233,7 +245,7 @@ def parse_max_tokens(obj: Mapping[str, Any], path: str, fields: Fields) -> int |
         return None
     if isinstance(raw, int) and not isinstance(raw, bool) and 1 <= raw <= 4096:
         return raw
-    raise fields.invalid(path, f"must be an integer within 1..4096 or 'inf', got {raw!r}")
+    raise fields.invalid(path, f"must be an integer within 1..4096 or 'inf', got {shown(raw)}")
 
 
 # --- rendering ---------------------------------------------------------------------------------
