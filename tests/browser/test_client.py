@@ -7,12 +7,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from voicewire import RealtimeAgent
 from voicewire.protocol import ItemCreate, MessageItem, TextPart
 from voicewire.server import create_app
 from voicewire.testing import AudioReply, FakeRealtimeServer, ScriptedModel, TextReply
 
-from .conftest import browser_page, eventually
+from .conftest import browser_page, eventually, quiet, speech_like, write_wav
 
 CONNECT = """async (credential) => {
   const client = window.voicewireDemo.client;
@@ -192,3 +194,49 @@ async def test_the_client_speaks_openai_ga_to_an_openai_style_server(speech_wav:
             assert openai.errors == []
             assert len(openai.input_audio) > 24000 * 2  # over a second of 24 kHz PCM16
             problems.check()
+
+
+BOUNDED = """async ({ credential, backlogMs }) => {
+  const { RealtimeClient } = await import("/static/voicewire.js");
+  const client = (window.bounded = new RealtimeClient({ backlogMs }));
+  const limit = Math.round((backlogMs / 1000) * 24000) * 2;
+  // every byte captured, and the latest frames captured while connecting (up to the bound)
+  const seen = (window.boundedSeen = { bytes: 0, latest: [] });
+  client.channel.on("audio", (frame) => {
+    if (client.status === "disconnected") return;
+    seen.bytes += frame.byteLength;
+    if (client.status !== "connecting") return;
+    seen.latest.push(new Uint8Array(frame.slice(0)));
+    while (seen.latest.reduce((n, f) => n + f.length, 0) > limit) seen.latest.shift();
+  });
+  await client.connect(credential);
+  return client.status;
+}"""
+
+
+async def test_audio_kept_while_connecting_is_bounded_and_what_is_dropped_is_counted(
+    wav_dir: Path,
+) -> None:
+    # The model takes a second to start; the client keeps only the latest 200 ms meanwhile.
+    wav = write_wav(wav_dir / "long.wav", np.concatenate([quiet(0.3), speech_like(3), quiet(1.5)]))
+    model = scripted()
+    model.connect_delay = 1.0
+    async with browser_page(create_app(agent(), model), wav) as (_, page, problems):
+        credential = await page.evaluate(MINT)
+        status = await page.evaluate(BOUNDED, {"credential": credential, "backlogMs": 200})
+        assert status == "connected"
+        await eventually(lambda: model.connections, "no model session")
+        connection = model.connections[0]
+        await eventually(lambda: connection.committed, "no user turn was committed")
+        await page.evaluate("window.bounded.disconnect()")
+        sent, dropped, captured, latest = await page.evaluate(
+            "[window.bounded.audioBytesSent, window.bounded.audioBytesDropped,"
+            " window.boundedSeen.bytes, window.boundedSeen.latest.flatMap((f) => [...f])]"
+        )
+        # The oldest went: the model heard the latest 200 ms captured while connecting first,
+        # then the rest; every byte captured was either sent or counted as dropped.
+        assert dropped > 0 and len(latest) == 9600
+        assert connection.committed[0].startswith(bytes(latest))
+        assert sent + dropped == captured, (sent, dropped, captured)
+        await eventually(lambda: model.input_audio_bytes == sent, "sent audio never arrived")
+        problems.check()

@@ -47,6 +47,21 @@ def dominant_frequency(pcm: bytes, rate: int = 24000) -> float:
     return float(np.fft.rfftfreq(len(samples), 1 / rate)[int(np.argmax(spectrum))])
 
 
+def assert_whole_tone(turn: bytes, seconds: float = 1.5) -> None:
+    """``turn`` holds the whole ``seconds`` of the 440 Hz tone of :func:`speech_like`, at its
+    pitch. Its loud span is measured in samples, not in wall-clock time; it has no upper bound,
+    as a loaded machine may make Chromium insert 10 ms glitches, but a lost start loses hundreds
+    of milliseconds (its 20 ms fades take one window at each end)."""
+    loud = loud_frames(turn)
+    assert loud.any(), "the committed user turn is silent"
+    first, last = np.flatnonzero(loud)[[0, -1]]
+    span_ms = int(last - first + 1) * 10
+    assert span_ms >= seconds * 1000 - 60, f"loud for {span_ms} ms of a {seconds} s tone"
+    start = int(first) * 480
+    middle = turn[start + 9600 : start + 9600 + 24000]
+    assert abs(dominant_frequency(middle) - 440) < 8, dominant_frequency(middle)
+
+
 async def test_demo_page_talks_to_the_agent(speech_wav: Path) -> None:
     model = scripted()
     async with browser_page(create_app(agent(), model), speech_wav) as (served, page, problems):
@@ -71,25 +86,20 @@ async def test_demo_page_talks_to_the_agent(speech_wav: Path) -> None:
         turn = connection.committed[0]
         loud = loud_frames(turn)
         assert loud.any(), "the committed user turn is silent"
-        # 1.5 s of tone, resampled from the context's real rate: its duration and pitch
-        # survive (a wrong rate assumption would shift both by 8 % or more). Chromium's
-        # noise suppression and gain control reshape the level, not the timing.
-        first, last = np.flatnonzero(loud)[[0, -1]]
-        assert 1.44 <= (last - first + 1) / 100 <= 1.56, f"loud for {(last - first + 1) * 10} ms"
-        start = int(first) * 480
-        middle = turn[start + 9600 : start + 9600 + 24000]
-        assert abs(dominant_frequency(middle) - 440) < 8, dominant_frequency(middle)
+        # 1.5 s of tone, resampled from the context's real rate: all of it arrives, at its
+        # pitch (a wrong rate assumption would shift it by 8 % or more). Chromium's noise
+        # suppression and gain control reshape the level, not the pitch.
+        assert_whole_tone(turn)
 
         # The transcript and the reply appear; the reply plays.
         user_line = page.locator(".line.user .text").first
         await user_line.get_by_text(HEARD).wait_for()
         await page.locator(".line.assistant .text").get_by_text(REPLY).wait_for()
-        await page.wait_for_function("window.voicewireDemo.playedMs() > 300")
-        await page.wait_for_function(
-            "document.querySelector('#state').textContent === 'listening'", timeout=5000
-        )
+        # All of it is heard, and no more than was received.
+        await page.wait_for_function("document.querySelector('#state').textContent === 'listening'")
+        await page.wait_for_function("window.voicewireDemo.playedMs() >= 1499")
         played = await page.evaluate("window.voicewireDemo.playedMs()")
-        assert 1300 <= played <= 1500, f"played {played} ms of a 1500 ms reply"
+        assert played <= 1500, f"played {played} ms of a 1500 ms reply"
 
         # Mute: no audio reaches the server any more; unmute: it flows again.
         await page.click("#mute")
@@ -147,8 +157,8 @@ async def test_speaking_over_the_reply_interrupts_it(wav_dir: Path) -> None:
         story = await page.evaluate(
             "window.voicewireDemo.client.transcript.find(e => e.role === 'assistant')"
         )
-        # The page stopped the story where the speaker was and told the server so: the
-        # second utterance began about 0.9 s into the story's playback.
+        # The page stopped the story where the speaker was and told the server so: part of
+        # it was heard (the second utterance began about 0.9 s into its playback), not all.
         truncates = [
             e
             for e in model.received
@@ -156,10 +166,55 @@ async def test_speaking_over_the_reply_interrupts_it(wav_dir: Path) -> None:
         ]
         assert truncates, f"no conversation.item.truncate reached the model: {model.received}"
         heard = truncates[-1].audio_end_ms
-        assert 650 <= heard <= 1150, f"truncated at {heard} ms"
+        assert 0 < heard < 4000, f"truncated at {heard} ms of a 4000 ms story"
         played = await page.evaluate(
             f"window.voicewireDemo.client.channel.playedMs({story['itemId']!r})"
         )
         assert played == heard
         assert STORY.startswith(story["text"]) and len(story["text"]) < len(STORY)
+        problems.check()
+
+
+# Installed before Start: counts what the microphone captures while the client is connecting.
+WATCH_CONNECTING = """() => {
+  const client = window.voicewireDemo.client;
+  const seen = (window.capturedWhileConnecting = { frames: 0, loud: 0 });
+  client.channel.on("audio", (frame) => {
+    if (client.status !== "connecting") return;
+    const samples = new Int16Array(frame);
+    seen.frames += 1;
+    if (samples.some((s) => Math.abs(s) > 3000)) seen.loud += 1;
+  });
+}"""
+
+
+async def test_words_spoken_while_the_session_starts_are_not_lost(wav_dir: Path) -> None:
+    # The user speaks 0.3 s after pressing Start, while the server is still starting its model
+    # session (session.created a second after the socket opens, as on the local model).
+    wav = write_wav(
+        wav_dir / "early.wav", np.concatenate([quiet(0.3), speech_like(1.5), quiet(1.5)])
+    )
+    model = scripted()
+    model.connect_delay = 1.2
+    async with browser_page(create_app(agent(), model), wav) as (_, page, problems):
+        await page.evaluate(WATCH_CONNECTING)
+        await page.click("#start")
+        await page.wait_for_function(
+            "document.querySelector('#status').textContent === 'connected'"
+        )
+        early = await page.evaluate("window.capturedWhileConnecting")
+        assert early["loud"] > 0, f"the speech did not begin while connecting: {early}"
+
+        await page.locator(".line.user .text").get_by_text(HEARD).wait_for()
+        connection: ScriptedConnection = model.connections[0]
+        # The first turn the model heard is the whole utterance, from its first word.
+        assert_whole_tone(connection.committed[0])
+        assert await page.evaluate("window.voicewireDemo.client.audioBytesDropped") == 0
+        await page.locator(".line.assistant .text").get_by_text(REPLY).wait_for()
+        await page.click("#end")
+        await page.wait_for_function(
+            "document.querySelector('#status').textContent === 'disconnected'"
+        )
+        sent = await page.evaluate("window.voicewireDemo.client.audioBytesSent")
+        await eventually(lambda: model.input_audio_bytes == sent, "audio sent never arrived")
         problems.check()

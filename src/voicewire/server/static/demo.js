@@ -83,7 +83,9 @@ function meter(rms) {
 function animate() {
   const channel = client.channel;
   const live = client.status === "connected" && channel && channel.initialized;
-  const mic = live && !client.muted ? meter(channel.inputLevel()) : 0;
+  // the microphone is heard (and kept) from Start on, before the session is up
+  const capturing = client.status !== "disconnected" && channel && channel.initialized;
+  const mic = capturing && !client.muted ? meter(channel.inputLevel()) : 0;
   const voice = live ? meter(channel.outputLevel()) : 0;
   ui.micLevel.style.width = `${(mic * 100).toFixed(1)}%`;
   ui.voiceLevel.style.width = `${(voice * 100).toFixed(1)}%`;

@@ -18,7 +18,11 @@ export const WIRE_RATE = 24000;
 const PLAYBACK_LEAD_S = 0.05; // scheduling lead: absorbs network jitter on the first chunk
 const TOKEN_SUBPROTOCOL = "openai-insecure-api-key.";
 const RECONNECT_DELAYS_MS = [250, 500, 1000, 2000, 4000];
-const BACKLOG_FRAMES = 500; // 10 s of 20 ms frames kept while reconnecting
+// Microphone audio captured before the session can take it (while connecting: the server's
+// session.created may come seconds after the socket opens; while reconnecting) is kept, up to
+// 10 s by default, and sent in order once connected. Past that the oldest goes, counted in
+// audioBytesDropped.
+const BACKLOG_MS = 10000;
 
 // --- a tiny event emitter -------------------------------------------------------------------------
 
@@ -433,6 +437,10 @@ function deepMerge(base, extra) {
  *
  * Events: `status` (status), `state` (agentState), `transcript` (array of {role, text, itemId}),
  * `muted` (bool), `error` (Error with `.code`), `event` (every server event, raw).
+ *
+ * Microphone audio captured while `connecting` or `reconnecting` is kept (up to `backlogMs`) and
+ * sent in order once connected, so the first words are not lost; `audioBytesSent` counts the PCM16
+ * bytes sent, `audioBytesDropped` the oldest kept bytes dropped past that bound.
  */
 export class RealtimeClient extends Emitter {
   /**
@@ -449,6 +457,8 @@ export class RealtimeClient extends Emitter {
    *   a dropped connection is retried with backoff (status 'reconnecting'): the conversation so
    *   far is replayed as text items and what the user said meanwhile is sent once back.
    * @param {object} [options.channelOptions] options of the default BrowserChannel.
+   * @param {number} [options.backlogMs=10000] how much microphone audio is kept while connecting
+   *   or reconnecting (the oldest is dropped past it).
    */
   constructor(options = {}) {
     super();
@@ -461,6 +471,7 @@ export class RealtimeClient extends Emitter {
     this.transcript = [];
     this.sessionId = null;
     this.audioBytesSent = 0;
+    this.audioBytesDropped = 0;
     this._ws = null;
     this._unsubscribe = [];
     this._activeResponse = null;
@@ -470,6 +481,8 @@ export class RealtimeClient extends Emitter {
     this._entries = new Map(); // itemId -> transcript entry
     this._responseDone = true;
     this._backlog = [];
+    this._backlogBytes = 0;
+    this._backlogLimit = Math.round(((options.backlogMs ?? BACKLOG_MS) / 1000) * WIRE_RATE) * 2;
     this._replayEchoes = 0;
     this._lastReconnectError = null;
   }
@@ -525,6 +538,7 @@ export class RealtimeClient extends Emitter {
       }
       if (this.status !== "connecting") throw clientError("disconnected while connecting", "aborted");
       await this._open(credential);
+      this._sendBacklog(); // what was said while connecting, before any newer frame
     } catch (err) {
       if (this.status === "connecting") {
         this._teardown();
@@ -648,9 +662,26 @@ export class RealtimeClient extends Emitter {
       });
       this._replayEchoes += 1; // the server echoes it as conversation.item.added: not new
     }
+    this._sendBacklog();
+  }
+
+  /** Send the audio kept while not connected, oldest first. */
+  _sendBacklog() {
     const backlog = this._backlog;
     this._backlog = [];
+    this._backlogBytes = 0;
     for (const frame of backlog) this._sendAudio(frame);
+  }
+
+  /** Keep a frame for later (bounded: the oldest frames go first, counted as dropped). */
+  _keep(frame) {
+    this._backlog.push(frame);
+    this._backlogBytes += frame.byteLength;
+    while (this._backlogBytes > this._backlogLimit) {
+      const oldest = this._backlog.shift();
+      this._backlogBytes -= oldest.byteLength;
+      this.audioBytesDropped += oldest.byteLength;
+    }
   }
 
   _sessionUpdate() {
@@ -692,6 +723,7 @@ export class RealtimeClient extends Emitter {
     this._pendingResponse = false;
     this._responseDone = true;
     this._backlog = [];
+    this._backlogBytes = 0;
     this._replayEchoes = 0;
     this._interrupted.clear();
     this._receivedMs.clear();
@@ -715,10 +747,8 @@ export class RealtimeClient extends Emitter {
 
   _sendAudio(frame) {
     if (this.muted) return;
-    if (this.status === "reconnecting") {
-      // keep what the user says meanwhile (bounded), sent once the session is back
-      this._backlog.push(frame);
-      if (this._backlog.length > BACKLOG_FRAMES) this._backlog.shift();
+    if (this.status === "connecting" || this.status === "reconnecting") {
+      this._keep(frame); // what the user says meanwhile is sent once the session is up
       return;
     }
     if (this.status !== "connected") return;
