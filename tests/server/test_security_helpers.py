@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 import pytest
 
@@ -70,3 +71,23 @@ def test_redacting_filter() -> None:
     )
     assert RedactingFilter().filter(record)
     assert record.getMessage() == "< authorization: Bearer ***"
+
+
+def test_redaction_of_any_credential_header_and_token_subprotocol() -> None:
+    assert redact("> Sec-WebSocket-Protocol: realtime, openai-insecure-api-key.tok123") == (
+        "> Sec-WebSocket-Protocol: realtime, ***"
+    )
+    assert redact("protocols acme-client-secret.tok123, x") == "protocols ***, x"
+    assert redact("> Authorization: Basic dXNlcjpwYXNz") == "> Authorization: Basic ***"
+    assert redact("> Authorization: s3cr3t") == "> Authorization: ***"
+    assert redact("> xi-api-key: k3y-value") == "> xi-api-key: ***"
+
+
+def test_redacting_filter_masks_a_traceback_too() -> None:
+    try:
+        raise RuntimeError("refused key sk-live-12345678")
+    except RuntimeError:
+        record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed", (), sys.exc_info())
+    assert RedactingFilter().filter(record)
+    assert record.exc_text is not None and "RuntimeError: refused key ***" in record.exc_text
+    assert "sk-live" not in logging.Formatter().format(record)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Collection, Iterable
 from contextvars import ContextVar
 from typing import Final
 from urllib.parse import urlsplit
+
+from ..redaction import LIBRARY_LOGGERS, RedactingFilter, protect_logs, redact
 
 __all__ = [
     "TOKEN_SUBPROTOCOL_PREFIX",
@@ -24,45 +25,26 @@ TOKEN_SUBPROTOCOL_PREFIX: Final = "openai-insecure-api-key."
 """Browsers cannot set headers on a WebSocket, so OpenAI clients send the key as a subprotocol."""
 
 _DEFAULT_PORTS: Final = {"http": 80, "https": 443, "ws": 80, "wss": 443}
-_SECRETISH = re.compile(
-    r"(?i)(bearer\s+)\S+"  # an Authorization header value
-    r"|\b(?:sk|xai|ek|rk)[-_][A-Za-z0-9_\-*.]{6,}"  # provider keys and ephemeral secrets
-    r"|\bvw1\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+"  # voicewire tokens
-    r"|openai-insecure-api-key\.\S+"
+SERVER_LOGGERS: Final = (
+    "uvicorn",
+    "uvicorn.error",
+    "uvicorn.access",
+    "voicewire.server",
+    *LIBRARY_LOGGERS,
 )
 
 
-def redact(text: str) -> str:
-    """``text`` with anything that looks like a key or token masked (for logs and error text
-    that may quote an upstream provider)."""
-    return _SECRETISH.sub(lambda m: (m.group(1) or "") + "***", text)
-
-
-class RedactingFilter(logging.Filter):
-    """Masks keys and tokens in log records (see :func:`redact`)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        cleaned = redact(message)
-        if cleaned != message:
-            record.msg, record.args = cleaned, None
-        return True
-
-
-SERVER_LOGGERS: Final = ("uvicorn", "uvicorn.error", "uvicorn.access", "websockets.server")
-
-
 def install_log_redaction(names: Iterable[str] = SERVER_LOGGERS) -> None:
-    """Put a :class:`RedactingFilter` on the ASGI server's loggers (once per logger).
+    """Put a :class:`RedactingFilter` on the ASGI server's loggers and voicewire's own (once
+    per logger).
 
     At DEBUG level uvicorn's WebSocket implementation logs every handshake header, the
     ``Authorization`` and ``Sec-WebSocket-Protocol`` values with their tokens among them. A
     filter on a logger sees the records logged to that very logger, which is where those are.
+    The providers protect the ``websockets`` client's logger themselves (the upstream handshake
+    carries the provider key), with or without a server.
     """
-    for name in names:
-        logger = logging.getLogger(name)
-        if not any(isinstance(f, RedactingFilter) for f in logger.filters):
-            logger.addFilter(RedactingFilter())
+    protect_logs(names)
 
 
 handshake_refused: ContextVar[bool] = ContextVar("voicewire_handshake_refused", default=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Mapping, Sequence
 
 import websockets
@@ -10,24 +11,39 @@ from websockets.asyncio.client import connect as ws_connect
 from websockets.typing import Subprotocol
 
 from ...protocol import ConnectAbortedError, HandshakeError, WebSocketFactory, WireSocket
+from ...redaction import protect_logs
+from .keepalive import VOICE_KEEPALIVE, Keepalive
 
 OPEN_TIMEOUT_S = 15.0
 
 
-async def default_websocket(
-    url: str, subprotocols: Sequence[str], headers: Mapping[str, str]
-) -> WireSocket:
-    """Dial with the ``websockets`` client: no compression (audio is incompressible base64 and
-    deflate costs latency), no message size cap (session objects can be large)."""
-    return await ws_connect(
-        url,
-        additional_headers=dict(headers),
-        subprotocols=[Subprotocol(p) for p in subprotocols] or None,
-        compression=None,
-        max_size=None,
-        open_timeout=OPEN_TIMEOUT_S,
-        ping_interval=20,
-    )
+def websocket_factory(keepalive: Keepalive = VOICE_KEEPALIVE) -> WebSocketFactory:
+    """The default socket factory with ``keepalive``'s ping settings."""
+
+    async def dial_websockets(
+        url: str, subprotocols: Sequence[str], headers: Mapping[str, str]
+    ) -> WireSocket:
+        """Dial with the ``websockets`` client: no compression (audio is incompressible base64
+        and deflate costs latency), no message size cap (session objects can be large), and
+        keepalive settings that notice a dead link within seconds. Its handshake is logged (at
+        DEBUG) to ``websockets.client``, which :func:`dial` has made redact the key."""
+        return await ws_connect(
+            url,
+            additional_headers=dict(headers),
+            subprotocols=[Subprotocol(p) for p in subprotocols] or None,
+            compression=None,
+            max_size=None,
+            open_timeout=OPEN_TIMEOUT_S,
+            ping_interval=keepalive.ping_interval,
+            ping_timeout=keepalive.ping_timeout,
+            close_timeout=keepalive.close_timeout,
+            logger=logging.getLogger("websockets.client"),
+        )
+
+    return dial_websockets
+
+
+default_websocket = websocket_factory()
 
 
 async def dial(
@@ -42,6 +58,7 @@ async def dial(
     """Open the socket, honouring ``abort``; failures become clear voicewire errors."""
     if abort is not None and abort.is_set():
         raise ConnectAbortedError(f"connect to {provider} was aborted before it started")
+    protect_logs()  # the handshake carries the key; websockets logs it at DEBUG
     opening = asyncio.ensure_future((factory or default_websocket)(url, subprotocols, headers))
     if abort is not None:
         aborted = asyncio.ensure_future(abort.wait())
