@@ -452,6 +452,7 @@ class RealtimeSession:
             self._response_open = True
             self._tools.response_started(event.response_id)
         elif isinstance(event, ResponseDone):
+            self.playback.response_done(event.response_id)
             if event.response_id == self._active_response or self._active_response is None:
                 self._response_open = False
             self._tools.response_done(event.response_id)
@@ -459,8 +460,10 @@ class RealtimeSession:
             # Channels with a jitter buffer start playing a short item's tail at once when told
             # the item is complete (an optional hook: ``mark_end(item_id)``).
             mark_end = getattr(self.channel, "mark_end", None)
-            if mark_end is not None and event.item_id is not None:
-                mark_end(event.item_id)
+            if event.item_id is not None:
+                self.playback.item_done(event.item_id)
+                if mark_end is not None:
+                    mark_end(event.item_id)
         elif isinstance(event, ToolCall):
             self._hub.emit(event)
             self._tools.start(event)
@@ -486,8 +489,10 @@ class RealtimeSession:
             self._hub.emit(SessionError(exc.code, exc.message))
             return
         if event.item_id is not None:
-            self.playback.received(event.item_id, len(audio), event.content_index)
-            if self.channel is not None:
+            self.playback.received(
+                event.item_id, len(audio), event.content_index, event.response_id
+            )
+            if self.channel is not None and audio:
                 self.channel.play(event.item_id, audio, event.content_index)
         self._hub.emit(event)
 
