@@ -20,6 +20,12 @@ TurnDetectionMode = Literal["server_vad", "semantic_vad", "manual"]
 ToolChoice = str
 """``"auto"``, ``"none"``, ``"required"``, or the name of one tool the model must call."""
 
+MIN_SAMPLE_RATE = 8000
+"""The lowest rate an :class:`AudioFormat` may have: telephony's, the lowest any provider uses."""
+MAX_SAMPLE_RATE = 192000
+"""The highest: studio sound cards and files. Each provider accepts narrower ranges (OpenAI
+24000 Hz PCM only; the voicewire server 8000-48000) and its codec or decoder says so."""
+
 _MIME_BY_ENCODING: dict[str, AudioEncoding] = {
     "audio/pcm": "pcm16",
     "audio/l16": "pcm16",
@@ -36,6 +42,9 @@ class AudioFormat:
     """One audio stream's format: the seed's ``{mime, rate, bits, channels}``.
 
     PCM16 is little-endian signed 16-bit; G.711 (``audio/pcmu``, ``audio/pcma``) is 8-bit at 8 kHz.
+    ``sample_rate`` is within :data:`MIN_SAMPLE_RATE`..:data:`MAX_SAMPLE_RATE`: whatever slices
+    audio into frames of so many milliseconds can count on a frame being at least 80 samples
+    (a 50 Hz "rate" made a 10 ms frame 0 bytes long and a framing loop spin for ever).
     """
 
     mime_type: str = "audio/pcm"
@@ -49,8 +58,11 @@ class AudioFormat:
             raise ValueError(
                 f"unsupported audio mime type {self.mime_type!r}; expected one of {known}"
             )
-        if self.sample_rate <= 0:
-            raise ValueError(f"sample_rate must be positive, got {self.sample_rate}")
+        if not MIN_SAMPLE_RATE <= self.sample_rate <= MAX_SAMPLE_RATE:
+            raise ValueError(
+                f"sample_rate must be positive, from {MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE} Hz, "
+                f"got {self.sample_rate}"
+            )
         if self.channels <= 0:
             raise ValueError(f"channels must be positive, got {self.channels}")
         expected_bits = 16 if self.encoding == "pcm16" else 8

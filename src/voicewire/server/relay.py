@@ -187,7 +187,7 @@ class Relay:
             await self._frame_too_large(size)
             return
         try:
-            message = from_json(text)
+            message = from_json(text, allow_inf_nan=False)  # NaN/Infinity: not JSON
         except ValueError as exc:
             await self._reject("invalid_json", f"the frame is not valid JSON: {exc}")
             return

@@ -449,7 +449,7 @@ class ScriptedConnection(StreamConnection):
         elif fmt.encoding == "pcma":
             audio = alaw_to_pcm16(audio)
         self._pending_pcm.extend(audio)
-        frame = fmt.sample_rate * _FRAME_MS // 1000 * 2
+        frame = vad_frame_bytes(fmt.sample_rate)
         turn = self._turn_detection
         while len(self._pending_pcm) >= frame:
             pcm = bytes(self._pending_pcm[:frame])
@@ -631,6 +631,12 @@ class ScriptedConnection(StreamConnection):
             input_text_tokens=history,
             output_text_tokens=output,
         )
+
+
+def vad_frame_bytes(sample_rate: int) -> int:
+    """Bytes of PCM16 in one VAD frame at ``sample_rate``: never 0, or the loop that takes
+    frames off the input would spin for ever (a "rate" below 100 Hz did, freezing the server)."""
+    return 2 * max(1, sample_rate * _FRAME_MS // 1000)
 
 
 def _words_of(item: Item) -> str:

@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from voicewire.protocol.config import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
+
 __all__ = [
     "DEFAULT_RATE",
     "alaw_to_pcm16",
@@ -138,7 +140,10 @@ def format_rate(fmt: Mapping[str, Any] | None) -> int:
     if kind in ("audio/pcmu", "audio/pcma"):
         return _G711_RATE
     rate = fmt.get("rate", DEFAULT_RATE)
-    return rate if isinstance(rate, int) and rate > 0 else DEFAULT_RATE
+    # Out-of-range rates (a schema violation the fake server records) fall back to the default:
+    # a 10**12 Hz "rate" must not make a tone of 10**12 samples.
+    in_range = isinstance(rate, int) and MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE
+    return rate if in_range else DEFAULT_RATE
 
 
 def encode_audio(pcm16: bytes, fmt: Mapping[str, Any] | None) -> bytes:
