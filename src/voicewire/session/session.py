@@ -75,8 +75,9 @@ class RealtimeSession:
 
     Use it as ``async with RealtimeSession(agent, model=...) as session:`` (or ``connect()`` /
     ``close()``). Events arrive through :meth:`on` callbacks and ``async for event in session``.
-    Sending methods do not block: what is said while the session is still connecting is queued and
-    delivered once connected.
+    Sending methods do not block: what is said while the session is still connecting (or
+    reconnecting) is queued and delivered once connected. Once the session has given up its link
+    they raise :class:`ConnectionClosedError` until :meth:`connect` brings the conversation back.
     """
 
     def __init__(
@@ -139,10 +140,14 @@ class RealtimeSession:
         self._reconnect = reconnect if reconnect is not None else ReconnectPolicy()
         self._reconnecting: asyncio.Task[None] | None = None
         self._lost: SessionError | None = None  # the link's last words, held while reconnecting
+        self._gave_up = False  # the link dropped for good: sending refuses until connect()
         self.reconnects = 0
         """Links brought back after a drop."""
         self.audio_dropped_while_muted = 0
         """Bytes of input audio the mute gate kept from the model."""
+        self.audio_dropped_while_disconnected = 0
+        """Bytes of input audio dropped because the session had given up its link (see
+        :meth:`connect`)."""
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -155,19 +160,30 @@ class RealtimeSession:
         return self._connection.session_id if self._connection else None
 
     async def connect(self) -> None:
+        """Connect to the model; a no-op while connected or connecting.
+
+        After the link dropped for good (the reconnect attempts failed, or the policy allows
+        none), ``connect()`` brings the same conversation back as a reconnect would: the new
+        link hears the history first, then what was said while reconnecting. Until then the
+        session refuses to send (:class:`ConnectionClosedError`) and drops input audio.
+        """
         if self._status in (TransportStatus.CONNECTED, TransportStatus.CONNECTING):
             return
         if self._status is TransportStatus.CLOSED:
             raise ConnectionClosedError("this session was closed; create a new one")
+        resuming, gave_up = self._connection is not None, self._gave_up
+        self._gave_up = False  # what is said while connecting is queued again
         self._set_status(TransportStatus.CONNECTING)
         try:
-            self.config = await self._build_config()
+            if not resuming:  # a resumed session keeps the config it had, updates included
+                self.config = await self._build_config()
             connection = await self._open()
         except BaseException:
+            self._gave_up = gave_up
             self._set_status(TransportStatus.DISCONNECTED)
             raise
-        self._attach(connection, ())
-        if self.channel is not None:
+        self._attach(connection, replay_events(self.history.items))
+        if self.channel is not None and not resuming:
             await self.channel.start(self)
 
     async def _open(self) -> RealtimeConnection:
@@ -247,6 +263,9 @@ class RealtimeSession:
         """Stream user audio (in :attr:`input_format`). Dropped, not queued, while muted."""
         if self._muted:
             self.audio_dropped_while_muted += len(audio)
+            return
+        if self._gave_up:  # a channel keeps capturing; queueing it all would grow without end
+            self.audio_dropped_while_disconnected += len(audio)
             return
         if audio:
             self._send(AudioInputAppend(audio))
@@ -354,6 +373,12 @@ class RealtimeSession:
     def _send(self, event: ClientEvent) -> None:
         if self._status is TransportStatus.CLOSED:
             raise ConnectionClosedError(f"cannot send {event.kind}: the session is closed")
+        if self._gave_up:
+            raise ConnectionClosedError(
+                f"cannot send {event.kind}: the session lost its link to the model and stopped "
+                "reconnecting (see its connection_lost error); await connect() to resume the "
+                "conversation (its history is replayed), or close() it"
+            )
         connection = self._connection
         if connection is None or self._status is not TransportStatus.CONNECTED:
             self._pending.append(event)  # delivered on connect: nothing the user says is lost
@@ -427,6 +452,7 @@ class RealtimeSession:
             lost = SessionError(
                 "connection_lost", f"{why}; {attempts} attempts to reconnect failed", fatal=True
             )
+        self._gave_up = True
         if lost is not None:
             self._hub.emit(lost)
         self._set_status(TransportStatus.DISCONNECTED)
@@ -507,7 +533,7 @@ class RealtimeSession:
             self.channel.interrupt()
         point = self.playback.truncate_point(position)
         if point is not None:
-            if self._auto_truncate:
+            if self._auto_truncate and not self._gave_up:  # no link to tell: history only
                 self._send(ItemTruncate(point.item_id, point.audio_end_ms, point.content_index))
             self.history.truncate(point.item_id, point.audio_end_ms)
             self.playback.finish()
