@@ -2,7 +2,9 @@
 
 A thin asyncio shell around the sans-I/O codec: a writer task drains the outgoing queue, a reader
 task decodes what arrives into neutral events. Nothing that arrives is dropped: bad frames become
-``session.error`` events and the connection keeps reading.
+``session.error`` events and the connection keeps reading. A link that dies without closing is
+noticed by pings (see :mod:`.keepalive`): the socket's own, or the connection's over a socket that
+has ``ping()`` when it is given ``keepalive``.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from ...protocol import (
@@ -24,6 +27,7 @@ from ...protocol import (
     WireSocket,
 )
 from ..event_stream import EventStream, StreamConnection
+from .keepalive import Keepalive, watch
 
 log = logging.getLogger("voicewire.connection")
 
@@ -43,7 +47,16 @@ _CLOSED = object()
 class OpenAIProtocolConnection(StreamConnection):
     """A :class:`~voicewire.protocol.RealtimeConnection` over an open socket."""
 
-    def __init__(self, socket: WireSocket, codec: Codec, *, provider: str) -> None:
+    def __init__(
+        self,
+        socket: WireSocket,
+        codec: Codec,
+        *,
+        provider: str,
+        keepalive: Keepalive | None = None,
+    ) -> None:
+        """``keepalive``: ping the socket with its ``ping()`` (if it has one) on these settings
+        and treat a late pong as a lost link; for sockets whose own settings are unknown."""
         self._socket = socket
         self._codec = codec
         self.provider = provider
@@ -52,6 +65,14 @@ class OpenAIProtocolConnection(StreamConnection):
         self._outgoing: asyncio.Queue[str | object] = asyncio.Queue()
         self._writer = asyncio.create_task(self._write_loop(), name=f"{provider}-writer")
         self._reader = asyncio.create_task(self._read_loop(), name=f"{provider}-reader")
+        self._keepalive = keepalive
+        self._dropping: asyncio.Task[None] | None = None
+        ping: Callable[[], Awaitable[object]] | None = getattr(socket, "ping", None)
+        self._pinger = (
+            asyncio.create_task(watch(ping, keepalive, self._dead), name=f"{provider}-pinger")
+            if keepalive is not None and callable(ping)
+            else None
+        )
 
     # -- RealtimeConnection ------------------------------------------------------------------
 
@@ -86,7 +107,13 @@ class OpenAIProtocolConnection(StreamConnection):
         with contextlib.suppress(Exception):
             await self._socket.close()
         self._reader.cancel()
-        await asyncio.gather(self._writer, self._reader, return_exceptions=True)
+        tasks = [self._writer, self._reader]
+        if self._pinger is not None:
+            self._pinger.cancel()
+            tasks.append(self._pinger)
+        if self._dropping is not None:
+            tasks.append(self._dropping)
+        await asyncio.gather(*tasks, return_exceptions=True)
         self._stream.end()
 
     # -- internals -------------------------------------------------------------------------------
@@ -130,8 +157,25 @@ class OpenAIProtocolConnection(StreamConnection):
                     self._session_id = event.session_id
                 put(event)
 
+    def _dead(self, reason: str) -> None:
+        """A ping went unanswered: the link is lost even though the socket never said so."""
+        self._lost(f"the link to {self.provider} is dead ({reason})")
+        self._reader.cancel()
+        self._dropping = asyncio.create_task(self._drop_dead_socket())
+
+    async def _drop_dead_socket(self) -> None:
+        """Close without waiting long for a close handshake nobody will answer; abort the
+        transport (``websockets`` sockets have one) if closing takes longer."""
+        timeout = self._keepalive.close_timeout if self._keepalive else 2.0
+        try:
+            await asyncio.wait_for(self._socket.close(1011, "keepalive ping timeout"), timeout)
+        except Exception:
+            abort = getattr(getattr(self._socket, "transport", None), "abort", None)
+            if callable(abort):
+                abort()
+
     def _lost(self, reason: str) -> None:
-        if self.status is TransportStatus.CLOSED:
+        if self.status is not TransportStatus.CONNECTED:
             return
         self._stream.put(SessionError("connection_lost", reason, fatal=True))
         self._stream.set_status(TransportStatus.DISCONNECTED)

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from .keepalive import VOICE_KEEPALIVE, Keepalive
+
 
 @dataclass(frozen=True, slots=True)
 class Dialect:
@@ -48,6 +50,9 @@ class Dialect:
     client_secret_session: bool = True
     """Whether ``POST /realtime/client_secrets`` takes a ``session`` (and ``expires_after.anchor``);
     xAI accepts only ``expires_after.seconds``."""
+    keepalive: Keepalive = VOICE_KEEPALIVE
+    """Ping settings for this provider's links (a provider slow to answer pings gets a longer
+    ``ping_timeout`` here); a model's ``keepalive=`` overrides it."""
 
 
 OPENAI = Dialect(

@@ -20,7 +20,8 @@ from ...protocol import (
 from .codec import OpenAIProtocolCodec
 from .connection import OpenAIProtocolConnection
 from .dialect import Dialect
-from .wire import dial
+from .keepalive import Keepalive
+from .wire import dial, websocket_factory
 
 DEFAULT_TOKEN_TTL_S = 600
 
@@ -32,6 +33,7 @@ class ModelOptions(TypedDict, total=False):
     base_url: str | None
     rest_base_url: str | None
     http_client: httpx.AsyncClient | None
+    keepalive: Keepalive | None
 
 
 class OpenAIProtocolModel:
@@ -39,7 +41,8 @@ class OpenAIProtocolModel:
 
     ``base_url`` is the WebSocket base (``wss://host/v1``); REST calls go to the same host over
     HTTP(S) unless ``rest_base_url`` says otherwise, so one setting reaches a proxy, Azure or
-    another voicewire server.
+    another voicewire server. ``keepalive`` says how soon a dead link is noticed (default: the
+    dialect's, within 10 s).
     """
 
     def __init__(
@@ -51,8 +54,10 @@ class OpenAIProtocolModel:
         base_url: str | None = None,
         rest_base_url: str | None = None,
         http_client: httpx.AsyncClient | None = None,
+        keepalive: Keepalive | None = None,
     ) -> None:
         self.dialect = dialect
+        self.keepalive = keepalive or dialect.keepalive
         self._model_id = model_id
         self._api_key = api_key
         self.base_url = (base_url or dialect.default_base_url).rstrip("/")
@@ -106,15 +111,22 @@ class OpenAIProtocolModel:
             subprotocols.append(self.dialect.token_subprotocol_prefix + credential.token)
         else:
             headers["Authorization"] = f"Bearer {self._api_key_or_raise()}"
+        own_socket = options.websocket is not None
         socket = await dial(
             self.url,
             subprotocols,
             headers,
             provider=self.dialect.name,
-            factory=options.websocket,
+            factory=options.websocket or websocket_factory(self.keepalive),
             abort=options.abort,
         )
-        connection = OpenAIProtocolConnection(socket, self.codec, provider=self.dialect.name)
+        connection = OpenAIProtocolConnection(
+            socket,
+            self.codec,
+            provider=self.dialect.name,
+            # A socket from the caller's factory has its own ping settings: watch it too.
+            keepalive=self.keepalive if own_socket else None,
+        )
         config = options.initial_session()
         if config is not None:
             connection.send(SessionUpdate(config))
