@@ -4,7 +4,9 @@ meanwhile (the end-to-end reconnect over a real WebSocket is in tests/e2e)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -16,8 +18,10 @@ from voicewire.protocol import (
     ConfigurationError,
     ConnectOptions,
     ItemCreate,
+    ItemCreated,
     MessageItem,
     PushConnection,
+    RealtimeConnection,
     ServerEvent,
     TextPart,
     ToolCallItem,
@@ -26,6 +30,7 @@ from voicewire.protocol import (
     UnsupportedEventError,
 )
 from voicewire.session import ReconnectPolicy, replay_events
+from voicewire.session.history import ConversationHistory
 from voicewire.testing import ScriptedConnection, ScriptedModel, TextReply
 
 AGENT = RealtimeAgent(id="a", name="A", instructions="Answer.")
@@ -66,6 +71,50 @@ def test_replay_keeps_words_tool_exchanges_and_ids_in_a_chain() -> None:
         MessageItem("i4", "assistant", (TextPart("Sunny."),), "completed"),  # said once
         MessageItem("local_1", "user", (TextPart("thanks"),), "completed"),
     ]
+
+
+async def local_link() -> RealtimeConnection:
+    """The local model's connection; item bookkeeping needs none of its engines."""
+    from voicewire.providers.local.connection import LocalConnection
+    from voicewire.providers.local.model import LocalOptions
+
+    no_engines: Any = SimpleNamespace(vad=None, stt=None, tts=None, llm=None)
+    return LocalConnection(no_engines, LocalOptions(), model_id="items-only")
+
+
+async def scripted_link() -> RealtimeConnection:
+    return await ScriptedModel().connect()
+
+
+@pytest.mark.parametrize("open_link", [scripted_link, local_link], ids=["scripted", "local"])
+async def test_a_new_link_takes_the_replay_under_its_ids_and_the_history_stays(
+    open_link: Callable[[], Awaitable[RealtimeConnection]],
+) -> None:
+    history = ConversationHistory()
+    history.upsert(MessageItem("item_1", "user", (AudioPart(transcript="hi"),)))
+    history.upsert(MessageItem(None, "assistant", (TextPart("hello"),)))  # named local_1
+    history.upsert(ToolCallItem("item_2", "call_1", "get_weather", "{}", "completed"))
+    history.upsert(ToolResultItem("item_3", "call_1", "sunny"))
+    before = [item.id for item in history.items]
+    echoes: list[ItemCreated] = []
+    link = await open_link()
+    assert isinstance(link, PushConnection)
+    link.deliver_to(
+        lambda e: echoes.append(e) if isinstance(e, ItemCreated) else None, lambda: None
+    )
+    for event in replay_events(history.items):
+        link.send(event)
+    await asyncio.sleep(0)
+    assert [(e.item.id, e.previous_item_id) for e in echoes] == [
+        ("item_1", None),
+        ("local_1", "item_1"),
+        ("item_2", "local_1"),
+        ("item_3", "item_2"),
+    ]
+    for echo in echoes:
+        history.upsert(echo.item, echo.previous_item_id)
+    assert [item.id for item in history.items] == before
+    await link.close()
 
 
 class FlakyModel(ScriptedModel):
