@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -131,8 +132,9 @@ class Served:
 
 
 @asynccontextmanager
-async def serve(app: Starlette) -> AsyncIterator[Served]:
-    """Run ``app`` on uvicorn (port 0) in this event loop for the duration of the block."""
+async def serve(app: Starlette, sock: socket.socket | None = None) -> AsyncIterator[Served]:
+    """Run ``app`` on uvicorn (port 0, or the listening ``sock``) in this event loop for the
+    duration of the block."""
     config = uvicorn.Config(
         app,
         host="127.0.0.1",
@@ -142,7 +144,7 @@ async def serve(app: Starlette) -> AsyncIterator[Served]:
         timeout_graceful_shutdown=2,
     )
     server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
+    task = asyncio.create_task(server.serve(None if sock is None else [sock]))
     try:
         async with asyncio.timeout(5):
             while not server.started:

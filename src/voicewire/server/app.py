@@ -22,6 +22,8 @@ Routes:
   ``openai-insecure-api-key.<token>`` (``realtime`` is selected). Each connection hosts one
   :class:`RealtimeSession` of the agent against the app's model; tools run here. The ``model``
   query parameter is accepted for compatibility and ignored: the server picks the model.
+  A client that does not read what it is sent is closed with 1008 and its session released
+  (``max_outbox_bytes``, ``client_send_timeout``: see :mod:`voicewire.server.relay`).
 
 Refusals happen before the WebSocket is accepted, as HTTP responses with a JSON error body: 401
 for a missing, malformed, forged, expired, wrong-audience or replayed token, 403 for an origin
@@ -65,7 +67,7 @@ from voicewire.protocol import (
 )
 from voicewire.session import RealtimeSession, ReconnectPolicy
 
-from .relay import CLIENT_SESSION_FIELDS, Relay
+from .relay import CLIENT_SESSION_FIELDS, DEFAULT_MAX_OUTBOX_BYTES, Relay
 from .security import (
     OriginPolicy,
     bearer_token,
@@ -103,6 +105,9 @@ def create_app(
     session_config: SessionConfig | None = None,
     client_session_fields: Collection[str] = CLIENT_SESSION_FIELDS,
     reconnect: ReconnectPolicy | None = None,
+    max_outbox_bytes: int = DEFAULT_MAX_OUTBOX_BYTES,
+    client_send_timeout: float = 5.0,
+    client_close_timeout: float = 2.0,
 ) -> Starlette:
     """An ASGI app serving ``agent`` (see the module docstring for the routes).
 
@@ -126,6 +131,13 @@ def create_app(
         reconnect: how a session brings back a dropped link to the model (default:
             :class:`~voicewire.session.ReconnectPolicy`); the client stays connected meanwhile,
             and gets an ``error`` and a close (1011) only if the link cannot be brought back.
+        max_outbox_bytes: the most a connection may hold of messages its client has not taken
+            yet; a client that would take it over is too slow (see below).
+        client_send_timeout: a client is too slow when messages wait for it and none has gone
+            out for this many seconds. A too-slow client is closed with 1008 and a reason, and
+            its session and model link are released (see :mod:`voicewire.server.relay`).
+        client_close_timeout: how long a close frame may wait for room in the client's socket
+            before the connection is left to the ASGI server.
     """
     resolved = model if model is not None else agent.model
     if resolved is None:
@@ -134,6 +146,13 @@ def create_app(
         )
     if max_frame_bytes <= 0:
         raise ConfigurationError(f"max_frame_bytes must be positive, got {max_frame_bytes}")
+    if max_outbox_bytes <= 0:
+        raise ConfigurationError(f"max_outbox_bytes must be positive, got {max_outbox_bytes}")
+    if not (client_send_timeout > 0 and client_close_timeout > 0):
+        raise ConfigurationError(
+            "client_send_timeout and client_close_timeout must be positive, got "
+            f"{client_send_timeout} and {client_close_timeout}"
+        )
     install_log_redaction()
     install_refused_handshake_filter()
     server = VoicewireServer(
@@ -146,6 +165,9 @@ def create_app(
         session_config=session_config,
         client_session_fields=client_session_fields,
         reconnect=reconnect,
+        max_outbox_bytes=max_outbox_bytes,
+        client_send_timeout=client_send_timeout,
+        client_close_timeout=client_close_timeout,
     )
     app = Starlette(
         routes=[
@@ -180,6 +202,7 @@ class VoicewireServer:
         tokens: the :class:`TokenAuthority` (mint tokens for tests or other routes with it).
         active_sessions: connections being served right now.
         sessions_served: connections accepted so far.
+        relays: the :class:`Relay` of each connection being served (its outbox figures).
     """
 
     def __init__(
@@ -194,6 +217,9 @@ class VoicewireServer:
         session_config: SessionConfig | None,
         client_session_fields: Collection[str],
         reconnect: ReconnectPolicy | None = None,
+        max_outbox_bytes: int = DEFAULT_MAX_OUTBOX_BYTES,
+        client_send_timeout: float = 5.0,
+        client_close_timeout: float = 2.0,
     ) -> None:
         self.agent = agent
         self.model = model
@@ -204,8 +230,12 @@ class VoicewireServer:
         self.session_config = session_config
         self.client_session_fields = frozenset(client_session_fields)
         self.reconnect = reconnect
+        self.max_outbox_bytes = max_outbox_bytes
+        self.client_send_timeout = client_send_timeout
+        self.client_close_timeout = client_close_timeout
         self.active_sessions = 0
         self.sessions_served = 0
+        self.relays: set[Relay] = set()
         self._labels = itertools.count(1)
 
     # -- POST /realtime/credential ---------------------------------------------------------------
@@ -322,12 +352,17 @@ class VoicewireServer:
             max_frame_bytes=self.max_frame_bytes,
             client_fields=self.client_session_fields,
             label=label,
+            max_outbox_bytes=self.max_outbox_bytes,
+            send_timeout=self.client_send_timeout,
+            close_timeout=self.client_close_timeout,
         )
         self.active_sessions += 1
         self.sessions_served += 1
+        self.relays.add(relay)
         try:
             await relay.run()
         finally:
+            self.relays.discard(relay)
             self.active_sessions -= 1
             log.info("%s: closed", label)
 

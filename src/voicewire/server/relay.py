@@ -20,6 +20,24 @@ the client may see it (no server tools, and the agent's instructions only if the
 own). The model's own ``session.created`` / ``session.updated`` are not forwarded: the client's
 session is the agent plus its overrides, not the provider's, and some models never confirm an
 update. Tool failures are logged here, not sent: tools are the server's business.
+
+**A client that does not read** must not pin memory nor a model session. Messages are
+serialised as they enter the outbox, which counts their bytes (:attr:`Relay.outbox_bytes`):
+
+* Backpressure: while the outbox holds more than half of ``max_outbox_bytes``, the relay stops
+  reading the client's frames (so a client that keeps asking cannot grow it, and TCP flow
+  control slows its sends) until it has drained to a quarter.
+* A client is *too slow* when a message that would take the outbox over ``max_outbox_bytes``
+  arrives (the model does not wait for the client), or when messages wait and none has been
+  handed to the socket for ``send_timeout`` seconds (as nginx's ``send_timeout``: between two
+  successive writes, not for a whole reply). A watchdog timer checks progress a few times per
+  ``send_timeout`` (a counter per message on the hot path, no timer per send).
+* A too-slow client is closed with **1008** (policy violation) and a reason saying which limit
+  it hit: it broke the server's policy of reading what it asked for, and 1013 (try again later)
+  would invite the same client to reconnect into the same wall. Its outbox is dropped, its
+  session is closed (and the model link with it) *before* the close frame is attempted, and the
+  close frame itself waits at most ``close_timeout`` for room in a socket nobody drains; after
+  that the relay returns and the ASGI server is left with what its own write buffer holds.
 """
 
 from __future__ import annotations
@@ -27,6 +45,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from collections import deque
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
@@ -57,7 +76,7 @@ from .encoder import Message, ServerEventEncoder
 from .security import redact
 from .wire import ClientEventError, client_event_id, decode_client
 
-__all__ = ["CLIENT_SESSION_FIELDS", "Relay"]
+__all__ = ["CLIENT_SESSION_FIELDS", "DEFAULT_MAX_OUTBOX_BYTES", "SLOW_CLIENT_CLOSE_CODE", "Relay"]
 
 log = logging.getLogger("voicewire.server")
 
@@ -79,8 +98,20 @@ agent's, and run on the server)."""
 
 _NOT_FOR_THE_CLIENT: Final = (StatusChanged, ToolOutput, SessionCreated, SessionUpdated)
 """Session events the relay does not encode (it renders ``session.*`` events itself)."""
-_MODEL_LOST: Final = object()
+
+
+class _Marker(bytes):
+    """An outbox entry that is not a message (told apart by identity; 0 bytes)."""
+
+
+_MODEL_LOST: Final = _Marker()
 """In the outbox: close the connection here, after what came before."""
+DEFAULT_MAX_OUTBOX_BYTES: Final = 4 << 20
+"""About a minute of 24 kHz PCM16 audio in base64, beyond what the socket buffers hold."""
+SLOW_CLIENT_CLOSE_CODE: Final = 1008
+"""Policy violation: the client did not read what it asked for (see the module docstring)."""
+_WATCHDOG_CHECKS: Final = 4
+"""Progress checks per ``send_timeout``: a stall is noticed within 1.25 of it."""
 _TOOL_CHOICE_MODES: Final = frozenset({"auto", "none", "required"})
 _TOOL_ERROR_PREFIXES: Final = ("tool_", "unknown_tool")
 
@@ -99,6 +130,9 @@ class Relay:
         client_fields: Collection[str] = CLIENT_SESSION_FIELDS,
         label: str = "client",
         connect_timeout: float = 15.0,
+        max_outbox_bytes: int = DEFAULT_MAX_OUTBOX_BYTES,
+        send_timeout: float = 5.0,
+        close_timeout: float = 2.0,
     ) -> None:
         self._receive = receive
         self._send_asgi = send
@@ -108,51 +142,94 @@ class Relay:
         self.client_fields = frozenset(client_fields)
         self.label = label
         self.connect_timeout = connect_timeout
+        self.max_outbox_bytes = max_outbox_bytes
+        self.send_timeout = send_timeout
+        self.close_timeout = close_timeout
         self._client_instructions: str | None = None
         self._closed = False
-        self._outbox: deque[Mapping[str, Any] | object] = deque()
+        self._outbox: deque[bytes] = deque()  # serialised messages, and _MODEL_LOST
+        self._outbox_bytes = 0
+        self._outbox_peak = 0
+        self._high_water = max_outbox_bytes // 2  # above it the reader pauses...
+        self._low_water = max_outbox_bytes // 4  # ... until the outbox is down to this
+        self._paused: asyncio.Event | None = None  # set when the paused reader may go on
+        self._sent = 0  # messages handed to the socket: the watchdog's progress counter
+        self._watchdog: _Watchdog | None = None
+        self._too_slow: str | None = None  # why the client was given up on
+        self._reader: asyncio.Task[Any] | None = None
         self._started = False  # session.created has been sent: the outbox may go out
         self._applying = False  # the reader task is applying a client frame
         self._flushing = False
         self._flusher: asyncio.Task[None] | None = None
 
+    @property
+    def outbox_bytes(self) -> int:
+        """Bytes of serialised messages waiting to be handed to the socket."""
+        return self._outbox_bytes
+
+    @property
+    def outbox_peak_bytes(self) -> int:
+        """The most :attr:`outbox_bytes` has been (it never exceeds ``max_outbox_bytes``)."""
+        return self._outbox_peak
+
     async def run(self) -> None:
-        """Connect the session, relay both ways, and close the session when the client leaves."""
+        """Connect the session, relay both ways, and close the session when the client leaves
+        (or is given up on: see the module docstring)."""
+        self._reader = asyncio.current_task()
         unsubscribe = self.session.on("*", self._on_session_event)
         try:
-            try:
-                async with asyncio.timeout(self.connect_timeout):
-                    await self.session.connect()
-            except Exception as exc:
-                log.warning(
-                    "%s: the session could not connect to its model: %s",
-                    self.label,
-                    redact(f"{type(exc).__name__}: {exc}"),
-                )
-                self._outbox.clear()
-                self._started = True
-                await self._send(
-                    [
-                        self.encoder.error(
-                            "model_unavailable",
-                            "the server could not start a session with its model",
-                            error_type="server_error",
-                        )
-                    ]
-                )
-                await self._close(1011, "model unavailable")
-                return
-            self.encoder.config = self._client_view()
-            self._outbox.appendleft(self.encoder.encode(SessionCreated(self.session.session_id))[0])
-            self._started = True
-            await self._flush()
-            await self._read()
+            if await self._start():
+                self._watchdog = _Watchdog(self)
+                await self._read()
+        except asyncio.CancelledError:
+            # The watchdog stops a reader blocked in receive() or send() this way; any other
+            # cancellation goes on.
+            reader = self._reader
+            if self._too_slow is None or reader is None or reader.uncancel() > 0:
+                raise
         finally:
+            if self._watchdog is not None:
+                self._watchdog.stop()
             await self.session.close()
             unsubscribe()
             if self._flusher is not None:
                 self._flusher.cancel()
                 await asyncio.gather(self._flusher, return_exceptions=True)
+            if self._too_slow is not None:
+                await self._send_close(SLOW_CLIENT_CLOSE_CODE, self._too_slow)
+
+    async def _start(self) -> bool:
+        """Connect the session and send ``session.created`` (or an error and a close)."""
+        try:
+            async with asyncio.timeout(self.connect_timeout):
+                await self.session.connect()
+        except Exception as exc:
+            log.warning(
+                "%s: the session could not connect to its model: %s",
+                self.label,
+                redact(f"{type(exc).__name__}: {exc}"),
+            )
+            self._outbox.clear()
+            self._outbox_bytes = 0
+            self._started = True
+            await self._send(
+                [
+                    self.encoder.error(
+                        "model_unavailable",
+                        "the server could not start a session with its model",
+                        error_type="server_error",
+                    )
+                ]
+            )
+            await self._close(1011, "model unavailable")
+            return False
+        self.encoder.config = self._client_view()
+        created = to_json(self.encoder.encode(SessionCreated(self.session.session_id))[0])
+        self._outbox.appendleft(created)
+        self._outbox_bytes += len(created)
+        self._started = True
+        await self._flush()
+        return True
 
     # -- client -> session -----------------------------------------------------------------------
 
@@ -178,6 +255,20 @@ class Relay:
             await self._on_text(text)
             if self._closed:
                 return
+            if self._outbox_bytes > self._high_water:
+                await self._drain()
+                if self._closed:
+                    return
+
+    async def _drain(self) -> None:
+        """Backpressure: read no more of the client until the outbox is down to the low water
+        mark (a flusher task is sending it: the reader's own flush returned while it was busy)."""
+        log.debug("%s: the client is behind; reading paused", self.label)
+        paused = self._paused = asyncio.Event()
+        try:
+            await paused.wait()
+        finally:
+            self._paused = None
 
     async def _on_text(self, text: str) -> None:
         size = len(text)
@@ -212,7 +303,8 @@ class Relay:
                 continue
             finally:
                 self._applying = False
-            self._outbox.extend(replies)
+            if replies:
+                self._enqueue(replies)
             if self._outbox:
                 await self._flush()  # what the frame caused, in this task: no hop
 
@@ -306,9 +398,9 @@ class Relay:
             return
         else:
             messages = self.encoder.encode(event)
-            if not messages:
+            if not messages or self._closed:
                 return
-            self._outbox.extend(messages)
+            self._enqueue(messages)
         idle = self._flusher is None or self._flusher.done()
         if self._started and idle and not self._applying and not self._flushing:
             self._flusher = asyncio.create_task(self._flush(), name=f"voicewire-relay-{self.label}")
@@ -323,8 +415,25 @@ class Relay:
 
     async def _send(self, messages: Sequence[Mapping[str, Any]]) -> None:
         """Send ``messages`` after what the outbox already holds."""
-        self._outbox.extend(messages)
+        self._enqueue(messages)
         await self._flush()
+
+    def _enqueue(self, messages: Sequence[Mapping[str, Any]]) -> None:
+        """Serialise ``messages`` into the outbox, or give the client up if they do not fit."""
+        outbox, size, limit = self._outbox, self._outbox_bytes, self.max_outbox_bytes
+        for message in messages:
+            # pydantic-core's serializer: ~7x faster than json.dumps on an audio delta, the
+            # commonest frame.
+            data = to_json(message)
+            size += len(data)
+            if size > limit:
+                self._outbox_bytes = size - len(data)
+                self._give_up(f"client too slow: over {limit} bytes waiting to be sent")
+                return
+            outbox.append(data)
+        self._outbox_bytes = size
+        if size > self._outbox_peak:
+            self._outbox_peak = size
 
     async def _flush(self) -> None:
         """Send the outbox in order. One flusher at a time: while one is paused (the socket
@@ -335,25 +444,90 @@ class Relay:
         outbox, send = self._outbox, self._send_asgi
         try:
             while outbox and not self._closed:
-                message = outbox.popleft()
-                if message is _MODEL_LOST:
+                data = outbox.popleft()
+                if data is _MODEL_LOST:
                     await self._close(1011, "the model connection was lost")
                     break
+                self._outbox_bytes -= len(data)
                 try:
-                    # pydantic-core's serializer: ~7x faster than json.dumps on an audio delta,
-                    # the commonest frame.
-                    text = to_json(message).decode()
-                    await send({"type": "websocket.send", "text": text})
+                    await send({"type": "websocket.send", "text": data.decode()})
                 except (OSError, RuntimeError):  # the client is gone (uvicorn: an OSError)
                     self._closed = True
-            if self._closed:
-                outbox.clear()
+                self._sent += 1
+                if self._paused is not None and self._outbox_bytes <= self._low_water:
+                    self._paused.set()
         finally:
             self._flushing = False
+            if self._closed:
+                outbox.clear()
+                self._outbox_bytes = 0
+            if self._paused is not None and (self._closed or not outbox):
+                self._paused.set()
+
+    def _give_up(self, reason: str) -> None:
+        """Stop serving a client that does not read: drop its outbox and stop the tasks that
+        wait on it; :meth:`run` then closes the session and the connection (1008)."""
+        if self._closed:
+            return
+        log.warning(
+            "%s: %s (%d bytes waiting); closing with %d",
+            self.label,
+            reason,
+            self._outbox_bytes,
+            SLOW_CLIENT_CLOSE_CODE,
+        )
+        self._closed = True
+        self._too_slow = reason
+        self._outbox.clear()
+        self._outbox_bytes = 0
+        current = asyncio.current_task()
+        for task in (self._flusher, self._reader):
+            if task is not None and task is not current and not task.done():
+                task.cancel()
 
     async def _close(self, code: int, reason: str) -> None:
         if self._closed:
             return
         self._closed = True
+        await self._send_close(code, reason)
+
+    async def _send_close(self, code: int, reason: str) -> None:
+        """Send a close frame, waiting at most ``close_timeout`` for room in the socket."""
         with contextlib.suppress(Exception):
-            await self._send_asgi({"type": "websocket.close", "code": code, "reason": reason})
+            async with asyncio.timeout(self.close_timeout):
+                await self._send_asgi({"type": "websocket.close", "code": code, "reason": reason})
+
+
+class _Watchdog:
+    """Gives a relay's client up when messages wait and none has gone out for
+    ``send_timeout`` seconds (one timer per connection, re-armed a few times per timeout)."""
+
+    def __init__(self, relay: Relay) -> None:
+        self.relay = relay
+        self.loop = asyncio.get_running_loop()
+        self.interval = relay.send_timeout / _WATCHDOG_CHECKS
+        self.sent = relay._sent
+        self.progress_at = self.loop.time()
+        self.handle: asyncio.TimerHandle | None = None
+        if math.isfinite(relay.send_timeout):
+            self.handle = self.loop.call_later(self.interval, self.check)
+
+    def check(self) -> None:
+        relay = self.relay
+        if relay._closed:
+            self.handle = None
+            return
+        now = self.loop.time()
+        if relay._sent != self.sent or not relay._flushing:
+            self.sent = relay._sent
+            self.progress_at = now
+        elif now - self.progress_at >= relay.send_timeout:
+            self.handle = None
+            relay._give_up(f"client too slow: nothing could be sent for {relay.send_timeout:g} s")
+            return
+        self.handle = self.loop.call_later(self.interval, self.check)
+
+    def stop(self) -> None:
+        if self.handle is not None:
+            self.handle.cancel()
+            self.handle = None
