@@ -23,6 +23,9 @@ the voice onset in that audio to the moment the answer's output stops (the cance
 ``response.done``, after which no audio of it arrives; ``speech.started`` comes at the same time
 and is where a channel stops playback).
 
+Event loop: the longest the event loop went without running a 10 ms timer while the turns ran
+(the models work in threads: it should stay far below the latencies above).
+
 Run: ``python benchmarks/local_latency.py [--turns 10] [--barge-ins 5] [--no-peer]``.
 """
 
@@ -122,6 +125,30 @@ async def stream(session: RealtimeSession, audio: bytes, mark: int | None = None
         if delay > 0:
             await asyncio.sleep(delay)
     return marked
+
+
+class LoopWatch:
+    """The longest gap between the ticks of a 10 ms timer on the running event loop."""
+
+    def __init__(self) -> None:
+        self.longest = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def _tick(self) -> None:
+        last = time.monotonic()
+        while True:
+            await asyncio.sleep(0.01)
+            now = time.monotonic()
+            self.longest = max(self.longest, now - last - 0.01)
+            last = now
+
+    def __enter__(self) -> LoopWatch:
+        self._task = asyncio.get_running_loop().create_task(self._tick())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
 
 
 def connection_of(session: RealtimeSession) -> LocalConnection:
@@ -230,7 +257,8 @@ async def main() -> None:
     questions = [speak(tts, QUESTIONS[i % len(QUESTIONS)]) for i in range(args.turns)]
     await run_turns(model, questions[:1])  # warm-up, not counted
 
-    turns = await run_turns(model, questions)
+    with LoopWatch() as loop_watch:
+        turns = await run_turns(model, questions)
     median, tail = summary(turns)
     line = (
         f"local latency (end of speech -> first audio byte, {len(turns)} turns): "
@@ -261,6 +289,7 @@ async def main() -> None:
             value = statistics.median(t.stages[stage] for t in peer_turns)
             peer_shares.append(f"{stage} {value:.3f} s ({100 * value / peer_median:.0f}%)")
         print("  straightforward pipeline stage medians: " + " | ".join(peer_shares))
+    print(f"event loop: longest stall {loop_watch.longest * 1000:.0f} ms during the turns")
 
     if args.barge_ins:
         story, barge = speak(tts, STORY), speak(tts, BARGE)

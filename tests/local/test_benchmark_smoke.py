@@ -33,4 +33,5 @@ def test_the_benchmark_prints_latency_stage_and_barge_in_lines() -> None:
         re.MULTILINE,
     ), out
     assert re.search(r"stage medians .*end of turn .* \| stt .* \| llm .* \| tts ", out), out
+    assert re.search(r"^event loop: longest stall \d+ ms during the turns$", out, re.MULTILINE), out
     assert re.search(r"^barge-in", out, re.MULTILINE), out

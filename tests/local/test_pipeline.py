@@ -9,8 +9,7 @@ import asyncio
 import json
 import logging
 import threading
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,9 +35,12 @@ from voicewire.providers.local import (
     LLMRequest,
     LLMUsage,
     LocalConnection,
+    LocalOptions,
+    LocalRealtimeModel,
     TextDelta,
     ToolCallRequest,
 )
+from voicewire.providers.local.engines import Engines
 from voicewire.tools import tool
 
 from .conftest import INSTRUCTIONS, PHRASES, Recorder, Speech, needs_models, words
@@ -143,7 +145,7 @@ async def test_a_spoken_question_is_transcribed_and_answered_with_speech(
     assert assistant.role == "assistant" and assistant.text == said
 
 
-async def test_speech_during_the_answer_interrupts_it_within_a_few_frames(
+async def test_speech_during_the_answer_stops_it_where_the_speech_is_detected(
     speech: Speech, loaded: None
 ) -> None:
     agent = make_agent(instructions="You are a storyteller. Tell long, detailed stories.")
@@ -155,18 +157,12 @@ async def test_speech_during_the_answer_interrupts_it_within_a_few_frames(
         response_id = first.response_id
         assert not any(e.kind == "response.done" for e in rec.events), "answered too fast"
 
+        speaking_from = len(rec.events)
         barge = speech.pcm("stop")
-        samples = np.frombuffer(barge, dtype=np.int16)
-        onset = int(np.argmax(np.abs(samples) > 1000)) * 2  # bytes before the voice starts
-        frame = 960  # 20 ms at 24 kHz
-        sent_at_onset: int | None = None
-        frames = 0
+        frame = 960  # 20 ms at 24 kHz, in real time, until the answer stops
         stopped = None
         for offset in range(0, len(barge), frame):
             session.send_audio(barge[offset : offset + frame])
-            frames += 1
-            if sent_at_onset is None and offset + frame >= onset:
-                sent_at_onset = frames
             await asyncio.sleep(0.02)
             stopped = next(
                 (
@@ -179,14 +175,16 @@ async def test_speech_during_the_answer_interrupts_it_within_a_few_frames(
             if stopped is not None:
                 break
         assert stopped is not None and stopped.status == "cancelled"
-        assert sent_at_onset is not None
-        frames_to_stop = frames - sent_at_onset
-        assert frames_to_stop <= 20, f"{frames_to_stop} frames (20 ms) of speech before stopping"
-
-        done_at = rec.events.index(stopped)
+        # The answer stopped where the user's speech was detected: not one more byte of its
+        # audio after that speech.started (how long that took is the benchmark's figure:
+        # benchmarks/local_latency.py prints barge-in, voice onset -> output stopped).
+        barge_at = next(
+            i for i, e in enumerate(rec.events) if i >= speaking_from and e.kind == "speech.started"
+        )
+        assert barge_at < rec.events.index(stopped)
         late = [
             e
-            for e in rec.events[done_at:]
+            for e in rec.events[barge_at:]
             if e.kind == "audio.output.delta" and e.response_id == response_id
         ]
         assert late == []
@@ -402,7 +400,53 @@ async def test_empty_odd_and_mislabelled_audio_do_not_break_the_session(
     assert session.status.value == "closed"
 
 
-async def test_models_are_shared_and_the_event_loop_stays_responsive(
+class Watched:
+    """An engine whose heavy calls note the thread they are made on (the rest is the engine's)."""
+
+    def __init__(self, engine: Any, *heavy: str) -> None:
+        self._engine = engine
+        self.calls: list[tuple[str, int]] = []
+        for name in heavy:
+            setattr(self, name, self._noting(name, getattr(engine, name)))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._engine, name)
+
+    def _noting(self, name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self.calls.append((name, threading.get_ident()))
+            return method(*args, **kwargs)
+
+        return call
+
+    def called(self, name: str) -> int:
+        return sum(1 for called, _ in self.calls if called == name)
+
+
+def watched_model() -> tuple[LocalRealtimeModel, Watched, Watched, Watched]:
+    """The default local model with its STT, TTS and LLM watched (the VAD runs inline)."""
+    engines = local.realtime().engines
+    stt = Watched(engines.stt, "transcribe")
+    tts = Watched(engines.tts, "synthesize")
+    llm = Watched(engines.llm, "stream", "warm")
+    model = LocalRealtimeModel(
+        Engines(vad=engines.vad, stt=stt, tts=tts, llm=llm),  # type: ignore[arg-type]
+        LocalOptions(),
+        "local-watched",
+    )
+    return model, stt, tts, llm
+
+
+async def until(condition: Callable[[], object], message: str, limit_s: float = 30.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit_s
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError(message)
+        await asyncio.sleep(0.01)
+
+
+async def test_models_are_shared_and_their_work_runs_off_the_event_loop(
     speech: Speech, loaded: None
 ) -> None:
     one, two = local.realtime(), local.realtime()
@@ -411,26 +455,19 @@ async def test_models_are_shared_and_the_event_loop_stays_responsive(
     assert one.engines.vad is two.engines.vad
     assert one.engines.llm is two.engines.llm
 
-    gaps: list[float] = []
-
-    async def ticker() -> None:
-        last = time.monotonic()
-        while True:
-            await asyncio.sleep(0.01)
-            now = time.monotonic()
-            gaps.append(now - last)
-            last = now
-
-    session, rec = open_session(make_agent(), one)
-    ticking = asyncio.create_task(ticker())
-    try:
-        async with session:
-            session.send_audio(speech.pcm("capital") + silence(700))
-            await rec.wait_for("response.done", 60)
-    finally:
-        ticking.cancel()
+    # Whisper, the LLM and piper take hundreds of milliseconds a call: each call is made on a
+    # worker thread, never on the event loop's (how long the loop ever waits is a figure that
+    # benchmarks/local_latency.py prints).
+    model, stt, tts, llm = watched_model()
+    session, rec = open_session(make_agent(), model)
+    async with session:
+        session.send_audio(speech.pcm("capital") + silence(700))
+        await rec.wait_for("response.done", 60)
     assert rec.of("audio.output.delta")
-    assert max(gaps) < 0.5, f"the event loop stalled for {max(gaps):.2f}s"
+    calls = stt.calls + tts.calls + llm.calls
+    assert {name for name, _ in calls} == {"transcribe", "synthesize", "stream", "warm"}
+    on_the_loop = [name for name, thread in calls if thread == threading.get_ident()]
+    assert on_the_loop == []
 
 
 async def test_a_commit_under_server_vad_ends_the_turn_at_once(
@@ -467,21 +504,25 @@ async def stream_real_time(session: RealtimeSession, audio: bytes) -> None:
         await asyncio.sleep(max(0.0, started + (i + 1) * 0.02 - loop.time()))
 
 
-async def test_in_real_time_the_answer_is_prepared_during_the_end_of_turn_silence(
+async def test_the_answer_is_prepared_during_the_end_of_turn_silence(
     speech: Speech, loaded: None
 ) -> None:
-    session, rec = open_session(make_agent())
+    model, _, _, llm = watched_model()
+    session, rec = open_session(make_agent(), model)
     async with session:
-        await stream_real_time(session, speech.pcm("capital") + silence(800))
+        # A pause (64 ms of silence) but not the end of the turn (400 ms): the audio stops
+        # here, so whatever the machine's speed the turn cannot end before the answer starts.
+        session.send_audio(speech.voiced("capital") + silence(200))
+        await until(lambda: llm.called("stream"), "no answer was prepared during the pause")
+        assert "speech.stopped" not in rec.kinds() and "response.created" not in rec.kinds()
+        session.send_audio(silence(800))
         done = await rec.wait_for("response.done", 60)
-        timings = dict(connection(session).timings)
     assert done.status == "completed"
     kinds = [k for k in rec.kinds() if k != "status.changed"]
     indexes = first_indexes(kinds, ORDER)
     assert indexes == sorted(indexes), [kinds[i] for i in sorted(indexes)]
     assert kinds.count("response.created") == 1
-    # The response was generated speculatively, before the turn officially ended.
-    assert timings["llm_start"] < timings["turn_end"], timings
+    assert llm.called("stream") == 1  # the prepared answer is the one given
     assert rec.of("transcript.input")[0].item_id == rec.of("audio.input.committed")[0].item_id
 
 
