@@ -221,10 +221,8 @@ async def test_hanging_async_tool_times_out() -> None:
             raise
         return "never"
 
-    start = time.monotonic()
     with pytest.raises(ToolTimeoutError) as info:
         await hang.invoke(Context(), "{}")
-    assert time.monotonic() - start < 1
     assert str(info.value) == "Tool 'hang' timed out after 0.05 s"
     assert info.value.timeout == 0.05
     assert isinstance(info.value, TimeoutError)
@@ -233,17 +231,18 @@ async def test_hanging_async_tool_times_out() -> None:
 
 async def test_hanging_sync_tool_times_out_without_waiting_for_the_thread() -> None:
     release = threading.Event()
+    returned = threading.Event()
 
     @tool(timeout=0.05)
     def hang() -> str:
         release.wait(5)
+        returned.set()
         return "late"
 
-    start = time.monotonic()
     try:
         with pytest.raises(ToolTimeoutError):
             await hang.invoke(Context(), "{}")
-        assert time.monotonic() - start < 1
+        assert not returned.is_set(), "the timeout waited for the tool's thread"
     finally:
         release.set()
 
