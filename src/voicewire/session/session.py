@@ -64,6 +64,7 @@ from .history import ConversationHistory
 from .playback import PlaybackTracker
 from .reconnect import ReconnectPolicy, replay_events
 from .tool_runner import ToolRunner
+from .unacked import UNACKED_AUDIO_S, Unacknowledged, with_item_id
 
 log = logging.getLogger("voicewire.session")
 
@@ -132,6 +133,8 @@ class RealtimeSession:
         self._status = TransportStatus.DISCONNECTED
         self._muted = False
         self._pending: list[ClientEvent] = []
+        self._unacked = Unacknowledged(int(UNACKED_AUDIO_S * self._input_format.bytes_per_second))
+        """Sent on the current link, not yet acknowledged: sent again after a reconnect."""
         self._active_response: str | None = None
         self._response_open = False
         self._closing = False
@@ -182,9 +185,15 @@ class RealtimeSession:
             self._gave_up = gave_up
             self._set_status(TransportStatus.DISCONNECTED)
             raise
-        self._attach(connection, replay_events(self.history.items))
+        self._attach(connection, self._catch_up())
         if self.channel is not None and not resuming:
             await self.channel.start(self)
+
+    def _catch_up(self) -> list[ClientEvent]:
+        """What a new link hears first: the history, then what the last link never
+        acknowledged (each once: an item the history holds is not sent again)."""
+        replay = replay_events(self.history.items)
+        return [*replay, *self._unacked.take(replay, self.config)]
 
     async def _open(self) -> RealtimeConnection:
         options = replace(self._options, session_config=self.config)
@@ -379,11 +388,13 @@ class RealtimeSession:
                 "reconnecting (see its connection_lost error); await connect() to resume the "
                 "conversation (its history is replayed), or close() it"
             )
+        event = with_item_id(event)  # so that the model's item.created acknowledges it
         connection = self._connection
         if connection is None or self._status is not TransportStatus.CONNECTED:
             self._pending.append(event)  # delivered on connect: nothing the user says is lost
             return
         connection.send(event)
+        self._unacked.sent(event)
 
     def _set_status(self, status: TransportStatus) -> None:
         if status is not self._status:
@@ -438,7 +449,7 @@ class RealtimeSession:
             self._lost = None
             self.reconnects += 1
             log.info("reconnected after %d attempt(s)", attempt)
-            self._attach(connection, replay_events(self.history.items))
+            self._attach(connection, self._catch_up())
             return
         self._give_up()
 
@@ -461,6 +472,7 @@ class RealtimeSession:
         if isinstance(event, AudioOutputDelta):
             self._on_audio(event)
             return
+        self._unacked.acknowledge(event)
         if self._reconnect.attempts and _is_link_lost(event) and not self._closing:
             self._lost = event  # told only if the link cannot be brought back
             return
