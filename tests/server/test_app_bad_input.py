@@ -64,7 +64,7 @@ async def test_malformed_and_unknown_events(served: Served, model: ScriptedModel
         )
         assert error["param"] == "audio_end_ms" and error["event_id"] == "evt_3"
         error = await error_for(client, {"type": "output_audio_buffer.clear", "event_id": "evt_4"})
-        assert error["code"] == "unsupported_event"
+        assert error["code"] == "invalid_value"
         error = await error_for(client, b"\x00\x01binary")
         assert error["code"] == "invalid_frame"
         await still_answers(client)

@@ -23,6 +23,9 @@ if it ends having only called tools, neither it nor its ``response.done`` is sen
 sees the response that answers with the tools' results instead. ``previous_item_id`` values that
 point at hidden items are replaced by the last item the client was shown.
 
+``conversation.item.retrieved`` (:meth:`ServerEventEncoder.retrieved`) renders an item of the
+session's history the same way; hidden items are not found.
+
 Events without a GA counterpart (``response.interrupted``, provider extras) encode to ``[]``.
 Every GA event produced validates strictly against ``openai.types.realtime.RealtimeServerEvent``
 (no unknown keys); ``tests/server`` checks this.
@@ -43,6 +46,7 @@ from voicewire.protocol import (
     AudioOutputDelta,
     AudioOutputDone,
     AudioPart,
+    Item,
     ItemCreated,
     ItemDeleted,
     ItemTruncated,
@@ -152,6 +156,8 @@ class ServerEventEncoder:
         self._created = False
         self._responses: dict[str, _Response] = {}
         self._current: _Response | None = None
+        self.responses_started = 0
+        """Responses the model has started on this connection (shown or not)."""
         self._hidden: set[str] = set()
         self._last_item: str | None = None
         self._last_input_item: str | None = None
@@ -184,6 +190,18 @@ class ServerEventEncoder:
         """The GA server events (JSON-ready dicts, each with an ``event_id``) for ``event``."""
         handler = self._handlers.get(event.kind)
         return handler(event) if handler is not None else []
+
+    @property
+    def current_response_id(self) -> str | None:
+        """The response the model is producing now, if any."""
+        return self._current.id if self._current is not None else None
+
+    def retrieved(self, item_id: str, item: Item | None) -> Message | None:
+        """``conversation.item.retrieved`` for ``item`` (the session's history holds it under
+        ``item_id``), or ``None`` when the client may not see it: unknown, or a tool item."""
+        if not isinstance(item, MessageItem) or item_id in self._hidden:
+            return None
+        return self._event("conversation.item.retrieved", item=_message_json(item, item_id))
 
     def error(
         self,
@@ -364,6 +382,7 @@ class ServerEventEncoder:
         return response
 
     def _response_created(self, event: ResponseCreated) -> list[Message]:
+        self.responses_started += 1
         self._current = self._response(event.response_id or self._id("resp"))
         return []  # announced with its first visible output: see the module docstring
 

@@ -21,6 +21,40 @@ own). The model's own ``session.created`` / ``session.updated`` are not forwarde
 session is the agent plus its overrides, not the provider's, and some models never confirm an
 update. Tool failures are logged here, not sent: tools are the server's business.
 
+**Every GA client event** (the ``openai`` package's ``RealtimeClientEvent`` union) is answered
+as OpenAI answers it, or refused with OpenAI's error (``invalid_request_error``, quoting the
+client's ``event_id``; errors the model raises come through the session as the model words them):
+
+============================== =============================== =====================================
+client event                   what the server does            answer (refusal code)
+============================== =============================== =====================================
+``session.update``             applies what clients may set;   ``session.updated``
+                               ignores the client's tools
+``conversation.item.create``   adds the item (session)         ``conversation.item.added``,
+                                                               ``conversation.item.done``
+``conversation.item.retrieve`` reads the session's history;    ``conversation.item.retrieved``
+                               the model is not asked          (``item_retrieve_invalid_item_id``)
+``conversation.item.truncate`` reports the playback position,  ``conversation.item.truncated``
+                               forwards                        (``item_truncate_invalid_item_id``)
+``conversation.item.delete``   forwards                        ``conversation.item.deleted``
+                                                               (``item_delete_invalid_item_id``)
+``input_audio_buffer.append``  sends the audio (session)       VAD events as speech comes
+``input_audio_buffer.commit``  forwards (no automatic reply)   ``input_audio_buffer.committed``
+                                                               (``input_audio_buffer_commit_empty``)
+``input_audio_buffer.clear``   forwards                        ``input_audio_buffer.cleared``
+``output_audio_buffer.clear``  refuses: WebRTC and SIP only    (``invalid_value``)
+``response.create``            forwards, per-response settings ``response.created`` ... ``.done``
+                               too; out-of-band is refused     (``unsupported_parameter``,
+                                                               ``conversation_already_has_``
+                                                               ``active_response``)
+``response.cancel``            interrupts the session: the     ``response.done`` ``cancelled``
+                               response and running tools;     (``response_cancel_not_active``)
+                               forwards if not started yet
+============================== =============================== =====================================
+
+Item ids the client was never shown (unknown, deleted, or the server's tool calls and outputs)
+are refused as unknown; tests/server/test_app_client_events.py sends each event of the union.
+
 **A client that does not read** must not pin memory nor a model session. Messages are
 serialised as they enter the outbox, which counts their bytes (:attr:`Relay.outbox_bytes`):
 
@@ -59,9 +93,11 @@ from voicewire.protocol import (
     ClientEvent,
     ConnectionClosedError,
     ItemCreate,
+    ItemDelete,
     ItemTruncate,
     RealtimeError,
     ResponseCancel,
+    ResponseCreate,
     SessionConfig,
     SessionCreated,
     SessionError,
@@ -72,9 +108,10 @@ from voicewire.protocol import (
 )
 from voicewire.session import RealtimeSession, SessionEvent, StatusChanged, ToolOutput
 
+from ._fields import shown
 from .encoder import Message, ServerEventEncoder
 from .security import redact
-from .wire import ClientEventError, client_event_id, decode_client
+from .wire import ClientEventError, ItemRetrieve, WireEvent, client_event_id, decode_client
 
 __all__ = ["CLIENT_SESSION_FIELDS", "DEFAULT_MAX_OUTBOX_BYTES", "SLOW_CLIENT_CLOSE_CODE", "Relay"]
 
@@ -157,6 +194,7 @@ class Relay:
         self._watchdog: _Watchdog | None = None
         self._too_slow: str | None = None  # why the client was given up on
         self._reader: asyncio.Task[Any] | None = None
+        self._create_mark: int | None = None  # encoder.responses_started at the last create
         self._started = False  # session.created has been sent: the outbox may go out
         self._applying = False  # the reader task is applying a client frame
         self._flushing = False
@@ -315,7 +353,10 @@ class Relay:
             "send audio in smaller input_audio_buffer.append chunks",
         )
 
-    def _apply(self, event: ClientEvent) -> list[Message]:
+    def _apply(self, event: WireEvent) -> list[Message]:
+        """Apply one decoded client event; the replies the relay itself owes (the model's come
+        through the session). Raises :class:`RealtimeError` with OpenAI's code when OpenAI
+        would refuse the event (see the table in the module docstring)."""
         session = self.session
         if isinstance(event, AudioInputAppend):
             session.send_audio(event.audio)
@@ -324,14 +365,48 @@ class Relay:
         elif isinstance(event, ItemCreate):
             session.add_item(event.item, event.previous_item_id)
         elif isinstance(event, ResponseCancel):
-            # Also cancels the agent's running tools, which a plain cancel would leave running.
-            session.interrupt()
+            self._cancel(event.response_id)
+        elif isinstance(event, ItemRetrieve):
+            retrieved = self.encoder.retrieved(event.item_id, session.history.get(event.item_id))
+            if retrieved is None:
+                raise _no_such_item("retrieving", "item_retrieve_invalid_item_id", event.item_id)
+            return [retrieved]
         elif isinstance(event, ItemTruncate):
+            self._check_item("truncating", "item_truncate_invalid_item_id", event.item_id)
             session.report_playback(event.item_id, event.audio_end_ms)
             self._forward(event)
+        elif isinstance(event, ItemDelete):
+            self._check_item("deleting", "item_delete_invalid_item_id", event.item_id)
+            self._forward(event)
         else:
+            if isinstance(event, ResponseCreate):
+                self._create_mark = self.encoder.responses_started
             self._forward(event)
         return []
+
+    def _cancel(self, response_id: str | None) -> None:
+        """``response.cancel`` for ``response_id`` (``None``: the current one): the model's
+        current response, or one a ``response.create`` asked for that has not started yet;
+        otherwise OpenAI's error."""
+        current = self.encoder.current_response_id
+        if current is not None and response_id in (None, current):
+            # Also cancels the agent's running tools, which a plain cancel would leave running.
+            self.session.interrupt()
+        elif current is None and response_id is None and self._create_pending():
+            self._forward(ResponseCancel())  # after the create, in the model's order
+        else:
+            raise RealtimeError(
+                "Cancellation failed: no active response found", code="response_cancel_not_active"
+            )
+
+    def _create_pending(self) -> bool:
+        """A ``response.create`` went to the model and no response has started since."""
+        return self._create_mark == self.encoder.responses_started
+
+    def _check_item(self, doing: str, code: str, item_id: str) -> None:
+        """Refuse, as OpenAI does, an item the client was never shown."""
+        if self.encoder.retrieved(item_id, self.session.history.get(item_id)) is None:
+            raise _no_such_item(doing, code, item_id)
 
     def _forward(self, event: ClientEvent) -> None:
         """Send a client event to the model as is (delete, truncate, a commit without the
@@ -531,3 +606,10 @@ class _Watchdog:
         if self.handle is not None:
             self.handle.cancel()
             self.handle = None
+
+
+def _no_such_item(doing: str, code: str, item_id: str) -> RealtimeError:
+    """OpenAI's error for an item id it does not know (``Error retrieving item: ...``)."""
+    return RealtimeError(
+        f"Error {doing} item: the item with id {shown(item_id)} does not exist.", code=code
+    )

@@ -9,10 +9,14 @@ The mirror image of :mod:`voicewire.providers.openai_protocol.codec` (the client
   into the GA server events a real OpenAI client expects, synthesising the bookkeeping events
   the neutral vocabulary leaves out.
 
+``conversation.item.retrieve`` decodes to :class:`ItemRetrieve`, which is not a neutral event:
+the relay answers it from the session's history and never asks the model. The relay's module
+docstring has the table of every GA client event and what the server does with it.
+
 What the server declines, and why:
 
-* ``conversation.item.retrieve``: the server does not keep the provider's item store.
-* ``output_audio_buffer.clear``: WebRTC/SIP only, as at OpenAI; over WebSocket the client plays.
+* ``output_audio_buffer.clear``: WebRTC/SIP only, as at OpenAI (``invalid_value``, as OpenAI
+  answers it over WebSocket); over WebSocket the client plays.
 * ``response.create`` with ``conversation: "none"`` or ``input`` (out-of-band responses): the
   neutral vocabulary cannot express them. Its per-response ``audio`` settings are ignored.
 * MCP tools and items: tools are the agent's, and run on the server.
@@ -21,6 +25,7 @@ What the server declines, and why:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Final, cast
 
 from voicewire.protocol import (
@@ -55,23 +60,36 @@ from .session_json import MODALITIES, parse_max_tokens, parse_session, parse_too
 __all__ = [
     "CLIENT_EVENT_TYPES",
     "ClientEventError",
+    "ItemRetrieve",
     "ServerEventEncoder",
+    "WireEvent",
     "client_event_id",
     "decode_client",
 ]
 
-_Decoder = Callable[[Mapping[str, Any], Fields], list[ClientEvent]]
+
+@dataclass(frozen=True, slots=True)
+class ItemRetrieve:
+    """``conversation.item.retrieve``: answered by the server from the session's history."""
+
+    item_id: str
+
+
+WireEvent = ClientEvent | ItemRetrieve
+"""What a client message decodes to: neutral client events, or a request the server answers."""
+
+_Decoder = Callable[[Mapping[str, Any], Fields], Sequence[WireEvent]]
 
 _ROLES: Final = ("user", "assistant", "system")
 _ITEM_TYPES: Final = ("message", "function_call", "function_call_output")
 _TEXT_PARTS: Final = frozenset({"input_text", "output_text", "text"})
 _AUDIO_PARTS: Final = frozenset({"input_audio", "output_audio", "audio"})
 _DECLINED: Final[Mapping[str, str]] = {
-    "conversation.item.retrieve": "this server does not keep a retrievable item store",
     "output_audio_buffer.clear": (
-        "output_audio_buffer.clear is only supported for WebRTC and SIP connections"
+        "Invalid value: output_audio_buffer.clear is only supported for WebRTC and SIP connections."
     ),
 }
+"""Known GA events the server refuses, with OpenAI's own message (code ``invalid_value``)."""
 
 
 def client_event_id(message: object) -> str | None:
@@ -83,7 +101,7 @@ def client_event_id(message: object) -> str | None:
     return None
 
 
-def decode_client(message: Mapping[str, Any]) -> list[ClientEvent]:
+def decode_client(message: Mapping[str, Any]) -> Sequence[WireEvent]:
     """Neutral client events for one parsed OpenAI Realtime client message.
 
     Whatever JSON value ``message`` is, the only exception is :class:`ClientEventError`
@@ -107,11 +125,7 @@ def decode_client(message: Mapping[str, Any]) -> list[ClientEvent]:
     decoder = _DECODERS.get(event_type)
     if decoder is None:
         if event_type in _DECLINED:
-            raise ClientEventError(
-                f"{event_type!r} is not supported: {_DECLINED[event_type]}",
-                code="unsupported_event",
-                param="type",
-            )
+            raise ClientEventError(_DECLINED[event_type], code="invalid_value", param="type")
         supported = ", ".join(sorted(_DECODERS))
         raise ClientEventError(
             f"unknown client event type {shown(event_type)}; supported: {supported}",
@@ -150,6 +164,10 @@ def _item_create(m: Mapping[str, Any], f: Fields) -> list[ClientEvent]:
 
 def _item_delete(m: Mapping[str, Any], f: Fields) -> list[ClientEvent]:
     return [ItemDelete(f.text(m, "item_id", "item_id"))]
+
+
+def _item_retrieve(m: Mapping[str, Any], f: Fields) -> list[WireEvent]:
+    return [ItemRetrieve(f.text(m, "item_id", "item_id"))]
 
 
 def _item_truncate(m: Mapping[str, Any], f: Fields) -> list[ClientEvent]:
@@ -213,6 +231,7 @@ _DECODERS: Final[Mapping[str, _Decoder]] = {
     "session.update": _session_update,
     "conversation.item.create": _item_create,
     "conversation.item.delete": _item_delete,
+    "conversation.item.retrieve": _item_retrieve,
     "conversation.item.truncate": _item_truncate,
     "input_audio_buffer.append": _audio_append,
     "input_audio_buffer.commit": _audio_commit,
