@@ -7,6 +7,7 @@ tools. ``None`` means "leave the provider's default alone".
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -92,10 +93,20 @@ class AudioFormat:
         return cls("audio/pcma", 8000, 8, 1)
 
 
+def _check_finite(name: str, value: float | None) -> None:
+    """NaN and the infinities have no JSON spelling: a config holding one could not be sent to a
+    provider or shown to a client as valid JSON."""
+    if value is not None and not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value}")
+
+
 @dataclass(frozen=True, slots=True)
 class VoiceConfig:
     voice_id: str | None = None
     speed: float | None = None
+
+    def __post_init__(self) -> None:
+        _check_finite("speed", self.speed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +125,9 @@ class TurnDetection:
     interrupt_response: bool = True
     eagerness: Literal["low", "medium", "high", "auto"] | None = None
     """semantic_vad only."""
+
+    def __post_init__(self) -> None:
+        _check_finite("threshold", self.threshold)
 
 
 @dataclass(frozen=True, slots=True)
