@@ -167,6 +167,10 @@ async def served(agent: RealtimeAgent, model: ScriptedModel) -> AsyncIterator[Se
 # --- a raw client ------------------------------------------------------------------------------
 
 
+def _not_json(constant: str) -> Any:
+    raise AssertionError(f"the server sent {constant}, which is not JSON")
+
+
 @dataclass
 class RawClient:
     """A plain ``websockets`` client that checks every server frame strictly."""
@@ -180,7 +184,7 @@ class RawClient:
     async def recv(self, timeout: float = 5.0) -> dict[str, Any]:  # noqa: ASYNC109
         raw = await asyncio.wait_for(self.ws.recv(), timeout)
         assert isinstance(raw, str), "the server must send text frames"
-        event = json.loads(raw)
+        event = json.loads(raw, parse_constant=_not_json)  # json.loads alone takes NaN
         assert_strict(event)
         self.frames.append(event)
         return event  # type: ignore[no-any-return]

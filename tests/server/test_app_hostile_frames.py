@@ -208,3 +208,42 @@ async def test_an_input_rate_no_model_can_frame_is_refused_and_the_server_stays_
         frames = await client.until("response.done")
         assert frames[-1]["response"]["status"] == "completed"
         assert "error" not in [frame["type"] for frame in frames]
+
+
+# --- a bug behind the decoder or the session costs one event, not the connection ----------------
+
+
+async def test_an_unexpected_failure_answers_one_error_and_the_connection_goes_on(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import voicewire.server.relay as relay_module
+
+    decode = relay_module.decode_client
+
+    def flaky_decode(message: Any) -> Any:
+        if message.get("event_id") == "evt_decode":
+            raise TypeError("a decoder bug")
+        return decode(message)
+
+    monkeypatch.setattr(relay_module, "decode_client", flaky_decode)
+    async with raw_client(served) as client:
+        error = await one_error(
+            client, {"type": "input_audio_buffer.clear", "event_id": "evt_decode"}
+        )
+        assert (error["type"], error["code"], error["event_id"]) == (
+            "server_error",
+            "internal_error",
+            "evt_decode",
+        )
+        (relay,) = served.server.relays
+        session = relay.session
+
+        def broken_send(event: Any) -> None:
+            raise KeyError("a session bug")
+
+        monkeypatch.setattr(session, "send", broken_send)
+        error = await one_error(client, {"type": "input_audio_buffer.clear", "event_id": "evt_x"})
+        assert (error["code"], error["event_id"]) == ("internal_error", "evt_x")
+        assert "a session bug" not in error["message"]  # the details are the server's
+        monkeypatch.undo()
+        await goes_on(client)

@@ -12,7 +12,10 @@ Client frames are parsed, decoded with :func:`~voicewire.server.wire.decode_clie
 to the session; session events are encoded with a
 :class:`~voicewire.server.encoder.ServerEventEncoder` and sent back. A bad frame (too large,
 binary, malformed JSON, unknown or malformed event) is answered with an ``error`` event quoting
-the client's ``event_id``, and the connection goes on.
+the client's ``event_id``, and the connection goes on. So does it after a failure nobody
+foresaw (a bug in the decoder or behind the session): that event alone is answered with a
+``server_error`` / ``internal_error``, its traceback logged (redacted) on the server. Nothing the
+server sends is ever anything but JSON (a non-finite number would go out as ``null``).
 
 The relay speaks for the session: it sends ``session.created`` once the session is connected and
 ``session.updated`` after each client ``session.update``, rendered from the session's config as
@@ -327,6 +330,10 @@ class Relay:
                 exc.code, exc.message, event_id=client_event_id(message), param=exc.param
             )
             return
+        except Exception:  # a decoder bug: this frame fails, the connection goes on
+            log.exception("%s: decoding a client frame failed", self.label)
+            await self._internal_error(client_event_id(message))
+            return
         for event in events:
             self._applying = True
             try:
@@ -338,6 +345,10 @@ class Relay:
             except RealtimeError as exc:
                 error = redact(exc.message)
                 await self._reject(exc.code, error, event_id=client_event_id(message))
+                continue
+            except Exception:  # a bug behind the session: this event fails, the rest go on
+                log.exception("%s: applying %s failed", self.label, type(event).__name__)
+                await self._internal_error(client_event_id(message))
                 continue
             finally:
                 self._applying = False
@@ -488,6 +499,18 @@ class Relay:
         log.info("%s: rejected a client frame: %s", self.label, code)
         await self._send([self.encoder.error(code, message, event_id=event_id, param=param)])
 
+    async def _internal_error(self, event_id: str | None) -> None:
+        await self._send(
+            [
+                self.encoder.error(
+                    "internal_error",
+                    "the server failed to handle this event; the connection goes on",
+                    event_id=event_id,
+                    error_type="server_error",
+                )
+            ]
+        )
+
     async def _send(self, messages: Sequence[Mapping[str, Any]]) -> None:
         """Send ``messages`` after what the outbox already holds."""
         self._enqueue(messages)
@@ -499,7 +522,7 @@ class Relay:
         for message in messages:
             # pydantic-core's serializer: ~7x faster than json.dumps on an audio delta, the
             # commonest frame.
-            data = to_json(message)
+            data = to_json(message, inf_nan_mode="null")  # never non-JSON, whatever slips in
             size += len(data)
             if size > limit:
                 self._outbox_bytes = size - len(data)
