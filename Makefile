@@ -9,7 +9,7 @@ LOCAL_STAMP := $(VENV)/.local-installed
 # and takes ~15 min; these portable flags take ~7 min on 2 cores, and pip caches the wheel.
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DLLAVA_BUILD=OFF
 
-.PHONY: test check lint types unit bench bench-local bench-server local-deps clean chromium demo
+.PHONY: test check lint types unit bench bench-local bench-server bench-links local-deps clean chromium demo
 
 # VOICEWIRE_REQUIRE_LOCAL=1: a local-model test whose packages are missing fails, never skips.
 test: $(STAMP) $(LOCAL_STAMP) lint types chromium
@@ -66,6 +66,12 @@ bench-local: $(LOCAL_STAMP)
 
 bench-server: $(STAMP)
 	$(BIN)/python benchmarks/server_load.py --repeat 3
+
+# Dead-link detection (old keepalive defaults against voice settings) and the memory a client
+# that never reads holds (limits on against limits off).
+bench-links: $(STAMP)
+	$(BIN)/python benchmarks/dead_link.py
+	$(BIN)/python benchmarks/slow_client_memory.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
