@@ -87,6 +87,7 @@ from .events import (
 )
 from .interfaces import (
     AudioSink,
+    MarksItemEnd,
     PlaybackPosition,
     PushConnection,
     RealtimeChannel,
@@ -145,6 +146,7 @@ __all__ = [
     "ItemStatus",
     "ItemTruncate",
     "ItemTruncated",
+    "MarksItemEnd",
     "MessageItem",
     "Modality",
     "PlaybackPosition",

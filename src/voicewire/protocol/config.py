@@ -16,8 +16,12 @@ if TYPE_CHECKING:
     from .credential import ClientCredential
 
 AudioEncoding = Literal["pcm16", "pcmu", "pcma"]
+"""How samples are stored: 16-bit linear PCM, or 8-bit G.711 mu-law (``pcmu``) or A-law."""
 Modality = Literal["text", "audio"]
+"""A kind of output: ``audio`` (speech, with its transcript) or ``text``."""
 TurnDetectionMode = Literal["server_vad", "semantic_vad", "manual"]
+"""``server_vad``: the model ends the user's turn after a silence; ``semantic_vad``: when the
+words sound finished; ``manual``: the caller ends it."""
 ToolChoice = str
 """``"auto"``, ``"none"``, ``"required"``, or the name of one tool the model must call."""
 
@@ -49,9 +53,14 @@ class AudioFormat:
     """
 
     mime_type: str = "audio/pcm"
+    """The encoding as a MIME type: ``audio/pcm`` (or ``audio/l16``), ``audio/pcmu``,
+    ``audio/pcma`` and their common aliases; compared case-insensitively."""
     sample_rate: int = 24000
+    """Samples per second per channel, in Hz."""
     bits: int = 16
+    """Bits per sample: 16 for PCM, 8 for G.711."""
     channels: int = 1
+    """Interleaved channels; 1 on every provider's wire."""
 
     def __post_init__(self) -> None:
         if self.mime_type.lower() not in _MIME_BY_ENCODING:
@@ -74,10 +83,12 @@ class AudioFormat:
 
     @property
     def encoding(self) -> AudioEncoding:
+        """The sample encoding the MIME type names."""
         return _MIME_BY_ENCODING[self.mime_type.lower()]
 
     @property
     def bytes_per_second(self) -> int:
+        """Bytes of audio per second of sound: what converts a byte count to milliseconds."""
         return self.sample_rate * self.channels * self.bits // 8
 
     @classmethod
@@ -102,8 +113,13 @@ def _check_finite(name: str, value: float | None) -> None:
 
 @dataclass(frozen=True, slots=True)
 class VoiceConfig:
+    """The assistant's voice."""
+
     voice_id: str | None = None
+    """The provider's name of the voice (e.g. OpenAI's ``"marin"``); ``None``: its default."""
     speed: float | None = None
+    """Speaking rate as a factor of the voice's normal rate (1.0 normal, 1.2 a fifth faster);
+    each provider has its own range (OpenAI 0.25 to 1.5). ``None``: the provider's default."""
 
     def __post_init__(self) -> None:
         _check_finite("speed", self.speed)
@@ -118,13 +134,24 @@ class TurnDetection:
     """
 
     mode: TurnDetectionMode = "server_vad"
+    """Who ends the user's turn, and how."""
     threshold: float | None = None
+    """Voice activity threshold from 0.0 to 1.0: the higher, the louder speech must be to
+    count (``server_vad`` only; ``None``: the provider's default)."""
     silence_duration_ms: int | None = None
+    """Milliseconds of silence after speech that end the turn (``server_vad``)."""
     prefix_padding_ms: int | None = None
+    """Milliseconds of audio before the detected start of speech that the user's item keeps,
+    so that the first syllable is not clipped (``server_vad``)."""
     create_response: bool = True
+    """The model answers by itself when a turn ends; otherwise the caller sends
+    ``response.create``."""
     interrupt_response: bool = True
+    """The user speaking cuts off the assistant's response (a barge-in): the model cancels it
+    and the session stops playback and truncates what was not heard."""
     eagerness: Literal["low", "medium", "high", "auto"] | None = None
-    """semantic_vad only."""
+    """semantic_vad only: how soon the model takes a pause as the end of the turn (``low``
+    waits longest)."""
 
     def __post_init__(self) -> None:
         _check_finite("threshold", self.threshold)
@@ -135,8 +162,12 @@ class TranscriptionConfig:
     """Transcription of the user's audio (``transcript.input`` events)."""
 
     model: str | None = None
+    """The provider's transcription model (e.g. ``"gpt-4o-transcribe"``); ``None``: its
+    default."""
     language: str | None = None
+    """The language spoken, as an ISO-639-1 code (``"en"``), which helps accuracy and speed."""
     prompt: str | None = None
+    """Text that guides the transcription: expected words, names, spelling."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,24 +175,41 @@ class ToolDefinition:
     """A function the model may call; ``parameters`` is a JSON schema object."""
 
     name: str
+    """The name the model calls it by (``tool.call`` carries it)."""
     description: str
+    """What it does and when to use it, written for the model."""
     parameters: Mapping[str, Any]
+    """A JSON schema of type ``object`` describing the arguments."""
 
 
 @dataclass(frozen=True, slots=True)
 class SessionConfig:
+    """What a session asks of the model: sent on connect and with every ``session.update``."""
+
     instructions: str | None = None
+    """The system prompt: who the assistant is and how it behaves."""
     tools: Sequence[ToolDefinition] = ()
+    """The tools the model may call."""
     tool_choice: ToolChoice | None = None
+    """Whether the model must, may or must not call tools (see :data:`ToolChoice`)."""
     modalities: Sequence[Modality] | None = None
     """Output modalities; ``None`` keeps the provider default (audio with transcript)."""
     voice: VoiceConfig | None = None
+    """The assistant's voice and speaking rate."""
     input_audio_format: AudioFormat | None = None
+    """The format of the audio the session appends (``audio.input.append``)."""
     output_audio_format: AudioFormat | None = None
+    """The format of the audio the model speaks (``audio.output.delta``)."""
     turn_detection: TurnDetection | None = None
+    """How the end of the user's turn is found."""
     transcription: TranscriptionConfig | None = None
+    """Transcribe the user's audio; ``None`` keeps the provider's default (off on OpenAI; the
+    local model always transcribes, since it answers from the transcript)."""
     max_output_tokens: int | None = None
+    """The most tokens one response may produce; ``None``: the provider's limit."""
     provider_options: Mapping[str, Any] = field(default_factory=dict)
+    """Provider-specific settings, merged last into what the codec sends (so they win);
+    a key the provider does not know may be refused by it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,11 +217,17 @@ class ResponseConfig:
     """Per-response overrides for ``response.create``."""
 
     instructions: str | None = None
+    """The system prompt for this response only."""
     modalities: Sequence[Modality] | None = None
+    """Output modalities for this response only."""
     tool_choice: ToolChoice | None = None
+    """Tool choice for this response only."""
     tools: Sequence[ToolDefinition] | None = None
+    """The tools this response may call, instead of the session's."""
     max_output_tokens: int | None = None
+    """The most tokens this response may produce."""
     metadata: Mapping[str, str] | None = None
+    """Labels the provider attaches to the response, for the caller's own bookkeeping."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +236,7 @@ class ResumeConfig:
     replayed by the session."""
 
     handle: str | None = None
+    """The provider's resumption handle from the previous session; ``None``: replay history."""
 
 
 class WireSocket(Protocol):
@@ -203,12 +258,18 @@ class ConnectOptions:
     """The seed's ``RealtimeConnectOptions``."""
 
     session_config: SessionConfig | None = None
+    """The configuration sent as the session opens; ``None``: the provider's defaults."""
     resume: ResumeConfig | None = None
+    """Continue a previous provider session instead of starting afresh."""
     abort: asyncio.Event | None = None
     """Set it to abort a pending connect; it raises :class:`ConnectAbortedError`."""
     provider_options: Mapping[str, Any] = field(default_factory=dict)
+    """Provider-specific settings for this connection, laid over the session config's own
+    (see :meth:`initial_session`)."""
     credential: ClientCredential | None = None
+    """An ephemeral credential from ``model.authenticate()``, used instead of the API key."""
     websocket: WebSocketFactory | None = None
+    """How to open the WebSocket; ``None``: the ``websockets`` client."""
 
     def initial_session(self) -> SessionConfig | None:
         """The config a model sends first on connect: ``session_config`` with the connect

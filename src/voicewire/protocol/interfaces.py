@@ -13,6 +13,8 @@ from .events import ClientEvent, ServerEvent
 
 
 class TransportStatus(StrEnum):
+    """Where a connection (or a client) is in its life; ``closed`` is final."""
+
     DISCONNECTED = "disconnected"
     CONNECTING = "connecting"
     CONNECTED = "connected"
@@ -112,22 +114,35 @@ class PlaybackPosition:
     """How much of an assistant item the listener has actually heard."""
 
     item_id: str
+    """The assistant message playing (or played last)."""
     audio_end_ms: int
+    """Milliseconds of the item's audio the listener has heard, counted from its first frame:
+    what came out of the speaker (or went down the phone line), not what was queued."""
     content_index: int = 0
+    """Which content part of the item is playing (0: the first)."""
 
 
 class AudioSink(Protocol):
     """What a channel feeds: the session."""
 
     @property
-    def input_format(self) -> AudioFormat: ...
+    def input_format(self) -> AudioFormat:
+        """The format :meth:`send_audio` takes: the channel converts its capture to it."""
+        ...
 
     @property
-    def output_format(self) -> AudioFormat: ...
+    def output_format(self) -> AudioFormat:
+        """The format of the audio the channel is given to play."""
+        ...
 
-    def send_audio(self, audio: bytes) -> None: ...
+    def send_audio(self, audio: bytes) -> None:
+        """Pass on captured audio (raw, in :attr:`input_format`); dropped while muted."""
+        ...
 
-    def commit(self) -> None: ...
+    def commit(self) -> None:
+        """End the user's turn now: commit the input audio (under manual turn detection, the
+        session also asks for a response)."""
+        ...
 
 
 @runtime_checkable
@@ -138,9 +153,15 @@ class RealtimeChannel(Protocol):
     the session hands it (in ``sink.output_format``), and reports what was actually heard.
     """
 
-    async def start(self, sink: AudioSink) -> None: ...
+    async def start(self, sink: AudioSink) -> None:
+        """Begin capturing into ``sink``; called once by the session, on its first connect (a
+        reconnect keeps the running channel)."""
+        ...
 
-    def play(self, item_id: str, audio: bytes, content_index: int = 0) -> None: ...
+    def play(self, item_id: str, audio: bytes, content_index: int = 0) -> None:
+        """Queue ``audio`` (raw, in ``sink.output_format``) of assistant item ``item_id`` for
+        playback, after what is queued already. Must not block."""
+        ...
 
     def interrupt(self) -> None:
         """Stop playback now and drop what is queued."""
@@ -150,4 +171,24 @@ class RealtimeChannel(Protocol):
         """What the listener has heard of the item playing (or last played), or ``None``."""
         ...
 
-    async def close(self) -> None: ...
+    async def close(self) -> None:
+        """Stop capturing and playing and release the device or socket; called once by the
+        session as it closes."""
+        ...
+
+
+@runtime_checkable
+class MarksItemEnd(Protocol):
+    """An optional channel hook: told when an assistant item's audio is complete.
+
+    A :class:`RealtimeChannel` may also have this method; the session calls it on
+    ``audio.output.done`` when the channel does (``isinstance(channel, MarksItemEnd)``), and a
+    channel without it works as before. A channel that holds back the start of playback until its
+    jitter buffer fills (:class:`~voicewire.channels.DeviceChannel`) uses it to play a short
+    item's tail at once instead of waiting for a gap in the audio.
+    """
+
+    def mark_end(self, item_id: str) -> None:
+        """No more audio of ``item_id`` will come: play what is buffered of it without waiting.
+        Must not block; an unknown or finished ``item_id`` is ignored."""
+        ...

@@ -30,6 +30,7 @@ from ..protocol import (
     ItemDeleted,
     ItemTruncate,
     ItemTruncated,
+    MarksItemEnd,
     ProtocolError,
     PushConnection,
     RealtimeChannel,
@@ -496,12 +497,11 @@ class RealtimeSession:
             self._tools.response_done(event.response_id)
         elif isinstance(event, AudioOutputDone):
             # Channels with a jitter buffer start playing a short item's tail at once when told
-            # the item is complete (an optional hook: ``mark_end(item_id)``).
-            mark_end = getattr(self.channel, "mark_end", None)
+            # the item is complete (the optional hook MarksItemEnd).
             if event.item_id is not None:
                 self.playback.item_done(event.item_id)
-                if mark_end is not None:
-                    mark_end(event.item_id)
+                if isinstance(self.channel, MarksItemEnd):
+                    self.channel.mark_end(event.item_id)
         elif isinstance(event, ToolCall):
             self._hub.emit(event)
             self._tools.start(event)
