@@ -35,20 +35,30 @@ class RealtimeConnection(Protocol):
     """
 
     @property
-    def status(self) -> TransportStatus: ...
+    def status(self) -> TransportStatus:
+        """Where the link is: ``connected`` once open, ``closed`` after it ends, for good."""
+        ...
 
     @property
-    def session_id(self) -> str | None: ...
+    def session_id(self) -> str | None:
+        """The provider's id of this session (from ``session.created``), once known."""
+        ...
 
-    def send(self, event: ClientEvent) -> None: ...
+    def send(self, event: ClientEvent) -> None:
+        """Encode ``event`` and queue it for the model, without waiting for the socket."""
+        ...
 
     def on_status(self, listener: StatusListener) -> Callable[[], None]:
         """Call ``listener`` on every status change; returns a function that unsubscribes."""
         ...
 
-    def __aiter__(self) -> AsyncIterator[ServerEvent]: ...
+    def __aiter__(self) -> AsyncIterator[ServerEvent]:
+        """The model's events in the order they arrived; ends when the link closes."""
+        ...
 
-    async def close(self) -> None: ...
+    async def close(self) -> None:
+        """Close the link (idempotent); the event stream then ends."""
+        ...
 
 
 @runtime_checkable
@@ -73,12 +83,18 @@ class RealtimeModel(Protocol):
     """A speech-to-speech model that can be connected to."""
 
     @property
-    def provider(self) -> str: ...
+    def provider(self) -> str:
+        """Who serves the model: ``"openai"``, ``"xai"``, ``"local"``, ..."""
+        ...
 
     @property
-    def model_id(self) -> str: ...
+    def model_id(self) -> str:
+        """The provider's name of the model (e.g. ``"gpt-realtime"``)."""
+        ...
 
-    async def connect(self, options: ConnectOptions | None = None) -> RealtimeConnection: ...
+    async def connect(self, options: ConnectOptions | None = None) -> RealtimeConnection:
+        """Open a new link to the model, with ``options.session_config`` as its first config."""
+        ...
 
     async def authenticate(self) -> ClientCredential:
         """Mint a short-lived credential a client can connect with (server side, with the key)."""
