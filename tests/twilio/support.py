@@ -25,6 +25,8 @@ from voicewire.audio import pcm16_to_ulaw
 from voicewire.protocol import AudioFormat
 
 SPEC = Path(__file__).parent / "data" / "twilio_media_streams_asyncapi_apievangelist.yml"
+EVENTS = json.loads((SPEC.parent / "twilio_media_streams_events.json").read_text())
+"""Which events go which way (a summary of Twilio's "WebSocket messages" page)."""
 STREAM_SID = "MZ18ad3ab5a668481ce02b83e7395059f0"
 CALL_SID = "CA3f2e8a1b0c9d4e7f6a5b4c3d2e1f0a9b"
 ACCOUNT_SID = "AC0123456789abcdef0123456789abcdef"
@@ -87,11 +89,11 @@ def _resolve(spec: Mapping[str, Any], ref: str) -> Any:
     return node
 
 
-def outbound_validator() -> Draft7Validator:
-    """One validator for every message the spec lets an app send to Twilio on a Media Stream
-    (the ``publish`` operation of the ``media-streams`` channel), strictly."""
+def _validator(operation: str, events: set[str]) -> Draft7Validator:
+    """One validator for every message of ``operation`` (``publish``: what an app sends to
+    Twilio; ``subscribe``: what Twilio sends) on the ``media-streams`` channel, strictly."""
     spec = yaml.safe_load(SPEC.read_text())
-    refs = spec["channels"]["media-streams"]["publish"]["message"]["oneOf"]
+    refs = spec["channels"]["media-streams"][operation]["message"]["oneOf"]
     payloads = []
     for ref in refs:
         message = _resolve(spec, ref["$ref"])
@@ -99,7 +101,7 @@ def outbound_validator() -> Draft7Validator:
         if "$ref" in payload:
             payload = _resolve(spec, payload["$ref"])
         payloads.append(_strict(copy.deepcopy(payload)))
-    assert {p["properties"]["event"]["const"] for p in payloads} == {"media", "mark", "clear"}
+    assert {p["properties"]["event"]["const"] for p in payloads} == events
     checker = FormatChecker()
 
     @checker.checks("byte", raises=(binascii.Error, ValueError))
@@ -114,7 +116,33 @@ def outbound_validator() -> Draft7Validator:
     return Draft7Validator(schema, format_checker=checker)
 
 
+def outbound_validator() -> Draft7Validator:
+    """Every message the spec lets an app send to Twilio on a Media Stream, strictly."""
+    return _validator("publish", {"media", "mark", "clear"})
+
+
+def inbound_validator() -> Draft7Validator:
+    """Every message the spec says Twilio sends on a Media Stream, strictly."""
+    return _validator("subscribe", {"connected", "start", "media", "dtmf", "mark", "stop"})
+
+
 # -- a simulated Twilio -----------------------------------------------------------------------
+
+
+def start_message(parameters: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Twilio's ``start`` for this test call (without ``sequenceNumber``), 8 kHz μ-law inbound."""
+    return {
+        "event": "start",
+        "streamSid": STREAM_SID,
+        "start": {
+            "streamSid": STREAM_SID,
+            "accountSid": ACCOUNT_SID,
+            "callSid": CALL_SID,
+            "tracks": ["inbound"],
+            "customParameters": dict(parameters or {}),
+            "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
+        },
+    }
 
 
 def mulaw_frames(pcm16_8k: bytes) -> list[bytes]:
@@ -173,19 +201,7 @@ class FakeTwilio:
         )
 
     async def start(self, parameters: Mapping[str, str] | None = None) -> None:
-        await self.send(
-            {
-                "event": "start",
-                "start": {
-                    "streamSid": STREAM_SID,
-                    "accountSid": ACCOUNT_SID,
-                    "callSid": CALL_SID,
-                    "tracks": ["inbound"],
-                    "customParameters": dict(parameters or {}),
-                    "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
-                },
-            }
-        )
+        await self.send(start_message(parameters))
 
     async def speak(self, pcm16_8k: bytes) -> bytes:
         """Send audio as 20 ms media frames; returns the μ-law sent."""
@@ -278,21 +294,7 @@ class MemorySocket:
         self.incoming.put_nowait({"type": "websocket.disconnect", "code": 1000})
 
     def start(self, parameters: Mapping[str, str] | None = None) -> None:
-        self.push(
-            {
-                "event": "start",
-                "sequenceNumber": "1",
-                "streamSid": STREAM_SID,
-                "start": {
-                    "streamSid": STREAM_SID,
-                    "accountSid": ACCOUNT_SID,
-                    "callSid": CALL_SID,
-                    "tracks": ["inbound"],
-                    "customParameters": dict(parameters or {}),
-                    "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
-                },
-            }
-        )
+        self.push({"sequenceNumber": "1", **start_message(parameters)})
 
     def media(self, payload: bytes | str) -> None:
         text = payload if isinstance(payload, str) else base64.b64encode(payload).decode()

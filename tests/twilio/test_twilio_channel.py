@@ -1,5 +1,6 @@
-"""TwilioChannel in pieces: mark bookkeeping, framing, interruption, early audio, and bad input
-(in memory, and over a real WebSocket where the call must go on)."""
+"""TwilioChannel, the I/O around the Twilio wire (voicewire.channels.twilio_channel): framing,
+marks, interruption, early audio, and bad input (in memory, and over a real WebSocket where the
+call must go on)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from websockets.asyncio.client import connect
 
 from voicewire.audio import pcm16_to_ulaw
 from voicewire.channels import TwilioChannel, TwilioStreamError, twilio_route
-from voicewire.channels.twilio import MarkTracker
 from voicewire.protocol import (
     AudioFormat,
     AudioOutputDone,
@@ -36,52 +36,6 @@ from .support import (
 )
 
 pytestmark = pytest.mark.timeout(15)
-
-
-# -- MarkTracker ------------------------------------------------------------------------------
-
-
-def test_marks_settle_in_order_and_only_once() -> None:
-    marks = MarkTracker()
-    a1 = marks.new("item_a", 0, 20)
-    a2 = marks.new("item_a", 0, 40)
-    a3 = marks.new("item_a", 0, 60)
-    assert len({a1.name, a2.name, a3.name}) == 3
-    assert marks.heard_ms("item_a") == 0
-    assert marks.acknowledge(a1.name) == a1
-    assert marks.heard_ms("item_a") == 20
-    # Echoing a later mark settles the earlier ones too (Twilio plays in order).
-    assert marks.acknowledge(a3.name) == a3
-    assert marks.heard_ms("item_a") == 60
-    assert marks.pending == ()
-    assert marks.acknowledged == 3
-    assert marks.acknowledge(a2.name) is None  # already settled
-    assert marks.acknowledge("not-ours") is None
-    assert marks.heard_ms("item_a") == 60
-
-
-def test_forgotten_marks_are_not_heard() -> None:
-    marks = MarkTracker()
-    first = marks.new("item_a", 0, 20)
-    cleared = [marks.new("item_a", 0, ms) for ms in (40, 60)]
-    marks.acknowledge(first.name)
-    assert marks.forget_pending() == 2
-    for mark in cleared:  # Twilio echoes queued marks after a clear
-        assert marks.acknowledge(mark.name) is None
-    assert marks.heard_ms("item_a") == 20
-
-
-def test_heard_is_per_item_and_content_part() -> None:
-    marks = MarkTracker()
-    marks.acknowledge(marks.new("item_a", 0, 100).name)
-    marks.acknowledge(marks.new("item_b", 0, 40).name)
-    marks.acknowledge(marks.new("item_b", 1, 10).name)
-    assert (marks.heard_ms("item_a"), marks.heard_ms("item_b"), marks.heard_ms("item_b", 1)) == (
-        100,
-        40,
-        10,
-    )
-    assert marks.heard_ms("item_c") == 0
 
 
 # -- output framing, in memory ----------------------------------------------------------------
@@ -303,6 +257,30 @@ async def test_bad_input_in_memory_is_reported_and_the_call_goes_on() -> None:
     await channel.close()
 
 
+async def test_a_start_with_tolerable_problems_reports_them_and_starts() -> None:
+    seen: list[TwilioStreamError] = []
+    socket = MemorySocket()
+    channel = TwilioChannel(socket, on_error=seen.append)
+    socket.push(
+        {
+            "event": "start",
+            "streamSid": STREAM_SID,
+            "start": {
+                "streamSid": STREAM_SID,
+                "customParameters": "agent=desk",
+                "mediaFormat": {"encoding": "audio/x-l16", "sampleRate": 16000, "channels": 1},
+            },
+        }
+    )
+    info = await channel.wait_started()
+    assert info.stream_sid == STREAM_SID and info.custom_parameters == {}
+    assert [e.kind for e in seen] == ["invalid_message", "unsupported_media_format"]
+    assert seen == channel.errors
+    socket.media(b"\x04" * 160)  # the audio is still read as 8 kHz mu-law
+    await eventually(lambda: channel.media_bytes_received == 160)
+    await channel.close()
+
+
 async def test_a_failing_callback_does_not_stop_the_reader() -> None:
     def explode(digit: str) -> None:
         raise RuntimeError(f"no handler for {digit}")
@@ -352,24 +330,6 @@ async def test_bad_input_over_a_real_websocket() -> None:
     assert bytes(sink.audio) == sent
     assert json.loads(json.dumps(twilio.received))  # all JSON text frames
     assert channel.stop_reason == "stop"
-
-
-async def test_the_route_closes_the_channel_when_the_handler_fails() -> None:
-    channels: list[TwilioChannel] = []
-
-    async def call(channel: TwilioChannel) -> None:
-        channels.append(channel)
-        await channel.wait_started()
-        raise RuntimeError("the app broke")
-
-    app = Starlette(routes=[twilio_route("/media", call)])
-    async with serve(app) as base, connect(f"{base}/media") as ws:
-        await ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
-        twilio = FakeTwilio(ws)
-        await twilio.start()
-        await ws.wait_closed()  # the app closed the call's WebSocket
-        (channel,) = channels
-        assert channel.stopped.is_set() and channel.stop_reason == "closed"
 
 
 async def test_a_stop_before_start_ends_both_tasks() -> None:
