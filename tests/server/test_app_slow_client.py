@@ -150,7 +150,9 @@ async def test_the_close_does_not_wait_for_a_client_that_never_reads() -> None:
         assert not served.server.relays
 
         await read_to_the_end(ws)
-        assert ws.close_code == 1006  # the connection ended without the close frame
+        # Usually 1006 (the connection ended without the close frame); 1008 if the ASGI
+        # server's own buffer still delivered it once the client read.
+        assert ws.close_code in (1006, 1008)
 
 
 async def test_a_client_that_floods_without_reading_is_slowed_down_not_buffered() -> None:

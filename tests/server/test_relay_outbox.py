@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from voicewire import RealtimeAgent
+from voicewire.protocol import TextOutputDelta, TransportStatus
 from voicewire.server import create_app
 from voicewire.session import ReconnectPolicy
 from voicewire.testing import ScriptedModel, TextReply
@@ -136,3 +137,35 @@ async def test_a_lost_model_closes_after_what_was_queued(model: ScriptedModel) -
     done = client.received[-1]
     assert done["type"] == "response.done" and done["response"]["status"] == "failed"
     assert types.index("error") < types.index("response.output_item.done")
+
+
+async def test_an_event_during_the_final_close_cannot_cut_the_cleanup_short(
+    model: ScriptedModel,
+) -> None:
+    """The client left; while the relay closes its session, the model still pushes a reply
+    that would overflow the outbox. The overflow must not cancel the relay's own cleanup (that
+    would leave the model link open)."""
+    agent = RealtimeAgent(id="a", name="A", instructions="Answer.")
+    client = AsgiClient(create_app(agent, model, max_outbox_bytes=64))
+    await client.start()
+    [relay] = app_relays(client.app)
+    session = relay.session
+    close = session.close
+
+    async def close_after_a_late_event() -> None:
+        # A model event from another task (a callback here) in the middle of the close.
+        late = TextOutputDelta("resp_late", "item_late", "x" * 500)
+        asyncio.get_running_loop().call_soon(session._hub.emit, late)
+        await asyncio.sleep(0.01)
+        await close()
+
+    session.close = close_after_a_late_event  # type: ignore[method-assign]
+    client.inbox.put_nowait({"type": "websocket.disconnect", "code": 1000})
+    await asyncio.wait_for(client.task, 5)
+    assert not client.task.cancelled()
+    assert session.status is TransportStatus.CLOSED
+    assert not model.connections  # the model link was released
+
+
+def app_relays(app: Any) -> list[Any]:
+    return list(app.state.voicewire.relays)

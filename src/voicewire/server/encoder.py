@@ -199,9 +199,15 @@ class ServerEventEncoder:
     def retrieved(self, item_id: str, item: Item | None) -> Message | None:
         """``conversation.item.retrieved`` for ``item`` (the session's history holds it under
         ``item_id``), or ``None`` when the client may not see it: unknown, or a tool item."""
-        if not isinstance(item, MessageItem) or item_id in self._hidden:
+        if not self.shows(item_id, item):
             return None
+        assert isinstance(item, MessageItem)
         return self._event("conversation.item.retrieved", item=_message_json(item, item_id))
+
+    def shows(self, item_id: str, item: Item | None) -> bool:
+        """Whether the client may see ``item`` (held under ``item_id``): a message it was not
+        hidden (the agent's tool calls and outputs are the server's)."""
+        return isinstance(item, MessageItem) and item_id not in self._hidden
 
     def error(
         self,

@@ -152,6 +152,9 @@ SLOW_CLIENT_CLOSE_CODE: Final = 1008
 """Policy violation: the client did not read what it asked for (see the module docstring)."""
 _WATCHDOG_CHECKS: Final = 4
 """Progress checks per ``send_timeout``: a stall is noticed within 1.25 of it."""
+_LOOP_STALL: Final = 0.5
+"""Seconds a watchdog check may come late before the lateness counts as this process's stall
+(a blocked event loop), not the client's."""
 _TOOL_CHOICE_MODES: Final = frozenset({"auto", "none", "required"})
 _TOOL_ERROR_PREFIXES: Final = ("tool_", "unknown_tool")
 
@@ -229,10 +232,14 @@ class Relay:
             if self._too_slow is None or reader is None or reader.uncancel() > 0:
                 raise
         finally:
+            # The client is gone or given up: nothing may cancel this task (the reader) from
+            # here on, or the session's close would be cut short and its model link leak.
+            self._closed = True
+            self._reader = None
             if self._watchdog is not None:
                 self._watchdog.stop()
-            await self.session.close()
             unsubscribe()
+            await self.session.close()
             if self._flusher is not None:
                 self._flusher.cancel()
                 await asyncio.gather(self._flusher, return_exceptions=True)
@@ -250,8 +257,7 @@ class Relay:
                 self.label,
                 redact(f"{type(exc).__name__}: {exc}"),
             )
-            self._outbox.clear()
-            self._outbox_bytes = 0
+            self._drop_outbox()
             self._started = True
             await self._send(
                 [
@@ -416,7 +422,7 @@ class Relay:
 
     def _check_item(self, doing: str, code: str, item_id: str) -> None:
         """Refuse, as OpenAI does, an item the client was never shown."""
-        if self.encoder.retrieved(item_id, self.session.history.get(item_id)) is None:
+        if not self.encoder.shows(item_id, self.session.history.get(item_id)):
             raise _no_such_item(doing, code, item_id)
 
     def _forward(self, event: ClientEvent) -> None:
@@ -557,10 +563,13 @@ class Relay:
         finally:
             self._flushing = False
             if self._closed:
-                outbox.clear()
-                self._outbox_bytes = 0
+                self._drop_outbox()
             if self._paused is not None and (self._closed or not outbox):
                 self._paused.set()
+
+    def _drop_outbox(self) -> None:
+        self._outbox.clear()
+        self._outbox_bytes = 0
 
     def _give_up(self, reason: str) -> None:
         """Stop serving a client that does not read: drop its outbox and stop the tasks that
@@ -576,8 +585,7 @@ class Relay:
         )
         self._closed = True
         self._too_slow = reason
-        self._outbox.clear()
-        self._outbox_bytes = 0
+        self._drop_outbox()
         current = asyncio.current_task()
         for task in (self._flusher, self._reader):
             if task is not None and task is not current and not task.done():
@@ -605,7 +613,7 @@ class _Watchdog:
         self.loop = asyncio.get_running_loop()
         self.interval = relay.send_timeout / _WATCHDOG_CHECKS
         self.sent = relay._sent
-        self.progress_at = self.loop.time()
+        self.progress_at = self.checked_at = self.loop.time()
         self.handle: asyncio.TimerHandle | None = None
         if math.isfinite(relay.send_timeout):
             self.handle = self.loop.call_later(self.interval, self.check)
@@ -616,7 +624,11 @@ class _Watchdog:
             self.handle = None
             return
         now = self.loop.time()
-        if relay._sent != self.sent or not relay._flushing:
+        stalled_here = now - self.checked_at > self.interval + max(self.interval, _LOOP_STALL)
+        self.checked_at = now
+        if relay._sent != self.sent or not relay._flushing or stalled_here:
+            # Progress, nothing to send, or this process's own loop was blocked (the client
+            # could not have been read from then either): the wait starts again.
             self.sent = relay._sent
             self.progress_at = now
         elif now - self.progress_at >= relay.send_timeout:

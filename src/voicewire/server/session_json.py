@@ -32,6 +32,7 @@ from voicewire.protocol import (
     TurnDetection,
     VoiceConfig,
 )
+from voicewire.protocol.config import MIN_SAMPLE_RATE
 from voicewire.providers.openai_protocol.json_values import MISSING
 from voicewire.providers.openai_protocol.session_encoding import (
     encode_modalities,
@@ -55,7 +56,7 @@ __all__ = [
     "render_session",
 ]
 
-MIN_PCM_RATE: Final = 8000
+MIN_PCM_RATE: Final = MIN_SAMPLE_RATE
 MAX_PCM_RATE: Final = 48000
 """The ``audio/pcm`` rates a client may ask for (OpenAI itself takes 24000 only)."""
 
