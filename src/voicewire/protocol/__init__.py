@@ -3,6 +3,12 @@
 Pure data and typing.Protocol definitions; nothing here does I/O.
 """
 
+from .capabilities import (
+    AudioRange,
+    RealtimeCapabilities,
+    VoiceChange,
+    render_capabilities_table,
+)
 from .config import (
     AudioEncoding,
     AudioFormat,
@@ -126,6 +132,7 @@ __all__ = [
     "AudioOutputDelta",
     "AudioOutputDone",
     "AudioPart",
+    "AudioRange",
     "AudioSink",
     "AuthenticationError",
     "ClientCredential",
@@ -152,6 +159,7 @@ __all__ = [
     "PlaybackPosition",
     "ProtocolError",
     "PushConnection",
+    "RealtimeCapabilities",
     "RealtimeChannel",
     "RealtimeConnection",
     "RealtimeError",
@@ -199,6 +207,7 @@ __all__ = [
     "UnsupportedEventError",
     "UrlCredential",
     "Usage",
+    "VoiceChange",
     "VoiceConfig",
     "WebSocketFactory",
     "WebSocketTransport",
@@ -206,5 +215,6 @@ __all__ = [
     "credential_from_json",
     "credential_to_json",
     "parse_expiry",
+    "render_capabilities_table",
     "user_text",
 ]

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
+from .capabilities import RealtimeCapabilities
 from .config import AudioFormat, ConnectOptions
 from .credential import ClientCredential
 from .events import ClientEvent, ServerEvent
@@ -90,6 +91,12 @@ class RealtimeModel(Protocol):
     @property
     def model_id(self) -> str:
         """The provider's name of the model (e.g. ``"gpt-realtime"``)."""
+        ...
+
+    @property
+    def capabilities(self) -> RealtimeCapabilities:
+        """What the model can take (events, live changes, audio formats); the session never
+        sends it anything else."""
         ...
 
     async def connect(self, options: ConnectOptions | None = None) -> RealtimeConnection:

@@ -33,6 +33,7 @@ from ..protocol import (
     MarksItemEnd,
     ProtocolError,
     PushConnection,
+    RealtimeCapabilities,
     RealtimeChannel,
     RealtimeConnection,
     RealtimeError,
@@ -55,6 +56,7 @@ from ..protocol import (
     TranscriptOutput,
     TransportStatus,
     TurnDetection,
+    UnsupportedEventError,
     VoiceConfig,
     WebSocketTransport,
     user_text,
@@ -111,6 +113,9 @@ class RealtimeSession:
             )
         self.agent = agent
         self.model: RealtimeModel = resolved
+        self.capabilities: RealtimeCapabilities = _capabilities_of(resolved)
+        """What the model can take: the session sends it nothing else."""
+        self._refused_kinds = self.capabilities.unsupported_client_events()
         self.channel = channel
         self.transport: RealtimeTransport = transport or WebSocketTransport()
         self.context: Context[Any] = (
@@ -140,6 +145,7 @@ class RealtimeSession:
         self._response_open = False
         self._closing = False
         self._auto_truncate = auto_truncate
+        self._spoken = False  # the model has spoken on this link (VoiceChange "before_audio")
         self._interrupted_response: str | None = None
         self._reconnect = reconnect if reconnect is not None else ReconnectPolicy()
         self._reconnecting: asyncio.Task[None] | None = None
@@ -204,6 +210,7 @@ class RealtimeSession:
         """Start using ``connection``: events flow in, then ``replay`` and what was said
         meanwhile go out, in that order."""
         self._connection = connection
+        self._spoken = False
         self.context.session_id = connection.session_id
         self._events_ended = asyncio.Event()
         self._set_status(TransportStatus.CONNECTED)
@@ -317,7 +324,7 @@ class RealtimeSession:
     def interrupt(self) -> None:
         """Stop the assistant now: cancel the response, stop playback, cut the item where the
         listener was, cancel running tools."""
-        if self._response_open:
+        if self._response_open and self.capabilities.response_cancel:
             self._send(ResponseCancel(self._active_response))
         self._cut_assistant()
 
@@ -355,6 +362,13 @@ class RealtimeSession:
             config = replace(self.config, **changes)
         except TypeError as exc:
             raise ConfigurationError(f"update(): {exc}") from None
+        refused = self.capabilities.refuse_update(self.config, config, spoken=self._spoken)
+        if refused is not None:
+            field, reason = refused
+            raise ConfigurationError(
+                f"update(): {field}: the {self.model.provider} model {self.model.model_id!r} "
+                f"{reason}"
+            )
         self._send(SessionUpdate(config))  # first: if it cannot be sent, nothing changes
         self.config = config
         self._apply_formats(config)
@@ -388,6 +402,11 @@ class RealtimeSession:
                 f"cannot send {event.kind}: the session lost its link to the model and stopped "
                 "reconnecting (see its connection_lost error); await connect() to resume the "
                 "conversation (its history is replayed), or close() it"
+            )
+        if event.kind in self._refused_kinds:
+            raise UnsupportedEventError(
+                f"cannot send {event.kind}: the {self.model.provider} model "
+                f"{self.model.model_id!r} cannot take it (see its capabilities)"
             )
         event = with_item_id(event)  # so that the model's item.created acknowledges it
         connection = self._connection
@@ -526,6 +545,7 @@ class RealtimeSession:
         except ProtocolError as exc:
             self._hub.emit(SessionError(exc.code, exc.message))
             return
+        self._spoken = True
         if event.item_id is not None:
             self.playback.received(
                 event.item_id, len(audio), event.content_index, event.response_id
@@ -545,7 +565,8 @@ class RealtimeSession:
             self.channel.interrupt()
         point = self.playback.truncate_point(position)
         if point is not None:
-            if self._auto_truncate and not self._gave_up:  # no link to tell: history only
+            # History only when there is no link to tell or the model has no truncation.
+            if self._auto_truncate and not self._gave_up and self.capabilities.item_truncate:
                 self._send(ItemTruncate(point.item_id, point.audio_end_ms, point.content_index))
             self.history.truncate(point.item_id, point.audio_end_ms)
             self.playback.finish()
@@ -557,6 +578,15 @@ class RealtimeSession:
                 point.audio_end_ms if point else None,
             )
         )
+
+
+def _capabilities_of(model: RealtimeModel) -> RealtimeCapabilities:
+    """``model.capabilities``; a model written before models declared them is taken to take
+    everything (the defaults), which is how the session treated every model then."""
+    try:
+        return model.capabilities
+    except AttributeError:
+        return RealtimeCapabilities()
 
 
 def _is_link_lost(event: ServerEvent) -> TypeGuard[SessionError]:

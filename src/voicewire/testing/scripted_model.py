@@ -68,6 +68,7 @@ from voicewire.protocol import (
     ItemTruncate,
     ItemTruncated,
     MessageItem,
+    RealtimeCapabilities,
     ResponseCancel,
     ResponseConfig,
     ResponseCreate,
@@ -99,6 +100,8 @@ from voicewire.protocol import (
     TurnDetection,
     Usage,
 )
+from voicewire.protocol.capabilities import telephony_and_pcm
+from voicewire.protocol.config import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
 from voicewire.providers.event_stream import EventStream, StreamConnection
 
 from . import tones
@@ -112,6 +115,14 @@ _DEFAULT_SILENCE_MS = 200
 _DEFAULT_PREFIX_PADDING_MS = 300
 _MAX_BUFFER_BYTES = 16 * 2**20
 _RECORD_LIMIT = 10_000
+
+SCRIPTED_CAPABILITIES = RealtimeCapabilities(
+    activity_signals=False,  # no activity.start / activity.end: commit instead
+    semantic_vad=False,  # any turn detection but manual is the energy VAD
+    input_audio=telephony_and_pcm(MIN_SAMPLE_RATE, MAX_SAMPLE_RATE),  # mono, any PCM rate
+    output_audio=telephony_and_pcm(MIN_SAMPLE_RATE, MAX_SAMPLE_RATE),
+)
+"""What :class:`ScriptedModel` takes: every neutral client event but the activity signals."""
 
 
 class ScriptedModel:
@@ -171,6 +182,10 @@ class ScriptedModel:
     @property
     def model_id(self) -> str:
         return self._model_id
+
+    @property
+    def capabilities(self) -> RealtimeCapabilities:
+        return SCRIPTED_CAPABILITIES
 
     async def connect(self, options: ConnectOptions | None = None) -> ScriptedConnection:
         options = options or ConnectOptions()

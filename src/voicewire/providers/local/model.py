@@ -12,6 +12,7 @@ from ...protocol import (
     ConfigurationError,
     ConnectAbortedError,
     ConnectOptions,
+    RealtimeCapabilities,
     SessionUpdate,
     TokenCredential,
 )
@@ -27,6 +28,15 @@ _PIPELINE_PACKAGES = {
     "onnxruntime": "voice activity detection and text-to-speech",
     "piper": "text-to-speech",
 }
+
+LOCAL_CAPABILITIES = RealtimeCapabilities(
+    # Every neutral client event is handled (activity.start / activity.end too). Turns end by
+    # silero VAD or by hand; semantic_vad is taken as plain voice detection. The one piper
+    # voice speaks whatever voice is asked for (with a warning), so a voice change is taken
+    # at any time and changes nothing. Audio of any format is converted both ways.
+    semantic_vad=False,
+)
+"""What the local model can take (:class:`~voicewire.protocol.RealtimeCapabilities`)."""
 
 
 class LocalRealtimeModel:
@@ -51,6 +61,10 @@ class LocalRealtimeModel:
     @property
     def model_id(self) -> str:
         return self._model_id
+
+    @property
+    def capabilities(self) -> RealtimeCapabilities:
+        return LOCAL_CAPABILITIES
 
     @property
     def llm(self) -> LocalLLM:

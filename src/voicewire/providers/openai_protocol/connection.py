@@ -24,6 +24,7 @@ from ...protocol import (
     SessionCreated,
     SessionError,
     TransportStatus,
+    UnsupportedEventError,
     WireSocket,
 )
 from ..event_stream import EventStream, StreamConnection
@@ -33,7 +34,9 @@ log = logging.getLogger("voicewire.connection")
 
 
 class Codec(Protocol):
-    def encode_client(self, event: ClientEvent) -> dict[str, Any] | None: ...
+    def encode_client(self, event: ClientEvent) -> dict[str, Any] | None:
+        """The message for ``event``; ``None`` when the provider has none."""
+        ...
 
     def decode_server_text(self, text: str) -> list[ServerEvent]:
         """Parse one text frame and decode it; bad JSON raises ``ProtocolError``."""
@@ -81,14 +84,19 @@ class OpenAIProtocolConnection(StreamConnection):
         return self._session_id
 
     def send(self, event: ClientEvent) -> None:
-        """Encode now (errors surface here) and queue for the writer."""
+        """Encode now (errors surface here) and queue for the writer. An event the provider
+        has no message for raises :class:`UnsupportedEventError`: nothing is dropped silently."""
         if self.status is not TransportStatus.CONNECTED:
             raise ConnectionClosedError(
                 f"cannot send {event.kind}: the {self.provider} connection is {self.status}"
             )
         message = self._codec.encode_client(event)
-        if message is not None:
-            self._outgoing.put_nowait(json.dumps(message, separators=(",", ":")))
+        if message is None:
+            raise UnsupportedEventError(
+                f"{self.provider} cannot take {event.kind}: its realtime API has no such "
+                "client event (see the model's capabilities)"
+            )
+        self._outgoing.put_nowait(json.dumps(message, separators=(",", ":")))
 
     def send_raw(self, message: dict[str, Any]) -> None:
         """Send a provider wire message as is (for provider features the neutral events lack)."""

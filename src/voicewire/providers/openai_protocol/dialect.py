@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from ...protocol.capabilities import RealtimeCapabilities, telephony_and_pcm
 from .keepalive import VOICE_KEEPALIVE, Keepalive
 
 
@@ -36,8 +37,9 @@ class Dialect:
     text_delta_type: str
     """``response.output_text.delta`` (OpenAI GA) or ``response.text.delta`` (xAI)."""
     text_done_type: str
-    unsupported_client_events: frozenset[str]
-    """Neutral client event kinds this provider cannot express; they encode to ``None``."""
+    capabilities: RealtimeCapabilities
+    """What the provider can take: the model's ``capabilities``, and the source of
+    :attr:`unsupported_client_events` and :attr:`pcm_rate_range`."""
     session_created_types: tuple[str, ...] = ("session.created",)
     """Server events that open the session (neutral ``session.created``). xAI opens with
     ``conversation.created``; some xAI deployments also send ``session.created``, so both map."""
@@ -45,14 +47,24 @@ class Dialect:
     """``(provider type, OpenAI GA type)`` pairs: provider names decoded like the GA event.
     The pseudo type ``"transcript.input.cumulative"`` marks events whose ``transcript`` is the
     whole partial transcript so far (xAI ``...input_audio_transcription.updated``)."""
-    pcm_rate_range: tuple[int, int] = (24000, 24000)
-    """Accepted ``audio/pcm`` sample rates, inclusive (OpenAI: 24 kHz only; xAI: 8-48 kHz)."""
     client_secret_session: bool = True
     """Whether ``POST /realtime/client_secrets`` takes a ``session`` (and ``expires_after.anchor``);
     xAI accepts only ``expires_after.seconds``."""
     keepalive: Keepalive = VOICE_KEEPALIVE
     """Ping settings for this provider's links (a provider slow to answer pings gets a longer
     ``ping_timeout`` here); a model's ``keepalive=`` overrides it."""
+
+    @property
+    def unsupported_client_events(self) -> frozenset[str]:
+        """Neutral client event kinds this provider cannot express; they encode to ``None``."""
+        return self.capabilities.unsupported_client_events()
+
+    @property
+    def pcm_rate_range(self) -> tuple[int, int]:
+        """Accepted ``audio/pcm`` sample rates, inclusive, input and output alike (OpenAI: 24 kHz
+        only; xAI: 8-48 kHz)."""
+        pcm = next(r for r in self.capabilities.input_audio if r.encoding == "pcm16")
+        return pcm.min_rate, pcm.max_rate
 
 
 OPENAI = Dialect(
@@ -67,7 +79,12 @@ OPENAI = Dialect(
     turn_detection_placement="audio.input",
     text_delta_type="response.output_text.delta",
     text_done_type="response.output_text.done",
-    unsupported_client_events=frozenset({"activity.start", "activity.end"}),
+    capabilities=RealtimeCapabilities(
+        activity_signals=False,  # no such GA client event: manual turns commit instead
+        live_voice="before_audio",  # "cannot_update_voice" once assistant audio is present
+        input_audio=telephony_and_pcm(24000, 24000),
+        output_audio=telephony_and_pcm(24000, 24000),
+    ),
 )
 
 XAI = Dialect(
@@ -85,7 +102,14 @@ XAI = Dialect(
     # xAI does not support conversation.item.truncate (nor conversation.item.retrieve and
     # output_audio_buffer.clear, which no neutral event produces). conversation.item.delete is
     # not on that list and xAI answers it with conversation.item.deleted, so item.delete stays.
-    unsupported_client_events=frozenset({"activity.start", "activity.end", "item.truncate"}),
+    # Its turn detection is server_vad or none (manual); there is no semantic_vad.
+    capabilities=RealtimeCapabilities(
+        item_truncate=False,
+        activity_signals=False,
+        semantic_vad=False,
+        input_audio=telephony_and_pcm(8000, 48000),
+        output_audio=telephony_and_pcm(8000, 48000),
+    ),
     session_created_types=("conversation.created", "session.created"),
     server_type_aliases=(
         # Spellings public xAI clients handle besides the documented ones (GA text names, beta
@@ -98,6 +122,5 @@ XAI = Dialect(
         ("response.audio_transcript.done", "response.output_audio_transcript.done"),
         ("conversation.item.input_audio_transcription.updated", "transcript.input.cumulative"),
     ),
-    pcm_rate_range=(8000, 48000),
     client_secret_session=False,
 )

@@ -13,6 +13,7 @@ from ...protocol import (
     AuthenticationError,
     ConnectOptions,
     CredentialExpiredError,
+    RealtimeCapabilities,
     SessionUpdate,
     TokenCredential,
     UrlCredential,
@@ -74,6 +75,11 @@ class OpenAIProtocolModel:
     @property
     def model_id(self) -> str:
         return self._model_id
+
+    @property
+    def capabilities(self) -> RealtimeCapabilities:
+        """The dialect's: what this provider's wire can express."""
+        return self.dialect.capabilities
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._model_id!r}, base_url={self.base_url!r})"
