@@ -228,3 +228,91 @@ def test_the_proxy_url_keeps_scheme_and_path() -> None:
     assert (proxy.upstream_host, proxy.upstream_port) == ("127.0.0.1", 4321)
     proxy.port = 5555
     assert proxy.url("ws://127.0.0.1:4321/v1") == "ws://127.0.0.1:5555/v1"
+
+
+PROXY_TASKS = {"FaultProxy._accept", "FaultProxy._link", "FaultProxy._relay", "FaultProxy._deliver"}
+
+
+def proxy_tasks() -> list[asyncio.Task[object]]:
+    return [
+        t
+        for t in asyncio.all_tasks()
+        if not t.done() and getattr(t.get_coro(), "__qualname__", "") in PROXY_TASKS
+    ]
+
+
+async def test_a_stall_stops_reading_so_the_senders_buffers_fill_and_heal_delivers_all() -> None:
+    payload = bytes(range(256)) * 65536  # 16 MB: more than the kernel buffers on both sides
+    async with linked() as link:
+        link.proxy.stall("upstream")
+        link.writer.write(payload)
+        await asyncio.sleep(HOLD_S)
+        # Nothing went through and the sender still holds bytes the kernel would not take.
+        assert link.upstream.received == b"hi"
+        assert link.writer.transport.get_write_buffer_size() > 0
+        await link.server_sends(b"down")  # the other direction still flows
+        async with asyncio.timeout(5):
+            assert await link.reader.readexactly(4) == b"down"
+        link.proxy.heal()
+        async with asyncio.timeout(10):
+            await link.writer.drain()
+        assert await link.upstream.until(2 + len(payload)) == b"hi" + payload  # nothing lost
+
+
+async def test_a_blackhole_keeps_reading_so_the_senders_buffers_never_fill() -> None:
+    payload = bytes(range(256)) * 65536
+    async with linked() as link:
+        link.proxy.blackhole("upstream")
+        link.writer.write(payload)
+        async with asyncio.timeout(10):
+            await link.writer.drain()  # a stall would hold this forever
+        assert link.writer.transport.get_write_buffer_size() == 0
+
+
+@pytest.mark.parametrize("slow", ["delay", "throttle"])
+async def test_a_reset_while_a_slow_direction_is_backed_up_ends_every_task(slow: str) -> None:
+    async with linked() as link:
+        if slow == "delay":
+            link.proxy.delay(60.0, "upstream")
+        else:
+            link.proxy.throttle(1000, "upstream")
+        link.writer.write(b"x" * (4 << 20))  # at least 64 reads of 64 kB: more than it queues
+        await read_no_more(link.proxy)  # the relay waits for room in its full queue
+        link.proxy.reset()
+        async with asyncio.timeout(5):
+            while link.proxy.open_links or proxy_tasks():  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+
+
+async def read_no_more(proxy: FaultProxy) -> None:
+    """Wait until the proxy has stopped reading (its counter holds still for ``HOLD_S``)."""
+    async with asyncio.timeout(10):
+        while True:
+            before = proxy.stats.upstream_bytes
+            await asyncio.sleep(HOLD_S)
+            if before and proxy.stats.upstream_bytes == before:
+                return
+
+
+async def test_close_ends_a_link_still_dialing_upstream(monkeypatch: pytest.MonkeyPatch) -> None:
+    real_open = asyncio.open_connection
+    dialing = asyncio.Event()
+
+    async def unanswered(host: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        if port != 9:
+            return await real_open(host, port)
+        dialing.set()
+        await asyncio.Event().wait()  # a SYN nobody answers
+        raise AssertionError("unreachable")
+
+    monkeypatch.setattr(asyncio, "open_connection", unanswered)
+    proxy = await FaultProxy("127.0.0.1", 9).start()
+    reader, writer = await real_open(*proxy.address)
+    async with asyncio.timeout(5):
+        await dialing.wait()
+    await proxy.close()
+    assert proxy_tasks() == []
+    with pytest.raises(ConnectionResetError):  # the client is let go of too
+        async with asyncio.timeout(5):
+            await reader.read(10)
+    writer.close()

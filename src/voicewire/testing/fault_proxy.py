@@ -18,7 +18,12 @@ Faults (each applies to the links open now and to those opened later, until :met
 * :meth:`blackhole` — bytes are read and silently discarded; nothing is closed. This is what a
   half-open link looks like from either end: sends succeed, nothing ever comes back. Bytes
   discarded meanwhile are gone for good, so a stream that lived through a blackhole is usually
-  broken after :meth:`heal` — as a real dead link would be; new links work.
+  broken after :meth:`heal` — as a real dead link would be; new links work. The proxy keeps
+  reading, so the sender's buffers never fill: a sender that waits for room never waits.
+* :meth:`stall` — the proxy stops reading; nothing is closed. What is sent piles up in the
+  sender's socket buffers until they are full and its sends block, as on a real dead link that
+  carries traffic (no acknowledgement comes back). Nothing is lost: after :meth:`heal` what was
+  held flows on.
 * :meth:`delay` — every chunk is delivered ``seconds`` after the proxy read it (order is kept).
 * :meth:`throttle` — at most ``bytes_per_second`` are delivered.
 
@@ -39,7 +44,7 @@ import contextlib
 import socket
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import Final, Literal, Self
 from urllib.parse import urlsplit, urlunsplit
@@ -61,6 +66,7 @@ _THROTTLE_TICK_S: Final = 0.02
 @dataclass(slots=True)
 class _FlowFaults:
     blackholed: bool = False
+    stalled: bool = False
     delay: float = 0.0
     rate: float | None = None
 
@@ -124,6 +130,8 @@ class FaultProxy:
         self._resetting = False
         self._server: asyncio.Server | None = None
         self._links: set[_Link] = set()
+        self._linking: set[asyncio.Task[None]] = set()
+        """One task per accepted link: dialing upstream, then relaying until the link ends."""
         self._timers: set[asyncio.TimerHandle] = set()
         self._byte_triggers: list[_ByteTrigger] = []
         self._changed = asyncio.Event()
@@ -156,7 +164,7 @@ class FaultProxy:
         links = list(self._links)
         for link in links:
             link.abort()
-        tasks = [task for link in links for task in link.tasks]
+        tasks = [*self._linking, *(task for link in links for task in link.tasks)]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -218,12 +226,18 @@ class FaultProxy:
         after_bytes: int | None = None,
     ) -> None:
         """Discard every byte (in ``direction``) silently and keep the sockets open."""
+        self._set(direction, after_seconds, after_bytes, lambda f: replace(f, blackholed=True))
 
-        def apply() -> None:
-            for flow in _flows(direction):
-                self._faults[flow].blackholed = True
-
-        self._schedule(apply, after_seconds, after_bytes)
+    def stall(
+        self,
+        direction: Direction = "both",
+        *,
+        after_seconds: float | None = None,
+        after_bytes: int | None = None,
+    ) -> None:
+        """Stop reading (in ``direction``) and keep the sockets open: the sender's buffers fill
+        and its sends block, as on a dead link; :meth:`heal` lets what was held through."""
+        self._set(direction, after_seconds, after_bytes, lambda f: replace(f, stalled=True))
 
     def delay(
         self,
@@ -236,12 +250,7 @@ class FaultProxy:
         """Deliver each chunk ``seconds`` after it was read (latency, order kept)."""
         if seconds < 0:
             raise ValueError(f"delay must be >= 0 seconds, got {seconds}")
-
-        def apply() -> None:
-            for flow in _flows(direction):
-                self._faults[flow].delay = seconds
-
-        self._schedule(apply, after_seconds, after_bytes)
+        self._set(direction, after_seconds, after_bytes, lambda f: replace(f, delay=seconds))
 
     def throttle(
         self,
@@ -254,12 +263,9 @@ class FaultProxy:
         """Deliver at most ``bytes_per_second`` (in ``direction``)."""
         if bytes_per_second <= 0:
             raise ValueError(f"throttle needs a positive rate, got {bytes_per_second}")
-
-        def apply() -> None:
-            for flow in _flows(direction):
-                self._faults[flow].rate = bytes_per_second
-
-        self._schedule(apply, after_seconds, after_bytes)
+        self._set(
+            direction, after_seconds, after_bytes, lambda f: replace(f, rate=bytes_per_second)
+        )
 
     def heal(self) -> None:
         """Clear every fault, in effect or scheduled; bytes flow normally from now on."""
@@ -273,6 +279,22 @@ class FaultProxy:
         self._notify()
 
     # -- internals -------------------------------------------------------------------------------
+
+    def _set(
+        self,
+        direction: Direction,
+        after_seconds: float | None,
+        after_bytes: int | None,
+        change: Callable[[_FlowFaults], _FlowFaults],
+    ) -> None:
+        """Apply ``change`` to the faults of ``direction``, now or on the schedule."""
+        flows = _flows(direction)
+
+        def apply() -> None:
+            for flow in flows:
+                self._faults[flow] = change(self._faults[flow])
+
+        self._schedule(apply, after_seconds, after_bytes)
 
     def _schedule(
         self, apply: Callable[[], None], after_seconds: float | None, after_bytes: int | None
@@ -317,13 +339,33 @@ class FaultProxy:
         if self._resetting:
             _abort_with_rst(client)
             return
+        # In a task of the proxy's own, so close() can end it while it dials upstream (the task
+        # asyncio runs this callback in logs an error if it is cancelled: Python 3.11).
+        linking = asyncio.create_task(self._link(client_reader, client))
+        self._linking.add(linking)
+        linking.add_done_callback(self._linking.discard)
+        try:
+            await asyncio.wait({linking})
+        except asyncio.CancelledError:
+            linking.cancel()
+            raise
+        if not linking.cancelled():
+            linking.result()
+
+    async def _link(
+        self, client_reader: asyncio.StreamReader, client: asyncio.StreamWriter
+    ) -> None:
+        """Dial the upstream server and relay both ways until the link ends."""
         try:
             server_reader, server = await asyncio.open_connection(
                 self.upstream_host, self.upstream_port
             )
-        except OSError:
+        except OSError:  # refused or unreachable: the client sees a reset
             _abort_with_rst(client)
             return
+        except asyncio.CancelledError:  # the proxy closed while dialing
+            _abort_with_rst(client)
+            raise
         link = _Link(client, server)
         self._links.add(link)
         link.tasks = [
@@ -342,10 +384,11 @@ class FaultProxy:
     async def _relay(
         self, link: _Link, source: asyncio.StreamReader, sink: asyncio.StreamWriter, flow: _Flow
     ) -> None:
-        """Read from ``source``; a blackhole discards what is read from then on, and a writer
-        task applies delay and throttle at delivery time (to what is already queued too)."""
+        """Read from ``source``; a stall stops reading, a blackhole discards what is read from
+        then on, and a writer task applies delay and throttle at delivery time (to what is
+        already queued too). Ends when either side ends or the writer can no longer deliver."""
         queue: asyncio.Queue[tuple[float, bytes] | None] = asyncio.Queue(_QUEUE_CHUNKS)
-        writer = asyncio.create_task(self._deliver(queue, sink, flow))
+        writer = asyncio.create_task(self._deliver(link, queue, sink, flow))
         loop = asyncio.get_running_loop()
         try:
             while not link.closed:
@@ -354,17 +397,22 @@ class FaultProxy:
                 except (ConnectionError, OSError):
                     link.abort()  # a reset on one side is passed on to the other
                     return
+                while self._faults[flow].stalled and not link.closed:  # hold it, read no more
+                    await self._changed.wait()
                 if not chunk:
                     break
                 for piece, fire in self._split(chunk, flow):
                     if self._faults[flow].blackholed:
                         self.stats.dropped_bytes += len(piece)
-                    elif not link.closed:
-                        await queue.put((loop.time(), piece))
+                    elif not link.closed and not await _hand_over(
+                        queue, (loop.time(), piece), writer
+                    ):
+                        link.abort()  # the sink failed: pass the reset on to the source
+                        return
                     for apply in fire:
                         apply()
-            await queue.put(None)
-            await writer
+            if await _hand_over(queue, None, writer):
+                await writer
         finally:
             if not writer.done():
                 writer.cancel()
@@ -398,16 +446,21 @@ class FaultProxy:
 
     async def _deliver(
         self,
+        link: _Link,
         queue: asyncio.Queue[tuple[float, bytes] | None],
         sink: asyncio.StreamWriter,
         flow: _Flow,
     ) -> None:
+        """Write what ``_relay`` queued to ``sink``, each chunk once its delay is over and at
+        the throttled rate; ends at the end of the queue, or when the link is reset."""
         faults = self._faults
         loop = asyncio.get_running_loop()
         try:
             while (entry := await queue.get()) is not None:
                 read_at, data = entry
                 while (wait := read_at + faults[flow].delay - loop.time()) > 0:
+                    if link.closed:
+                        return
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._changed.wait(), wait)
                 while data:
@@ -418,12 +471,35 @@ class FaultProxy:
                     await sink.drain()
                     if rate is not None:
                         await asyncio.sleep(len(piece) / rate)
-            while faults[flow].blackholed:  # a FIN is not seen through a blackhole either
+            while faults[flow].blackholed and not link.closed:  # a FIN is lost there too
                 await self._changed.wait()
             if sink.can_write_eof():
                 sink.write_eof()
         except (ConnectionError, OSError):
             return
+
+
+async def _hand_over(
+    queue: asyncio.Queue[tuple[float, bytes] | None],
+    entry: tuple[float, bytes] | None,
+    writer: asyncio.Task[None],
+) -> bool:
+    """Queue ``entry`` for ``writer``, waiting for room (a delayed or throttled direction
+    pushes back); ``False`` if the writer ended first (its sink failed) and nobody will ever
+    take it."""
+    if writer.done():
+        return False
+    if not queue.full():
+        queue.put_nowait(entry)
+        return True
+    put = asyncio.ensure_future(queue.put(entry))
+    try:
+        await asyncio.wait({put, writer}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if not put.done():
+            put.cancel()
+            await asyncio.gather(put, return_exceptions=True)
+    return not put.cancelled()
 
 
 def _flows(direction: Direction) -> tuple[_Flow, ...]:
