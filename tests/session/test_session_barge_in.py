@@ -125,12 +125,86 @@ async def test_a_finished_answer_still_playing_is_cut_where_the_listener_is(
 async def test_a_new_item_queued_behind_the_playing_one_was_not_heard(
     model: MemoryModel,
 ) -> None:
-    """The channel still plays A when B's first audio arrives: none of B was heard."""
+    """The channel still plays A when B's first audio arrives: A is cut where the listener is,
+    and none of B was heard."""
     on_a = StillOnA()  # 250 ms into A
     b_audio = audio_delta("item_b", 200, "resp_b")
-    session, _ = await barge_in(model, on_a, *answer_a(), ResponseCreated("resp_b"), b_audio)
-    (truncate,) = model.connection.of("item.truncate")
-    assert (truncate.item_id, truncate.audio_end_ms) == ("item_b", 0)
+    session, interruptions = await barge_in(
+        model, on_a, *answer_a(), ResponseCreated("resp_b"), b_audio
+    )
+    truncates = model.connection.of("item.truncate")
+    assert [(t.item_id, t.audio_end_ms) for t in truncates] == [("item_a", 250), ("item_b", 0)]
+    assert session.history.truncated_at == {"item_a": 250, "item_b": 0}
+    # One interruption, naming what the listener was hearing.
+    assert [(i.response_id, i.item_id, i.audio_end_ms) for i in interruptions] == [
+        ("resp_b", "item_a", 250)
+    ]
+    assert on_a.interrupted == 1
+    await session.close()
+
+
+async def test_every_item_queued_behind_the_playing_one_is_cut_at_its_start(
+    model: MemoryModel,
+) -> None:
+    on_a = StillOnA()
+    queued = [
+        ResponseCreated("resp_b"),
+        audio_delta("item_b", 200, "resp_b"),
+        ResponseDone("resp_b"),
+        ResponseCreated("resp_c"),
+        audio_delta("item_c", 100, "resp_c"),
+    ]
+    session, interruptions = await barge_in(model, on_a, *answer_a(), *queued)
+    truncates = model.connection.of("item.truncate")
+    assert [(t.item_id, t.audio_end_ms) for t in truncates] == [
+        ("item_a", 250),
+        ("item_b", 0),
+        ("item_c", 0),
+    ]
+    assert [(i.response_id, i.item_id) for i in interruptions] == [("resp_c", "item_a")]
+    await session.close()
+
+
+async def test_without_a_link_both_cuts_reach_the_history(model: MemoryModel) -> None:
+    on_a = StillOnA()
+    b_audio = audio_delta("item_b", 200, "resp_b")
+    session = RealtimeSession(make_agent(), model=model, channel=on_a, auto_truncate=False)
+    await session.connect()
+    model.connection.push(*answer_a(), ResponseCreated("resp_b"), b_audio)
+    await settle()
+    model.connection.push(SpeechStarted("item_user"))
+    await settle()
+    assert model.connection.of("item.truncate") == []
+    assert session.history.truncated_at == {"item_a": 250, "item_b": 0}
+    await session.close()
+
+
+class StaleOnA(FakeChannel):
+    """Interrupted while playing A, it goes on naming A as the item played last until the
+    audio of a later item plays."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.position = PlaybackPosition("item_a", 250)
+
+    def playback_position(self) -> PlaybackPosition:
+        return self.position
+
+
+async def test_an_item_already_cut_is_not_cut_again(model: MemoryModel) -> None:
+    stale = StaleOnA()
+    session, interruptions = await barge_in(model, stale, *answer_a(), ResponseCreated("resp_b"))
+    # The answer after the barge-in has not begun to play; the channel still names A.
+    model.connection.push(ResponseCreated("resp_c"), audio_delta("item_c", 200, "resp_c"))
+    await settle()
+    model.connection.push(SpeechStarted("item_user_2"))
+    await settle()
+    truncates = model.connection.of("item.truncate")
+    assert [(t.item_id, t.audio_end_ms) for t in truncates] == [("item_a", 250), ("item_c", 0)]
+    assert [(i.response_id, i.item_id, i.audio_end_ms) for i in interruptions] == [
+        ("resp_b", "item_a", 250),
+        ("resp_c", "item_c", 0),
+    ]
     await session.close()
 
 

@@ -563,19 +563,22 @@ class RealtimeSession:
             return
         if self.channel is not None:
             self.channel.interrupt()
-        point = self.playback.truncate_point(position)
-        if point is not None:
+        # The item the listener was hearing first, then any queued behind it (cut at 0).
+        points = self.playback.truncate_points(position)
+        for point in points:
             # History only when there is no link to tell or the model has no truncation.
             if self._auto_truncate and not self._gave_up and self.capabilities.item_truncate:
                 self._send(ItemTruncate(point.item_id, point.audio_end_ms, point.content_index))
             self.history.truncate(point.item_id, point.audio_end_ms)
-            self.playback.finish()
+        if points:
+            self.playback.finish(points)
+        heard = points[0] if points else None  # the one response.interrupted names
         self._interrupted_response = self._active_response
         self._hub.emit(
             ResponseInterrupted(
                 self._active_response,
-                point.item_id if point else None,
-                point.audio_end_ms if point else None,
+                heard.item_id if heard else None,
+                heard.audio_end_ms if heard else None,
             )
         )
 
