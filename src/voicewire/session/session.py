@@ -151,6 +151,8 @@ class RealtimeSession:
         self._reconnecting: asyncio.Task[None] | None = None
         self._lost: SessionError | None = None  # the link's last words, held while reconnecting
         self._gave_up = False  # the link dropped for good: sending refuses until connect()
+        # Not derived from the status: it holds while the fatal error is told (the status still
+        # reconnecting) and after close(). tests/session/test_session_gave_up_state.py
         self.reconnects = 0
         """Links brought back after a drop."""
         self.audio_dropped_while_muted = 0
