@@ -1,7 +1,8 @@
 """A link that dies without closing (a FaultProxy blackhole between the session and the fake
 server, both sockets left open) is noticed by the keepalive, the session reconnects, and what was
-said into the dead link reaches the model exactly once on the new link, and is answered. Real
-provider stack over real TCP on 127.0.0.1, in OpenAI's and xAI's dialects."""
+said into the dead link reaches the model exactly once on the new link, and is answered. A link
+that stalls (nobody reads: the sender's buffers fill and its sends block) while audio flows into it
+is noticed too. Real provider stack over real TCP on 127.0.0.1, in OpenAI's and xAI's dialects."""
 
 from __future__ import annotations
 
@@ -10,17 +11,16 @@ from typing import Any
 
 import pytest
 
+from tests.dead_links import TEST_KEEPALIVE
 from tests.e2e.test_session_e2e import AGENT, until
 from voicewire import RealtimeSession, SessionConfig
 from voicewire.protocol import ConnectOptions, TransportStatus
 from voicewire.providers import openai, xai
-from voicewire.providers.openai_protocol.keepalive import Keepalive
 from voicewire.session import ReconnectPolicy, StatusChanged
 from voicewire.testing import FakeRealtimeServer, FaultProxy, TextReply, silence, tone
 
 pytestmark = pytest.mark.timeout(30)
 
-QUICK = Keepalive(ping_interval=0.2, ping_timeout=0.2, close_timeout=0.2)
 GIVE_UP_S = 10.0
 """A failure bound for waits (a lost message never gets an answer): not a timing assertion."""
 
@@ -39,7 +39,9 @@ def created(received: list[dict[str, Any]]) -> list[str]:
 
 def proxied_session(server: FakeRealtimeServer, proxy: FaultProxy) -> RealtimeSession:
     factory = openai.realtime if server.dialect.name == "openai" else xai.realtime
-    model = factory(api_key="sk-test", base_url=proxy.url(server.base_url), keepalive=QUICK)
+    model = factory(
+        api_key="sk-test", base_url=proxy.url(server.base_url), keepalive=TEST_KEEPALIVE
+    )
     session = RealtimeSession(
         AGENT,
         model=model,
@@ -94,3 +96,25 @@ async def test_speech_said_into_a_dead_link_is_heard_after_the_reconnect(
     assert [e.text for e in events if e.kind == "text.output"] == ["heard you"]  # type: ignore[attr-defined]
     assert server.sent_types().count("input_audio_buffer.committed") == 1
     assert not server.violations and not server.errors
+
+
+async def test_audio_flowing_into_a_stalled_link_is_noticed_and_the_session_reconnects(
+    server: FakeRealtimeServer,
+) -> None:
+    """The link stops carrying bytes while the user talks: the socket's buffers fill and every
+    send, the keepalive's ping among them, waits for room that never comes."""
+    server.script.default = TextReply("noted")
+    async with FaultProxy.to(server.base_url) as proxy, proxied_session(server, proxy) as session:
+        session.send_message("remember this")
+        await until(session, "response.done")
+        proxy.stall()  # the link stops carrying bytes; both sockets stay open
+        async with asyncio.timeout(GIVE_UP_S):
+            while session.status is TransportStatus.CONNECTED:
+                session.send_audio(silence(1000))  # faster than real time: the buffers fill
+                await asyncio.sleep(0.01)
+            session.send_message("are you there?")
+            events = await until(session, "text.output")
+    statuses = [e.status for e in events if isinstance(e, StatusChanged)]
+    assert statuses == [TransportStatus.RECONNECTING, TransportStatus.CONNECTED]
+    assert [e.text for e in events if e.kind == "text.output"] == ["noted"]  # type: ignore[attr-defined]
+    assert session.reconnects == 1 and not server.violations and not server.errors

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import pytest
 
+from tests.dead_links import TEST_KEEPALIVE
 from voicewire import RealtimeAgent
 from voicewire.protocol import ConnectOptions
 from voicewire.providers.openai import OpenAIRealtimeModel
 from voicewire.providers.openai_protocol.connection import OpenAIProtocolConnection
-from voicewire.providers.openai_protocol.keepalive import Keepalive
 from voicewire.server import create_app
 from voicewire.session import ReconnectPolicy
 from voicewire.testing import FakeRealtimeServer, FaultProxy, TextReply
@@ -19,14 +19,12 @@ from .conftest import raw_client, serve, user_text
 
 pytestmark = pytest.mark.timeout(30)
 
-QUICK = Keepalive(ping_interval=0.2, ping_timeout=0.2, close_timeout=0.2)
-
 
 class HealedOnReconnect(OpenAIRealtimeModel):
     """The network comes back when the server's session dials again."""
 
     def __init__(self, proxy: FaultProxy, base_url: str) -> None:
-        super().__init__(api_key="sk-test", base_url=proxy.url(base_url), keepalive=QUICK)
+        super().__init__(api_key="sk-test", base_url=proxy.url(base_url), keepalive=TEST_KEEPALIVE)
         self.proxy = proxy
         self.dials = 0
 

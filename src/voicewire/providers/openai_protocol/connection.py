@@ -3,8 +3,9 @@
 A thin asyncio shell around the sans-I/O codec: a writer task drains the outgoing queue, a reader
 task decodes what arrives into neutral events. Nothing that arrives is dropped: bad frames become
 ``session.error`` events and the connection keeps reading. A link that dies without closing is
-noticed by pings (see :mod:`.keepalive`): the socket's own, or the connection's over a socket that
-has ``ping()`` when it is given ``keepalive``.
+noticed, when the connection is given ``keepalive`` (see :mod:`.keepalive`), by its pings over a
+socket that has ``ping()``, and by a send that waits longer than ``ping_timeout`` for room in the
+socket's buffers.
 """
 
 from __future__ import annotations
@@ -131,8 +132,13 @@ class OpenAIProtocolConnection(StreamConnection):
             message = await self._outgoing.get()
             if message is _CLOSED:
                 return
+            timeout = self._keepalive.ping_timeout if self._keepalive else None
             try:
-                await self._socket.send(message)  # type: ignore[arg-type]
+                async with asyncio.timeout(timeout):
+                    await self._socket.send(message)  # type: ignore[arg-type]
+            except TimeoutError:
+                self._dead(f"a send waited more than {timeout:g} s for the link to take it")
+                return
             except Exception as exc:
                 self._lost(f"sending to {self.provider} failed: {exc}")
                 return
@@ -166,7 +172,10 @@ class OpenAIProtocolConnection(StreamConnection):
                 put(event)
 
     def _dead(self, reason: str) -> None:
-        """A ping went unanswered: the link is lost even though the socket never said so."""
+        """A ping went unanswered or a send never got through: the link is lost even though the
+        socket never said so."""
+        if self._dropping is not None:  # the pinger and the writer can both find out
+            return
         self._lost(f"the link to {self.provider} is dead ({reason})")
         self._reader.cancel()
         self._dropping = asyncio.create_task(self._drop_dead_socket())

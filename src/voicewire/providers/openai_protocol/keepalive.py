@@ -4,12 +4,18 @@ A link can die without closing: a NAT drops its mapping, a laptop changes networ
 blackholes the flow. Sends still succeed (into the kernel's buffer) and nothing comes back, so
 only a ping that goes unanswered tells. ``websockets``' generic defaults (a ping every 20 s, 20 s
 to answer, 10 s to close) take 30-50 s to notice, while a user talks to nobody. Voice needs a
-few seconds: :data:`VOICE_KEEPALIVE` notices within ``ping_interval + ping_timeout +
-close_timeout`` (at most 10 s).
+few seconds: :data:`VOICE_KEEPALIVE` notices within ``ping_interval + ping_timeout`` (8 s), and
+then takes at most ``close_timeout`` more to let go of the socket.
 
-The default socket factory passes these settings to ``websockets``. A socket from a factory of
-your own (``ConnectOptions.websocket``) keeps its own settings; if it has a ``ping()`` method, the
-connection also runs :func:`watch` over it with the same values.
+While audio flows into a dead link the socket's buffers fill and every send waits for room that
+never comes, the ping's own send included. ``websockets``' keepalive sends its ping outside its
+pong timeout (``await ping()`` waits for the write buffer to drain, then the timeout starts), so
+on a link that dies with traffic flowing it never notices. :func:`watch` times the whole
+exchange, the ping's send and its pong, under one deadline; the connection also treats a send
+blocked for longer than ``ping_timeout`` as a dead link (a ping queued behind it could not have
+been answered in time either). That is why the default socket factory turns ``websockets``' own
+keepalive off and the connection runs :func:`watch` over every socket with a ``ping()``, the
+default one and those from a factory of your own (``ConnectOptions.websocket``).
 """
 
 from __future__ import annotations
@@ -43,14 +49,19 @@ class Keepalive:
 
     @property
     def detects_within(self) -> float | None:
-        """The longest a dead link can go unnoticed, in seconds (``None``: never noticed)."""
+        """The longest a dead link can go unnoticed, in seconds (``None``: never noticed).
+
+        The last pong came back at worst just before the link died; the next ping goes out
+        ``ping_interval`` later and is given up on ``ping_timeout`` after that, whether it is
+        still waiting to be sent or waiting for its pong. The connection reports the link lost at
+        that moment; closing the dead socket (``close_timeout``) happens after."""
         if self.ping_interval is None or self.ping_timeout is None:
             return None
-        return self.ping_interval + self.ping_timeout + self.close_timeout
+        return self.ping_interval + self.ping_timeout
 
 
 VOICE_KEEPALIVE = Keepalive()
-"""Notices a dead link within 10 s."""
+"""Notices a dead link within 8 s, traffic flowing or not, and lets go of it within 2 s more."""
 
 WEBSOCKETS_DEFAULTS = Keepalive(ping_interval=20.0, ping_timeout=20.0, close_timeout=10.0)
 """What ``websockets`` does when not told otherwise (for comparison, e.g. in benchmarks)."""
@@ -62,23 +73,34 @@ async def watch(
     on_dead: Callable[[str], None],
 ) -> None:
     """Ping with ``ping()`` every ``ping_interval`` seconds until cancelled or ``ping`` fails;
-    call ``on_dead(reason)`` once if a pong takes longer than ``ping_timeout``.
+    call ``on_dead(reason)`` once if the ping is not both sent and answered within
+    ``ping_timeout``.
 
-    ``ping()`` is a socket's own (``websockets``: it returns a future that completes on the
-    pong); when it returns no awaitable, pings are sent but cannot be timed.
+    ``ping()`` is a socket's own (``websockets``: it waits until the ping is handed to the
+    socket, which on a dead link with full buffers is never, and returns a future that
+    completes on the pong); when it returns no awaitable, only its send can be timed.
     """
     interval, timeout = keepalive.ping_interval, keepalive.ping_timeout
     if interval is None:
         return
     while True:
         await asyncio.sleep(interval)
+        pong: object = None
         try:
-            pong = await ping()
-            if timeout is None or not inspect.isawaitable(pong):
-                continue
-            await asyncio.wait_for(pong, timeout)
+            async with asyncio.timeout(timeout):
+                pong = await ping()
+                if inspect.isawaitable(pong):
+                    await pong
         except TimeoutError:
-            on_dead(f"no answer to a ping within {timeout:g} s: the link is dead")
+            if _answered(pong):  # the pong and the deadline came due in one loop turn
+                continue
+            on_dead(f"a ping was not sent and answered within {timeout:g} s: the link is dead")
             return
         except Exception:  # the socket is closing or closed: its reader reports that
             return
+
+
+def _answered(pong: object) -> bool:
+    """Whether the pong future completed after all (the event loop was too busy to run the
+    waiting task before its deadline fired): a loaded machine is not a dead link."""
+    return isinstance(pong, asyncio.Future) and pong.done() and not pong.cancelled()

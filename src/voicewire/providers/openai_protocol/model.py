@@ -117,7 +117,6 @@ class OpenAIProtocolModel:
             subprotocols.append(self.dialect.token_subprotocol_prefix + credential.token)
         else:
             headers["Authorization"] = f"Bearer {self._api_key_or_raise()}"
-        own_socket = options.websocket is not None
         socket = await dial(
             self.url,
             subprotocols,
@@ -130,8 +129,9 @@ class OpenAIProtocolModel:
             socket,
             self.codec,
             provider=self.dialect.name,
-            # A socket from the caller's factory has its own ping settings: watch it too.
-            keepalive=self.keepalive if own_socket else None,
+            # The connection pings every socket itself: websockets' keepalive misses a link that
+            # dies while audio flows (see keepalive.py), so the default factory turns it off.
+            keepalive=self.keepalive,
         )
         config = options.initial_session()
         if config is not None:

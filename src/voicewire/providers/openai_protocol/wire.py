@@ -18,15 +18,20 @@ OPEN_TIMEOUT_S = 15.0
 
 
 def websocket_factory(keepalive: Keepalive = VOICE_KEEPALIVE) -> WebSocketFactory:
-    """The default socket factory with ``keepalive``'s ping settings."""
+    """The default socket factory, closing within ``keepalive.close_timeout``.
+
+    ``websockets``' own keepalive is off: it sends its ping outside its pong timeout, so on a
+    link that dies while audio flows (the write buffer never drains) it never notices. The
+    connection pings the socket instead (see :mod:`.keepalive`)."""
 
     async def dial_websockets(
         url: str, subprotocols: Sequence[str], headers: Mapping[str, str]
     ) -> WireSocket:
         """Dial with the ``websockets`` client: no compression (audio is incompressible base64
-        and deflate costs latency), no message size cap (session objects can be large), and
-        keepalive settings that notice a dead link within seconds. Its handshake is logged (at
-        DEBUG) to ``websockets.client``, which :func:`dial` has made redact the key."""
+        and deflate costs latency), no message size cap (session objects can be large), and no
+        keepalive of its own (the connection's notices a dead link within seconds). Its handshake
+        is logged (at DEBUG) to ``websockets.client``, which :func:`dial` has made redact the
+        key."""
         return await ws_connect(
             url,
             additional_headers=dict(headers),
@@ -34,8 +39,8 @@ def websocket_factory(keepalive: Keepalive = VOICE_KEEPALIVE) -> WebSocketFactor
             compression=None,
             max_size=None,
             open_timeout=OPEN_TIMEOUT_S,
-            ping_interval=keepalive.ping_interval,
-            ping_timeout=keepalive.ping_timeout,
+            ping_interval=None,
+            ping_timeout=None,
             close_timeout=keepalive.close_timeout,
             logger=logging.getLogger("websockets.client"),
         )
