@@ -98,6 +98,27 @@ async def test_speech_said_into_a_dead_link_is_heard_after_the_reconnect(
     assert not server.violations and not server.errors
 
 
+async def test_a_response_cut_by_a_dead_link_is_asked_for_again_and_answered_once(
+    server: FakeRealtimeServer,
+) -> None:
+    answer = "one two three four five six seven eight nine ten"
+    server.script.default = TextReply(answer, pace=0.1)
+    async with FaultProxy.to(server.base_url) as proxy, proxied_session(server, proxy) as session:
+        session.send_message("count to ten")
+        await until(session, "text.output.delta")  # the answer has begun
+        proxy.blackhole()  # and the link dies under it
+        async with asyncio.timeout(GIVE_UP_S):
+            events = await until(session, "text.output")
+        last_link = server.conversation
+    done = [e.status for e in events if e.kind == "response.done"]  # type: ignore[attr-defined]
+    assert done == ["failed"]  # the cut response, as the listener was told
+    assert [e.text for e in events if e.kind == "text.output"] == [answer]  # type: ignore[attr-defined]
+    # Asked for again once on the new link, after the replay of the question.
+    assert server.received_types().count("response.create") == 2
+    assert [words(i) for i in last_link] == ["count to ten", answer]
+    assert not server.violations and not server.errors
+
+
 async def test_audio_flowing_into_a_stalled_link_is_noticed_and_the_session_reconnects(
     server: FakeRealtimeServer,
 ) -> None:

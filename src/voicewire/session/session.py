@@ -200,9 +200,10 @@ class RealtimeSession:
 
     def _catch_up(self) -> list[ClientEvent]:
         """What a new link hears first: the history, then what the last link never
-        acknowledged (each once: an item the history holds is not sent again)."""
+        acknowledged (each once: an item the history holds is not sent again); what was said
+        meanwhile follows."""
         replay = replay_events(self.history.items)
-        return [*replay, *self._unacked.take(replay, self.config)]
+        return [*replay, *self._unacked.take(replay, self.config, self._pending)]
 
     async def _open(self) -> RealtimeConnection:
         options = replace(self._options, session_config=self.config)
@@ -336,6 +337,9 @@ class RealtimeSession:
         For what the methods above do not cover: deleting or truncating items, a commit without
         the automatic reply of manual mode, a response with per-response settings."""
         self._send(event)
+        if isinstance(event, SessionUpdate):  # the config a reconnect opens with
+            self.config = event.config
+            self._apply_formats(event.config)
 
     def report_playback(self, item_id: str, audio_end_ms: int) -> None:
         """For apps that play audio themselves (no channel): how much of ``item_id`` was heard."""

@@ -14,30 +14,78 @@ What acknowledges what:
 * ``tool.result`` — ``item.created`` of the result item with the same ``call_id``;
 * ``item.delete`` — ``item.deleted`` with the same id;
 * ``response.create`` — ``response.created`` (in order);
-* ``session.update`` — ``session.updated`` (in order);
-* ``audio.input.append`` — ``audio.input.committed`` or ``audio.input.cleared`` (the buffer it went
-  into was used or emptied); ``audio.input.commit`` and ``audio.input.clear`` likewise. Audio is
-  kept up to a byte bound (the latest seconds of it): what the user was saying when the link died.
+* ``audio.input.append`` — the model's words for it. Audio goes through two stages:
 
-Not kept: ``response.cancel`` (the response died with the link), ``item.truncate`` (the history
-replay carries what was heard), ``activity.start`` / ``activity.end`` (a turn the new link did not
-see begin cannot end there).
+  1. *In the model's input buffer* until a commit or a clear uses the buffer. Which audio a commit
+     took: a voice-detection commit follows ``speech.stopped``, whose ``audio_end_ms`` counts the
+     milliseconds of input audio the model has received since the link opened; the ledger counts
+     the same from what it sent, so the commit took the appends that end at or before that
+     position, and audio sent after it stays in the (next) buffer. A commit with no
+     ``speech.stopped`` before it answers the oldest ``audio.input.commit`` and took the audio
+     sent before that commit. (A voice-detection commit without a position takes the whole
+     buffer, as there is nothing better to go by.) A clear drops the audio before the
+     ``audio.input.clear`` it answers.
+  2. *Committed, not yet transcribed*: the committed audio (and the client's commit, if one made
+     the turn) is kept under the user item's id until the model has the turn's words
+     (``transcript.input`` for the item), the item is deleted, or a response that began after
+     the commit has answered (it said something complete, or ended): then the history holds
+     what the model made of the turn. If the link dies before that, the history item has no
+     words, so the replay (:func:`~voicewire.session.reconnect.replay_events`) leaves it out,
+     and the ledger sends the turn's audio again instead (with its commit when the client made
+     it; voice detection commits it again by itself). The model hears the turn once: from the
+     replay when its words are known, from the audio otherwise. The history keeps the old,
+     wordless item; the new link's commit adds the turn under a new id.
+
+  Audio is kept up to a byte bound, the oldest dropped first (:data:`UNACKED_AUDIO_S`).
+
+Not kept:
+
+* ``session.update``: the new link opens with the session's current configuration (the session
+  passes it to ``connect``), so sending an unacknowledged update again could only roll the
+  configuration back to an older one;
+* ``response.cancel``: it drops the ``response.create`` events not yet acknowledged (the user
+  does not want that response on the new link either) and marks the open response as not to be
+  asked again;
+* ``item.truncate`` (the history replay carries what was heard); it too marks the open response
+  as interrupted;
+* ``activity.start`` / ``activity.end`` (a turn the new link did not see begin cannot end there).
+
+A response cut by the drop. A response the model had started (``response.created``) and had not
+finished when the link died is asked for again on the new link, once (a ``response.create`` with
+its per-response settings, placed where it began among what is sent again), unless the user
+cancelled or interrupted it (``response.cancel``, ``item.truncate``, ``speech.started``,
+``response.interrupted``), a newer ``response.create`` supersedes it (sent, queued, or sent again),
+the turn it answered is sent again as audio to a model that answers voice turns by itself, or it
+already said something complete (``text.output``, ``transcript.output``, ``tool.call``: the
+history replay carries that, and asking again would say it twice). The listener was told it
+``failed``; without asking again, a question asked just before a drop would go unanswered.
 
 A response the model starts by itself (server voice detection) also answers ``response.created``,
 so it can acknowledge a ``response.create`` sent at the same moment; that one is then not sent
 again, which is what the provider would have done with it anyway (it refuses a second active
 response).
+
+Memory. :data:`UNACKED_AUDIO_S` (15 s) is about 720 KB per session of 24 kHz PCM16 (120 KB at
+8 kHz G.711), and under voice detection it stays full: silence is never committed, so nothing
+acknowledges it, and each reconnect sends up to 15 s of stale audio again (silence, which a voice
+detector ignores). A smaller bound would lose words: what the user says into a dead link draws no
+answer at all (no ``speech.started``, nothing), so the ledger cannot tell speech from silence, and
+it must keep at least the time a dead link takes to be noticed (``Keepalive.detects_within``,
+8 s by default) plus the start of the turn in progress. Dropping the audio before the last
+``speech.stopped`` is what the commit rule above already does; dropping audio before a
+``speech.started``'s ``audio_start_ms`` would rely on each provider discarding the audio before a
+turn's padding, which not every one does (the scripted model's item keeps it), so it is not done.
 """
 
 from __future__ import annotations
 
 import secrets
 from collections import deque
-from collections.abc import Sequence
-from dataclasses import replace
-from itertools import count
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 
 from ..protocol import (
+    AudioFormat,
     AudioInputAppend,
     AudioInputClear,
     AudioInputCleared,
@@ -48,20 +96,37 @@ from ..protocol import (
     ItemCreated,
     ItemDelete,
     ItemDeleted,
+    ItemTruncate,
+    ResponseCancel,
     ResponseCreate,
     ResponseCreated,
+    ResponseDone,
+    ResponseInterrupted,
     ServerEvent,
     SessionConfig,
+    SessionError,
     SessionUpdate,
-    SessionUpdated,
+    SpeechStarted,
+    SpeechStopped,
+    TextOutput,
+    ToolCall,
     ToolResult,
     ToolResultItem,
+    TranscriptInput,
+    TranscriptOutput,
+    TurnDetection,
 )
 
 __all__ = ["UNACKED_AUDIO_S", "Unacknowledged", "with_item_id"]
 
 UNACKED_AUDIO_S = 15.0
-"""Seconds of input audio kept until the model acknowledges it."""
+"""Seconds of input audio kept until the model acknowledges it (see the module's "Memory")."""
+
+_POSITION_SLACK_MS = 1e-6
+"""Float rounding in the sum of append lengths; far below one sample."""
+
+_COMMIT_EMPTY = "input_audio_buffer_commit_empty"
+"""The model's refusal of a commit (voice detection had already committed the buffer)."""
 
 
 def with_item_id(event: ClientEvent) -> ClientEvent:
@@ -75,13 +140,40 @@ def with_item_id(event: ClientEvent) -> ClientEvent:
     return event
 
 
+@dataclass(slots=True)
+class _Turn:
+    """A committed user turn whose words the model has not given yet."""
+
+    audio: deque[int] = field(default_factory=deque)
+    """Its appends (ledger sequence numbers), oldest first."""
+    commit: int | None = None
+    """The client's ``audio.input.commit`` that made it; ``None`` when voice detection did."""
+
+
+@dataclass(slots=True)
+class _OpenResponse:
+    """The response in progress on this link."""
+
+    response_id: str | None
+    request: ResponseCreate
+    """What to send to ask for it again (the ``response.create`` that asked for it)."""
+    began_at: int
+    """Ledger sequence numbers below this were sent before it began."""
+    answers: tuple[str, ...]
+    """The committed turns it answers (those waiting for their words when it began)."""
+    ask_again: bool = True
+    """Ask for it again if the link dies before it ends; ``False`` once cancelled,
+    interrupted, superseded, or once it has said something complete."""
+
+
 class Unacknowledged:
     """Client events sent on the current link that the model has not acknowledged, in the order
     they were sent; at most ``max_audio_bytes`` of input audio among them."""
 
     def __init__(self, max_audio_bytes: int) -> None:
         self.max_audio_bytes = max_audio_bytes
-        self._seq = count()
+        self._next_seq = 0
+        self._input_format = AudioFormat.pcm16()
         self._reset()
 
     def _reset(self) -> None:
@@ -89,12 +181,16 @@ class Unacknowledged:
         self._items: dict[str, int] = {}
         self._results: dict[str, int] = {}
         self._deletes: dict[str, int] = {}
-        self._responses: deque[int] = deque()
-        self._updates: deque[int] = deque()
-        self._audio: deque[int] = deque()
-        self._audio_bytes = 0
+        self._creates: deque[int] = deque()  # a cancelled one stays, empty, to keep the order
         self._commits: deque[int] = deque()
         self._clears: deque[int] = deque()
+        self._audio_bytes = 0
+        self._buffer: deque[tuple[int, float]] = deque()  # (append, link position after it, ms)
+        self._position_ms = 0.0
+        self._stopped = False  # speech.stopped came: the next commit is voice detection's
+        self._stopped_at: float | None = None  # ... and where its buffer ends, if told
+        self._turns: dict[str, _Turn] = {}
+        self._response: _OpenResponse | None = None
 
     def __len__(self) -> int:
         return len(self._events)
@@ -107,7 +203,8 @@ class Unacknowledged:
         """``event`` went out on the current link."""
         if isinstance(event, AudioInputAppend):  # first: one per audio frame
             seq = self._keep(event)
-            self._audio.append(seq)
+            self._position_ms += len(event.audio) * 1000 / self._input_format.bytes_per_second
+            self._buffer.append((seq, self._position_ms))
             self._audio_bytes += len(event.audio)
             self._trim_audio()
         elif isinstance(event, ItemCreate):
@@ -116,9 +213,16 @@ class Unacknowledged:
         elif isinstance(event, ToolResult):
             self._results[event.call_id] = self._keep(event)
         elif isinstance(event, ResponseCreate):
-            self._responses.append(self._keep(event))
+            self._creates.append(self._keep(event))
+            self._not_again()  # superseded: this one brings the next response
+        elif isinstance(event, ResponseCancel):
+            for seq in self._creates:
+                self._forget(seq)
+            self._not_again()
+        elif isinstance(event, ItemTruncate):
+            self._not_again()  # the listener cut the assistant off
         elif isinstance(event, SessionUpdate):
-            self._updates.append(self._keep(event))
+            self._input_format = event.config.input_audio_format or self._input_format
         elif isinstance(event, ItemDelete):
             self._deletes[event.item_id] = self._keep(event)
         elif isinstance(event, AudioInputCommit):
@@ -128,51 +232,78 @@ class Unacknowledged:
 
     def acknowledge(self, event: ServerEvent) -> None:
         """The model said ``event``: forget what it shows has arrived."""
-        if not self._events:
-            return
         if isinstance(event, ItemCreated):
             item = event.item
             if item.id is not None:
                 self._forget(self._items.pop(item.id, None))
             if isinstance(item, ToolResultItem):
                 self._forget(self._results.pop(item.call_id, None))
+        elif isinstance(event, TranscriptInput):
+            if event.item_id is not None:
+                self._drop_turn(event.item_id)
         elif isinstance(event, ResponseCreated):
-            self._forget(self._responses.popleft() if self._responses else None)
-        elif isinstance(event, SessionUpdated):
-            self._forget(self._updates.popleft() if self._updates else None)
+            self._response_began(event.response_id)
+        elif isinstance(event, TextOutput | TranscriptOutput | ToolCall):
+            self._response_answered()  # it said something: the replay carries it
+        elif isinstance(event, ResponseDone):
+            self._response_answered()
+            self._response = None
+        elif isinstance(event, SpeechStarted | ResponseInterrupted):
+            self._not_again()  # the user spoke over it
+        elif isinstance(event, SpeechStopped):
+            self._stopped, self._stopped_at = True, event.audio_end_ms
+        elif isinstance(event, AudioInputCommitted):
+            self._committed(event.item_id)
+        elif isinstance(event, AudioInputCleared):
+            self._cleared()
         elif isinstance(event, ItemDeleted):
             self._forget(self._deletes.pop(event.item_id, None))
-        elif isinstance(event, AudioInputCommitted):
-            self._audio_used(self._commits)
-        elif isinstance(event, AudioInputCleared):
-            self._audio_used(self._clears)
+            self._drop_turn(event.item_id)
+        elif isinstance(event, SessionError) and event.code == _COMMIT_EMPTY:
+            self._forget(self._commits.popleft() if self._commits else None)
 
-    def take(self, replayed: Sequence[ClientEvent], config: SessionConfig) -> list[ClientEvent]:
-        """Everything still unacknowledged, in the order it was sent, minus what ``replayed``
-        (the history the new link hears first) already carries and session updates the new
-        link opened with (``config``); the ledger starts empty for the new link."""
+    def take(
+        self,
+        replayed: Sequence[ClientEvent],
+        config: SessionConfig,
+        queued: Iterable[ClientEvent] = (),
+    ) -> list[ClientEvent]:
+        """Everything still owed to the model, in the order it was sent, for a new link that
+        opens with ``config`` and hears ``replayed`` (the history) first and ``queued`` (what
+        was said meanwhile) after: what was never acknowledged, minus what the replay carries;
+        committed turns the replay cannot carry (no words yet), as their audio; and the
+        response the drop cut off, asked for again (see the module docstring). The ledger then
+        starts empty for the new link."""
         ids = {e.item.id for e in replayed if isinstance(e, ItemCreate) and e.item.id}
         calls = {
             e.item.call_id
             for e in replayed
             if isinstance(e, ItemCreate) and isinstance(e.item, ToolResultItem)
         }
-        owed = [
-            event
-            for event in self._events.values()
-            if not (
-                (isinstance(event, ItemCreate) and event.item.id in ids)
-                or (isinstance(event, ToolResult) and event.call_id in calls)
-                or (isinstance(event, SessionUpdate) and event.config == config)
-            )
-        ]
+        for item_id in [i for i in self._turns if i in ids]:
+            self._drop_turn(item_id)  # the replay carries its words
+        owed: list[ClientEvent] = []
+        ask_again = self._ask_again(config, queued)
+        for seq, event in self._events.items():
+            if ask_again is not None and seq >= ask_again.began_at:
+                owed.append(ask_again.request)
+                ask_again = None
+            if (isinstance(event, ItemCreate) and event.item.id in ids) or (
+                isinstance(event, ToolResult) and event.call_id in calls
+            ):
+                continue
+            owed.append(event)
+        if ask_again is not None:
+            owed.append(ask_again.request)
+        self._input_format = config.input_audio_format or self._input_format
         self._reset()
         return owed
 
     # -- internals -------------------------------------------------------------------------------
 
     def _keep(self, event: ClientEvent) -> int:
-        seq = next(self._seq)
+        seq = self._next_seq
+        self._next_seq += 1
         self._events[seq] = event
         return seq
 
@@ -180,19 +311,109 @@ class Unacknowledged:
         if seq is not None:
             self._events.pop(seq, None)
 
-    def _audio_used(self, requests: deque[int]) -> None:
-        """The input buffer was committed or cleared: the audio appended before the client's
-        own request (or all of it, when the model did it by itself) has arrived."""
-        until = requests.popleft() if requests else None
-        self._forget(until)
-        while self._audio and (until is None or self._audio[0] < until):
-            seq = self._audio.popleft()
-            event = self._events.pop(seq, None)
-            if isinstance(event, AudioInputAppend):
-                self._audio_bytes -= len(event.audio)
+    def _drop_audio(self, seq: int) -> None:
+        """Forget one append (the only place that takes audio off the ledger's count)."""
+        event = self._events.pop(seq, None)
+        if isinstance(event, AudioInputAppend):
+            self._audio_bytes -= len(event.audio)
 
     def _trim_audio(self) -> None:
-        while self._audio_bytes > self.max_audio_bytes and self._audio:
-            event = self._events.pop(self._audio.popleft(), None)
-            if isinstance(event, AudioInputAppend):
-                self._audio_bytes -= len(event.audio)
+        """Keep the latest ``max_audio_bytes`` of audio: the oldest committed turns go first,
+        then the oldest of the buffer."""
+        while self._audio_bytes > self.max_audio_bytes:
+            if self._turns:
+                item_id, turn = next(iter(self._turns.items()))
+                if turn.audio:
+                    self._drop_audio(turn.audio.popleft())
+                if not turn.audio:
+                    self._drop_turn(item_id)
+            elif self._buffer:
+                self._drop_audio(self._buffer.popleft()[0])
+            else:
+                break
+
+    def _committed(self, item_id: str | None) -> None:
+        """The model committed its input buffer into the user item ``item_id``."""
+        commit: int | None = None
+        if self._stopped:  # voice detection's commit, up to where speech.stopped put its end
+            end = self._stopped_at
+            used = self._take_buffer(lambda _seq, at: end is None or at <= end + _POSITION_SLACK_MS)
+        elif self._commits:  # the client's: the audio sent before its commit
+            until = commit = self._commits.popleft()
+            used = self._take_buffer(lambda seq, _at: seq < until)
+        else:  # a model that commits without saying where: the whole buffer
+            used = self._take_buffer(lambda _seq, _at: True)
+        self._stopped, self._stopped_at = False, None
+        turn = _Turn(deque(used), commit)
+        if item_id is None:  # its words could never be matched to it
+            self._release(turn)
+        else:
+            self._turns[item_id] = turn
+
+    def _cleared(self) -> None:
+        """The model emptied its input buffer: the audio before the client's clear is gone."""
+        until = self._clears.popleft() if self._clears else None
+        self._forget(until)
+        for seq in self._take_buffer(lambda seq, _at: until is None or seq < until):
+            self._drop_audio(seq)
+        self._stopped, self._stopped_at = False, None
+
+    def _take_buffer(self, used: Callable[[int, float], bool]) -> list[int]:
+        """Take the appends off the front of the buffer while ``used(seq, end position)``."""
+        taken: list[int] = []
+        while self._buffer and used(*self._buffer[0]):
+            taken.append(self._buffer.popleft()[0])
+        return taken
+
+    def _drop_turn(self, item_id: str) -> None:
+        turn = self._turns.pop(item_id, None)
+        if turn is not None:
+            self._release(turn)
+
+    def _release(self, turn: _Turn) -> None:
+        for seq in turn.audio:
+            self._drop_audio(seq)
+        self._forget(turn.commit)
+
+    def _response_began(self, response_id: str | None) -> None:
+        seq = self._creates.popleft() if self._creates else None
+        request = self._events.pop(seq, None) if seq is not None else ResponseCreate()
+        cancelled = not isinstance(request, ResponseCreate)  # by the user, before it began
+        self._response = _OpenResponse(
+            response_id,
+            request if isinstance(request, ResponseCreate) else ResponseCreate(),
+            self._next_seq,
+            tuple(self._turns),
+            ask_again=not cancelled,
+        )
+
+    def _not_again(self) -> None:
+        if self._response is not None:
+            self._response.ask_again = False
+
+    def _response_answered(self) -> None:
+        """The open response said something complete, or ended: the turns it answers are in the
+        model's hands, and it is not asked for again."""
+        response = self._response
+        if response is not None:
+            response.ask_again = False
+            for item_id in response.answers:
+                self._drop_turn(item_id)
+            response.answers = ()
+
+    def _ask_again(
+        self, config: SessionConfig, queued: Iterable[ClientEvent]
+    ) -> _OpenResponse | None:
+        """The response cut by the drop, if the new link should be asked for it again."""
+        response = self._response
+        if response is None or not response.ask_again:
+            return None
+        if any(isinstance(e, ResponseCreate) for e in self._events.values()):
+            return None  # a newer request is sent again
+        if any(isinstance(e, ResponseCreate | ResponseCancel | ItemTruncate) for e in queued):
+            return None  # superseded or interrupted while reconnecting
+        turn_detection = config.turn_detection or TurnDetection()
+        answers_itself = turn_detection.mode != "manual" and turn_detection.create_response
+        if answers_itself and any(t.commit is None and t.audio for t in self._turns.values()):
+            return None  # a voice turn sent again: voice detection answers it by itself
+        return response
