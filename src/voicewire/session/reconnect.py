@@ -2,7 +2,9 @@
 
 A new provider session knows nothing of the old one, so the session replays the conversation it
 has seen (:func:`replay_events`) before anything said meanwhile. Spoken turns are replayed as
-their transcripts: the provider gets the words, not the audio again.
+their transcripts: the provider gets the words, not the audio again. A turn the model committed
+but had not transcribed when the link died has no words to replay; the ledger of what was never
+acknowledged (:mod:`voicewire.session.unacked`) sends its audio again instead.
 
 The replay is idempotent: each item goes to the new link under the id it already has (OpenAI's
 ``conversation.item.create`` takes a client-given ``item.id``), so the provider's answer names an
