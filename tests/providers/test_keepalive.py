@@ -204,3 +204,36 @@ async def test_a_send_that_never_gets_through_is_a_dead_link() -> None:
         assert connection.status is TransportStatus.DISCONNECTED
     finally:
         await connection.close()
+
+
+class Transport:
+    def __init__(self, socket: StuckSocket) -> None:
+        self.socket = socket
+        self.aborted = False
+
+    def abort(self) -> None:
+        self.aborted = True
+        self.socket.closed.set()
+
+
+class StuckClose(StuckSocket):
+    """``websockets``' close() on a full buffer: it waits for the buffer to drain, forever."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.transport = Transport(self)
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        await asyncio.Event().wait()
+
+
+async def test_closing_a_stuck_link_does_not_wait_for_it() -> None:
+    socket = StuckClose()
+    never = Keepalive(ping_interval=None, ping_timeout=None, close_timeout=0.2)
+    connection = OpenAIProtocolConnection(
+        socket, openai.realtime(api_key="k").codec, provider="openai", keepalive=never
+    )
+    connection.send_raw({"type": "input_audio_buffer.append", "audio": ""})  # stuck in send
+    async with asyncio.timeout(NOTICED_WITHIN_S):
+        await connection.close()
+    assert socket.transport.aborted and connection.status is TransportStatus.CLOSED

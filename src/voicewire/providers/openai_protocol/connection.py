@@ -113,8 +113,7 @@ class OpenAIProtocolConnection(StreamConnection):
         with contextlib.suppress(asyncio.TimeoutError, Exception):
             await asyncio.wait_for(asyncio.shield(self._writer), timeout=2.0)
         self._writer.cancel()
-        with contextlib.suppress(Exception):
-            await self._socket.close()
+        await self._close_socket()
         self._reader.cancel()
         tasks = [self._writer, self._reader]
         if self._pinger is not None:
@@ -178,14 +177,15 @@ class OpenAIProtocolConnection(StreamConnection):
             return
         self._lost(f"the link to {self.provider} is dead ({reason})")
         self._reader.cancel()
-        self._dropping = asyncio.create_task(self._drop_dead_socket())
+        self._dropping = asyncio.create_task(self._close_socket(1011, "keepalive ping timeout"))
 
-    async def _drop_dead_socket(self) -> None:
-        """Close without waiting long for a close handshake nobody will answer; abort the
-        transport (``websockets`` sockets have one) if closing takes longer."""
+    async def _close_socket(self, code: int = 1000, reason: str = "") -> None:
+        """Close without waiting long for a close handshake nobody may answer (on a dead link
+        ``websockets`` waits for its full buffer to drain before its own close timeout starts);
+        abort the transport (``websockets`` sockets have one) if closing takes longer."""
         timeout = self._keepalive.close_timeout if self._keepalive else 2.0
         try:
-            await asyncio.wait_for(self._socket.close(1011, "keepalive ping timeout"), timeout)
+            await asyncio.wait_for(self._socket.close(code, reason), timeout)
         except Exception:
             abort = getattr(getattr(self._socket, "transport", None), "abort", None)
             if callable(abort):
