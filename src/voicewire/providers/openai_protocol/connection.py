@@ -59,8 +59,9 @@ class OpenAIProtocolConnection(StreamConnection):
         provider: str,
         keepalive: Keepalive | None = None,
     ) -> None:
-        """``keepalive``: ping the socket with its ``ping()`` (if it has one) on these settings
-        and treat a late pong as a lost link; for sockets whose own settings are unknown."""
+        """``keepalive``: ping the socket with its ``ping()`` (if it has one) on these settings,
+        and treat a ping not sent and answered, or a send not taken, within ``ping_timeout`` as a
+        lost link (the models pass their own; ``None``: the socket's own pings, if any)."""
         self._socket = socket
         self._codec = codec
         self.provider = provider
