@@ -67,10 +67,11 @@ bench-local: $(LOCAL_STAMP)
 bench-server: $(STAMP)
 	$(BIN)/python benchmarks/server_load.py --repeat 3
 
-# Dead-link detection (old keepalive defaults against voice settings) and the memory a client
-# that never reads holds (limits on against limits off).
+# Dead-link detection, blackholed and stalled (websockets' keepalive against voicewire's), and
+# the memory a client that never reads holds (limits on against limits off).
 bench-links: $(STAMP)
 	$(BIN)/python benchmarks/dead_link.py
+	$(BIN)/python benchmarks/stalled_link.py
 	$(BIN)/python benchmarks/slow_client_memory.py
 
 clean:
