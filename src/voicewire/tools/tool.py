@@ -310,8 +310,9 @@ def tool(
 ) -> Tool[P, R] | Callable[[Callable[P, R]], Tool[P, R]]:
     """Make a function (sync or async) a :class:`Tool`: ``@tool`` or ``@tool(name=..., ...)``.
 
-    The description defaults to the docstring's first paragraph; Google-style ``Args:`` entries
-    describe the parameters unless ``Annotated[x, Field(description=...)]`` already does.
+    The description defaults to the docstring's first paragraph; its parameter entries (Google
+    ``Args:``, Sphinx ``:param x:`` or a NumPy ``Parameters`` section) describe the parameters
+    unless ``Annotated[x, Field(description=...)]`` already does.
     """
 
     def wrap(fn: Callable[P, R]) -> Tool[P, R]:
