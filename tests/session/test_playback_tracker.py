@@ -37,7 +37,7 @@ def test_reports_about_items_without_audio_never_push_out_the_current_one() -> N
     assert len(tracker._items) == KEPT_ITEMS
     assert tracker.current_item == "item_a" and tracker.received_ms("item_a") == 300
     position = PlaybackPosition("item_a", 120)
-    assert tracker.truncate_points(position) == [TruncatePoint("item_a", 120)]
+    assert tracker.truncate_points(position) == [PlaybackPosition("item_a", 120)]
 
 
 def test_the_playing_item_and_those_queued_behind_it_are_kept_for_the_cut() -> None:
@@ -49,11 +49,11 @@ def test_the_playing_item_and_those_queued_behind_it_are_kept_for_the_cut() -> N
     tracker.received("item_c", 100 * MS)
     position = PlaybackPosition("item_a", 250)
     assert tracker.truncate_points(position) == [
-        TruncatePoint("item_a", 250),
-        TruncatePoint("item_b", 0),
-        TruncatePoint("item_c", 0),
+        PlaybackPosition("item_a", 250),
+        PlaybackPosition("item_b", 0),
+        PlaybackPosition("item_c", 0),
     ]
-    assert tracker.truncate_point(position) == TruncatePoint("item_a", 250)
+    assert tracker.truncate_point(position) == PlaybackPosition("item_a", 250)
     assert tracker.still_playing(position)
 
 
@@ -65,8 +65,8 @@ def test_more_audio_of_an_earlier_item_does_not_move_it_behind_later_ones() -> N
     tracker.received("item_b", 100 * MS)
     position = PlaybackPosition("item_a", 50)
     assert tracker.truncate_points(position) == [
-        TruncatePoint("item_a", 50),
-        TruncatePoint("item_b", 0),
+        PlaybackPosition("item_a", 50),
+        PlaybackPosition("item_b", 0),
     ]
 
 
@@ -79,4 +79,14 @@ def test_after_a_cut_there_is_nothing_to_cut_until_new_audio() -> None:
     assert tracker.truncate_points(position) == []
     assert not tracker.still_playing(position)
     tracker.received("item_c", 100 * MS)
-    assert tracker.truncate_points(position) == [TruncatePoint("item_c", 0)]
+    assert tracker.truncate_points(position) == [PlaybackPosition("item_c", 0)]
+
+
+def test_a_cut_point_is_a_playback_position() -> None:
+    """One type for "item id, audio end ms, content index": the point the tracker cuts at is
+    the position a channel reports, so either compares with the other."""
+    tracker = PlaybackTracker(FORMAT)
+    tracker.received("item_a", 300 * MS, content_index=1)
+    position = PlaybackPosition("item_a", 120, 1)
+    assert tracker.truncate_points(position) == [position]
+    assert TruncatePoint is PlaybackPosition  # the old name, for code that imported it

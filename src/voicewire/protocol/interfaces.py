@@ -134,7 +134,12 @@ class WebSocketTransport:
 
 @dataclass(frozen=True, slots=True)
 class PlaybackPosition:
-    """How much of an assistant item the listener has actually heard."""
+    """How much of an assistant item the listener has actually heard.
+
+    The one type for "item id, audio end ms, content index": what a channel reports playing,
+    and where the session cuts an item on a barge-in (the points it sends as ``item.truncate``,
+    whose flat fields are these three, as on OpenAI's wire).
+    """
 
     item_id: str
     """The assistant message playing (or played last)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeAlias
 
 from ..protocol import AudioFormat, PlaybackPosition
 
@@ -12,11 +13,9 @@ the model (an answer still playing while the next one, after a tool call, arrive
 this many items back can no longer be playing nor be cut."""
 
 
-@dataclass(frozen=True, slots=True)
-class TruncatePoint:
-    item_id: str
-    audio_end_ms: int
-    content_index: int = 0
+TruncatePoint: TypeAlias = PlaybackPosition
+"""Where to cut an item: the point the listener heard, so a :class:`PlaybackPosition` (this name
+is kept for code that imported it from ``voicewire.session``)."""
 
 
 @dataclass(slots=True)
@@ -103,7 +102,7 @@ class PlaybackTracker:
         """For apps that play audio themselves: how far into ``item_id`` the listener is."""
         self._item(item_id).played_ms = max(0, int(audio_end_ms))
 
-    def truncate_points(self, channel_position: PlaybackPosition | None) -> list[TruncatePoint]:
+    def truncate_points(self, channel_position: PlaybackPosition | None) -> list[PlaybackPosition]:
         """Where to cut now, the item the listener was hearing first; empty: nothing to cut."""
         current = self.current_item
         if current is None:
@@ -127,7 +126,7 @@ class PlaybackTracker:
         point = self._point(current, heard)
         return [point] if point is not None else []
 
-    def truncate_point(self, channel_position: PlaybackPosition | None) -> TruncatePoint | None:
+    def truncate_point(self, channel_position: PlaybackPosition | None) -> PlaybackPosition | None:
         """The cut in the item the listener was hearing (see :meth:`truncate_points`)."""
         points = self.truncate_points(channel_position)
         return points[0] if points else None
@@ -139,7 +138,7 @@ class PlaybackTracker:
             for p in self.truncate_points(channel_position)
         )
 
-    def finish(self, points: list[TruncatePoint] | None = None) -> None:
+    def finish(self, points: list[PlaybackPosition] | None = None) -> None:
         """The items of ``points`` (default: the current one) were cut, the channel's playback
         stopped: nothing more to cut until new audio arrives."""
         cut = [p.item_id for p in points] if points is not None else [self.current_item]
@@ -148,13 +147,13 @@ class PlaybackTracker:
                 self._items[item_id].cut = True
         self.current_item = None
 
-    def _point(self, item_id: str, heard_ms: int) -> TruncatePoint | None:
+    def _point(self, item_id: str, heard_ms: int) -> PlaybackPosition | None:
         item = self._items[item_id]
         sent = self.received_ms(item_id)
         heard = min(max(heard_ms, 0), sent)
         if item.cut or (item.complete and heard >= sent):
             return None  # already cut, or heard to the end: nothing to cut
-        return TruncatePoint(item_id, heard, item.content_index)
+        return PlaybackPosition(item_id, heard, item.content_index)
 
     def _has_audio(self, item_id: str | None) -> bool:
         item = self._items.get(item_id) if item_id is not None else None
