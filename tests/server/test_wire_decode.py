@@ -7,6 +7,9 @@ from typing import Any
 
 import pytest
 
+from voicewire.openai_wire.fields import Fields
+from voicewire.openai_wire.session_decode import parse_session
+from voicewire.openai_wire.session_encode import render_session
 from voicewire.protocol import (
     AudioFormat,
     AudioInputAppend,
@@ -32,8 +35,6 @@ from voicewire.protocol import (
     VoiceConfig,
 )
 from voicewire.server import ClientEventError, client_event_id, decode_client
-from voicewire.server._fields import Fields
-from voicewire.server.session_json import parse_session, render_session
 from voicewire.testing import validate_client_event
 
 FULL_SESSION: dict[str, Any] = {

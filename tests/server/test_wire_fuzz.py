@@ -22,9 +22,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from voicewire.openai_wire.session_decode import MAX_PCM_RATE, MIN_PCM_RATE
 from voicewire.protocol import AudioFormat, ClientEvent, SessionUpdate
 from voicewire.server import ClientEventError, decode_client
-from voicewire.server.session_json import MAX_PCM_RATE, MIN_PCM_RATE
 from voicewire.testing import validate_client_event
 
 from .test_wire_decode import FULL_SESSION

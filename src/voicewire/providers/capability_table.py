@@ -8,8 +8,8 @@ from ..protocol import RealtimeCapabilities, render_capabilities_table
 
 def shipped_capabilities() -> dict[str, RealtimeCapabilities]:
     """Provider name -> what its model can take, for every provider voicewire ships."""
+    from ..openai_wire.dialect import OPENAI, XAI
     from .local.model import LOCAL_CAPABILITIES
-    from .openai_protocol.dialect import OPENAI, XAI
 
     return {
         OPENAI.name: OPENAI.capabilities,

@@ -8,13 +8,14 @@ iterating the session. Whichever task produced an event sends it: the reader tas
 client frame (an in-process model answers within the call), otherwise a flusher task started on
 demand. One outbox, drained by one flusher at a time, keeps every message in order.
 
-Client frames are parsed, decoded with :func:`~voicewire.server.wire.decode_client` and applied
-to the session; session events are encoded with a
-:class:`~voicewire.server.encoder.ServerEventEncoder` and sent back. A bad frame (too large,
-binary, malformed JSON, unknown or malformed event) is answered with an ``error`` event quoting
-the client's ``event_id``, and the connection goes on. So does it after a failure nobody
-foresaw (a bug in the decoder or behind the session): that event alone is answered with a
-``server_error`` / ``internal_error``, its traceback logged (redacted) on the server. Nothing the
+Client frames are parsed, decoded with
+:func:`~voicewire.openai_wire.server_decoder.decode_client` and applied to the session; session
+events are encoded with a :class:`~voicewire.openai_wire.server_encoder.ServerEventEncoder` and
+sent back. A bad frame (too large, binary, malformed JSON, unknown or malformed event) is
+answered with an ``error`` event quoting the client's ``event_id``, and the connection goes on.
+So does it after a failure nobody foresaw (a bug in the decoder or behind the session): that
+event alone is answered with a ``server_error`` / ``internal_error``, its traceback logged
+(redacted) on the server. Nothing the
 server sends is ever anything but JSON (a non-finite number would go out as ``null``).
 
 The relay speaks for the session: it sends ``session.created`` once the session is connected and
@@ -91,6 +92,15 @@ from typing import Any, Final
 from pydantic_core import from_json, to_json
 from starlette.types import Receive, Send
 
+from voicewire.openai_wire.fields import shown
+from voicewire.openai_wire.server_decoder import (
+    ClientEventError,
+    ItemRetrieve,
+    WireEvent,
+    client_event_id,
+    decode_client,
+)
+from voicewire.openai_wire.server_encoder import Message, ServerEventEncoder
 from voicewire.protocol import (
     AudioInputAppend,
     ClientEvent,
@@ -111,10 +121,7 @@ from voicewire.protocol import (
 )
 from voicewire.session import RealtimeSession, SessionEvent, StatusChanged, ToolOutput
 
-from ._fields import shown
-from .encoder import Message, ServerEventEncoder
 from .security import redact
-from .wire import ClientEventError, ItemRetrieve, WireEvent, client_event_id, decode_client
 
 __all__ = ["CLIENT_SESSION_FIELDS", "DEFAULT_MAX_OUTBOX_BYTES", "SLOW_CLIENT_CLOSE_CODE", "Relay"]
 

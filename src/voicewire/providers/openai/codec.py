@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Final
 
-from ..openai_protocol.codec import OpenAIProtocolCodec
-from ..openai_protocol.dialect import OPENAI
+from ...openai_wire.client_codec import OpenAIProtocolCodec
+from ...openai_wire.dialect import OPENAI
 
 __all__ = [
     "CODEC",
@@ -24,7 +24,7 @@ __all__ = [
 
 CODEC: Final = OpenAIProtocolCodec(OPENAI)
 IGNORED_SERVER_TYPES: Final[frozenset[str]] = CODEC.ignored_types
-"""OpenAI server types decoded to ``[]`` on purpose (reasons in ``openai_protocol.codec``)."""
+"""OpenAI server types decoded to ``[]`` on purpose (reasons in ``openai_wire.client_codec``)."""
 
 encode_client = CODEC.encode_client
 encode_session = CODEC.encode_session

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Unpack
 
-from ..openai_protocol.dialect import OPENAI
+from ...openai_wire.dialect import OPENAI
 from ..openai_protocol.model import ModelOptions, OpenAIProtocolModel
 
 DEFAULT_MODEL = "gpt-realtime"

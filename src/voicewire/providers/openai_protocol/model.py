@@ -9,6 +9,8 @@ from urllib.parse import quote
 
 import httpx
 
+from ...openai_wire.client_codec import OpenAIProtocolCodec
+from ...openai_wire.dialect import Dialect
 from ...protocol import (
     AuthenticationError,
     ConnectOptions,
@@ -18,11 +20,9 @@ from ...protocol import (
     TokenCredential,
     UrlCredential,
 )
-from .codec import OpenAIProtocolCodec
 from .connection import OpenAIProtocolConnection
-from .dialect import Dialect
+from .dial import dial, websocket_factory
 from .keepalive import Keepalive
-from .wire import dial, websocket_factory
 
 DEFAULT_TOKEN_TTL_S = 600
 

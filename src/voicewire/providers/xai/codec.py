@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Final
 
-from ..openai_protocol.codec import OpenAIProtocolCodec
-from ..openai_protocol.dialect import XAI
+from ...openai_wire.client_codec import OpenAIProtocolCodec
+from ...openai_wire.dialect import XAI
 
 __all__ = [
     "CODEC",
@@ -27,7 +27,7 @@ __all__ = [
 
 CODEC: Final = OpenAIProtocolCodec(XAI)
 IGNORED_SERVER_TYPES: Final[frozenset[str]] = CODEC.ignored_types
-"""xAI server types decoded to ``[]`` on purpose (reasons in ``openai_protocol.codec``)."""
+"""xAI server types decoded to ``[]`` on purpose (reasons in ``openai_wire.client_codec``)."""
 
 encode_client = CODEC.encode_client
 encode_session = CODEC.encode_session

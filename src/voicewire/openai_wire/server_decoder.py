@@ -1,13 +1,11 @@
-"""The server side of the OpenAI Realtime GA wire protocol, sans I/O.
+"""The server reading client frames of the OpenAI Realtime GA wire protocol, sans I/O.
 
-The mirror image of :mod:`voicewire.providers.openai_protocol.codec` (the client side):
-
-* :func:`decode_client` turns one parsed client message into neutral client events, raising
-  :class:`ClientEventError` (a :class:`~voicewire.protocol.ProtocolError`) that names the event
-  type and the field when the message is malformed, unknown or cannot be served.
-* :class:`ServerEventEncoder` (see :mod:`voicewire.server.encoder`) turns neutral server events
-  into the GA server events a real OpenAI client expects, synthesising the bookkeeping events
-  the neutral vocabulary leaves out.
+The mirror image of :class:`~voicewire.openai_wire.client_codec.OpenAIProtocolCodec`'s
+``encode_client``: :func:`decode_client` turns one parsed client message into neutral client
+events, raising :class:`ClientEventError` (a :class:`~voicewire.protocol.ProtocolError`) that names
+the event type and the field when the message is malformed, unknown or cannot be served. The other
+direction of the server side, neutral server events to GA JSON, is
+:class:`~voicewire.openai_wire.server_encoder.ServerEventEncoder`.
 
 ``conversation.item.retrieve`` decodes to :class:`ItemRetrieve`, which is not a neutral event:
 the relay answers it from the session's history and never asks the model. The relay's module
@@ -51,17 +49,14 @@ from voicewire.protocol import (
     ToolResultItem,
 )
 from voicewire.protocol.base64_audio import b64decode_strict
-from voicewire.providers.openai_protocol.json_values import MISSING
 
-from ._fields import ClientEventError, Fields, shown
-from .encoder import ServerEventEncoder
-from .session_json import MODALITIES, parse_max_tokens, parse_session, parse_tool_choice
+from .fields import MISSING, ClientEventError, Fields, shown
+from .session_decode import MODALITIES, parse_max_tokens, parse_session, parse_tool_choice
 
 __all__ = [
-    "CLIENT_EVENT_TYPES",
+    "SERVED_CLIENT_TYPES",
     "ClientEventError",
     "ItemRetrieve",
-    "ServerEventEncoder",
     "WireEvent",
     "client_event_id",
     "decode_client",
@@ -240,8 +235,9 @@ _DECODERS: Final[Mapping[str, _Decoder]] = {
     "response.cancel": _response_cancel,
 }
 
-CLIENT_EVENT_TYPES: Final[frozenset[str]] = frozenset(_DECODERS)
-"""The GA client event types this server serves."""
+SERVED_CLIENT_TYPES: Final[frozenset[str]] = frozenset(_DECODERS)
+"""The GA client event ``type`` strings this server serves (not to be confused with
+:data:`voicewire.protocol.CLIENT_EVENT_TYPES`, the neutral client event classes)."""
 
 # --- items -------------------------------------------------------------------------------------
 

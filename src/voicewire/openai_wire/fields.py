@@ -1,4 +1,8 @@
-"""Reading client JSON with errors that name the event type and the field (OpenAI-style codes).
+"""Reading OpenAI Realtime JSON with errors that name the event type and the field.
+
+Shared by both sides of the wire: :func:`describe` and :data:`MISSING` name a bad value for the
+client codec reading server events and for the server reading client events; :class:`Fields`
+reads a client event's fields with OpenAI-style error codes.
 
 Every reader checks a value's JSON type before anything else touches it (a set membership test on
 an object or an array would raise ``TypeError``), and every number it returns is finite: whatever
@@ -13,11 +17,26 @@ from typing import Any, Final
 
 from voicewire.protocol import ProtocolError
 from voicewire.protocol.base64_audio import b64decode_strict
-from voicewire.providers.openai_protocol.json_values import MISSING, describe
+
+MISSING: Final = object()
+"""What ``message.get(key, MISSING)`` gives for an absent field (``None`` is JSON's null)."""
 
 MAX_INTEGER: Final = 2**31 - 1
 """The largest integer a client field may hold (milliseconds, indexes, counts)."""
 _SHOWN_CHARS: Final = 64
+
+
+def describe(value: object) -> str:
+    """A short phrase for a JSON value that was not what a field needs."""
+    if value is MISSING:
+        return "nothing (the field is missing)"
+    if value is None:
+        return "null"
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, list | tuple):
+        return "an array"
+    return f"{type(value).__name__} {value!r}"[:80]
 
 
 def shown(value: object) -> str:

@@ -1,10 +1,8 @@
-"""The GA ``session`` object, server side: parse what a client sends, render what it is shown.
+"""The GA ``session`` object as a client sends it, read by the server into a neutral config.
 
 :func:`parse_session` reads a ``session.update``'s session into a neutral :class:`SessionConfig`
-(``None`` wherever the client left a setting alone). :func:`render_session` writes the full
-session object of ``session.created`` / ``session.updated``, the shape of the SDK's
-``RealtimeSessionCreateRequest`` (which declares no ``id``/``object``/``expires_at``, so none are
-sent).
+(``None`` wherever the client left a setting alone). Writing session objects, both the client's
+``session.update`` and the server's full ``session.created``, is :mod:`.session_encode`'s.
 
 Audio formats: ``audio/pcmu`` and ``audio/pcma`` (8 kHz, as at OpenAI), and ``audio/pcm`` at any
 integer rate from :data:`MIN_PCM_RATE` to :data:`MAX_PCM_RATE` Hz. OpenAI's GA schema allows PCM at
@@ -33,16 +31,8 @@ from voicewire.protocol import (
     VoiceConfig,
 )
 from voicewire.protocol.config import MIN_SAMPLE_RATE
-from voicewire.providers.openai_protocol.json_values import MISSING
-from voicewire.providers.openai_protocol.session_encoding import (
-    encode_modalities,
-    encode_tool_choice,
-    encode_tools,
-    encode_transcription,
-    encode_turn_detection,
-)
 
-from ._fields import Fields, shown
+from .fields import MISSING, Fields, shown
 
 __all__ = [
     "MAX_PCM_RATE",
@@ -52,8 +42,6 @@ __all__ = [
     "parse_max_tokens",
     "parse_session",
     "parse_tool_choice",
-    "render_audio_format",
-    "render_session",
 ]
 
 MIN_PCM_RATE: Final = MIN_SAMPLE_RATE
@@ -247,58 +235,3 @@ def parse_max_tokens(obj: Mapping[str, Any], path: str, fields: Fields) -> int |
     if isinstance(raw, int) and not isinstance(raw, bool) and 1 <= raw <= 4096:
         return raw
     raise fields.invalid(path, f"must be an integer within 1..4096 or 'inf', got {shown(raw)}")
-
-
-# --- rendering ---------------------------------------------------------------------------------
-
-
-def render_audio_format(fmt: AudioFormat) -> dict[str, Any]:
-    """GA format object. OpenAI's schema fixes PCM at 24 kHz; other rates are shown as they are
-    (the session really runs at that rate), which strict OpenAI clients may reject."""
-    if fmt.encoding == "pcm16":
-        return {"type": "audio/pcm", "rate": fmt.sample_rate}
-    return {"type": "audio/pcmu" if fmt.encoding == "pcmu" else "audio/pcma"}
-
-
-def render_session(config: SessionConfig, *, model: str) -> dict[str, Any]:
-    """The full GA session object for ``config`` (unset settings show the usual defaults)."""
-    input_format = config.input_audio_format or AudioFormat.pcm16()
-    output_format = config.output_audio_format or AudioFormat.pcm16()
-    turn = encode_turn_detection(config.turn_detection or TurnDetection())
-    voice = config.voice or VoiceConfig()
-    output: dict[str, Any] = {"format": render_audio_format(output_format)}
-    if voice.voice_id is not None:
-        output["voice"] = voice.voice_id
-    output["speed"] = 1.0 if voice.speed is None else voice.speed
-    session: dict[str, Any] = {
-        "type": "realtime",
-        "model": model,
-        "output_modalities": encode_modalities(config.modalities or ()) or ["audio"],
-    }
-    if config.instructions is not None:
-        session["instructions"] = config.instructions
-    session.update(
-        {
-            "tools": encode_tools(config.tools),
-            "tool_choice": encode_tool_choice(config.tool_choice or "auto"),
-            "max_output_tokens": config.max_output_tokens or "inf",
-            "tracing": None,
-            "truncation": "auto",
-            "prompt": None,
-            "include": None,
-            "audio": {
-                "input": {
-                    "format": render_audio_format(input_format),
-                    "transcription": (
-                        encode_transcription(config.transcription)
-                        if config.transcription is not None
-                        else None
-                    ),
-                    "noise_reduction": None,
-                    "turn_detection": turn,
-                },
-                "output": output,
-            },
-        }
-    )
-    return session

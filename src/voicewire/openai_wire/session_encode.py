@@ -1,5 +1,10 @@
 """Session and response configuration in the OpenAI Realtime GA shape (and its xAI variant).
 
+Both sides write here: the client codec the ``session`` of a ``session.update`` (only what is
+set), the server the full session object of ``session.created`` / ``session.updated``
+(:func:`render_session`, the shape of the SDK's ``RealtimeSessionCreateRequest``, which declares
+no ``id``/``object``/``expires_at``, so none are sent).
+
 The whole :class:`SessionConfig` reaches the wire: instructions, output modalities, audio formats
 (PCM and G.711), voice and speed, turn detection (server VAD, semantic VAD, manual), input
 transcription, tools, tool choice, the output token cap, and finally ``provider_options``, deep
@@ -243,3 +248,58 @@ def deep_merge(target: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str
         else:
             target[key] = plain_json(value)
     return target
+
+
+# --- the session the server shows ----------------------------------------------------------
+
+
+def render_audio_format(fmt: AudioFormat) -> dict[str, Any]:
+    """GA format object. OpenAI's schema fixes PCM at 24 kHz; other rates are shown as they are
+    (the session really runs at that rate), which strict OpenAI clients may reject."""
+    if fmt.encoding == "pcm16":
+        return {"type": "audio/pcm", "rate": fmt.sample_rate}
+    return {"type": "audio/pcmu" if fmt.encoding == "pcmu" else "audio/pcma"}
+
+
+def render_session(config: SessionConfig, *, model: str) -> dict[str, Any]:
+    """The full GA session object for ``config`` (unset settings show the usual defaults)."""
+    input_format = config.input_audio_format or AudioFormat.pcm16()
+    output_format = config.output_audio_format or AudioFormat.pcm16()
+    turn = encode_turn_detection(config.turn_detection or TurnDetection())
+    voice = config.voice or VoiceConfig()
+    output: dict[str, Any] = {"format": render_audio_format(output_format)}
+    if voice.voice_id is not None:
+        output["voice"] = voice.voice_id
+    output["speed"] = 1.0 if voice.speed is None else voice.speed
+    session: dict[str, Any] = {
+        "type": "realtime",
+        "model": model,
+        "output_modalities": encode_modalities(config.modalities or ()) or ["audio"],
+    }
+    if config.instructions is not None:
+        session["instructions"] = config.instructions
+    session.update(
+        {
+            "tools": encode_tools(config.tools),
+            "tool_choice": encode_tool_choice(config.tool_choice or "auto"),
+            "max_output_tokens": config.max_output_tokens or "inf",
+            "tracing": None,
+            "truncation": "auto",
+            "prompt": None,
+            "include": None,
+            "audio": {
+                "input": {
+                    "format": render_audio_format(input_format),
+                    "transcription": (
+                        encode_transcription(config.transcription)
+                        if config.transcription is not None
+                        else None
+                    ),
+                    "noise_reduction": None,
+                    "turn_detection": turn,
+                },
+                "output": output,
+            },
+        }
+    )
+    return session

@@ -1,0 +1,897 @@
+"""Sans-I/O codec for the OpenAI Realtime GA wire protocol and the dialects that speak it (xAI).
+
+``encode_client`` turns a neutral :data:`ClientEvent` into the JSON object to send (or ``None``
+when the dialect cannot express it); ``decode_server`` turns one parsed server message into zero
+or more neutral :data:`ServerEvent`. No sockets, no asyncio, no pydantic models.
+
+Decoding is on the hot path: a model streams 50 audio chunks per second and a relay may carry many
+sessions. So dispatch is one dict lookup from the type string to a small handler, handlers read the
+fields they need with ``dict.get``, and the commonest events (audio, transcript and text deltas)
+check them with ``value.__class__ is str`` before calling the event's constructor directly.
+Anything unusual — ``None`` ids, ``str`` subclasses, wrong types — falls back to a careful path
+that validates each field and raises :class:`ProtocolError` naming the event type and the field.
+
+Server types fall in three groups: decoded (:attr:`OpenAIProtocolCodec.handled_types`),
+deliberately ignored (:data:`IGNORED_SERVER_TYPES`, each with its reason), and unknown — newer
+than this codec. Ignored and unknown types both decode to ``[]``;
+:meth:`OpenAIProtocolCodec.is_known` tells them apart, so a connection can log what it has never
+heard of without failing on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
+from typing import Any, Final, cast
+
+from pydantic_core import from_json as _parse_json
+
+from voicewire.protocol import (
+    AudioInputAppend,
+    AudioInputCleared,
+    AudioInputCommitted,
+    AudioOutputDelta,
+    AudioOutputDone,
+    AudioPart,
+    ClientEvent,
+    ContentPart,
+    Item,
+    ItemCreate,
+    ItemCreated,
+    ItemDelete,
+    ItemDeleted,
+    ItemStatus,
+    ItemTruncate,
+    ItemTruncated,
+    MessageItem,
+    ProtocolError,
+    ResponseCancel,
+    ResponseCreate,
+    ResponseCreated,
+    ResponseDone,
+    ResponseStatus,
+    Role,
+    ServerEvent,
+    SessionConfig,
+    SessionCreated,
+    SessionError,
+    SessionUpdate,
+    SessionUpdated,
+    SpeechStarted,
+    SpeechStopped,
+    TextOutput,
+    TextOutputDelta,
+    TextPart,
+    ToolCall,
+    ToolCallItem,
+    ToolDelta,
+    ToolResult,
+    ToolResultItem,
+    ToolStart,
+    TranscriptInput,
+    TranscriptInputDelta,
+    TranscriptOutput,
+    TranscriptOutputDelta,
+    Usage,
+)
+from voicewire.protocol.base64_audio import b64decode_strict, encode_base64
+
+from .dialect import Dialect
+from .fields import MISSING, describe
+from .session_encode import encode_response
+from .session_encode import encode_session as _encode_session
+
+__all__ = [
+    "CUMULATIVE_TRANSCRIPT",
+    "IGNORED_SERVER_TYPES",
+    "OpenAIProtocolCodec",
+]
+
+ServerHandler = Callable[[Mapping[str, Any]], list[ServerEvent]]
+ClientEncoder = Callable[[Any], dict[str, Any] | None]
+
+CUMULATIVE_TRANSCRIPT: Final = "transcript.input.cumulative"
+"""Pseudo GA type for dialect events that carry the whole partial input transcript so far."""
+
+IGNORED_SERVER_TYPES: Final[frozenset[str]] = frozenset(
+    {
+        # The GA session opens with session.created; the default conversation's id is unused.
+        # (xAI opens with conversation.created, so its dialect decodes it instead.)
+        "conversation.created",
+        # Item finished: ItemCreated came with conversation.item.added, and the item's transcript
+        # and tool call arrive through their own events.
+        "conversation.item.done",
+        # The answer to conversation.item.retrieve, which voicewire never sends.
+        "conversation.item.retrieved",
+        # Diarized segments (gpt-4o-transcribe-diarize); the full text comes with .completed.
+        "conversation.item.input_audio_transcription.segment",
+        # SIP-only DTMF keypresses; the neutral vocabulary has no DTMF event.
+        "input_audio_buffer.dtmf_event_received",
+        # Idle-timeout notice; the response it triggers arrives as response.* events.
+        "input_audio_buffer.timeout_triggered",
+        # Informational quota snapshot; nothing to act on within a session.
+        "rate_limits.updated",
+        # Content-part bookkeeping; the delta and done events carry all of the content.
+        "response.content_part.added",
+        "response.content_part.done",
+        # Output item finished: its text/audio ended with their done events, and a function call
+        # is reported once, by response.function_call_arguments.done.
+        "response.output_item.done",
+        # WebRTC/SIP only: the server plays audio itself. Over WebSocket the channel plays it.
+        "output_audio_buffer.started",
+        "output_audio_buffer.stopped",
+        "output_audio_buffer.cleared",
+        # Server-side MCP tools run inside OpenAI; voicewire tools are client functions.
+        "mcp_list_tools.in_progress",
+        "mcp_list_tools.completed",
+        "mcp_list_tools.failed",
+        "response.mcp_call_arguments.delta",
+        "response.mcp_call_arguments.done",
+        "response.mcp_call.in_progress",
+        "response.mcp_call.completed",
+        "response.mcp_call.failed",
+    }
+)
+"""OpenAI GA server event types the codec knows and deliberately decodes to ``[]``."""
+
+_RESPONSE_STATUSES: Final[frozenset[str]] = frozenset(
+    {"completed", "cancelled", "failed", "incomplete", "in_progress"}
+)
+_ITEM_STATUSES: Final[frozenset[str]] = frozenset({"completed", "incomplete", "in_progress"})
+_ROLES: Final[frozenset[str]] = frozenset({"user", "assistant", "system"})
+_TEXT_PARTS: Final[frozenset[str]] = frozenset({"input_text", "output_text", "text"})
+_AUDIO_PARTS: Final[frozenset[str]] = frozenset({"input_audio", "output_audio", "audio"})
+_MAX_PARTIAL_TRANSCRIPTS: Final = 256
+
+# --- field access with clear errors (the slow, careful path) ----------------------------------
+
+
+def _field_error(
+    event: Mapping[str, Any], path: str, expected: str, value: object
+) -> ProtocolError:
+    return ProtocolError(
+        f"malformed {event.get('type')!r} server event: field {path!r} must be {expected}, "
+        f"got {describe(value)}"
+    )
+
+
+def _str(obj: Mapping[str, Any], key: str, event: Mapping[str, Any], path: str = "") -> str:
+    value = obj.get(key, MISSING)
+    if isinstance(value, str):
+        return value
+    raise _field_error(event, path or key, "a string", value)
+
+
+def _opt_str(
+    obj: Mapping[str, Any], key: str, event: Mapping[str, Any], path: str = ""
+) -> str | None:
+    value = obj.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    raise _field_error(event, path or key, "a string or null", value)
+
+
+def _int(
+    obj: Mapping[str, Any],
+    key: str,
+    event: Mapping[str, Any],
+    path: str = "",
+    default: int | None = None,
+) -> int:
+    """A required integer, or ``default`` when given and the field is missing or null."""
+    value = obj.get(key, MISSING)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if default is not None and (value is MISSING or value is None):
+        return default
+    raise _field_error(event, path or key, "an integer", value)
+
+
+def _opt_int(
+    obj: Mapping[str, Any], key: str, event: Mapping[str, Any], path: str = ""
+) -> int | None:
+    value = obj.get(key)
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    raise _field_error(event, path or key, "an integer or null", value)
+
+
+def _obj(
+    obj: Mapping[str, Any], key: str, event: Mapping[str, Any], path: str = ""
+) -> Mapping[str, Any]:
+    value = obj.get(key, MISSING)
+    if isinstance(value, Mapping):
+        return value
+    raise _field_error(event, path or key, "an object", value)
+
+
+def _opt_obj(
+    obj: Mapping[str, Any], key: str, event: Mapping[str, Any], path: str = ""
+) -> Mapping[str, Any] | None:
+    value = obj.get(key)
+    if value is None or isinstance(value, Mapping):
+        return value
+    raise _field_error(event, path or key, "an object or null", value)
+
+
+def _b64decode(text: str, event: Mapping[str, Any], path: str) -> bytes:
+    try:
+        return b64decode_strict(text)
+    except ValueError as exc:
+        raise ProtocolError(
+            f"malformed {event.get('type')!r} server event: field {path!r} is not valid "
+            f"base64 ({exc})"
+        ) from None
+
+
+# --- the codec --------------------------------------------------------------------------------
+
+
+def _output_delta_handler(
+    cls: type[TextOutputDelta] | type[TranscriptOutputDelta],
+) -> ServerHandler:
+    """Text and audio-transcript deltas share one shape: response_id, item_id, delta. The common
+    case (all three strings) is checked cheaply; anything else takes the careful path, which
+    names the bad field."""
+
+    def on_delta(m: Mapping[str, Any]) -> list[ServerEvent]:
+        get = m.get
+        response_id = get("response_id")
+        item_id = get("item_id")
+        delta = get("delta")
+        if response_id.__class__ is str and item_id.__class__ is str and delta.__class__ is str:
+            return [cls(response_id, item_id, delta)]
+        return [cls(_opt_str(m, "response_id", m), _opt_str(m, "item_id", m), _str(m, "delta", m))]
+
+    return on_delta
+
+
+class OpenAIProtocolCodec:
+    """Translate between neutral events and one dialect of the OpenAI Realtime GA protocol.
+
+    Pure: no I/O. Its only state is the last partial input transcript per item, for dialects
+    that stream partials cumulatively (xAI); it is keyed by the provider's unique item ids and
+    bounded, so one instance may serve many connections.
+    """
+
+    __slots__ = ("_dispatch", "_encoders", "_handlers", "_ignored", "_partials", "dialect")
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        self._partials: dict[str, str | None] = {}
+        self._encoders: dict[str, ClientEncoder] = self._build_encoders(dialect)
+        self._handlers: dict[str, ServerHandler] = self._build_handlers(dialect)
+        self._dispatch = self._handlers.get
+        self._ignored: frozenset[str] = IGNORED_SERVER_TYPES - self._handlers.keys()
+
+    def __repr__(self) -> str:
+        return f"OpenAIProtocolCodec({self.dialect.name!r})"
+
+    # -- public API ----------------------------------------------------------------------------
+
+    @property
+    def handled_types(self) -> frozenset[str]:
+        """Server types this codec decodes into neutral events."""
+        return frozenset(self._handlers)
+
+    @property
+    def ignored_types(self) -> frozenset[str]:
+        """Server types this codec knows and deliberately decodes to ``[]``."""
+        return self._ignored
+
+    def is_known(self, type_: str) -> bool:
+        """Whether ``type_`` is decoded or deliberately ignored (``False``: newer than us)."""
+        return type_ in self._handlers or type_ in self._ignored
+
+    def encode_client(self, event: ClientEvent) -> dict[str, Any] | None:
+        """The JSON object for ``event``, or ``None`` when the dialect cannot express it."""
+        try:
+            encoder = self._encoders[event.kind]
+        except (KeyError, AttributeError):
+            raise TypeError(f"not a voicewire client event: {event!r}") from None
+        return encoder(event)
+
+    def encode_session(
+        self, config: SessionConfig, *, provider_options: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The ``session`` object of a ``session.update`` carrying all of ``config``."""
+        return _encode_session(config, self.dialect, provider_options=provider_options)
+
+    def decode_server(self, message: Mapping[str, Any]) -> list[ServerEvent]:
+        """Neutral events for one parsed server message.
+
+        Unknown types give ``[]`` (see :meth:`is_known`); a message that is not a JSON object,
+        has no string ``type``, or misses/mistypes a field the event needs raises
+        :class:`ProtocolError`.
+        """
+        try:
+            handler = self._dispatch(message["type"])
+        except (KeyError, TypeError, IndexError, AttributeError):
+            raise self._not_an_event(message) from None
+        if handler is None:
+            if not isinstance(message["type"], str):
+                raise self._not_an_event(message)
+            return []
+        try:
+            return handler(message)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            # Safety net: handlers validate what they read, so this should be unreachable.
+            raise ProtocolError(
+                f"malformed {message['type']!r} server event ({type(exc).__name__}: {exc})"
+            ) from None
+
+    def decode_server_text(self, text: str | bytes) -> list[ServerEvent]:
+        """:meth:`decode_server` for one WebSocket text frame (JSON).
+
+        Parses with pydantic-core's JSON parser (a voicewire dependency already), about three
+        times faster than ``json.loads`` on audio frames; no pydantic validation is involved.
+        """
+        try:
+            message = _parse_json(text)
+        except (ValueError, TypeError) as exc:
+            raise ProtocolError(f"server sent malformed JSON: {exc}", code="invalid_json") from None
+        return self.decode_server(message)
+
+    @staticmethod
+    def _not_an_event(message: object) -> ProtocolError:
+        if not isinstance(message, Mapping):
+            return ProtocolError(
+                f"a server message must be a JSON object, got {type(message).__name__}"
+            )
+        if "type" not in message:
+            return ProtocolError("server message has no 'type' field")
+        return ProtocolError(
+            f"server message 'type' must be a string, got {describe(message['type'])}"
+        )
+
+    # -- client events -------------------------------------------------------------------------
+
+    def _build_encoders(self, dialect: Dialect) -> dict[str, ClientEncoder]:
+        encoders: dict[str, ClientEncoder] = {
+            "session.update": self._enc_session_update,
+            "item.create": self._enc_item_create,
+            "item.delete": self._enc_item_delete,
+            "item.truncate": self._enc_item_truncate,
+            "audio.input.append": self._enc_audio_append,
+            "audio.input.commit": self._enc_const("input_audio_buffer.commit"),
+            "audio.input.clear": self._enc_const("input_audio_buffer.clear"),
+            "activity.start": self._enc_unsupported,
+            "activity.end": self._enc_unsupported,
+            "response.create": self._enc_response_create,
+            "response.cancel": self._enc_response_cancel,
+            "tool.result": self._enc_tool_result,
+        }
+        for kind in dialect.unsupported_client_events:
+            encoders[kind] = self._enc_unsupported
+        return encoders
+
+    @staticmethod
+    def _enc_unsupported(event: ClientEvent) -> None:
+        return None
+
+    @staticmethod
+    def _enc_const(type_: str) -> ClientEncoder:
+        def encode(event: ClientEvent) -> dict[str, Any]:
+            return {"type": type_}
+
+        return encode
+
+    def _enc_session_update(self, event: SessionUpdate) -> dict[str, Any]:
+        return {"type": "session.update", "session": self.encode_session(event.config)}
+
+    def _enc_item_create(self, event: ItemCreate) -> dict[str, Any]:
+        message: dict[str, Any] = {
+            "type": "conversation.item.create",
+            "item": encode_item(event.item),
+        }
+        if event.previous_item_id is not None:
+            message["previous_item_id"] = event.previous_item_id
+        return message
+
+    @staticmethod
+    def _enc_item_delete(event: ItemDelete) -> dict[str, Any]:
+        return {"type": "conversation.item.delete", "item_id": event.item_id}
+
+    @staticmethod
+    def _enc_item_truncate(event: ItemTruncate) -> dict[str, Any]:
+        return {
+            "type": "conversation.item.truncate",
+            "item_id": event.item_id,
+            "content_index": event.content_index,
+            "audio_end_ms": event.audio_end_ms,
+        }
+
+    @staticmethod
+    def _enc_audio_append(event: AudioInputAppend) -> dict[str, Any]:
+        return {"type": "input_audio_buffer.append", "audio": encode_base64(event.audio)}
+
+    @staticmethod
+    def _enc_response_create(event: ResponseCreate) -> dict[str, Any]:
+        message: dict[str, Any] = {"type": "response.create"}
+        if event.config is not None:
+            response = encode_response(event.config)
+            if response:
+                message["response"] = response
+        return message
+
+    @staticmethod
+    def _enc_response_cancel(event: ResponseCancel) -> dict[str, Any]:
+        message: dict[str, Any] = {"type": "response.cancel"}
+        if event.response_id is not None:
+            message["response_id"] = event.response_id
+        return message
+
+    @staticmethod
+    def _enc_tool_result(event: ToolResult) -> dict[str, Any]:
+        # The protocol has no error flag: an error result is the error text the model reads.
+        return {
+            "type": "conversation.item.create",
+            "item": {
+                "type": "function_call_output",
+                "call_id": event.call_id,
+                "output": event.output,
+            },
+        }
+
+    # -- server events -------------------------------------------------------------------------
+
+    def _build_handlers(self, dialect: Dialect) -> dict[str, ServerHandler]:
+        ga: dict[str, ServerHandler] = {
+            "session.created": self._on_session_created,
+            "session.updated": self._on_session_updated,
+            "error": self._on_error,
+            "conversation.item.added": self._on_item_created,
+            "conversation.item.created": self._on_item_created,
+            "conversation.item.deleted": self._on_item_deleted,
+            "conversation.item.truncated": self._on_item_truncated,
+            "input_audio_buffer.committed": self._on_committed,
+            "input_audio_buffer.cleared": self._on_cleared,
+            "input_audio_buffer.speech_started": self._on_speech_started,
+            "input_audio_buffer.speech_stopped": self._on_speech_stopped,
+            "conversation.item.input_audio_transcription.delta": self._on_input_transcript_delta,
+            "conversation.item.input_audio_transcription.completed": self._on_input_transcript,
+            "conversation.item.input_audio_transcription.failed": self._on_input_transcript_failed,
+            "response.created": self._on_response_created,
+            "response.done": self._on_response_done,
+            "response.output_audio.delta": self._on_audio_delta,
+            "response.output_audio.done": self._on_audio_done,
+            "response.output_audio_transcript.delta": _output_delta_handler(TranscriptOutputDelta),
+            "response.output_audio_transcript.done": self._on_transcript_done,
+            "response.output_text.delta": _output_delta_handler(TextOutputDelta),
+            "response.output_text.done": self._on_text_done,
+            "response.output_item.added": self._on_output_item_added,
+            "response.function_call_arguments.delta": self._on_tool_delta,
+            "response.function_call_arguments.done": self._on_tool_call,
+            CUMULATIVE_TRANSCRIPT: self._on_cumulative_transcript,
+        }
+        handlers = {name: handler for name, handler in ga.items() if name != CUMULATIVE_TRANSCRIPT}
+        # The dialect's own names for text output replace the GA ones.
+        for ga_name, name in (
+            ("response.output_text.delta", dialect.text_delta_type),
+            ("response.output_text.done", dialect.text_done_type),
+        ):
+            if name != ga_name:
+                del handlers[ga_name]
+                handlers[name] = ga[ga_name]
+        for name in dialect.session_created_types:
+            if name == "conversation.created":
+                handlers[name] = self._on_conversation_created
+            else:
+                handlers[name] = self._on_session_created
+        for alias, ga_name in dialect.server_type_aliases:
+            handlers[alias] = ga[ga_name]
+        return handlers
+
+    @staticmethod
+    def _on_session_created(m: Mapping[str, Any]) -> list[ServerEvent]:
+        session = _obj(m, "session", m)
+        return [SessionCreated(_opt_str(session, "id", m, "session.id"))]
+
+    @staticmethod
+    def _on_conversation_created(m: Mapping[str, Any]) -> list[ServerEvent]:
+        conversation = _obj(m, "conversation", m)
+        return [SessionCreated(_opt_str(conversation, "id", m, "conversation.id"))]
+
+    @staticmethod
+    def _on_session_updated(m: Mapping[str, Any]) -> list[ServerEvent]:
+        session = _obj(m, "session", m)
+        return [SessionUpdated(_opt_str(session, "id", m, "session.id"))]
+
+    @staticmethod
+    def _on_error(m: Mapping[str, Any]) -> list[ServerEvent]:
+        error = _obj(m, "error", m)
+        message = _str(error, "message", m, "error.message")
+        code = (
+            _opt_str(error, "code", m, "error.code")
+            or _opt_str(error, "type", m, "error.type")
+            or "error"
+        )
+        return [
+            SessionError(
+                code,
+                message,
+                # The id of the client event that caused the error, when the server names one.
+                _opt_str(error, "event_id", m, "error.event_id"),
+                _opt_str(error, "param", m, "error.param"),
+            )
+        ]
+
+    @staticmethod
+    def _on_item_created(m: Mapping[str, Any]) -> list[ServerEvent]:
+        item = decode_item(_obj(m, "item", m), m)
+        if item is None:
+            return []
+        return [ItemCreated(item, _opt_str(m, "previous_item_id", m))]
+
+    @staticmethod
+    def _on_item_deleted(m: Mapping[str, Any]) -> list[ServerEvent]:
+        return [ItemDeleted(_str(m, "item_id", m))]
+
+    @staticmethod
+    def _on_item_truncated(m: Mapping[str, Any]) -> list[ServerEvent]:
+        return [
+            ItemTruncated(
+                _str(m, "item_id", m),
+                _int(m, "audio_end_ms", m),
+                _int(m, "content_index", m, default=0),
+            )
+        ]
+
+    @staticmethod
+    def _on_committed(m: Mapping[str, Any]) -> list[ServerEvent]:
+        return [AudioInputCommitted(_opt_str(m, "item_id", m), _opt_str(m, "previous_item_id", m))]
+
+    @staticmethod
+    def _on_cleared(m: Mapping[str, Any]) -> list[ServerEvent]:
+        return [AudioInputCleared()]
+
+    @staticmethod
+    def _on_speech_started(m: Mapping[str, Any]) -> list[ServerEvent]:
+        return [SpeechStarted(_opt_str(m, "item_id", m), _opt_int(m, "audio_start_ms", m))]
+
+    @staticmethod
+    def _on_speech_stopped(m: Mapping[str, Any]) -> list[ServerEvent]:
+        return [SpeechStopped(_opt_str(m, "item_id", m), _opt_int(m, "audio_end_ms", m))]
+
+    @staticmethod
+    def _on_input_transcript_delta(m: Mapping[str, Any]) -> list[ServerEvent]:
+        get = m.get
+        item_id = get("item_id")
+        delta = get("delta")
+        if item_id.__class__ is str and delta.__class__ is str and delta:
+            return [TranscriptInputDelta(item_id, delta)]
+        # The careful path: a null id or delta, str subclasses, or a malformed message.
+        item_id = _opt_str(m, "item_id", m)
+        delta = _opt_str(m, "delta", m)
+        if not delta:
+            return []
+        return [TranscriptInputDelta(item_id, delta)]
+
+    def _on_input_transcript(self, m: Mapping[str, Any]) -> list[ServerEvent]:
+        item_id = _str(m, "item_id", m)
+        transcript = _str(m, "transcript", m)
+        if m.get("status") == "in_progress":
+            # xAI streams partial transcripts through .completed, marked in_progress.
+            return self._partial_transcript(item_id, transcript)
+        self._partials.pop(item_id, None)
+        return [TranscriptInput(item_id, transcript)]
+
+    def _on_cumulative_transcript(self, m: Mapping[str, Any]) -> list[ServerEvent]:
+        return self._partial_transcript(_str(m, "item_id", m), _str(m, "transcript", m))
+
+    def _partial_transcript(self, item_id: str, transcript: str) -> list[ServerEvent]:
+        """Turn a cumulative partial transcript into the increment since the previous one.
+
+        A partial that rewrites earlier words cannot be expressed as a delta; from then on the
+        item's partials are dropped and the final ``transcript.input`` carries the whole text.
+        """
+        partials = self._partials
+        previous = partials.get(item_id, "")
+        if previous is None:
+            return []
+        if not transcript.startswith(previous):
+            partials[item_id] = None
+            return []
+        if item_id not in partials and len(partials) >= _MAX_PARTIAL_TRANSCRIPTS:
+            del partials[next(iter(partials))]
+        partials[item_id] = transcript
+        delta = transcript[len(previous) :]
+        return [TranscriptInputDelta(item_id, delta)] if delta else []
+
+    def _on_input_transcript_failed(self, m: Mapping[str, Any]) -> list[ServerEvent]:
+        item_id = _opt_str(m, "item_id", m)
+        error = _opt_obj(m, "error", m) or {}
+        reason = (
+            _opt_str(error, "message", m, "error.message")
+            or _opt_str(error, "code", m, "error.code")
+            or "no reason given"
+        )
+        if item_id is not None:
+            self._partials.pop(item_id, None)
+        return [
+            SessionError(
+                "input_transcription_failed",
+                f"input audio transcription failed for item {item_id}: {reason}",
+                None,
+                _opt_str(error, "param", m, "error.param"),
+            )
+        ]
+
+    @staticmethod
+    def _on_response_created(m: Mapping[str, Any]) -> list[ServerEvent]:
+        response = _obj(m, "response", m)
+        return [ResponseCreated(_opt_str(response, "id", m, "response.id"))]
+
+    @staticmethod
+    def _on_response_done(m: Mapping[str, Any]) -> list[ServerEvent]:
+        response = _obj(m, "response", m)
+        response_id = _opt_str(response, "id", m, "response.id")
+        status = response.get("status")
+        if status is None:
+            status = "completed"
+        elif not isinstance(status, str) or status not in _RESPONSE_STATUSES:
+            raise _field_error(m, "response.status", "a response status", status)
+        reason: str | None = None
+        events: list[ServerEvent] = []
+        details = _opt_obj(response, "status_details", m, "response.status_details")
+        if details is not None:
+            reason = _opt_str(details, "reason", m, "response.status_details.reason")
+            error = _opt_obj(details, "error", m, "response.status_details.error")
+            if error is not None and status == "failed":
+                where = "response.status_details.error."
+                code = (
+                    _opt_str(error, "code", m, where + "code")
+                    or _opt_str(error, "type", m, where + "type")
+                    or "response_failed"
+                )
+                text = _opt_str(error, "message", m, where + "message") or "the response failed"
+                events.append(SessionError(code, text))
+                reason = reason or code
+        usage = _decode_usage(response, m)
+        done_status = cast(ResponseStatus, status)
+        events.append(ResponseDone(response_id, done_status, usage, reason))
+        return events
+
+    @staticmethod
+    def _on_audio_delta(m: Mapping[str, Any]) -> list[ServerEvent]:
+        # The hottest handler: about 80% of a spoken conversation's server events.
+        get = m.get
+        response_id = get("response_id")
+        item_id = get("item_id")
+        audio = get("delta")
+        index = get("content_index", 0)
+        if (
+            audio.__class__ is str
+            and response_id.__class__ is str
+            and item_id.__class__ is str
+            and index.__class__ is int
+        ):
+            return [AudioOutputDelta(response_id, item_id, audio, index)]
+        # The careful path: null ids, str subclasses, or a malformed message.
+        return [
+            AudioOutputDelta(
+                _opt_str(m, "response_id", m),
+                _opt_str(m, "item_id", m),
+                _str(m, "delta", m),
+                _int(m, "content_index", m, default=0),
+            )
+        ]
+
+    @staticmethod
+    def _on_audio_done(m: Mapping[str, Any]) -> list[ServerEvent]:
+        return [AudioOutputDone(_opt_str(m, "response_id", m), _opt_str(m, "item_id", m))]
+
+    @staticmethod
+    def _on_transcript_done(m: Mapping[str, Any]) -> list[ServerEvent]:
+        return [
+            TranscriptOutput(
+                _opt_str(m, "response_id", m), _opt_str(m, "item_id", m), _str(m, "transcript", m)
+            )
+        ]
+
+    @staticmethod
+    def _on_text_done(m: Mapping[str, Any]) -> list[ServerEvent]:
+        return [
+            TextOutput(_opt_str(m, "response_id", m), _opt_str(m, "item_id", m), _str(m, "text", m))
+        ]
+
+    @staticmethod
+    def _on_output_item_added(m: Mapping[str, Any]) -> list[ServerEvent]:
+        item = _obj(m, "item", m)
+        if item.get("type") != "function_call":
+            return []  # messages are announced by conversation.item.added
+        call_id = _opt_str(item, "call_id", m, "item.call_id")
+        if not call_id:
+            return []  # cannot announce a call without its id; tool.call still follows
+        return [
+            ToolStart(
+                call_id,
+                _str(item, "name", m, "item.name"),
+                _opt_str(item, "id", m, "item.id"),
+                _opt_str(m, "response_id", m),
+            )
+        ]
+
+    @staticmethod
+    def _on_tool_delta(m: Mapping[str, Any]) -> list[ServerEvent]:
+        return [ToolDelta(_str(m, "call_id", m), _str(m, "delta", m))]
+
+    @staticmethod
+    def _on_tool_call(m: Mapping[str, Any]) -> list[ServerEvent]:
+        # The one place a call is reported: response.output_item.done and response.done repeat
+        # the same call and are not decoded into tool.call.
+        return [
+            ToolCall(
+                _str(m, "call_id", m),
+                _str(m, "name", m),
+                _str(m, "arguments", m),
+                _opt_str(m, "item_id", m),
+                _opt_str(m, "response_id", m),
+            )
+        ]
+
+
+# --- items ------------------------------------------------------------------------------------
+
+
+def encode_item(item: Item) -> dict[str, Any]:
+    """A neutral conversation item as a GA ``conversation.item.create`` item."""
+    encoded: dict[str, Any]
+    if isinstance(item, MessageItem):
+        encoded = {"type": "message", "role": item.role, "content": _encode_content(item)}
+    elif isinstance(item, ToolCallItem):
+        encoded = {
+            "type": "function_call",
+            "call_id": item.call_id,
+            "name": item.name,
+            "arguments": item.arguments,
+        }
+    elif isinstance(item, ToolResultItem):
+        # GA function_call_output items have no name; the call id identifies the call.
+        encoded = {"type": "function_call_output", "call_id": item.call_id, "output": item.output}
+    else:
+        raise TypeError(f"not a voicewire conversation item: {item!r}")
+    if item.id is not None:
+        encoded["id"] = item.id
+    return encoded
+
+
+def _encode_content(item: MessageItem) -> list[dict[str, Any]]:
+    content: list[dict[str, Any]] = []
+    role = item.role
+    for part in item.content:
+        if isinstance(part, TextPart):
+            kind = "output_text" if role == "assistant" else "input_text"
+            content.append({"type": kind, "text": part.text})
+        elif role == "user":
+            encoded: dict[str, Any] = {"type": "input_audio"}
+            if part.audio is not None:
+                encoded["audio"] = encode_base64(part.audio)
+            if part.transcript is not None:
+                encoded["transcript"] = part.transcript
+            content.append(encoded)
+        elif role == "assistant":
+            # Assistant audio is replayed by its transcript; the API takes no assistant audio.
+            encoded = {"type": "output_audio"}
+            if part.transcript is not None:
+                encoded["transcript"] = part.transcript
+            content.append(encoded)
+        elif part.transcript is not None:
+            # System messages hold text only: what was said is what counts.
+            content.append({"type": "input_text", "text": part.transcript})
+    return content
+
+
+def decode_item(item: Mapping[str, Any], event: Mapping[str, Any]) -> Item | None:
+    """A GA conversation item (``event["item"]``) as a neutral item; ``None`` for kinds with no
+    neutral form (MCP calls and approvals)."""
+    item_type = _str(item, "type", event, "item.type")
+    item_id = _opt_str(item, "id", event, "item.id")
+    raw_status = item.get("status")
+    status = (
+        cast(ItemStatus, raw_status)
+        if isinstance(raw_status, str) and raw_status in _ITEM_STATUSES
+        else None
+    )
+    if item_type == "message":
+        role = item.get("role")
+        if not isinstance(role, str) or role not in _ROLES:
+            raise _field_error(event, "item.role", "'user', 'assistant' or 'system'", role)
+        raw_content = item.get("content", MISSING)
+        if not isinstance(raw_content, list | tuple):
+            raise _field_error(event, "item.content", "an array", raw_content)
+        return MessageItem(item_id, cast(Role, role), _decode_parts(raw_content, event), status)
+    if item_type == "function_call":
+        return ToolCallItem(
+            item_id,
+            _opt_str(item, "call_id", event, "item.call_id") or "",
+            _str(item, "name", event, "item.name"),
+            _opt_str(item, "arguments", event, "item.arguments") or "",
+            status,
+        )
+    if item_type == "function_call_output":
+        return ToolResultItem(
+            item_id,
+            _str(item, "call_id", event, "item.call_id"),
+            _str(item, "output", event, "item.output"),
+        )
+    return None
+
+
+def _decode_parts(raw: Sequence[Any], event: Mapping[str, Any]) -> tuple[ContentPart, ...]:
+    parts: list[ContentPart] = []
+    for index, part in enumerate(raw):
+        if not isinstance(part, Mapping):
+            raise _field_error(event, f"item.content[{index}]", "an object", part)
+        part_type = part.get("type")
+        if not isinstance(part_type, str):
+            raise _field_error(
+                event, f"item.content[{index}].type", "a string", part.get("type", MISSING)
+            )
+        if part_type in _TEXT_PARTS:
+            text = part.get("text")
+            if text is not None and not isinstance(text, str):
+                raise _field_error(event, f"item.content[{index}].text", "a string", text)
+            parts.append(TextPart(text or ""))
+        elif part_type in _AUDIO_PARTS:
+            transcript = part.get("transcript")
+            if transcript is not None and not isinstance(transcript, str):
+                path = f"item.content[{index}].transcript"
+                raise _field_error(event, path, "a string or null", transcript)
+            audio_b64 = part.get("audio")
+            if audio_b64 is not None and not isinstance(audio_b64, str):
+                path = f"item.content[{index}].audio"
+                raise _field_error(event, path, "base64 text or null", audio_b64)
+            audio = (
+                _b64decode(audio_b64, event, f"item.content[{index}].audio") if audio_b64 else None
+            )
+            parts.append(AudioPart(transcript, audio))
+        # Other parts (input_image, ...) have no neutral form.
+    return tuple(parts)
+
+
+_NO_DETAILS: Final[Mapping[str, Any]] = MappingProxyType({})
+
+
+def _decode_usage(response: Mapping[str, Any], event: Mapping[str, Any]) -> Usage | None:
+    """Token usage; GA omits zero counts and whole detail objects, which read as 0."""
+    usage = _opt_obj(response, "usage", event, "response.usage")
+    if usage is None:
+        return None
+    get = usage.get
+    inputs = get("input_token_details") or _NO_DETAILS
+    outputs = get("output_token_details") or _NO_DETAILS
+    if isinstance(inputs, Mapping) and isinstance(outputs, Mapping):
+        counts = (
+            get("input_tokens", 0),
+            get("output_tokens", 0),
+            get("total_tokens", 0),
+            inputs.get("audio_tokens", 0),
+            inputs.get("text_tokens", 0),
+            inputs.get("cached_tokens", 0),
+            outputs.get("audio_tokens", 0),
+            outputs.get("text_tokens", 0),
+        )
+        if all(count.__class__ is int for count in counts):
+            return Usage(*counts)
+    return _decode_usage_carefully(usage, event)
+
+
+def _decode_usage_carefully(usage: Mapping[str, Any], event: Mapping[str, Any]) -> Usage:
+    where = "response.usage."
+    input_details = _opt_obj(usage, "input_token_details", event, where + "input_token_details")
+    output_details = _opt_obj(usage, "output_token_details", event, where + "output_token_details")
+    inputs = input_details or _NO_DETAILS
+    outputs = output_details or _NO_DETAILS
+    in_where = where + "input_token_details."
+    out_where = where + "output_token_details."
+    return Usage(
+        input_tokens=_int(usage, "input_tokens", event, where + "input_tokens", 0),
+        output_tokens=_int(usage, "output_tokens", event, where + "output_tokens", 0),
+        total_tokens=_int(usage, "total_tokens", event, where + "total_tokens", 0),
+        input_audio_tokens=_int(inputs, "audio_tokens", event, in_where + "audio_tokens", 0),
+        input_text_tokens=_int(inputs, "text_tokens", event, in_where + "text_tokens", 0),
+        input_cached_tokens=_int(inputs, "cached_tokens", event, in_where + "cached_tokens", 0),
+        output_audio_tokens=_int(outputs, "audio_tokens", event, out_where + "audio_tokens", 0),
+        output_text_tokens=_int(outputs, "text_tokens", event, out_where + "text_tokens", 0),
+    )
