@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..protocol import AudioPart, Item, MessageItem, TextPart
+from ..protocol.conversation import OrderedItems
 
 
 class ConversationHistory:
@@ -19,17 +20,16 @@ class ConversationHistory:
     """
 
     def __init__(self) -> None:
-        self._items: dict[str, Item] = {}
-        self._order: list[str] = []
+        self._items: OrderedItems[Item] = OrderedItems()
         self._anonymous = 0
         self.truncated_at: dict[str, int] = {}
 
     @property
     def items(self) -> list[Item]:
-        return [self._items[i] for i in self._order]
+        return self._items.values()
 
     def __len__(self) -> int:
-        return len(self._order)
+        return len(self._items)
 
     def get(self, item_id: str) -> Item | None:
         return self._items.get(item_id)
@@ -40,18 +40,14 @@ class ConversationHistory:
             self._anonymous += 1
             item_id = f"local_{self._anonymous}"
             item = replace(item, id=item_id)
-        if item_id in self._items:
-            self._items[item_id] = _merge(self._items[item_id], item)
+        held = self._items.get(item_id)
+        if held is not None:
+            self._items.replace(item_id, _merge(held, item))
             return
-        self._items[item_id] = item
-        if previous_item_id in self._items:
-            self._order.insert(self._order.index(previous_item_id) + 1, item_id)
-        else:
-            self._order.append(item_id)
+        self._items.insert_after(item_id, item, previous_item_id)
 
     def delete(self, item_id: str) -> None:
-        if self._items.pop(item_id, None) is not None:
-            self._order.remove(item_id)
+        self._items.delete(item_id)
 
     def set_transcript(self, item_id: str | None, role: str, text: str) -> None:
         """Record the words of a spoken item, creating the item if it was not announced."""
@@ -62,7 +58,7 @@ class ConversationHistory:
             parts = [p for p in existing.content if not isinstance(p, AudioPart)]
             audio = [p for p in existing.content if isinstance(p, AudioPart)]
             spoken = replace(audio[0], transcript=text) if audio else AudioPart(transcript=text)
-            self._items[item_id] = replace(existing, content=(*parts, spoken))
+            self._items.replace(item_id, replace(existing, content=(*parts, spoken)))
         elif existing is None:
             self.upsert(
                 MessageItem(
@@ -78,7 +74,7 @@ class ConversationHistory:
         existing = self._items.get(item_id)
         if isinstance(existing, MessageItem):
             parts = [p for p in existing.content if not isinstance(p, TextPart)]
-            self._items[item_id] = replace(existing, content=(*parts, TextPart(text)))
+            self._items.replace(item_id, replace(existing, content=(*parts, TextPart(text))))
         elif existing is None:
             self.upsert(MessageItem(item_id, "assistant", (TextPart(text),)))
 
