@@ -13,7 +13,7 @@ import pytest
 from voicewire.protocol import AudioFormat, AudioInputAppend, ConnectOptions, SessionConfig
 from voicewire.protocol.config import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
 from voicewire.testing import ScriptedModel, tones
-from voicewire.testing.scripted_model import vad_frame_bytes
+from voicewire.testing.energy_vad import vad_frame_bytes
 
 pytestmark = pytest.mark.timeout(10)
 

@@ -106,6 +106,13 @@ from websockets.typing import Subprotocol
 from voicewire.providers.openai_protocol.dialect import OPENAI, XAI, Dialect
 
 from . import tones
+from .energy_vad import (
+    DEFAULT_PREFIX_PADDING_MS,
+    DEFAULT_SILENCE_MS,
+    EnergyVad,
+    SpeechStart,
+    VadSettings,
+)
 from .script import AudioReply, Reply, Script, TextReply, ToolCallReply
 from .validation import validate_client_event, xai_client_event_to_openai
 
@@ -113,10 +120,7 @@ __all__ = ["FakeRealtimeServer"]
 
 _logger = logging.getLogger(__name__)
 
-_FRAME_MS = 10
 _MIN_COMMIT_MS = 100.0
-_DEFAULT_SILENCE_MS = 200
-_DEFAULT_PREFIX_PADDING_MS = 300
 _CANCEL_TIMEOUT_S = 5.0
 _CLOSE_TIMEOUT_S = 5.0
 _MAX_MESSAGE_BYTES = 16 * 2**20
@@ -145,13 +149,8 @@ class _Connection:
     heard: dict[str, str] = field(default_factory=dict)
     calls: dict[str, ToolCallReply] = field(default_factory=dict)
     audio_sent_ms: dict[str, float] = field(default_factory=dict)
-    input_ms: float = 0.0
-    pending_ms: float = 0.0
+    vad: EnergyVad = field(default_factory=EnergyVad)
     user_audio_ms: float = 0.0
-    remainder: bytes = b""
-    speaking: bool = False
-    speech_item_id: str | None = None
-    silence_ms: float = 0.0
     response: _Response | None = None
     closed: bool = False
 
@@ -811,62 +810,40 @@ class FakeRealtimeServer:
         audio_input = _audio_part(conn.session, "input")
         fmt = audio_input.get("format")
         rate = tones.format_rate(fmt)
-        buf = conn.remainder + tones.decode_audio(data, fmt)
-        frame_samples = max(1, rate * _FRAME_MS // 1000)
-        frame_bytes = 2 * frame_samples
-        frame_ms = frame_samples * 1000 / rate
-        offset = 0
-        while offset + frame_bytes <= len(buf):
-            frame = buf[offset : offset + frame_bytes]
-            offset += frame_bytes
-            start_ms = conn.input_ms
-            conn.input_ms += frame_ms
-            conn.pending_ms += frame_ms
-            vad = audio_input.get("turn_detection")
-            if not isinstance(vad, dict):
-                continue
-            loud = tones.rms(frame) >= self.vad_rms_threshold
-            if not conn.speaking:
-                if loud:
-                    await self._speech_started(conn, vad, start_ms)
-            elif loud:
-                conn.silence_ms = 0.0
+        vad = audio_input.get("turn_detection")
+        settings = _vad_settings(vad) if isinstance(vad, dict) else None
+        pcm16 = tones.decode_audio(data, fmt)
+        for heard in conn.vad.feed(pcm16, rate, self.vad_rms_threshold, settings):
+            assert isinstance(vad, dict)  # settings is None without it, and nothing is heard
+            if isinstance(heard, SpeechStart):
+                await self._speech_started(conn, vad, heard.audio_start_ms)
             else:
-                conn.silence_ms += frame_ms
-                silence = vad.get("silence_duration_ms")
-                limit = silence if isinstance(silence, int) else _DEFAULT_SILENCE_MS
-                if conn.silence_ms >= limit:
-                    await self._speech_stopped(conn, vad)
-        conn.remainder = buf[offset:]
+                await self._speech_stopped(conn, vad, heard.audio_end_ms)
 
     async def _speech_started(
-        self, conn: _Connection, vad: dict[str, Any], start_ms: float
+        self, conn: _Connection, vad: dict[str, Any], audio_start_ms: int
     ) -> None:
-        conn.speaking = True
-        conn.silence_ms = 0.0
-        conn.speech_item_id = item_id = self._new_id("item")
-        padding = vad.get("prefix_padding_ms")
-        padding = padding if isinstance(padding, int) else _DEFAULT_PREFIX_PADDING_MS
-        buffer_start = conn.input_ms - conn.pending_ms
-        audio_start_ms = max(buffer_start, start_ms - padding)
+        conn.vad.speech_item_id = item_id = self._new_id("item")
         await self._send(
             conn,
             {
                 "type": "input_audio_buffer.speech_started",
-                "audio_start_ms": round(audio_start_ms),
+                "audio_start_ms": audio_start_ms,
                 "item_id": item_id,
             },
         )
         if conn.response is not None and vad.get("interrupt_response", True) is not False:
             await self._cancel_response(conn, "turn_detected")
 
-    async def _speech_stopped(self, conn: _Connection, vad: dict[str, Any]) -> None:
-        item_id = conn.speech_item_id or self._new_id("item")
+    async def _speech_stopped(
+        self, conn: _Connection, vad: dict[str, Any], audio_end_ms: int
+    ) -> None:
+        item_id = conn.vad.speech_item_id or self._new_id("item")
         await self._send(
             conn,
             {
                 "type": "input_audio_buffer.speech_stopped",
-                "audio_end_ms": round(conn.input_ms),
+                "audio_end_ms": audio_end_ms,
                 "item_id": item_id,
             },
         )
@@ -875,12 +852,8 @@ class FakeRealtimeServer:
             self._start_response(conn, {})
 
     async def _commit(self, conn: _Connection, item_id: str | None) -> None:
-        item_id = item_id or conn.speech_item_id or self._new_id("item")
-        conn.speaking = False
-        conn.speech_item_id = None
-        conn.silence_ms = 0.0
-        conn.user_audio_ms += conn.pending_ms
-        conn.pending_ms = 0.0
+        item_id = item_id or conn.vad.speech_item_id or self._new_id("item")
+        conn.user_audio_ms += conn.vad.commit()
         previous_id = conn.items[-1]["id"] if conn.items else None
         await self._send(
             conn,
@@ -941,11 +914,12 @@ class FakeRealtimeServer:
     async def _on_audio_commit(
         self, conn: _Connection, event: _Event, event_id: str | None
     ) -> None:
-        if conn.pending_ms < _MIN_COMMIT_MS:
+        pending_ms = conn.vad.pending_ms
+        if pending_ms < _MIN_COMMIT_MS:
             await self._error(
                 conn,
                 "Error committing input audio buffer: buffer too small. Expected at least "
-                f"{_MIN_COMMIT_MS:.0f}ms of audio, but buffer only has {conn.pending_ms:.2f}ms "
+                f"{_MIN_COMMIT_MS:.0f}ms of audio, but buffer only has {pending_ms:.2f}ms "
                 "of audio.",
                 code="input_audio_buffer_commit_empty",
                 event_id=event_id,
@@ -954,11 +928,7 @@ class FakeRealtimeServer:
         await self._commit(conn, None)
 
     async def _on_audio_clear(self, conn: _Connection, event: _Event, event_id: str | None) -> None:
-        conn.pending_ms = 0.0
-        conn.remainder = b""
-        conn.speaking = False
-        conn.speech_item_id = None
-        conn.silence_ms = 0.0
+        conn.vad.clear()
         await self._send(conn, {"type": "input_audio_buffer.cleared"})
 
     async def _on_output_audio_clear(
@@ -1464,14 +1434,24 @@ def _audio_part(session: Mapping[str, Any], direction: str) -> dict[str, Any]:
 def _turn_detection_defaults(vad: dict[str, Any]) -> dict[str, Any]:
     if vad.get("type") == "server_vad":
         vad.setdefault("threshold", 0.5)
-        vad.setdefault("prefix_padding_ms", _DEFAULT_PREFIX_PADDING_MS)
-        vad.setdefault("silence_duration_ms", _DEFAULT_SILENCE_MS)
+        vad.setdefault("prefix_padding_ms", DEFAULT_PREFIX_PADDING_MS)
+        vad.setdefault("silence_duration_ms", DEFAULT_SILENCE_MS)
         vad.setdefault("idle_timeout_ms", None)
     elif vad.get("type") == "semantic_vad":
         vad.setdefault("eagerness", "auto")
     vad.setdefault("create_response", True)
     vad.setdefault("interrupt_response", True)
     return vad
+
+
+def _vad_settings(vad: Mapping[str, Any]) -> VadSettings:
+    """What the energy detector reads of a wire ``turn_detection`` (defaults where absent)."""
+    silence = vad.get("silence_duration_ms")
+    padding = vad.get("prefix_padding_ms")
+    return VadSettings(
+        silence_duration_ms=silence if isinstance(silence, int) else DEFAULT_SILENCE_MS,
+        prefix_padding_ms=padding if isinstance(padding, int) else DEFAULT_PREFIX_PADDING_MS,
+    )
 
 
 def _merge_session(state: dict[str, Any], update: Mapping[str, Any]) -> None:

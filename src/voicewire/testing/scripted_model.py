@@ -102,17 +102,22 @@ from voicewire.protocol import (
 )
 from voicewire.protocol.capabilities import telephony_and_pcm
 from voicewire.protocol.config import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
+from voicewire.protocol.conversation import OrderedItems
 from voicewire.providers.event_stream import EventStream, StreamConnection
 
 from . import tones
+from .energy_vad import (
+    DEFAULT_PREFIX_PADDING_MS,
+    DEFAULT_SILENCE_MS,
+    EnergyVad,
+    SpeechStart,
+    VadSettings,
+)
 from .script import AudioReply, Reply, Script, TextReply, ToolCallReply
 
 __all__ = ["ScriptedConnection", "ScriptedModel"]
 
 _WORDS = re.compile(r"\s*\S+")
-_FRAME_MS = 10
-_DEFAULT_SILENCE_MS = 200
-_DEFAULT_PREFIX_PADDING_MS = 300
 _MAX_BUFFER_BYTES = 16 * 2**20
 _RECORD_LIMIT = 10_000
 
@@ -231,7 +236,7 @@ class ScriptedConnection(StreamConnection):
 
     Attributes:
         config: the session configuration as last updated.
-        items: the conversation, in order.
+        items: the conversation, in order (a new list; :attr:`conversation` is the store).
         committed: the input audio of each committed user turn (not kept in echo mode).
     """
 
@@ -241,19 +246,14 @@ class ScriptedConnection(StreamConnection):
         self._stream = EventStream()
         self._ids = model.ids
         self.config: SessionConfig = options.session_config or SessionConfig()
-        self.items: list[Item] = []
+        self.conversation: OrderedItems[Item] = OrderedItems()
         self.committed: list[bytes] = []
         self._heard: dict[str, str] = {}
         self._calls: dict[str, ToolCallReply] = {}
         self._buffer = bytearray()
         self._run: _Run | None = None
         self._echo_ids: tuple[str, str] | None = None
-        # energy VAD
-        self._pending_pcm = bytearray()
-        self._input_ms = 0
-        self._speaking = False
-        self._speech_item: str | None = None
-        self._silence_ms = 0
+        self._vad = EnergyVad()
         self._handlers: dict[str, Callable[[Any], None]] = {
             "session.update": self._on_session_update,
             "item.create": self._on_item_create,
@@ -275,6 +275,10 @@ class ScriptedConnection(StreamConnection):
     @property
     def session_id(self) -> str | None:
         return self._session_id
+
+    @property
+    def items(self) -> list[Item]:
+        return self.conversation.values()
 
     def send(self, event: ClientEvent) -> None:
         if self._stream.status is not TransportStatus.CONNECTED:
@@ -330,7 +334,7 @@ class ScriptedConnection(StreamConnection):
         return f"{prefix}_scripted{next(self._ids):06d}"
 
     def _last_id(self) -> str | None:
-        return self.items[-1].id if self.items else None
+        return self.conversation.last_id()
 
     @property
     def _input_format(self) -> AudioFormat:
@@ -353,47 +357,35 @@ class ScriptedConnection(StreamConnection):
     def _on_item_create(self, event: ItemCreate) -> None:
         item = event.item
         item_id = item.id or self._new_id("item")
-        if any(existing.id == item_id for existing in self.items):
+        if item_id in self.conversation:
             self._error("item_already_exists", f"item {item_id!r} already exists")
             return
         stored = replace(item, id=item_id)
         if isinstance(stored, MessageItem) and stored.status is None:
             stored = replace(stored, status="completed")
-        index = len(self.items)
-        if event.previous_item_id is not None:
-            found = self._index(event.previous_item_id)
-            if found is None:
-                self._error("item_not_found", f"previous item {event.previous_item_id!r}")
-                return
-            index = found + 1
-        previous = self.items[index - 1].id if index > 0 else None
-        self.items.insert(index, stored)
+        after = event.previous_item_id
+        if after is not None and after not in self.conversation:
+            self._error("item_not_found", f"previous item {after!r}")
+            return
+        previous = self.conversation.insert_after(item_id, stored, after)
         self._emit(ItemCreated(stored, previous))
 
-    def _index(self, item_id: str) -> int | None:
-        for index, item in enumerate(self.items):
-            if item.id == item_id:
-                return index
-        return None
-
     def _on_item_delete(self, event: ItemDelete) -> None:
-        index = self._index(event.item_id)
-        if index is None:
+        if self.conversation.delete(event.item_id) is None:
             self._error("item_not_found", f"cannot delete unknown item {event.item_id!r}")
             return
-        del self.items[index]
         self._emit(ItemDeleted(event.item_id))
 
     def _on_item_truncate(self, event: ItemTruncate) -> None:
-        if self._index(event.item_id) is None:
+        if event.item_id not in self.conversation:
             self._error("item_not_found", f"cannot truncate unknown item {event.item_id!r}")
             return
         self._emit(ItemTruncated(event.item_id, event.audio_end_ms, event.content_index))
 
     def _on_tool_result(self, event: ToolResult) -> None:
-        item = ToolResultItem(self._new_id("item"), event.call_id, event.output, event.name)
-        previous = self._last_id()
-        self.items.append(item)
+        item_id = self._new_id("item")
+        item = ToolResultItem(item_id, event.call_id, event.output, event.name)
+        previous = self.conversation.append(item_id, item)
         self._emit(ItemCreated(item, previous))
 
     # -- input audio -----------------------------------------------------------------------------
@@ -407,8 +399,7 @@ class ScriptedConnection(StreamConnection):
         self._buffer.extend(audio)
         if len(self._buffer) > _MAX_BUFFER_BYTES:
             del self._buffer[: len(self._buffer) - _MAX_BUFFER_BYTES]
-        if self._turn_detection.mode != "manual":
-            self._detect_speech(audio)
+        self._detect_speech(audio)
 
     def _echo(self, audio: bytes) -> None:
         if self._echo_ids is None:
@@ -431,10 +422,7 @@ class ScriptedConnection(StreamConnection):
 
     def _on_clear(self, event: Any) -> None:
         self._buffer.clear()
-        self._pending_pcm.clear()
-        self._speaking = False
-        self._speech_item = None
-        self._silence_ms = 0
+        self._vad.clear()
         self._emit(AudioInputCleared())
 
     def _commit(self, item_id: str | None) -> bool:
@@ -445,12 +433,15 @@ class ScriptedConnection(StreamConnection):
             return False
         self.committed.append(bytes(self._buffer))
         self._buffer.clear()
+        self._vad.commit()
         item_id = item_id or self._new_id("item")
         previous = self._last_id()
         self._emit(AudioInputCommitted(item_id, previous))
         heard = self._model.script.next_transcript()
         self._emit(ItemCreated(MessageItem(item_id, "user", (AudioPart(),), "completed"), previous))
-        self.items.append(MessageItem(item_id, "user", (AudioPart(heard),), "completed"))
+        self.conversation.append(
+            item_id, MessageItem(item_id, "user", (AudioPart(heard),), "completed")
+        )
         self._heard[item_id] = heard
         for word in _WORDS.findall(heard):
             self._emit(TranscriptInputDelta(item_id, word))
@@ -463,40 +454,24 @@ class ScriptedConnection(StreamConnection):
             audio = ulaw_to_pcm16(audio)
         elif fmt.encoding == "pcma":
             audio = alaw_to_pcm16(audio)
-        self._pending_pcm.extend(audio)
-        frame = vad_frame_bytes(fmt.sample_rate)
         turn = self._turn_detection
-        while len(self._pending_pcm) >= frame:
-            pcm = bytes(self._pending_pcm[:frame])
-            del self._pending_pcm[:frame]
-            start_ms = self._input_ms
-            self._input_ms += _FRAME_MS
-            loud = tones.rms(pcm) >= self._model.vad_rms_threshold
-            if not self._speaking:
-                if loud:
-                    self._speech_started(turn, start_ms)
-            elif loud:
-                self._silence_ms = 0
+        settings = None if turn.mode == "manual" else _vad_settings(turn)
+        threshold = self._model.vad_rms_threshold
+        for heard in self._vad.feed(audio, fmt.sample_rate, threshold, settings):
+            if isinstance(heard, SpeechStart):
+                self._speech_started(turn, heard.audio_start_ms)
             else:
-                self._silence_ms += _FRAME_MS
-                if self._silence_ms >= (turn.silence_duration_ms or _DEFAULT_SILENCE_MS):
-                    self._speech_stopped(turn)
+                self._speech_stopped(turn, heard.audio_end_ms)
 
-    def _speech_started(self, turn: TurnDetection, start_ms: int) -> None:
-        self._speaking = True
-        self._silence_ms = 0
-        self._speech_item = self._new_id("item")
-        padding = turn.prefix_padding_ms or _DEFAULT_PREFIX_PADDING_MS
-        self._emit(SpeechStarted(self._speech_item, max(0, start_ms - padding)))
+    def _speech_started(self, turn: TurnDetection, audio_start_ms: int) -> None:
+        self._vad.speech_item_id = item_id = self._new_id("item")
+        self._emit(SpeechStarted(item_id, audio_start_ms))
         if self._run is not None and turn.interrupt_response:
             self._cancel(self._run, "turn_detected")
 
-    def _speech_stopped(self, turn: TurnDetection) -> None:
-        item_id = self._speech_item
-        self._speaking = False
-        self._speech_item = None
-        self._silence_ms = 0
-        self._emit(SpeechStopped(item_id, self._input_ms))
+    def _speech_stopped(self, turn: TurnDetection, audio_end_ms: int) -> None:
+        item_id = self._vad.speech_item_id
+        self._emit(SpeechStopped(item_id, audio_end_ms))
         if self._commit(item_id) and turn.create_response and self._run is None:
             self._start_response(None)
 
@@ -530,13 +505,14 @@ class ScriptedConnection(StreamConnection):
 
     def _choose(self) -> Reply:
         script = self._model.script
-        if self.items and isinstance(self.items[-1], ToolResultItem):
-            issued = self._calls.get(self.items[-1].call_id)
+        last = self.conversation.last()
+        if isinstance(last, ToolResultItem):
+            issued = self._calls.get(last.call_id)
             return issued.then if issued is not None and issued.then is not None else script.default
         return script.choose(self._latest_user_text())
 
     def _latest_user_text(self) -> str | None:
-        for item in reversed(self.items):
+        for item in reversed(self.conversation.values()):
             if isinstance(item, MessageItem) and item.role == "user":
                 text = " ".join(p.text for p in item.content if isinstance(p, TextPart) and p.text)
                 return text or self._heard.get(item.id or "") or item.text or None
@@ -573,14 +549,13 @@ class ScriptedConnection(StreamConnection):
         item_id = self._new_id("item")
         item = MessageItem(item_id, "assistant", (), "in_progress")
         self._emit(ItemCreated(item, self._last_id()))
-        self.items.append(item)
+        self.conversation.append(item_id, item)
         return item_id
 
     def _close_message(self, run: _Run, item_id: str, part: TextPart | AudioPart) -> None:
-        index = self._index(item_id)
-        if index is not None:
+        if item_id in self.conversation:
             status: ItemStatus = "incomplete" if run.cancelled else "completed"
-            self.items[index] = MessageItem(item_id, "assistant", (part,), status)
+            self.conversation.replace(item_id, MessageItem(item_id, "assistant", (part,), status))
 
     async def _text(self, run: _Run, text: str, pace: float) -> str:
         item_id = self._open_message(run)
@@ -632,12 +607,14 @@ class ScriptedConnection(StreamConnection):
         self._emit(ToolStart(call_id, reply.name, item_id, run.id))
         self._emit(ToolDelta(call_id, arguments))
         self._emit(ToolCall(call_id, reply.name, arguments, item_id, run.id))
-        self.items.append(ToolCallItem(item_id, call_id, reply.name, arguments, "completed"))
+        self.conversation.append(
+            item_id, ToolCallItem(item_id, call_id, reply.name, arguments, "completed")
+        )
         self._calls[call_id] = reply
         return arguments
 
     def _usage(self, produced: str) -> Usage:
-        history = sum(len(_WORDS.findall(_words_of(item))) for item in self.items)
+        history = sum(len(_WORDS.findall(_words_of(item))) for item in self.conversation)
         output = len(_WORDS.findall(produced))
         return Usage(
             input_tokens=history,
@@ -648,10 +625,13 @@ class ScriptedConnection(StreamConnection):
         )
 
 
-def vad_frame_bytes(sample_rate: int) -> int:
-    """Bytes of PCM16 in one VAD frame at ``sample_rate``: never 0, or the loop that takes
-    frames off the input would spin for ever (a "rate" below 100 Hz did, freezing the server)."""
-    return 2 * max(1, sample_rate * _FRAME_MS // 1000)
+def _vad_settings(turn: TurnDetection) -> VadSettings:
+    """What the energy detector reads of the session's turn detection."""
+    silence, padding = turn.silence_duration_ms, turn.prefix_padding_ms
+    return VadSettings(
+        silence_duration_ms=DEFAULT_SILENCE_MS if silence is None else silence,
+        prefix_padding_ms=DEFAULT_PREFIX_PADDING_MS if padding is None else padding,
+    )
 
 
 def _words_of(item: Item) -> str:
