@@ -9,7 +9,8 @@ it; ``realtime()`` then raises a :class:`~voicewire.protocol.ConfigurationError`
 """
 
 from ._deps import INSTALL_HINT
-from .connection import LocalConnection, LocalOptions, heard_text
+from .connection import LocalConnection
+from .conversation import heard_text
 from .llm import (
     ChatMessage,
     LlamaCppLLM,
@@ -22,6 +23,7 @@ from .llm import (
     ToolCallRequest,
 )
 from .model import LocalRealtimeModel, realtime
+from .options import LocalOptions
 
 DEFAULT_MODEL = "local"
 

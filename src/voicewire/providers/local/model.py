@@ -17,9 +17,10 @@ from ...protocol import (
     TokenCredential,
 )
 from ._deps import require_installed
-from .connection import LocalConnection, LocalOptions
+from .connection import LocalConnection
 from .engines import Engines, shared_stt, shared_tts, shared_vad
 from .llm import LocalLLM, ToolRouting, make_llm
+from .options import LocalOptions
 
 _PIPELINE_PACKAGES = {
     "faster_whisper": "speech-to-text and voice activity detection",

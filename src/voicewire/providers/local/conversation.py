@@ -1,0 +1,143 @@
+"""The local model's conversation: its items in order, what each assistant clause took to say,
+and the chat the language model is shown."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import replace
+
+from ...protocol import AudioPart, Item, MessageItem, TextPart, ToolCallItem, ToolResultItem
+from .llm import ChatMessage, ToolCallRequest
+
+Spoken = list[tuple[str, float, float]]
+"""(clause, start ms, end ms) of an assistant item's audio."""
+
+
+class LocalConversation:
+    """The ordered items the model will see next; ``version`` changes with every edit, so a
+    response prepared for one version can tell it is stale."""
+
+    def __init__(self) -> None:
+        self._items: dict[str, Item] = {}
+        self._order: list[str] = []
+        self._spoken: dict[str, Spoken] = {}
+        self.version = 0
+
+    @property
+    def history(self) -> list[Item]:
+        return [self._items[i] for i in self._order]
+
+    def __contains__(self, item_id: object) -> bool:
+        return item_id in self._items
+
+    def get(self, item_id: str) -> Item | None:
+        return self._items.get(item_id)
+
+    def last_id(self) -> str | None:
+        return self._order[-1] if self._order else None
+
+    def add(self, item: Item, previous_item_id: str | None = None) -> str | None:
+        """Insert (or replace) ``item`` after ``previous_item_id``, else at the end; returns the
+        id of the item it now follows, for ``item.created``."""
+        assert item.id is not None
+        previous = previous_item_id if previous_item_id in self._items else self.last_id()
+        if item.id in self._items:
+            self._items[item.id] = item
+        else:
+            self._items[item.id] = item
+            if previous_item_id in self._items:
+                self._order.insert(self._order.index(previous_item_id) + 1, item.id)
+            else:
+                self._order.append(item.id)
+        self.version += 1
+        return previous
+
+    def append(self, item: Item) -> None:
+        assert item.id is not None
+        self._items[item.id] = item
+        self._order.append(item.id)
+        self.version += 1
+
+    def put_assistant(self, item: MessageItem, spoken: Spoken) -> None:
+        """Record what an assistant message said (at the end, or in its place if it is there)."""
+        assert item.id is not None
+        if item.id not in self._items:
+            self._order.append(item.id)
+        self._items[item.id] = item
+        if spoken:
+            self._spoken[item.id] = spoken
+        self.version += 1
+
+    def delete(self, item_id: str) -> None:
+        if item_id in self._items:
+            del self._items[item_id]
+            self._order.remove(item_id)
+            self.version += 1
+
+    def set_text(self, item_id: str, text: str) -> None:
+        item = self._items.get(item_id)
+        if isinstance(item, MessageItem):
+            if any(isinstance(p, AudioPart) for p in item.content):
+                self._items[item_id] = replace(item, content=(AudioPart(transcript=text),))
+            else:
+                self._items[item_id] = replace(item, content=(TextPart(text),))
+            self.version += 1
+
+    def truncate(self, item_id: str, audio_end_ms: int) -> bool:
+        """Keep the words of assistant audio item ``item_id`` heard up to ``audio_end_ms``;
+        ``False`` if there is no such item."""
+        segments = self._spoken.get(item_id)
+        item = self._items.get(item_id)
+        if segments is None or not isinstance(item, MessageItem):
+            return False
+        self.set_text(item_id, heard_text(segments, audio_end_ms))
+        return True
+
+    def has_new_content(self) -> bool:
+        """The latest message is the user's and says something, or a tool result came since."""
+        for item_id in reversed(self._order):
+            item = self._items[item_id]
+            if isinstance(item, ToolResultItem):
+                return True
+            if isinstance(item, MessageItem):
+                return item.role == "user" and bool(item.text.strip())
+        return False
+
+    def chat(self, limit: int) -> list[ChatMessage]:
+        """The latest ``limit`` items as the chat the language model sees."""
+        messages: list[ChatMessage] = []
+        ids = self._order[-limit:]
+        for item_id in ids:
+            item = self._items[item_id]
+            if isinstance(item, MessageItem):
+                text = item.text.strip()
+                if text:
+                    messages.append(ChatMessage(item.role, text))
+            elif isinstance(item, ToolCallItem):
+                call = ToolCallRequest(item.name, item.arguments, item.call_id)
+                messages.append(ChatMessage("assistant", "", tool_call=call))
+            else:
+                messages.append(
+                    ChatMessage("tool", item.output, tool_call_id=item.call_id, name=item.name)
+                )
+        while messages and messages[0].role == "tool":
+            messages.pop(0)
+        return messages
+
+
+def heard_text(segments: Sequence[tuple[str, float, float]], audio_end_ms: float) -> str:
+    """The words of ``segments`` (clause, start ms, end ms) heard up to ``audio_end_ms``; a clause
+    cut in the middle keeps the share of its words that was played."""
+    words: list[str] = []
+    for clause, start, end in segments:
+        if audio_end_ms >= end:
+            words.append(clause)
+            continue
+        if audio_end_ms > start and end > start:
+            parts = clause.split()
+            keep = int(len(parts) * (audio_end_ms - start) / (end - start))
+            if keep:
+                words.append(" ".join(parts[:keep]))
+        break
+    return re.sub(r"\s+", " ", " ".join(words)).strip()

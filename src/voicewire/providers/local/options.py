@@ -1,0 +1,52 @@
+"""The local model's settings: :class:`LocalOptions` (what :class:`SessionConfig` has no place
+for) and the defaults it falls back on."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Final
+
+from ...protocol import AudioFormat
+from .vad import SAMPLE_RATE
+
+LOCAL_VOICES: Final = ("en_US-joe-medium", "joe")
+"""The voice ids the local model answers to (piper's one bundled voice)."""
+
+DEFAULT_FORMAT = AudioFormat.pcm16(24000)
+STT_FORMAT = AudioFormat.pcm16(SAMPLE_RATE)
+DEFAULT_INSTRUCTIONS = (
+    "You are a helpful voice assistant. Answer briefly, in one or two short sentences."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LocalOptions:
+    """Pipeline settings that have no place in :class:`SessionConfig` (or defaults for it)."""
+
+    silence_duration_ms: int = 400
+    """End of turn after this much silence, unless the session's turn detection says otherwise
+    (piper and people pause ~300 ms at a comma; speculation hides most of the wait)."""
+    threshold: float = 0.5
+    prefix_padding_ms: int = 300
+    min_speech_ms: int = 96
+    """Speech must last this long before ``speech.started`` (and barge-in)."""
+    speculate: bool = True
+    """Transcribe and start answering during the end-of-turn silence (see :mod:`.turns`)."""
+    pause_ms: int = 64
+    trailing_pad_ms: int = 200
+    """Audio kept after the end of speech for STT (tight cuts lose final consonants)."""
+    first_clause_words: int = 2
+    """Speak the first clause once it has this many words (later clauses wait for more)."""
+    first_clause_max_words: int = 6
+    """... or, without punctuation, once it has this many."""
+    max_output_tokens: int = 160
+    temperature: float = 0.3
+    webrtc_gate: bool = True
+    history_items: int = 24
+    output_chunk_ms: int = 100
+    max_utterance_s: float = 30.0
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:20]}"
