@@ -1,8 +1,13 @@
-"""The local model's conversation: what an interrupted answer is remembered to have said."""
+"""The local model's conversation: its items in order, what an interrupted answer is remembered
+to have said, and the chat the language model sees."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from voicewire.protocol import AudioPart, MessageItem, TextPart, ToolCallItem, ToolResultItem
 from voicewire.providers.local import heard_text
+from voicewire.providers.local.conversation import LocalConversation
 
 
 def test_heard_text_keeps_whole_clauses_and_the_played_share_of_the_cut_one() -> None:
@@ -12,3 +17,44 @@ def test_heard_text_keeps_whole_clauses_and_the_played_share_of_the_cut_one() ->
     assert heard_text(segments, 999) == "Hello"
     assert heard_text(segments, 400) == ""
     assert heard_text(segments, 0) == ""
+
+
+def test_items_go_after_the_item_named_or_at_the_end_and_each_edit_bumps_the_version() -> None:
+    conversation = LocalConversation()
+    first = MessageItem("a", "user", (TextPart("one"),))
+    assert conversation.add(first) is None
+    assert conversation.add(MessageItem("c", "user", (TextPart("three"),))) == "a"
+    assert conversation.add(MessageItem("b", "user", (TextPart("two"),)), "a") == "a"
+    assert conversation.add(MessageItem("d", "user", (TextPart("four"),)), "nope") == "c"
+    assert [item.id for item in conversation.history] == ["a", "b", "c", "d"]
+    conversation.add(replace(first, content=(TextPart("uno"),)))  # replaced in place
+    conversation.delete("c")
+    assert [item.id for item in conversation.history] == ["a", "b", "d"]
+    assert conversation.version == 6
+
+
+def test_only_an_assistant_audio_item_can_be_cut_to_what_was_heard() -> None:
+    conversation = LocalConversation()
+    conversation.add(MessageItem("u", "user", (AudioPart(transcript="Tell me"),)))
+    said = MessageItem("s", "assistant", (AudioPart(transcript="Hello there. One two"),))
+    conversation.put_assistant(said, [("Hello there.", 0.0, 1000.0), ("One two", 1000.0, 2000.0)])
+    assert not conversation.truncate("u", 500)
+    assert not conversation.truncate("missing", 500)
+    assert conversation.truncate("s", 1000)
+    assert conversation.history[-1].text == "Hello there."
+    conversation.add(ToolCallItem("s", "c1", "get_weather", "{}"))  # replaced: no audio now
+    assert not conversation.truncate("s", 1000)
+
+
+def test_the_chat_is_the_latest_items_without_a_leading_tool_result() -> None:
+    conversation = LocalConversation()
+    conversation.add(MessageItem("u1", "user", (TextPart("weather?"),)))
+    conversation.append(ToolCallItem("t1", "c1", "get_weather", "{}"))
+    conversation.append(ToolResultItem("r1", "c1", "sunny", "get_weather"))
+    assert conversation.has_new_content()
+    assert [m.role for m in conversation.chat(3)] == ["user", "assistant", "tool"]
+    assert conversation.chat(1) == []  # a tool result alone is no chat
+    conversation.put_assistant(MessageItem("s", "assistant", (TextPart("Sunny."),)), [])
+    assert not conversation.has_new_content()
+    assert [m.content for m in conversation.chat(2)] == ["Sunny."]
+    assert [m.content for m in conversation.chat(4)] == ["weather?", "", "sunny", "Sunny."]
