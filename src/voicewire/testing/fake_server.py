@@ -89,7 +89,6 @@ import itertools
 import json
 import logging
 import math
-import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -113,6 +112,15 @@ from .energy_vad import (
     SpeechStart,
     VadSettings,
 )
+from .responder import (
+    WORDS,
+    ResponseRun,
+    answers_in_text,
+    choose_reply,
+    speech_chunks,
+    stream_speech,
+    stream_text,
+)
 from .script import AudioReply, Reply, Script, TextReply, ToolCallReply
 from .validation import validate_client_event, xai_client_event_to_openai
 
@@ -127,17 +135,8 @@ _MAX_MESSAGE_BYTES = 16 * 2**20
 _XAI_UNSUPPORTED = frozenset(
     {"conversation.item.truncate", "conversation.item.retrieve", "output_audio_buffer.clear"}
 )
-_WORDS = re.compile(r"\s*\S+")
 
 _Event = dict[str, Any]
-
-
-@dataclass(eq=False)
-class _Response:
-    id: str
-    cancel: asyncio.Event = field(default_factory=asyncio.Event)
-    reason: str = "client_cancelled"
-    task: asyncio.Task[None] | None = None
 
 
 @dataclass(eq=False)
@@ -151,19 +150,19 @@ class _Connection:
     audio_sent_ms: dict[str, float] = field(default_factory=dict)
     vad: EnergyVad = field(default_factory=EnergyVad)
     user_audio_ms: float = 0.0
-    response: _Response | None = None
+    response: ResponseRun | None = None
     closed: bool = False
 
 
 @dataclass(eq=False)
 class _Run:
     conn: _Connection
-    resp: _Response
+    resp: ResponseRun
     out_of_band: bool
 
     @property
     def cancelled(self) -> bool:
-        return self.resp.cancel.is_set()
+        return self.resp.cancelled
 
 
 class FakeRealtimeServer:
@@ -881,7 +880,7 @@ class FakeRealtimeServer:
         if not transcribe:
             return
         if not self._xai:
-            for word in _WORDS.findall(heard):
+            for word in WORDS.findall(heard):
                 await self._send(
                     conn,
                     {
@@ -893,7 +892,7 @@ class FakeRealtimeServer:
                 )
         part["transcript"] = heard
         audio_tokens = max(1, math.ceil(conn.user_audio_ms / 100))
-        text_tokens = len(_WORDS.findall(heard))
+        text_tokens = len(WORDS.findall(heard))
         await self._send(
             conn,
             {
@@ -978,16 +977,18 @@ class FakeRealtimeServer:
     def _choose_reply(self, conn: _Connection, options: Mapping[str, Any]) -> Reply:
         given = options.get("input")
         items = [i for i in given if isinstance(i, dict)] if isinstance(given, list) else conn.items
-        if items and items[-1].get("type") == "function_call_output":
-            issued = conn.calls.get(str(items[-1].get("call_id")))
-            if issued is not None and issued.then is not None:
-                return issued.then
-            return self.script.default
-        return self.script.choose(_latest_user_text(items, conn.heard))
+        last = items[-1] if items else None
+        answered = last is not None and last.get("type") == "function_call_output"
+        return choose_reply(
+            self.script,
+            conn.calls,
+            tool_output_call_id=str(last.get("call_id")) if answered and last else None,
+            user_text=None if answered else _latest_user_text(items, conn.heard),
+        )
 
     def _start_response(self, conn: _Connection, options: Mapping[str, Any]) -> None:
         reply = self._choose_reply(conn, options)
-        resp = _Response(id=self._new_id("resp"))
+        resp = ResponseRun(self._new_id("resp"))
         conn.response = resp
         resp.task = asyncio.create_task(self._run_response(conn, resp, reply, options))
         self._tasks.add(resp.task)
@@ -995,10 +996,8 @@ class FakeRealtimeServer:
 
     async def _cancel_response(self, conn: _Connection, reason: str) -> None:
         resp = conn.response
-        if resp is None or resp.cancel.is_set():
+        if resp is None or not resp.cancel(reason):
             return
-        resp.reason = reason
-        resp.cancel.set()
         task = resp.task
         if task is not None and task is not asyncio.current_task():
             done, _ = await asyncio.wait({task}, timeout=_CANCEL_TIMEOUT_S)
@@ -1006,7 +1005,7 @@ class FakeRealtimeServer:
                 task.cancel()
 
     async def _run_response(
-        self, conn: _Connection, resp: _Response, reply: Reply, options: Mapping[str, Any]
+        self, conn: _Connection, resp: ResponseRun, reply: Reply, options: Mapping[str, Any]
     ) -> None:
         try:
             await self._respond(conn, resp, reply, options)
@@ -1019,14 +1018,12 @@ class FakeRealtimeServer:
                 conn.response = None
 
     async def _respond(
-        self, conn: _Connection, resp: _Response, reply: Reply, options: Mapping[str, Any]
+        self, conn: _Connection, resp: ResponseRun, reply: Reply, options: Mapping[str, Any]
     ) -> None:
         session = conn.session
         run = _Run(conn=conn, resp=resp, out_of_band=options.get("conversation") == "none")
         modalities = options.get("output_modalities") or session.get("output_modalities")
-        text_mode = isinstance(reply, TextReply) or (
-            isinstance(reply, AudioReply) and "audio" not in (modalities or ["audio"])
-        )
+        text_mode = answers_in_text(reply, modalities)
         session_output = _audio_part(session, "output")
         option_audio = options.get("audio")
         option_output = option_audio.get("output") if isinstance(option_audio, dict) else None
@@ -1128,48 +1125,22 @@ class FakeRealtimeServer:
         item_id = item["id"]
         rate = tones.format_rate(fmt)
         width = tones.bytes_per_sample(fmt)
-        wire = tones.encode_audio(tones.tone(reply.duration_ms, sample_rate=rate), fmt)
-        chunk_bytes = max(1, rate * reply.chunk_ms // 1000) * width
-        chunks = [wire[i : i + chunk_bytes] for i in range(0, len(wire), chunk_bytes)]
-        words = _WORDS.findall(reply.transcript)
-        spoken: list[str] = []
+        chunks = speech_chunks(reply, rate, width, lambda pcm: tones.encode_audio(pcm, fmt))
         conn.audio_sent_ms[item_id] = 0.0
 
-        async def say_words_due(upto_chunk: int | None) -> None:
-            while len(spoken) < len(words) and (
-                upto_chunk is None or len(spoken) * len(chunks) <= upto_chunk * len(words)
-            ):
-                word = words[len(spoken)]
-                spoken.append(word)
-                await self._send(
-                    conn,
-                    {
-                        "type": "response.output_audio_transcript.delta",
-                        **ids,
-                        "content_index": 0,
-                        "delta": word,
-                    },
-                )
+        async def say(word: str) -> None:
+            delta = {"type": "response.output_audio_transcript.delta", **ids, "content_index": 0}
+            await self._send(conn, {**delta, "delta": word})
 
-        for index, chunk in enumerate(chunks):
-            if run.cancelled:
-                break
-            await say_words_due(index)
-            await self._send(
-                conn,
-                {
-                    "type": "response.output_audio.delta",
-                    **ids,
-                    "content_index": 0,
-                    "delta": base64.b64encode(chunk).decode("ascii"),
-                },
-            )
+        async def play(chunk: bytes) -> None:
+            audio = base64.b64encode(chunk).decode("ascii")
+            delta = {"type": "response.output_audio.delta", **ids, "content_index": 0}
+            await self._send(conn, {**delta, "delta": audio})
             conn.audio_sent_ms[item_id] += len(chunk) / width * 1000 / rate
-            if await self._pause(run, reply.pace):
-                break
-        if not run.cancelled:
-            await say_words_due(None)
-        transcript = "".join(spoken)
+
+        transcript = await stream_speech(
+            run.resp, chunks, reply.transcript, reply.pace, say=say, play=play
+        )
         await self._send(conn, {"type": "response.output_audio.done", **ids, "content_index": 0})
         await self._send(
             conn,
@@ -1196,18 +1167,12 @@ class FakeRealtimeServer:
     async def _emit_text(self, run: _Run, text: str, pace: float) -> dict[str, Any]:
         conn = run.conn
         item, previous_id, ids = await self._start_message(run, {"type": "text", "text": ""})
-        written: list[str] = []
-        for word in _WORDS.findall(text):
-            if run.cancelled:
-                break
-            written.append(word)
-            await self._send(
-                conn,
-                {"type": self.dialect.text_delta_type, **ids, "content_index": 0, "delta": word},
-            )
-            if await self._pause(run, pace):
-                break
-        full = "".join(written)
+
+        async def say(word: str) -> None:
+            delta = {"type": self.dialect.text_delta_type, **ids, "content_index": 0}
+            await self._send(conn, {**delta, "delta": word})
+
+        full = await stream_text(run.resp, text, pace, say)
         await self._send(
             conn, {"type": self.dialect.text_done_type, **ids, "content_index": 0, "text": full}
         )
@@ -1265,7 +1230,7 @@ class FakeRealtimeServer:
                         "delta": arguments[start : start + step],
                     },
                 )
-                await self._pause(run, 0.0)
+                await run.resp.pause(0.0)
         if not run.cancelled:
             await self._send(
                 conn,
@@ -1281,15 +1246,6 @@ class FakeRealtimeServer:
             conn.calls[call_id] = reply
         await self._close_item(run, item, previous_id)
         return item
-
-    async def _pause(self, run: _Run, pace: float) -> bool:
-        """Sleep ``pace`` seconds (or just yield), waking early on cancel; True if cancelled."""
-        if pace > 0:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(run.resp.cancel.wait(), pace)
-        else:
-            await asyncio.sleep(0)
-        return run.cancelled
 
     def _usage(
         self, conn: _Connection, item: Mapping[str, Any], session: Mapping[str, Any]

@@ -39,10 +39,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import re
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -105,7 +104,6 @@ from voicewire.protocol.config import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
 from voicewire.protocol.conversation import OrderedItems
 from voicewire.providers.event_stream import EventStream, StreamConnection
 
-from . import tones
 from .energy_vad import (
     DEFAULT_PREFIX_PADDING_MS,
     DEFAULT_SILENCE_MS,
@@ -113,11 +111,19 @@ from .energy_vad import (
     SpeechStart,
     VadSettings,
 )
+from .responder import (
+    WORDS,
+    ResponseRun,
+    answers_in_text,
+    choose_reply,
+    speech_chunks,
+    stream_speech,
+    stream_text,
+)
 from .script import AudioReply, Reply, Script, TextReply, ToolCallReply
 
 __all__ = ["ScriptedConnection", "ScriptedModel"]
 
-_WORDS = re.compile(r"\s*\S+")
 _MAX_BUFFER_BYTES = 16 * 2**20
 _RECORD_LIMIT = 10_000
 
@@ -219,18 +225,6 @@ class ScriptedModel:
         self.received.append(event)
 
 
-@dataclass(eq=False)
-class _Run:
-    id: str
-    cancel: asyncio.Event = field(default_factory=asyncio.Event)
-    reason: str = "client_cancelled"
-    task: asyncio.Task[None] | None = None
-
-    @property
-    def cancelled(self) -> bool:
-        return self.cancel.is_set()
-
-
 class ScriptedConnection(StreamConnection):
     """One scripted model session (a :class:`~voicewire.protocol.RealtimeConnection`).
 
@@ -251,7 +245,7 @@ class ScriptedConnection(StreamConnection):
         self._heard: dict[str, str] = {}
         self._calls: dict[str, ToolCallReply] = {}
         self._buffer = bytearray()
-        self._run: _Run | None = None
+        self._run: ResponseRun | None = None
         self._echo_ids: tuple[str, str] | None = None
         self._vad = EnergyVad()
         self._handlers: dict[str, Callable[[Any], None]] = {
@@ -443,7 +437,7 @@ class ScriptedConnection(StreamConnection):
             item_id, MessageItem(item_id, "user", (AudioPart(heard),), "completed")
         )
         self._heard[item_id] = heard
-        for word in _WORDS.findall(heard):
+        for word in WORDS.findall(heard):
             self._emit(TranscriptInputDelta(item_id, word))
         self._emit(TranscriptInput(item_id, heard))
         return True
@@ -467,7 +461,7 @@ class ScriptedConnection(StreamConnection):
         self._vad.speech_item_id = item_id = self._new_id("item")
         self._emit(SpeechStarted(item_id, audio_start_ms))
         if self._run is not None and turn.interrupt_response:
-            self._cancel(self._run, "turn_detected")
+            self._run.cancel("turn_detected")
 
     def _speech_stopped(self, turn: TurnDetection, audio_end_ms: int) -> None:
         item_id = self._vad.speech_item_id
@@ -491,25 +485,21 @@ class ScriptedConnection(StreamConnection):
         if run is None or (event.response_id is not None and event.response_id != run.id):
             self._error("response_cancel_not_active", "there is no active response to cancel")
             return
-        self._cancel(run, "client_cancelled")
-
-    def _cancel(self, run: _Run, reason: str) -> None:
-        if not run.cancelled:
-            run.reason = reason
-            run.cancel.set()
+        run.cancel("client_cancelled")
 
     def _start_response(self, config: ResponseConfig | None) -> None:
-        run = _Run(self._new_id("resp"))
+        run = ResponseRun(self._new_id("resp"))
         self._run = run
         run.task = asyncio.create_task(self._respond(run, self._choose(), config))
 
     def _choose(self) -> Reply:
-        script = self._model.script
         last = self.conversation.last()
-        if isinstance(last, ToolResultItem):
-            issued = self._calls.get(last.call_id)
-            return issued.then if issued is not None and issued.then is not None else script.default
-        return script.choose(self._latest_user_text())
+        return choose_reply(
+            self._model.script,
+            self._calls,
+            tool_output_call_id=last.call_id if isinstance(last, ToolResultItem) else None,
+            user_text=self._latest_user_text(),
+        )
 
     def _latest_user_text(self) -> str | None:
         for item in reversed(self.conversation.values()):
@@ -518,16 +508,13 @@ class ScriptedConnection(StreamConnection):
                 return text or self._heard.get(item.id or "") or item.text or None
         return None
 
-    async def _respond(self, run: _Run, reply: Reply, config: ResponseConfig | None) -> None:
+    async def _respond(self, run: ResponseRun, reply: Reply, config: ResponseConfig | None) -> None:
         self._emit(ResponseCreated(run.id))
         modalities = (config.modalities if config else None) or self.config.modalities
-        text_mode = isinstance(reply, TextReply) or (
-            modalities is not None and "audio" not in modalities
-        )
         produced = ""
         if isinstance(reply, ToolCallReply):
             produced = self._tool_call(run, reply)
-        elif text_mode:
+        elif answers_in_text(reply, modalities):
             text = reply.text if isinstance(reply, TextReply) else reply.transcript
             produced = await self._text(run, text, reply.pace)
         else:
@@ -545,60 +532,49 @@ class ScriptedConnection(StreamConnection):
             )
         )
 
-    def _open_message(self, run: _Run) -> str:
+    def _open_message(self, run: ResponseRun) -> str:
         item_id = self._new_id("item")
         item = MessageItem(item_id, "assistant", (), "in_progress")
         self._emit(ItemCreated(item, self._last_id()))
         self.conversation.append(item_id, item)
         return item_id
 
-    def _close_message(self, run: _Run, item_id: str, part: TextPart | AudioPart) -> None:
+    def _close_message(self, run: ResponseRun, item_id: str, part: TextPart | AudioPart) -> None:
         if item_id in self.conversation:
             status: ItemStatus = "incomplete" if run.cancelled else "completed"
             self.conversation.replace(item_id, MessageItem(item_id, "assistant", (part,), status))
 
-    async def _text(self, run: _Run, text: str, pace: float) -> str:
+    async def _text(self, run: ResponseRun, text: str, pace: float) -> str:
         item_id = self._open_message(run)
-        written: list[str] = []
-        for word in _WORDS.findall(text):
-            if run.cancelled:
-                break
-            written.append(word)
+
+        async def say(word: str) -> None:
             self._emit(TextOutputDelta(run.id, item_id, word))
-            await _pause(run, pace)
-        full = "".join(written)
+
+        full = await stream_text(run, text, pace, say)
         self._emit(TextOutput(run.id, item_id, full))
         self._close_message(run, item_id, TextPart(full))
         return full
 
-    async def _audio(self, run: _Run, reply: AudioReply) -> str:
+    async def _audio(self, run: ResponseRun, reply: AudioReply) -> str:
         item_id = self._open_message(run)
         fmt = self._output_format
-        wire = _encode(tones.tone(reply.duration_ms, sample_rate=fmt.sample_rate), fmt)
-        width = fmt.bits // 8
-        chunk = max(1, fmt.sample_rate * reply.chunk_ms // 1000) * width
-        chunks = [wire[i : i + chunk] for i in range(0, len(wire), chunk)]
-        words = _WORDS.findall(reply.transcript)
-        spoken: list[str] = []
-        for index, data in enumerate(chunks):
-            if run.cancelled:
-                break
-            while len(spoken) < len(words) and len(spoken) * len(chunks) <= index * len(words):
-                spoken.append(words[len(spoken)])
-                self._emit(TranscriptOutputDelta(run.id, item_id, spoken[-1]))
-            self._emit(AudioOutputDelta.from_bytes(run.id, item_id, data))
-            await _pause(run, reply.pace)
-        if not run.cancelled:
-            for word in words[len(spoken) :]:
-                spoken.append(word)
-                self._emit(TranscriptOutputDelta(run.id, item_id, word))
-        transcript = "".join(spoken)
+
+        async def say(word: str) -> None:
+            self._emit(TranscriptOutputDelta(run.id, item_id, word))
+
+        async def play(chunk: bytes) -> None:
+            self._emit(AudioOutputDelta.from_bytes(run.id, item_id, chunk))
+
+        chunks = speech_chunks(reply, fmt.sample_rate, fmt.bits // 8, lambda pcm: _encode(pcm, fmt))
+        transcript = await stream_speech(
+            run, chunks, reply.transcript, reply.pace, say=say, play=play
+        )
         self._emit(AudioOutputDone(run.id, item_id))
         self._emit(TranscriptOutput(run.id, item_id, transcript))
         self._close_message(run, item_id, AudioPart(transcript))
         return transcript
 
-    def _tool_call(self, run: _Run, reply: ToolCallReply) -> str:
+    def _tool_call(self, run: ResponseRun, reply: ToolCallReply) -> str:
         call_id = reply.call_id or self._new_id("call")
         item_id = self._new_id("item")
         arguments = reply.arguments_json
@@ -614,8 +590,8 @@ class ScriptedConnection(StreamConnection):
         return arguments
 
     def _usage(self, produced: str) -> Usage:
-        history = sum(len(_WORDS.findall(_words_of(item))) for item in self.conversation)
-        output = len(_WORDS.findall(produced))
+        history = sum(len(WORDS.findall(_words_of(item))) for item in self.conversation)
+        output = len(WORDS.findall(produced))
         return Usage(
             input_tokens=history,
             output_tokens=output,
@@ -648,12 +624,3 @@ def _encode(pcm16: bytes, fmt: AudioFormat) -> bytes:
     if fmt.encoding == "pcma":
         return pcm16_to_alaw(pcm16)
     return pcm16
-
-
-async def _pause(run: _Run, pace: float) -> None:
-    """Sleep ``pace`` seconds (or just yield), waking early when the response is cancelled."""
-    if pace > 0:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(run.cancel.wait(), pace)
-    else:
-        await asyncio.sleep(0)
