@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from voicewire.openai_wire.session_decode import MAX_PCM_RATE, MIN_PCM_RATE
+from voicewire.openai_wire.formats import MAX_PCM_RATE, MIN_PCM_RATE
 from voicewire.protocol import AudioFormat, ClientEvent, SessionUpdate
 from voicewire.server import ClientEventError, decode_client
 from voicewire.testing import validate_client_event

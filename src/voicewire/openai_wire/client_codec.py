@@ -20,8 +20,7 @@ heard of without failing on it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from types import MappingProxyType
+from collections.abc import Callable, Mapping
 from typing import Any, Final, cast
 
 from pydantic_core import from_json as _parse_json
@@ -32,25 +31,19 @@ from voicewire.protocol import (
     AudioInputCommitted,
     AudioOutputDelta,
     AudioOutputDone,
-    AudioPart,
     ClientEvent,
-    ContentPart,
-    Item,
     ItemCreate,
     ItemCreated,
     ItemDelete,
     ItemDeleted,
-    ItemStatus,
     ItemTruncate,
     ItemTruncated,
-    MessageItem,
     ProtocolError,
     ResponseCancel,
     ResponseCreate,
     ResponseCreated,
     ResponseDone,
     ResponseStatus,
-    Role,
     ServerEvent,
     SessionConfig,
     SessionCreated,
@@ -61,25 +54,23 @@ from voicewire.protocol import (
     SpeechStopped,
     TextOutput,
     TextOutputDelta,
-    TextPart,
     ToolCall,
-    ToolCallItem,
     ToolDelta,
     ToolResult,
-    ToolResultItem,
     ToolStart,
     TranscriptInput,
     TranscriptInputDelta,
     TranscriptOutput,
     TranscriptOutputDelta,
-    Usage,
 )
 from voicewire.protocol.base64_audio import b64decode_strict, encode_base64
 
 from .dialect import Dialect
-from .fields import MISSING, describe
+from .fields import MISSING, ServerEventFields, describe
+from .items import decode_item_from_server, encode_item_for_server
 from .session_encode import encode_response
 from .session_encode import encode_session as _encode_session
+from .usage import decode_usage
 
 __all__ = [
     "CUMULATIVE_TRANSCRIPT",
@@ -137,10 +128,6 @@ IGNORED_SERVER_TYPES: Final[frozenset[str]] = frozenset(
 _RESPONSE_STATUSES: Final[frozenset[str]] = frozenset(
     {"completed", "cancelled", "failed", "incomplete", "in_progress"}
 )
-_ITEM_STATUSES: Final[frozenset[str]] = frozenset({"completed", "incomplete", "in_progress"})
-_ROLES: Final[frozenset[str]] = frozenset({"user", "assistant", "system"})
-_TEXT_PARTS: Final[frozenset[str]] = frozenset({"input_text", "output_text", "text"})
-_AUDIO_PARTS: Final[frozenset[str]] = frozenset({"input_audio", "output_audio", "audio"})
 _MAX_PARTIAL_TRANSCRIPTS: Final = 256
 
 # --- field access with clear errors (the slow, careful path) ----------------------------------
@@ -382,7 +369,7 @@ class OpenAIProtocolCodec:
     def _enc_item_create(self, event: ItemCreate) -> dict[str, Any]:
         message: dict[str, Any] = {
             "type": "conversation.item.create",
-            "item": encode_item(event.item),
+            "item": encode_item_for_server(event.item),
         }
         if event.previous_item_id is not None:
             message["previous_item_id"] = event.previous_item_id
@@ -518,7 +505,7 @@ class OpenAIProtocolCodec:
 
     @staticmethod
     def _on_item_created(m: Mapping[str, Any]) -> list[ServerEvent]:
-        item = decode_item(_obj(m, "item", m), m)
+        item = decode_item_from_server(_obj(m, "item", m), ServerEventFields(m["type"]))
         if item is None:
             return []
         return [ItemCreated(item, _opt_str(m, "previous_item_id", m))]
@@ -647,7 +634,7 @@ class OpenAIProtocolCodec:
                 text = _opt_str(error, "message", m, where + "message") or "the response failed"
                 events.append(SessionError(code, text))
                 reason = reason or code
-        usage = _decode_usage(response, m)
+        usage = decode_usage(response, ServerEventFields(m["type"]))
         done_status = cast(ResponseStatus, status)
         events.append(ResponseDone(response_id, done_status, usage, reason))
         return events
@@ -729,169 +716,3 @@ class OpenAIProtocolCodec:
                 _opt_str(m, "response_id", m),
             )
         ]
-
-
-# --- items ------------------------------------------------------------------------------------
-
-
-def encode_item(item: Item) -> dict[str, Any]:
-    """A neutral conversation item as a GA ``conversation.item.create`` item."""
-    encoded: dict[str, Any]
-    if isinstance(item, MessageItem):
-        encoded = {"type": "message", "role": item.role, "content": _encode_content(item)}
-    elif isinstance(item, ToolCallItem):
-        encoded = {
-            "type": "function_call",
-            "call_id": item.call_id,
-            "name": item.name,
-            "arguments": item.arguments,
-        }
-    elif isinstance(item, ToolResultItem):
-        # GA function_call_output items have no name; the call id identifies the call.
-        encoded = {"type": "function_call_output", "call_id": item.call_id, "output": item.output}
-    else:
-        raise TypeError(f"not a voicewire conversation item: {item!r}")
-    if item.id is not None:
-        encoded["id"] = item.id
-    return encoded
-
-
-def _encode_content(item: MessageItem) -> list[dict[str, Any]]:
-    content: list[dict[str, Any]] = []
-    role = item.role
-    for part in item.content:
-        if isinstance(part, TextPart):
-            kind = "output_text" if role == "assistant" else "input_text"
-            content.append({"type": kind, "text": part.text})
-        elif role == "user":
-            encoded: dict[str, Any] = {"type": "input_audio"}
-            if part.audio is not None:
-                encoded["audio"] = encode_base64(part.audio)
-            if part.transcript is not None:
-                encoded["transcript"] = part.transcript
-            content.append(encoded)
-        elif role == "assistant":
-            # Assistant audio is replayed by its transcript; the API takes no assistant audio.
-            encoded = {"type": "output_audio"}
-            if part.transcript is not None:
-                encoded["transcript"] = part.transcript
-            content.append(encoded)
-        elif part.transcript is not None:
-            # System messages hold text only: what was said is what counts.
-            content.append({"type": "input_text", "text": part.transcript})
-    return content
-
-
-def decode_item(item: Mapping[str, Any], event: Mapping[str, Any]) -> Item | None:
-    """A GA conversation item (``event["item"]``) as a neutral item; ``None`` for kinds with no
-    neutral form (MCP calls and approvals)."""
-    item_type = _str(item, "type", event, "item.type")
-    item_id = _opt_str(item, "id", event, "item.id")
-    raw_status = item.get("status")
-    status = (
-        cast(ItemStatus, raw_status)
-        if isinstance(raw_status, str) and raw_status in _ITEM_STATUSES
-        else None
-    )
-    if item_type == "message":
-        role = item.get("role")
-        if not isinstance(role, str) or role not in _ROLES:
-            raise _field_error(event, "item.role", "'user', 'assistant' or 'system'", role)
-        raw_content = item.get("content", MISSING)
-        if not isinstance(raw_content, list | tuple):
-            raise _field_error(event, "item.content", "an array", raw_content)
-        return MessageItem(item_id, cast(Role, role), _decode_parts(raw_content, event), status)
-    if item_type == "function_call":
-        return ToolCallItem(
-            item_id,
-            _opt_str(item, "call_id", event, "item.call_id") or "",
-            _str(item, "name", event, "item.name"),
-            _opt_str(item, "arguments", event, "item.arguments") or "",
-            status,
-        )
-    if item_type == "function_call_output":
-        return ToolResultItem(
-            item_id,
-            _str(item, "call_id", event, "item.call_id"),
-            _str(item, "output", event, "item.output"),
-        )
-    return None
-
-
-def _decode_parts(raw: Sequence[Any], event: Mapping[str, Any]) -> tuple[ContentPart, ...]:
-    parts: list[ContentPart] = []
-    for index, part in enumerate(raw):
-        if not isinstance(part, Mapping):
-            raise _field_error(event, f"item.content[{index}]", "an object", part)
-        part_type = part.get("type")
-        if not isinstance(part_type, str):
-            raise _field_error(
-                event, f"item.content[{index}].type", "a string", part.get("type", MISSING)
-            )
-        if part_type in _TEXT_PARTS:
-            text = part.get("text")
-            if text is not None and not isinstance(text, str):
-                raise _field_error(event, f"item.content[{index}].text", "a string", text)
-            parts.append(TextPart(text or ""))
-        elif part_type in _AUDIO_PARTS:
-            transcript = part.get("transcript")
-            if transcript is not None and not isinstance(transcript, str):
-                path = f"item.content[{index}].transcript"
-                raise _field_error(event, path, "a string or null", transcript)
-            audio_b64 = part.get("audio")
-            if audio_b64 is not None and not isinstance(audio_b64, str):
-                path = f"item.content[{index}].audio"
-                raise _field_error(event, path, "base64 text or null", audio_b64)
-            audio = (
-                _b64decode(audio_b64, event, f"item.content[{index}].audio") if audio_b64 else None
-            )
-            parts.append(AudioPart(transcript, audio))
-        # Other parts (input_image, ...) have no neutral form.
-    return tuple(parts)
-
-
-_NO_DETAILS: Final[Mapping[str, Any]] = MappingProxyType({})
-
-
-def _decode_usage(response: Mapping[str, Any], event: Mapping[str, Any]) -> Usage | None:
-    """Token usage; GA omits zero counts and whole detail objects, which read as 0."""
-    usage = _opt_obj(response, "usage", event, "response.usage")
-    if usage is None:
-        return None
-    get = usage.get
-    inputs = get("input_token_details") or _NO_DETAILS
-    outputs = get("output_token_details") or _NO_DETAILS
-    if isinstance(inputs, Mapping) and isinstance(outputs, Mapping):
-        counts = (
-            get("input_tokens", 0),
-            get("output_tokens", 0),
-            get("total_tokens", 0),
-            inputs.get("audio_tokens", 0),
-            inputs.get("text_tokens", 0),
-            inputs.get("cached_tokens", 0),
-            outputs.get("audio_tokens", 0),
-            outputs.get("text_tokens", 0),
-        )
-        if all(count.__class__ is int for count in counts):
-            return Usage(*counts)
-    return _decode_usage_carefully(usage, event)
-
-
-def _decode_usage_carefully(usage: Mapping[str, Any], event: Mapping[str, Any]) -> Usage:
-    where = "response.usage."
-    input_details = _opt_obj(usage, "input_token_details", event, where + "input_token_details")
-    output_details = _opt_obj(usage, "output_token_details", event, where + "output_token_details")
-    inputs = input_details or _NO_DETAILS
-    outputs = output_details or _NO_DETAILS
-    in_where = where + "input_token_details."
-    out_where = where + "output_token_details."
-    return Usage(
-        input_tokens=_int(usage, "input_tokens", event, where + "input_tokens", 0),
-        output_tokens=_int(usage, "output_tokens", event, where + "output_tokens", 0),
-        total_tokens=_int(usage, "total_tokens", event, where + "total_tokens", 0),
-        input_audio_tokens=_int(inputs, "audio_tokens", event, in_where + "audio_tokens", 0),
-        input_text_tokens=_int(inputs, "text_tokens", event, in_where + "text_tokens", 0),
-        input_cached_tokens=_int(inputs, "cached_tokens", event, in_where + "cached_tokens", 0),
-        output_audio_tokens=_int(outputs, "audio_tokens", event, out_where + "audio_tokens", 0),
-        output_text_tokens=_int(outputs, "text_tokens", event, out_where + "text_tokens", 0),
-    )

@@ -1,8 +1,10 @@
 """Reading OpenAI Realtime JSON with errors that name the event type and the field.
 
-Shared by both sides of the wire: :func:`describe` and :data:`MISSING` name a bad value for the
-client codec reading server events and for the server reading client events; :class:`Fields`
-reads a client event's fields with OpenAI-style error codes.
+Shared by both sides of the wire: one :class:`FieldReader` reads fields, and only the error it
+raises differs. :class:`Fields` reads a client event for the server (a
+:class:`ClientEventError` with an OpenAI-style code, quoted back to the client);
+:class:`ServerEventFields` reads a server event for the client codec (a
+:class:`~voicewire.protocol.ProtocolError`).
 
 Every reader checks a value's JSON type before anything else touches it (a set membership test on
 an object or an array would raise ``TypeError``), and every number it returns is finite: whatever
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import Any, Final, Generic, TypeVar
 
 from voicewire.protocol import ProtocolError
 from voicewire.protocol.base64_audio import b64decode_strict
@@ -67,20 +69,22 @@ class ClientEventError(ProtocolError):
         self.param = param
 
 
-class Fields:
-    """Typed access to one client event's fields; every error names the event and the path."""
+ErrorT = TypeVar("ErrorT", bound=ProtocolError)
+
+
+class FieldReader(Generic[ErrorT]):
+    """Typed access to one event's fields; every error names the event and the path."""
 
     __slots__ = ("event_type",)
 
     def __init__(self, event_type: str) -> None:
         self.event_type = event_type
 
-    def invalid(self, path: str, message: str, *, code: str = "invalid_value") -> ClientEventError:
-        return ClientEventError(
-            f"invalid {self.event_type!r} event: {path!r} {message}", code=code, param=path
-        )
+    def invalid(self, path: str, message: str, *, code: str = "invalid_value") -> ErrorT:
+        """The error for the field at ``path``: ``message`` says what is wrong with it."""
+        raise NotImplementedError
 
-    def wrong(self, path: str, expected: str, value: object) -> ClientEventError:
+    def wrong(self, path: str, expected: str, value: object) -> ErrorT:
         code = "missing_required_parameter" if value is MISSING else "invalid_type"
         return self.invalid(path, f"must be {expected}, got {describe(value)}", code=code)
 
@@ -184,3 +188,26 @@ class Fields:
             return b64decode_strict(text)
         except ValueError as exc:
             raise self.invalid(path, f"is not valid base64 ({exc})") from None
+
+
+class Fields(FieldReader[ClientEventError]):
+    """Reads a client event's fields for the server: errors are :class:`ClientEventError`."""
+
+    __slots__ = ()
+
+    def invalid(self, path: str, message: str, *, code: str = "invalid_value") -> ClientEventError:
+        return ClientEventError(
+            f"invalid {self.event_type!r} event: {path!r} {message}", code=code, param=path
+        )
+
+
+class ServerEventFields(FieldReader[ProtocolError]):
+    """Reads a server event's fields for the client codec: errors are plain
+    :class:`~voicewire.protocol.ProtocolError` (a provider sent something malformed)."""
+
+    __slots__ = ()
+
+    def invalid(self, path: str, message: str, *, code: str = "invalid_value") -> ProtocolError:
+        return ProtocolError(
+            f"malformed {self.event_type!r} server event: field {path!r} {message}"
+        )

@@ -30,27 +30,20 @@ from voicewire.protocol import (
     AudioInputAppend,
     AudioInputClear,
     AudioInputCommit,
-    AudioPart,
     ClientEvent,
-    ContentPart,
-    Item,
     ItemCreate,
     ItemDelete,
     ItemTruncate,
-    MessageItem,
     Modality,
     ResponseCancel,
     ResponseConfig,
     ResponseCreate,
-    Role,
     SessionUpdate,
-    TextPart,
-    ToolCallItem,
-    ToolResultItem,
 )
 from voicewire.protocol.base64_audio import b64decode_strict
 
-from .fields import MISSING, ClientEventError, Fields, shown
+from .fields import ClientEventError, Fields, shown
+from .items import decode_item_from_client
 from .session_decode import MODALITIES, parse_max_tokens, parse_session, parse_tool_choice
 
 __all__ = [
@@ -75,10 +68,6 @@ WireEvent = ClientEvent | ItemRetrieve
 
 _Decoder = Callable[[Mapping[str, Any], Fields], Sequence[WireEvent]]
 
-_ROLES: Final = ("user", "assistant", "system")
-_ITEM_TYPES: Final = ("message", "function_call", "function_call_output")
-_TEXT_PARTS: Final = frozenset({"input_text", "output_text", "text"})
-_AUDIO_PARTS: Final = frozenset({"input_audio", "output_audio", "audio"})
 _DECLINED: Final[Mapping[str, str]] = {
     "output_audio_buffer.clear": (
         "Invalid value: output_audio_buffer.clear is only supported for WebRTC and SIP connections."
@@ -153,7 +142,7 @@ def _session_update(m: Mapping[str, Any], f: Fields) -> list[ClientEvent]:
 
 
 def _item_create(m: Mapping[str, Any], f: Fields) -> list[ClientEvent]:
-    item = _decode_item(f.mapping(m, "item", "item"), f)
+    item = decode_item_from_client(f.mapping(m, "item", "item"), f)
     return [ItemCreate(item, f.opt_text(m, "previous_item_id", "previous_item_id"))]
 
 
@@ -238,44 +227,3 @@ _DECODERS: Final[Mapping[str, _Decoder]] = {
 SERVED_CLIENT_TYPES: Final[frozenset[str]] = frozenset(_DECODERS)
 """The GA client event ``type`` strings this server serves (not to be confused with
 :data:`voicewire.protocol.CLIENT_EVENT_TYPES`, the neutral client event classes)."""
-
-# --- items -------------------------------------------------------------------------------------
-
-
-def _decode_item(item: Mapping[str, Any], f: Fields) -> Item:
-    kind = f.choice(item.get("type", MISSING), "item.type", _ITEM_TYPES)
-    item_id = f.opt_text(item, "id", "item.id")
-    if kind == "message":
-        role = f.choice(item.get("role", MISSING), "item.role", _ROLES)
-        content = _decode_parts(f.array(item, "content", "item.content"), f)
-        return MessageItem(item_id, cast(Role, role), content)
-    if kind == "function_call":
-        return ToolCallItem(
-            item_id,
-            f.opt_text(item, "call_id", "item.call_id") or "",
-            f.text(item, "name", "item.name"),
-            f.opt_text(item, "arguments", "item.arguments") or "",
-        )
-    return ToolResultItem(
-        item_id, f.text(item, "call_id", "item.call_id"), f.text(item, "output", "item.output")
-    )
-
-
-def _decode_parts(raw: Sequence[Any], f: Fields) -> tuple[ContentPart, ...]:
-    parts: list[ContentPart] = []
-    for index, part in enumerate(raw):
-        path = f"item.content[{index}]"
-        if not isinstance(part, Mapping):
-            raise f.wrong(path, "an object", part)
-        kind = f.text(part, "type", f"{path}.type")
-        if kind in _TEXT_PARTS:
-            parts.append(TextPart(f.opt_text(part, "text", f"{path}.text") or ""))
-        elif kind in _AUDIO_PARTS:
-            audio_b64 = f.opt_text(part, "audio", f"{path}.audio")
-            audio = f.base64(audio_b64, f"{path}.audio") if audio_b64 else None
-            parts.append(AudioPart(f.opt_text(part, "transcript", f"{path}.transcript"), audio))
-        else:
-            raise f.invalid(
-                f"{path}.type", f"content type {shown(kind)} is not supported (text and audio are)"
-            )
-    return tuple(parts)

@@ -45,7 +45,6 @@ from voicewire.protocol import (
     AudioInputCommitted,
     AudioOutputDelta,
     AudioOutputDone,
-    AudioPart,
     Item,
     ItemCreated,
     ItemDeleted,
@@ -62,7 +61,6 @@ from voicewire.protocol import (
     SpeechStopped,
     TextOutput,
     TextOutputDelta,
-    TextPart,
     ToolCall,
     ToolCallItem,
     ToolResultItem,
@@ -71,11 +69,13 @@ from voicewire.protocol import (
     TranscriptInputDelta,
     TranscriptOutput,
     TranscriptOutputDelta,
-    Usage,
 )
 from voicewire.redaction import redact
 
-from .session_encode import render_audio_format, render_session
+from .formats import render_audio_format
+from .items import encode_item_for_client
+from .session_encode import render_session
+from .usage import encode_usage
 
 __all__ = ["ServerEventEncoder"]
 
@@ -202,7 +202,9 @@ class ServerEventEncoder:
         if not self.shows(item_id, item):
             return None
         assert isinstance(item, MessageItem)
-        return self._event("conversation.item.retrieved", item=_message_json(item, item_id))
+        return self._event(
+            "conversation.item.retrieved", item=encode_item_for_client(item, item_id)
+        )
 
     def shows(self, item_id: str, item: Item | None) -> bool:
         """Whether the client may see ``item`` (held under ``item_id``): a message it was not
@@ -286,7 +288,7 @@ class ServerEventEncoder:
             return out
         item_id = item.id or self._id("item")
         previous = self._visible_previous(event.previous_item_id)
-        encoded = _message_json(item, item_id)
+        encoded = encode_item_for_client(item, item_id)
         self._last_item = item_id
         return [
             self._event("conversation.item.added", previous_item_id=previous, item=encoded),
@@ -586,48 +588,6 @@ class ServerEventEncoder:
             "output_modalities": modalities or ["audio"],
             "max_output_tokens": config.max_output_tokens or "inf",
             "audio": {"output": audio_output},
-            "usage": _usage_json(done.usage) if done is not None and done.usage else None,
+            "usage": encode_usage(done.usage) if done is not None and done.usage else None,
             "metadata": None,
         }
-
-
-def _message_json(item: MessageItem, item_id: str) -> Message:
-    content: list[Message] = []
-    for part in item.content:
-        if item.role == "assistant":
-            if isinstance(part, TextPart):
-                content.append({"type": "output_text", "text": part.text})
-            else:
-                content.append({"type": "output_audio", "transcript": part.transcript})
-        elif item.role == "system":
-            text = part.text if isinstance(part, TextPart) else (part.transcript or "")
-            content.append({"type": "input_text", "text": text})
-        elif isinstance(part, AudioPart):
-            content.append({"type": "input_audio", "transcript": part.transcript})
-        else:
-            content.append({"type": "input_text", "text": part.text})
-    return {
-        "id": item_id,
-        "type": "message",
-        "object": "realtime.item",
-        "status": item.status or "completed",
-        "role": item.role,
-        "content": content,
-    }
-
-
-def _usage_json(usage: Usage) -> Message:
-    return {
-        "total_tokens": usage.total_tokens,
-        "input_tokens": usage.input_tokens,
-        "output_tokens": usage.output_tokens,
-        "input_token_details": {
-            "text_tokens": usage.input_text_tokens,
-            "audio_tokens": usage.input_audio_tokens,
-            "cached_tokens": usage.input_cached_tokens,
-        },
-        "output_token_details": {
-            "text_tokens": usage.output_text_tokens,
-            "audio_tokens": usage.output_audio_tokens,
-        },
-    }

@@ -4,12 +4,8 @@
 (``None`` wherever the client left a setting alone). Writing session objects, both the client's
 ``session.update`` and the server's full ``session.created``, is :mod:`.session_encode`'s.
 
-Audio formats: ``audio/pcmu`` and ``audio/pcma`` (8 kHz, as at OpenAI), and ``audio/pcm`` at any
-integer rate from :data:`MIN_PCM_RATE` to :data:`MAX_PCM_RATE` Hz. OpenAI's GA schema allows PCM at
-24000 Hz only; this server hosts other models too (the local one resamples), so it accepts the
-rates telephony, browsers and sound cards use, and refuses the rest with a clear error rather than
-let a 50 Hz "rate" reach a model (the neutral :class:`AudioFormat` bounds rates more loosely, for
-channels and files).
+Audio formats are read by :func:`~.formats.parse_audio_format` (which rates a client may ask for
+is said there).
 
 Settings the neutral config has no name for (``noise_reduction``, ``tracing``, ``truncation``,
 ``prompt``, ``include``, ``reasoning``, ``parallel_tool_calls``, the model) are accepted and
@@ -30,28 +26,21 @@ from voicewire.protocol import (
     TurnDetection,
     VoiceConfig,
 )
-from voicewire.protocol.config import MIN_SAMPLE_RATE
 
 from .fields import MISSING, Fields, shown
+from .formats import parse_audio_format
 
 __all__ = [
-    "MAX_PCM_RATE",
-    "MIN_PCM_RATE",
     "MODALITIES",
-    "parse_audio_format",
     "parse_max_tokens",
     "parse_session",
     "parse_tool_choice",
 ]
 
-MIN_PCM_RATE: Final = MIN_SAMPLE_RATE
-MAX_PCM_RATE: Final = 48000
-"""The ``audio/pcm`` rates a client may ask for (OpenAI itself takes 24000 only)."""
 
 MODALITIES: Final = ("audio", "text")
 _TOOL_CHOICES: Final = ("auto", "none", "required")
 _EAGERNESS: Final = ("low", "medium", "high", "auto")
-_FORMATS: Final = ("audio/pcm", "audio/pcmu", "audio/pcma")
 _TURN_DETECTION: Final = ("server_vad", "semantic_vad")
 
 
@@ -100,20 +89,6 @@ def _parse_modalities(session: Mapping[str, Any], fields: Fields) -> tuple[Modal
         cast(Modality, fields.choice(value, f"{path}[{index}]", MODALITIES))
         for index, value in enumerate(raw)
     )
-
-
-def parse_audio_format(raw: Mapping[str, Any], path: str, fields: Fields) -> AudioFormat:
-    """A GA format object; PCM at :data:`MIN_PCM_RATE`..:data:`MAX_PCM_RATE` Hz (24000 unset)."""
-    kind = fields.choice(raw.get("type", MISSING), f"{path}.type", _FORMATS)
-    if kind == "audio/pcmu":
-        return AudioFormat.pcmu()
-    if kind == "audio/pcma":
-        return AudioFormat.pcma()
-    if raw.get("rate") is None:
-        return AudioFormat.pcm16()
-    rate_path = f"{path}.rate"
-    rate = fields.integer(raw, "rate", rate_path, minimum=MIN_PCM_RATE, maximum=MAX_PCM_RATE)
-    return AudioFormat.pcm16(rate)
 
 
 def _opt_format(audio: Mapping[str, Any], path: str, fields: Fields) -> AudioFormat | None:

@@ -33,6 +33,7 @@ from voicewire.protocol import (
 )
 
 from .dialect import Dialect
+from .formats import encode_audio_format, render_audio_format
 
 _TOOL_CHOICE_MODES = frozenset({"auto", "none", "required"})
 
@@ -125,29 +126,6 @@ def encode_modalities(modalities: Sequence[Modality]) -> list[str] | None:
     if unknown:
         raise ConfigurationError(f"unknown output modality {unknown[0]!r}; use 'audio' or 'text'")
     return ["audio"] if "audio" in modalities else ["text"]
-
-
-def encode_audio_format(fmt: AudioFormat, dialect: Dialect, direction: str) -> dict[str, Any]:
-    if fmt.channels != 1:
-        raise ConfigurationError(
-            f"{dialect.name} realtime audio is mono; the {direction} format has "
-            f"{fmt.channels} channels"
-        )
-    encoding = fmt.encoding
-    if encoding == "pcm16":
-        low, high = dialect.pcm_rate_range
-        if not low <= fmt.sample_rate <= high:
-            allowed = f"{low} Hz" if low == high else f"{low}-{high} Hz"
-            raise ConfigurationError(
-                f"{dialect.name} accepts {direction} PCM at {allowed}, got {fmt.sample_rate} Hz; "
-                "resample with voicewire.audio or pick a supported rate"
-            )
-        return {"type": "audio/pcm", "rate": fmt.sample_rate}
-    if fmt.sample_rate != 8000:
-        raise ConfigurationError(
-            f"G.711 ({fmt.mime_type}) is 8000 Hz, got sample_rate={fmt.sample_rate}"
-        )
-    return {"type": "audio/pcmu" if encoding == "pcmu" else "audio/pcma"}
 
 
 def _encode_voice(
@@ -251,14 +229,6 @@ def deep_merge(target: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str
 
 
 # --- the session the server shows ----------------------------------------------------------
-
-
-def render_audio_format(fmt: AudioFormat) -> dict[str, Any]:
-    """GA format object. OpenAI's schema fixes PCM at 24 kHz; other rates are shown as they are
-    (the session really runs at that rate), which strict OpenAI clients may reject."""
-    if fmt.encoding == "pcm16":
-        return {"type": "audio/pcm", "rate": fmt.sample_rate}
-    return {"type": "audio/pcmu" if fmt.encoding == "pcmu" else "audio/pcma"}
 
 
 def render_session(config: SessionConfig, *, model: str) -> dict[str, Any]:
