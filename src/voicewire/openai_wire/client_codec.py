@@ -63,10 +63,10 @@ from voicewire.protocol import (
     TranscriptOutput,
     TranscriptOutputDelta,
 )
-from voicewire.protocol.base64_audio import b64decode_strict, encode_base64
+from voicewire.protocol.base64_audio import encode_base64
 
 from .dialect import Dialect
-from .fields import MISSING, ServerEventFields, describe
+from .fields import ServerEventFields, describe
 from .items import decode_item_from_server, encode_item_for_server
 from .session_encode import encode_response
 from .session_encode import encode_session as _encode_session
@@ -130,85 +130,15 @@ _RESPONSE_STATUSES: Final[frozenset[str]] = frozenset(
 )
 _MAX_PARTIAL_TRANSCRIPTS: Final = 256
 
-# --- field access with clear errors (the slow, careful path) ----------------------------------
+
+def _fields(message: Mapping[str, Any]) -> ServerEventFields:
+    """The careful reader of one server message's fields (its errors name the event type)."""
+    return ServerEventFields(message["type"])
 
 
-def _field_error(
-    event: Mapping[str, Any], path: str, expected: str, value: object
-) -> ProtocolError:
-    return ProtocolError(
-        f"malformed {event.get('type')!r} server event: field {path!r} must be {expected}, "
-        f"got {describe(value)}"
-    )
-
-
-def _str(obj: Mapping[str, Any], key: str, event: Mapping[str, Any], path: str = "") -> str:
-    value = obj.get(key, MISSING)
-    if isinstance(value, str):
-        return value
-    raise _field_error(event, path or key, "a string", value)
-
-
-def _opt_str(
-    obj: Mapping[str, Any], key: str, event: Mapping[str, Any], path: str = ""
-) -> str | None:
-    value = obj.get(key)
-    if value is None or isinstance(value, str):
-        return value
-    raise _field_error(event, path or key, "a string or null", value)
-
-
-def _int(
-    obj: Mapping[str, Any],
-    key: str,
-    event: Mapping[str, Any],
-    path: str = "",
-    default: int | None = None,
-) -> int:
-    """A required integer, or ``default`` when given and the field is missing or null."""
-    value = obj.get(key, MISSING)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if default is not None and (value is MISSING or value is None):
-        return default
-    raise _field_error(event, path or key, "an integer", value)
-
-
-def _opt_int(
-    obj: Mapping[str, Any], key: str, event: Mapping[str, Any], path: str = ""
-) -> int | None:
-    value = obj.get(key)
-    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
-        return value
-    raise _field_error(event, path or key, "an integer or null", value)
-
-
-def _obj(
-    obj: Mapping[str, Any], key: str, event: Mapping[str, Any], path: str = ""
-) -> Mapping[str, Any]:
-    value = obj.get(key, MISSING)
-    if isinstance(value, Mapping):
-        return value
-    raise _field_error(event, path or key, "an object", value)
-
-
-def _opt_obj(
-    obj: Mapping[str, Any], key: str, event: Mapping[str, Any], path: str = ""
-) -> Mapping[str, Any] | None:
-    value = obj.get(key)
-    if value is None or isinstance(value, Mapping):
-        return value
-    raise _field_error(event, path or key, "an object or null", value)
-
-
-def _b64decode(text: str, event: Mapping[str, Any], path: str) -> bytes:
-    try:
-        return b64decode_strict(text)
-    except ValueError as exc:
-        raise ProtocolError(
-            f"malformed {event.get('type')!r} server event: field {path!r} is not valid "
-            f"base64 ({exc})"
-        ) from None
+def _output_ids(f: ServerEventFields, m: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """The ``response_id`` and ``item_id`` every output event carries (either may be null)."""
+    return f.opt_text(m, "response_id"), f.opt_text(m, "item_id")
 
 
 # --- the codec --------------------------------------------------------------------------------
@@ -228,7 +158,13 @@ def _output_delta_handler(
         delta = get("delta")
         if response_id.__class__ is str and item_id.__class__ is str and delta.__class__ is str:
             return [cls(response_id, item_id, delta)]
-        return [cls(_opt_str(m, "response_id", m), _opt_str(m, "item_id", m), _str(m, "delta", m))]
+        f = _fields(m)
+        return [
+            cls(
+                *_output_ids(f, m),
+                f.text(m, "delta"),
+            )
+        ]
 
     return on_delta
 
@@ -471,26 +407,30 @@ class OpenAIProtocolCodec:
 
     @staticmethod
     def _on_session_created(m: Mapping[str, Any]) -> list[ServerEvent]:
-        session = _obj(m, "session", m)
-        return [SessionCreated(_opt_str(session, "id", m, "session.id"))]
+        f = _fields(m)
+        session = f.mapping(m, "session")
+        return [SessionCreated(f.opt_text(session, "id", "session.id"))]
 
     @staticmethod
     def _on_conversation_created(m: Mapping[str, Any]) -> list[ServerEvent]:
-        conversation = _obj(m, "conversation", m)
-        return [SessionCreated(_opt_str(conversation, "id", m, "conversation.id"))]
+        f = _fields(m)
+        conversation = f.mapping(m, "conversation")
+        return [SessionCreated(f.opt_text(conversation, "id", "conversation.id"))]
 
     @staticmethod
     def _on_session_updated(m: Mapping[str, Any]) -> list[ServerEvent]:
-        session = _obj(m, "session", m)
-        return [SessionUpdated(_opt_str(session, "id", m, "session.id"))]
+        f = _fields(m)
+        session = f.mapping(m, "session")
+        return [SessionUpdated(f.opt_text(session, "id", "session.id"))]
 
     @staticmethod
     def _on_error(m: Mapping[str, Any]) -> list[ServerEvent]:
-        error = _obj(m, "error", m)
-        message = _str(error, "message", m, "error.message")
+        f = _fields(m)
+        error = f.mapping(m, "error")
+        message = f.text(error, "message", "error.message")
         code = (
-            _opt_str(error, "code", m, "error.code")
-            or _opt_str(error, "type", m, "error.type")
+            f.opt_text(error, "code", "error.code")
+            or f.opt_text(error, "type", "error.type")
             or "error"
         )
         return [
@@ -498,35 +438,38 @@ class OpenAIProtocolCodec:
                 code,
                 message,
                 # The id of the client event that caused the error, when the server names one.
-                _opt_str(error, "event_id", m, "error.event_id"),
-                _opt_str(error, "param", m, "error.param"),
+                f.opt_text(error, "event_id", "error.event_id"),
+                f.opt_text(error, "param", "error.param"),
             )
         ]
 
     @staticmethod
     def _on_item_created(m: Mapping[str, Any]) -> list[ServerEvent]:
-        item = decode_item_from_server(_obj(m, "item", m), ServerEventFields(m["type"]))
+        f = _fields(m)
+        item = decode_item_from_server(f.mapping(m, "item"), ServerEventFields(m["type"]))
         if item is None:
             return []
-        return [ItemCreated(item, _opt_str(m, "previous_item_id", m))]
+        return [ItemCreated(item, f.opt_text(m, "previous_item_id"))]
 
     @staticmethod
     def _on_item_deleted(m: Mapping[str, Any]) -> list[ServerEvent]:
-        return [ItemDeleted(_str(m, "item_id", m))]
+        return [ItemDeleted(_fields(m).text(m, "item_id"))]
 
     @staticmethod
     def _on_item_truncated(m: Mapping[str, Any]) -> list[ServerEvent]:
+        f = _fields(m)
         return [
             ItemTruncated(
-                _str(m, "item_id", m),
-                _int(m, "audio_end_ms", m),
-                _int(m, "content_index", m, default=0),
+                f.text(m, "item_id"),
+                f.integer(m, "audio_end_ms"),
+                f.integer(m, "content_index", default=0),
             )
         ]
 
     @staticmethod
     def _on_committed(m: Mapping[str, Any]) -> list[ServerEvent]:
-        return [AudioInputCommitted(_opt_str(m, "item_id", m), _opt_str(m, "previous_item_id", m))]
+        f = _fields(m)
+        return [AudioInputCommitted(f.opt_text(m, "item_id"), f.opt_text(m, "previous_item_id"))]
 
     @staticmethod
     def _on_cleared(m: Mapping[str, Any]) -> list[ServerEvent]:
@@ -534,11 +477,13 @@ class OpenAIProtocolCodec:
 
     @staticmethod
     def _on_speech_started(m: Mapping[str, Any]) -> list[ServerEvent]:
-        return [SpeechStarted(_opt_str(m, "item_id", m), _opt_int(m, "audio_start_ms", m))]
+        f = _fields(m)
+        return [SpeechStarted(f.opt_text(m, "item_id"), f.opt_integer(m, "audio_start_ms"))]
 
     @staticmethod
     def _on_speech_stopped(m: Mapping[str, Any]) -> list[ServerEvent]:
-        return [SpeechStopped(_opt_str(m, "item_id", m), _opt_int(m, "audio_end_ms", m))]
+        f = _fields(m)
+        return [SpeechStopped(f.opt_text(m, "item_id"), f.opt_integer(m, "audio_end_ms"))]
 
     @staticmethod
     def _on_input_transcript_delta(m: Mapping[str, Any]) -> list[ServerEvent]:
@@ -547,16 +492,18 @@ class OpenAIProtocolCodec:
         delta = get("delta")
         if item_id.__class__ is str and delta.__class__ is str and delta:
             return [TranscriptInputDelta(item_id, delta)]
+        f = _fields(m)
         # The careful path: a null id or delta, str subclasses, or a malformed message.
-        item_id = _opt_str(m, "item_id", m)
-        delta = _opt_str(m, "delta", m)
+        item_id = f.opt_text(m, "item_id")
+        delta = f.opt_text(m, "delta")
         if not delta:
             return []
         return [TranscriptInputDelta(item_id, delta)]
 
     def _on_input_transcript(self, m: Mapping[str, Any]) -> list[ServerEvent]:
-        item_id = _str(m, "item_id", m)
-        transcript = _str(m, "transcript", m)
+        f = _fields(m)
+        item_id = f.text(m, "item_id")
+        transcript = f.text(m, "transcript")
         if m.get("status") == "in_progress":
             # xAI streams partial transcripts through .completed, marked in_progress.
             return self._partial_transcript(item_id, transcript)
@@ -564,7 +511,8 @@ class OpenAIProtocolCodec:
         return [TranscriptInput(item_id, transcript)]
 
     def _on_cumulative_transcript(self, m: Mapping[str, Any]) -> list[ServerEvent]:
-        return self._partial_transcript(_str(m, "item_id", m), _str(m, "transcript", m))
+        f = _fields(m)
+        return self._partial_transcript(f.text(m, "item_id"), f.text(m, "transcript"))
 
     def _partial_transcript(self, item_id: str, transcript: str) -> list[ServerEvent]:
         """Turn a cumulative partial transcript into the increment since the previous one.
@@ -586,11 +534,12 @@ class OpenAIProtocolCodec:
         return [TranscriptInputDelta(item_id, delta)] if delta else []
 
     def _on_input_transcript_failed(self, m: Mapping[str, Any]) -> list[ServerEvent]:
-        item_id = _opt_str(m, "item_id", m)
-        error = _opt_obj(m, "error", m) or {}
+        f = _fields(m)
+        item_id = f.opt_text(m, "item_id")
+        error = f.opt_mapping(m, "error") or {}
         reason = (
-            _opt_str(error, "message", m, "error.message")
-            or _opt_str(error, "code", m, "error.code")
+            f.opt_text(error, "message", "error.message")
+            or f.opt_text(error, "code", "error.code")
             or "no reason given"
         )
         if item_id is not None:
@@ -600,41 +549,43 @@ class OpenAIProtocolCodec:
                 "input_transcription_failed",
                 f"input audio transcription failed for item {item_id}: {reason}",
                 None,
-                _opt_str(error, "param", m, "error.param"),
+                f.opt_text(error, "param", "error.param"),
             )
         ]
 
     @staticmethod
     def _on_response_created(m: Mapping[str, Any]) -> list[ServerEvent]:
-        response = _obj(m, "response", m)
-        return [ResponseCreated(_opt_str(response, "id", m, "response.id"))]
+        f = _fields(m)
+        response = f.mapping(m, "response")
+        return [ResponseCreated(f.opt_text(response, "id", "response.id"))]
 
     @staticmethod
     def _on_response_done(m: Mapping[str, Any]) -> list[ServerEvent]:
-        response = _obj(m, "response", m)
-        response_id = _opt_str(response, "id", m, "response.id")
+        f = _fields(m)
+        response = f.mapping(m, "response")
+        response_id = f.opt_text(response, "id", "response.id")
         status = response.get("status")
         if status is None:
             status = "completed"
         elif not isinstance(status, str) or status not in _RESPONSE_STATUSES:
-            raise _field_error(m, "response.status", "a response status", status)
+            raise f.wrong("response.status", "a response status", status)
         reason: str | None = None
         events: list[ServerEvent] = []
-        details = _opt_obj(response, "status_details", m, "response.status_details")
+        details = f.opt_mapping(response, "status_details", "response.status_details")
         if details is not None:
-            reason = _opt_str(details, "reason", m, "response.status_details.reason")
-            error = _opt_obj(details, "error", m, "response.status_details.error")
+            reason = f.opt_text(details, "reason", "response.status_details.reason")
+            error = f.opt_mapping(details, "error", "response.status_details.error")
             if error is not None and status == "failed":
                 where = "response.status_details.error."
                 code = (
-                    _opt_str(error, "code", m, where + "code")
-                    or _opt_str(error, "type", m, where + "type")
+                    f.opt_text(error, "code", where + "code")
+                    or f.opt_text(error, "type", where + "type")
                     or "response_failed"
                 )
-                text = _opt_str(error, "message", m, where + "message") or "the response failed"
+                text = f.opt_text(error, "message", where + "message") or "the response failed"
                 events.append(SessionError(code, text))
                 reason = reason or code
-        usage = decode_usage(response, ServerEventFields(m["type"]))
+        usage = decode_usage(response, f)
         done_status = cast(ResponseStatus, status)
         events.append(ResponseDone(response_id, done_status, usage, reason))
         return events
@@ -655,64 +606,74 @@ class OpenAIProtocolCodec:
         ):
             return [AudioOutputDelta(response_id, item_id, audio, index)]
         # The careful path: null ids, str subclasses, or a malformed message.
+        f = _fields(m)
         return [
             AudioOutputDelta(
-                _opt_str(m, "response_id", m),
-                _opt_str(m, "item_id", m),
-                _str(m, "delta", m),
-                _int(m, "content_index", m, default=0),
+                *_output_ids(f, m),
+                f.text(m, "delta"),
+                f.integer(m, "content_index", default=0),
             )
         ]
 
     @staticmethod
     def _on_audio_done(m: Mapping[str, Any]) -> list[ServerEvent]:
-        return [AudioOutputDone(_opt_str(m, "response_id", m), _opt_str(m, "item_id", m))]
+        f = _fields(m)
+        return [AudioOutputDone(*_output_ids(f, m))]
 
     @staticmethod
     def _on_transcript_done(m: Mapping[str, Any]) -> list[ServerEvent]:
+        f = _fields(m)
         return [
             TranscriptOutput(
-                _opt_str(m, "response_id", m), _opt_str(m, "item_id", m), _str(m, "transcript", m)
+                *_output_ids(f, m),
+                f.text(m, "transcript"),
             )
         ]
 
     @staticmethod
     def _on_text_done(m: Mapping[str, Any]) -> list[ServerEvent]:
+        f = _fields(m)
         return [
-            TextOutput(_opt_str(m, "response_id", m), _opt_str(m, "item_id", m), _str(m, "text", m))
+            TextOutput(
+                *_output_ids(f, m),
+                f.text(m, "text"),
+            )
         ]
 
     @staticmethod
     def _on_output_item_added(m: Mapping[str, Any]) -> list[ServerEvent]:
-        item = _obj(m, "item", m)
+        f = _fields(m)
+        item = f.mapping(m, "item")
         if item.get("type") != "function_call":
             return []  # messages are announced by conversation.item.added
-        call_id = _opt_str(item, "call_id", m, "item.call_id")
+        call_id = f.opt_text(item, "call_id", "item.call_id")
         if not call_id:
             return []  # cannot announce a call without its id; tool.call still follows
         return [
             ToolStart(
                 call_id,
-                _str(item, "name", m, "item.name"),
-                _opt_str(item, "id", m, "item.id"),
-                _opt_str(m, "response_id", m),
+                f.text(item, "name", "item.name"),
+                f.opt_text(item, "id", "item.id"),
+                f.opt_text(m, "response_id"),
             )
         ]
 
     @staticmethod
     def _on_tool_delta(m: Mapping[str, Any]) -> list[ServerEvent]:
-        return [ToolDelta(_str(m, "call_id", m), _str(m, "delta", m))]
+        f = _fields(m)
+        return [ToolDelta(f.text(m, "call_id"), f.text(m, "delta"))]
 
     @staticmethod
     def _on_tool_call(m: Mapping[str, Any]) -> list[ServerEvent]:
+        f = _fields(m)
         # The one place a call is reported: response.output_item.done and response.done repeat
         # the same call and are not decoded into tool.call.
         return [
             ToolCall(
-                _str(m, "call_id", m),
-                _str(m, "name", m),
-                _str(m, "arguments", m),
-                _opt_str(m, "item_id", m),
-                _opt_str(m, "response_id", m),
+                f.text(m, "call_id"),
+                f.text(m, "name"),
+                f.text(m, "arguments"),
+                f.opt_text(m, "item_id"),
+                f.opt_text(m, "response_id"),
             )
         ]

@@ -88,17 +88,17 @@ class FieldReader(Generic[ErrorT]):
         code = "missing_required_parameter" if value is MISSING else "invalid_type"
         return self.invalid(path, f"must be {expected}, got {describe(value)}", code=code)
 
-    def text(self, obj: Mapping[str, Any], key: str, path: str) -> str:
+    def text(self, obj: Mapping[str, Any], key: str, path: str = "") -> str:
         value = obj.get(key, MISSING)
         if isinstance(value, str):
             return value
-        raise self.wrong(path, "a string", value)
+        raise self.wrong(path or key, "a string", value)
 
-    def opt_text(self, obj: Mapping[str, Any], key: str, path: str) -> str | None:
+    def opt_text(self, obj: Mapping[str, Any], key: str, path: str = "") -> str | None:
         value = obj.get(key)
         if value is None or isinstance(value, str):
             return value
-        raise self.wrong(path, "a string or null", value)
+        raise self.wrong(path or key, "a string or null", value)
 
     def choice(self, value: object, path: str, options: Sequence[str]) -> str:
         """``value`` if it is one of ``options`` (checked as a string first: ``{} in a_set``
@@ -121,19 +121,26 @@ class FieldReader(Generic[ErrorT]):
         self,
         obj: Mapping[str, Any],
         key: str,
-        path: str,
+        path: str = "",
         *,
-        minimum: int = 0,
-        maximum: int = MAX_INTEGER,
+        minimum: int | None = 0,
+        maximum: int | None = MAX_INTEGER,
+        default: int | None = None,
     ) -> int:
+        """An integer within ``minimum..maximum`` (``None``: unbounded); ``default``, when given,
+        stands for a missing or null field."""
         value = obj.get(key, MISSING)
         if not isinstance(value, int) or isinstance(value, bool):
-            raise self.wrong(path, "an integer", value)
-        if not minimum <= value <= maximum:
-            raise self.invalid(path, f"must be within {minimum}..{maximum}, got {shown(value)}")
+            if default is not None and (value is MISSING or value is None):
+                return default
+            raise self.wrong(path or key, "an integer", value)
+        if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+            raise self.invalid(
+                path or key, f"must be within {minimum}..{maximum}, got {shown(value)}"
+            )
         return value
 
-    def opt_integer(self, obj: Mapping[str, Any], key: str, path: str) -> int | None:
+    def opt_integer(self, obj: Mapping[str, Any], key: str, path: str = "") -> int | None:
         if obj.get(key) is None:
             return None
         return self.integer(obj, key, path)
@@ -160,17 +167,19 @@ class FieldReader(Generic[ErrorT]):
             return value
         raise self.wrong(path, "a boolean", value)
 
-    def mapping(self, obj: Mapping[str, Any], key: str, path: str) -> Mapping[str, Any]:
+    def mapping(self, obj: Mapping[str, Any], key: str, path: str = "") -> Mapping[str, Any]:
         value = obj.get(key, MISSING)
         if isinstance(value, Mapping):
             return value
-        raise self.wrong(path, "an object", value)
+        raise self.wrong(path or key, "an object", value)
 
-    def opt_mapping(self, obj: Mapping[str, Any], key: str, path: str) -> Mapping[str, Any] | None:
+    def opt_mapping(
+        self, obj: Mapping[str, Any], key: str, path: str = ""
+    ) -> Mapping[str, Any] | None:
         value = obj.get(key)
         if value is None or isinstance(value, Mapping):
             return value
-        raise self.wrong(path, "an object or null", value)
+        raise self.wrong(path or key, "an object or null", value)
 
     def array(self, obj: Mapping[str, Any], key: str, path: str) -> Sequence[Any]:
         value = obj.get(key, MISSING)
@@ -211,3 +220,17 @@ class ServerEventFields(FieldReader[ProtocolError]):
         return ProtocolError(
             f"malformed {self.event_type!r} server event: field {path!r} {message}"
         )
+
+    def integer(
+        self,
+        obj: Mapping[str, Any],
+        key: str,
+        path: str = "",
+        *,
+        minimum: int | None = None,
+        maximum: int | None = None,
+        default: int | None = None,
+    ) -> int:
+        """Unbounded unless asked: a provider's numbers are taken as they are (the server bounds
+        a client's, which it must hold)."""
+        return super().integer(obj, key, path, minimum=minimum, maximum=maximum, default=default)
