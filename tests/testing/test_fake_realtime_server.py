@@ -715,3 +715,45 @@ async def test_g711_input_is_decoded_for_vad(server: FakeRealtimeServer) -> None
         "input_audio_buffer.committed",
     ]
     assert bytes(server.input_audio) == law
+
+
+def _create_message(item_id: str, previous: str | None = None) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "type": "conversation.item.create",
+        "item": {
+            "id": item_id,
+            "type": "message",
+            "role": "user",
+            "content": [{"type": "input_text", "text": item_id}],
+        },
+    }
+    if previous is not None:
+        event["previous_item_id"] = previous
+    return event
+
+
+async def test_items_keep_their_place(server: FakeRealtimeServer) -> None:
+    async with client_for(server) as client:
+        added: list[tuple[str, str | None]] = []
+        for item_id, previous in (("a", None), ("c", None), ("b", "a"), ("r", "root")):
+            await client.send(_create_message(item_id, previous))
+            done = (await client.until("conversation.item.done"))[-1]
+            added.append((done["item"]["id"], done["previous_item_id"]))
+        assert added == [("a", None), ("c", "a"), ("b", "a"), ("r", None)]
+        assert [item["id"] for item in server.conversation] == ["r", "a", "b", "c"]
+
+        await client.send(_create_message("b"))
+        clash = (await client.until("error"))[-1]
+        await client.send(_create_message("x", "missing"))
+        unknown = (await client.until("error"))[-1]
+        assert (clash["error"]["code"], unknown["error"]["code"]) == (
+            "item_already_exists",
+            "item_not_found",
+        )
+
+        await client.send({"type": "conversation.item.retrieve", "item_id": "b"})
+        retrieved = (await client.until("conversation.item.retrieved"))[-1]
+        assert retrieved["item"]["content"][0]["text"] == "b"
+        await client.send({"type": "conversation.item.delete", "item_id": "b"})
+        await client.until("conversation.item.deleted")
+    assert [item["id"] for item in server.conversation] == ["r", "a", "c"]
