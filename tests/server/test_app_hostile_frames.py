@@ -18,13 +18,13 @@ import pytest
 import websockets
 from hypothesis import HealthCheck, given, settings
 
+from tests.openai_wire.test_server_decoder_fuzz import mutated_frames
 from voicewire import RealtimeAgent
 from voicewire.cli.models import load_model
 from voicewire.server import create_app
 from voicewire.testing import tones
 
 from .conftest import RawClient, Served, assert_strict, raw_client, serve, user_text
-from .test_wire_fuzz import mutated_frames
 
 pytestmark = pytest.mark.timeout(20)
 

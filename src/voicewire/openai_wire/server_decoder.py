@@ -89,7 +89,7 @@ def decode_client(message: Mapping[str, Any]) -> Sequence[WireEvent]:
     """Neutral client events for one parsed OpenAI Realtime client message.
 
     Whatever JSON value ``message`` is, the only exception is :class:`ClientEventError`
-    (``tests/server/test_wire_fuzz.py`` holds the decoders to it).
+    (``tests/openai_wire/test_server_decoder_fuzz.py`` holds the decoders to it).
     """
     audio = _plain_append(message)
     if audio is not None:  # the commonest frame by far: 50 a second per talking client

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.server.conftest import assert_strict
 from voicewire.protocol import (
     AudioFormat,
     AudioInputCleared,
@@ -42,8 +43,6 @@ from voicewire.protocol import (
     VoiceConfig,
 )
 from voicewire.server import ServerEventEncoder
-
-from .conftest import assert_strict
 
 
 def encode_all(encoder: ServerEventEncoder, *events: ServerEvent) -> list[dict[str, Any]]:

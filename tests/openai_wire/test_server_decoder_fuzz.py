@@ -27,7 +27,7 @@ from voicewire.protocol import AudioFormat, ClientEvent, SessionUpdate
 from voicewire.server import ClientEventError, decode_client
 from voicewire.testing import validate_client_event
 
-from .test_wire_decode import FULL_SESSION
+from .test_server_decoder import FULL_SESSION
 
 _AUDIO = base64.b64encode(b"\x01\x00" * 8).decode()
 
