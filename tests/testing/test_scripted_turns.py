@@ -9,8 +9,11 @@ audio counts towards the positions while turn detection is off.
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 
 import pytest
+from websockets.asyncio.client import connect
 
 from voicewire.protocol import (
     AudioInputAppend,
@@ -23,7 +26,14 @@ from voicewire.protocol import (
     SpeechStopped,
     TurnDetection,
 )
-from voicewire.testing import ScriptedConnection, ScriptedModel, TextReply, silence, tone
+from voicewire.testing import (
+    FakeRealtimeServer,
+    ScriptedConnection,
+    ScriptedModel,
+    TextReply,
+    silence,
+    tone,
+)
 
 pytestmark = pytest.mark.timeout(10)
 
@@ -87,3 +97,30 @@ async def test_zero_silence_and_audio_counted_while_detection_is_off() -> None:
     connection.send(AudioInputAppend(tone(20) + silence(10)))
     assert _speech(await _drain(connection)) == [("started", 500), ("stopped", 530)]
     await connection.close()
+
+
+async def _fake_server_speech(pcm: bytes) -> list[tuple[str, int]]:
+    async with (
+        FakeRealtimeServer(api_key="sk-test") as server,
+        connect(server.url(), additional_headers={"Authorization": "Bearer sk-test"}) as ws,
+    ):
+        audio = base64.b64encode(pcm).decode()
+        await ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": audio}))
+        found: list[tuple[str, int]] = []
+        while len(found) < 4:
+            event = json.loads(await ws.recv())
+            if event["type"] == "input_audio_buffer.speech_started":
+                found.append(("started", event["audio_start_ms"]))
+            elif event["type"] == "input_audio_buffer.speech_stopped":
+                found.append(("stopped", event["audio_end_ms"]))
+        return found
+
+
+async def test_the_scripted_model_hears_what_the_fake_server_hears() -> None:
+    pcm = silence(430) + tone(310) + silence(260) + tone(50) + silence(200)
+    connection = await _connect(TurnDetection(create_response=False))
+    connection.send(AudioInputAppend(pcm))
+    scripted = _speech(await _drain(connection))
+    await connection.close()
+    assert scripted == [("started", 130), ("stopped", 940), ("started", 940), ("stopped", 1250)]
+    assert scripted == await _fake_server_speech(pcm)
