@@ -25,7 +25,11 @@ _MIN_COMMIT_MS = 100.0
 
 
 class InputHandlers(ResponseHandlers):
-    """``input_audio_buffer.*`` and the server VAD; a turn it ends may start a response."""
+    """``input_audio_buffer.*`` and the server VAD.
+
+    It builds on the response handlers because speech that starts cancels the response in
+    progress (``interrupt_response``) and a turn that ends starts one (``create_response``).
+    """
 
     async def _on_audio_append(
         self, conn: FakeConnection, event: Event, event_id: str | None

@@ -7,10 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .. import tones
-from ..energy_vad import (
-    DEFAULT_PREFIX_PADDING_MS,
-    DEFAULT_SILENCE_MS,
-)
+from ..energy_vad import DEFAULT_PREFIX_PADDING_MS, DEFAULT_SILENCE_MS
 from .base import Event, FakeBase, FakeConnection
 
 __all__ = ["SessionHandlers"]
