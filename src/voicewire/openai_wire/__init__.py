@@ -10,7 +10,8 @@ server events with it; the voicewire server decodes client events and encodes se
   provider's items leniently, the server a client's strictly; the module says why).
 * :mod:`.usage` — token usage; :mod:`.formats` — audio formats.
 * :mod:`.session_encode` / :mod:`.session_decode` — the ``session`` object, written / read.
-* :mod:`.client_codec` — the client side: ``encode_client`` and ``decode_server``.
+* :mod:`.client_codec` — the client side: ``encode_client`` and ``decode_server``
+  (:mod:`.client_encoder` holds the encoders it dispatches client events to).
 * :mod:`.server_decoder` — the server side reading client frames (:func:`decode_client`).
 * :mod:`.server_encoder` — the server side writing server events (:class:`ServerEventEncoder`).
 """

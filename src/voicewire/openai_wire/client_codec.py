@@ -2,7 +2,8 @@
 
 ``encode_client`` turns a neutral :data:`ClientEvent` into the JSON object to send (or ``None``
 when the dialect cannot express it); ``decode_server`` turns one parsed server message into zero
-or more neutral :data:`ServerEvent`. No sockets, no asyncio, no pydantic models.
+or more neutral :data:`ServerEvent`. No sockets, no asyncio, no pydantic models. Each client event
+kind has its encoder in :mod:`.client_encoder`; this module reads the server's events.
 
 Decoding is on the hot path: a model streams 50 audio chunks per second and a relay may carry many
 sessions. So dispatch is one dict lookup from the type string to a small handler, handlers read the
@@ -26,21 +27,15 @@ from typing import Any, Final, cast
 from pydantic_core import from_json as _parse_json
 
 from voicewire.protocol import (
-    AudioInputAppend,
     AudioInputCleared,
     AudioInputCommitted,
     AudioOutputDelta,
     AudioOutputDone,
     ClientEvent,
-    ItemCreate,
     ItemCreated,
-    ItemDelete,
     ItemDeleted,
-    ItemTruncate,
     ItemTruncated,
     ProtocolError,
-    ResponseCancel,
-    ResponseCreate,
     ResponseCreated,
     ResponseDone,
     ResponseStatus,
@@ -48,7 +43,6 @@ from voicewire.protocol import (
     SessionConfig,
     SessionCreated,
     SessionError,
-    SessionUpdate,
     SessionUpdated,
     SpeechStarted,
     SpeechStopped,
@@ -56,19 +50,17 @@ from voicewire.protocol import (
     TextOutputDelta,
     ToolCall,
     ToolDelta,
-    ToolResult,
     ToolStart,
     TranscriptInput,
     TranscriptInputDelta,
     TranscriptOutput,
     TranscriptOutputDelta,
 )
-from voicewire.protocol.base64_audio import encode_base64
 
+from .client_encoder import ClientEncoder, client_encoders
 from .dialect import Dialect
 from .fields import ServerEventFields, describe
-from .items import decode_item_from_server, encode_item_for_server
-from .session_encode import encode_response
+from .items import decode_item_from_server
 from .session_encode import encode_session as _encode_session
 from .usage import decode_usage
 
@@ -79,7 +71,7 @@ __all__ = [
 ]
 
 ServerHandler = Callable[[Mapping[str, Any]], list[ServerEvent]]
-ClientEncoder = Callable[[Any], dict[str, Any] | None]
+
 
 CUMULATIVE_TRANSCRIPT: Final = "transcript.input.cumulative"
 """Pseudo GA type for dialect events that carry the whole partial input transcript so far."""
@@ -182,7 +174,7 @@ class OpenAIProtocolCodec:
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
         self._partials: dict[str, str | None] = {}
-        self._encoders: dict[str, ClientEncoder] = self._build_encoders(dialect)
+        self._encoders: dict[str, ClientEncoder] = client_encoders(dialect)
         self._handlers: dict[str, ServerHandler] = self._build_handlers(dialect)
         self._dispatch = self._handlers.get
         self._ignored: frozenset[str] = IGNORED_SERVER_TYPES - self._handlers.keys()
@@ -266,95 +258,6 @@ class OpenAIProtocolCodec:
         return ProtocolError(
             f"server message 'type' must be a string, got {describe(message['type'])}"
         )
-
-    # -- client events -------------------------------------------------------------------------
-
-    def _build_encoders(self, dialect: Dialect) -> dict[str, ClientEncoder]:
-        encoders: dict[str, ClientEncoder] = {
-            "session.update": self._enc_session_update,
-            "item.create": self._enc_item_create,
-            "item.delete": self._enc_item_delete,
-            "item.truncate": self._enc_item_truncate,
-            "audio.input.append": self._enc_audio_append,
-            "audio.input.commit": self._enc_const("input_audio_buffer.commit"),
-            "audio.input.clear": self._enc_const("input_audio_buffer.clear"),
-            "activity.start": self._enc_unsupported,
-            "activity.end": self._enc_unsupported,
-            "response.create": self._enc_response_create,
-            "response.cancel": self._enc_response_cancel,
-            "tool.result": self._enc_tool_result,
-        }
-        for kind in dialect.unsupported_client_events:
-            encoders[kind] = self._enc_unsupported
-        return encoders
-
-    @staticmethod
-    def _enc_unsupported(event: ClientEvent) -> None:
-        return None
-
-    @staticmethod
-    def _enc_const(type_: str) -> ClientEncoder:
-        def encode(event: ClientEvent) -> dict[str, Any]:
-            return {"type": type_}
-
-        return encode
-
-    def _enc_session_update(self, event: SessionUpdate) -> dict[str, Any]:
-        return {"type": "session.update", "session": self.encode_session(event.config)}
-
-    def _enc_item_create(self, event: ItemCreate) -> dict[str, Any]:
-        message: dict[str, Any] = {
-            "type": "conversation.item.create",
-            "item": encode_item_for_server(event.item),
-        }
-        if event.previous_item_id is not None:
-            message["previous_item_id"] = event.previous_item_id
-        return message
-
-    @staticmethod
-    def _enc_item_delete(event: ItemDelete) -> dict[str, Any]:
-        return {"type": "conversation.item.delete", "item_id": event.item_id}
-
-    @staticmethod
-    def _enc_item_truncate(event: ItemTruncate) -> dict[str, Any]:
-        return {
-            "type": "conversation.item.truncate",
-            "item_id": event.item_id,
-            "content_index": event.content_index,
-            "audio_end_ms": event.audio_end_ms,
-        }
-
-    @staticmethod
-    def _enc_audio_append(event: AudioInputAppend) -> dict[str, Any]:
-        return {"type": "input_audio_buffer.append", "audio": encode_base64(event.audio)}
-
-    @staticmethod
-    def _enc_response_create(event: ResponseCreate) -> dict[str, Any]:
-        message: dict[str, Any] = {"type": "response.create"}
-        if event.config is not None:
-            response = encode_response(event.config)
-            if response:
-                message["response"] = response
-        return message
-
-    @staticmethod
-    def _enc_response_cancel(event: ResponseCancel) -> dict[str, Any]:
-        message: dict[str, Any] = {"type": "response.cancel"}
-        if event.response_id is not None:
-            message["response_id"] = event.response_id
-        return message
-
-    @staticmethod
-    def _enc_tool_result(event: ToolResult) -> dict[str, Any]:
-        # The protocol has no error flag: an error result is the error text the model reads.
-        return {
-            "type": "conversation.item.create",
-            "item": {
-                "type": "function_call_output",
-                "call_id": event.call_id,
-                "output": event.output,
-            },
-        }
 
     # -- server events -------------------------------------------------------------------------
 
