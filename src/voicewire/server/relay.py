@@ -68,8 +68,7 @@ serialised as they enter the outbox, which counts their bytes (:attr:`Relay.outb
 * A client is *too slow* when a message that would take the outbox over ``max_outbox_bytes``
   arrives (the model does not wait for the client), or when messages wait and none has been
   handed to the socket for ``send_timeout`` seconds (as nginx's ``send_timeout``: between two
-  successive writes, not for a whole reply). A watchdog timer checks progress a few times per
-  ``send_timeout`` (a counter per message on the hot path, no timer per send).
+  successive writes, not for a whole reply): see :mod:`.send_watchdog`.
 * A too-slow client is closed with **1008** (policy violation) and a reason saying which limit
   it hit: it broke the server's policy of reading what it asked for, and 1013 (try again later)
   would invite the same client to reconnect into the same wall. Its outbox is dropped, its
@@ -83,7 +82,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 from collections import deque
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
@@ -122,6 +120,7 @@ from voicewire.protocol import (
 from voicewire.session import RealtimeSession, SessionEvent, StatusChanged, ToolOutput
 
 from .security import redact
+from .send_watchdog import SendState, SendWatchdog
 
 __all__ = ["CLIENT_SESSION_FIELDS", "DEFAULT_MAX_OUTBOX_BYTES", "SLOW_CLIENT_CLOSE_CODE", "Relay"]
 
@@ -157,11 +156,6 @@ DEFAULT_MAX_OUTBOX_BYTES: Final = 4 << 20
 """About a minute of 24 kHz PCM16 audio in base64, beyond what the socket buffers hold."""
 SLOW_CLIENT_CLOSE_CODE: Final = 1008
 """Policy violation: the client did not read what it asked for (see the module docstring)."""
-_WATCHDOG_CHECKS: Final = 4
-"""Progress checks per ``send_timeout``: a stall is noticed within 1.25 of it."""
-_LOOP_STALL: Final = 0.5
-"""Seconds a watchdog check may come late before the lateness counts as this process's stall
-(a blocked event loop), not the client's."""
 _TOOL_CHOICE_MODES: Final = frozenset({"auto", "none", "required"})
 _TOOL_ERROR_PREFIXES: Final = ("tool_", "unknown_tool")
 
@@ -204,7 +198,7 @@ class Relay:
         self._low_water = max_outbox_bytes // 4  # ... until the outbox is down to this
         self._paused: asyncio.Event | None = None  # set when the paused reader may go on
         self._sent = 0  # messages handed to the socket: the watchdog's progress counter
-        self._watchdog: _Watchdog | None = None
+        self._watchdog: SendWatchdog | None = None
         self._too_slow: str | None = None  # why the client was given up on
         self._reader: asyncio.Task[Any] | None = None
         self._create_mark: int | None = None  # encoder.responses_started at the last create
@@ -230,7 +224,7 @@ class Relay:
         unsubscribe = self.session.on("*", self._on_session_event)
         try:
             if await self._start():
-                self._watchdog = _Watchdog(self)
+                self._watchdog = SendWatchdog(self.send_timeout, self._send_state, self._give_up)
                 await self._read()
         except asyncio.CancelledError:
             # The watchdog stops a reader blocked in receive() or send() this way; any other
@@ -574,6 +568,9 @@ class Relay:
             if self._paused is not None and (self._closed or not outbox):
                 self._paused.set()
 
+    def _send_state(self) -> SendState:
+        return SendState(self._closed, self._sent, self._flushing)
+
     def _drop_outbox(self) -> None:
         self._outbox.clear()
         self._outbox_bytes = 0
@@ -609,45 +606,6 @@ class Relay:
         with contextlib.suppress(Exception):
             async with asyncio.timeout(self.close_timeout):
                 await self._send_asgi({"type": "websocket.close", "code": code, "reason": reason})
-
-
-class _Watchdog:
-    """Gives a relay's client up when messages wait and none has gone out for
-    ``send_timeout`` seconds (one timer per connection, re-armed a few times per timeout)."""
-
-    def __init__(self, relay: Relay) -> None:
-        self.relay = relay
-        self.loop = asyncio.get_running_loop()
-        self.interval = relay.send_timeout / _WATCHDOG_CHECKS
-        self.sent = relay._sent
-        self.progress_at = self.checked_at = self.loop.time()
-        self.handle: asyncio.TimerHandle | None = None
-        if math.isfinite(relay.send_timeout):
-            self.handle = self.loop.call_later(self.interval, self.check)
-
-    def check(self) -> None:
-        relay = self.relay
-        if relay._closed:
-            self.handle = None
-            return
-        now = self.loop.time()
-        stalled_here = now - self.checked_at > self.interval + max(self.interval, _LOOP_STALL)
-        self.checked_at = now
-        if relay._sent != self.sent or not relay._flushing or stalled_here:
-            # Progress, nothing to send, or this process's own loop was blocked (the client
-            # could not have been read from then either): the wait starts again.
-            self.sent = relay._sent
-            self.progress_at = now
-        elif now - self.progress_at >= relay.send_timeout:
-            self.handle = None
-            relay._give_up(f"client too slow: nothing could be sent for {relay.send_timeout:g} s")
-            return
-        self.handle = self.loop.call_later(self.interval, self.check)
-
-    def stop(self) -> None:
-        if self.handle is not None:
-            self.handle.cancel()
-            self.handle = None
 
 
 def _no_such_item(doing: str, code: str, item_id: str) -> RealtimeError:
