@@ -1,10 +1,13 @@
 """The wire package sits below both of its users: the providers (client side) and the server
-(server side) import it, it imports neither's private parts, and the server reaches no provider."""
+(server side) import it, it imports nothing of either (nor any private module), and the server
+reaches no provider."""
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
+
+import pytest
 
 import voicewire
 
@@ -28,9 +31,13 @@ def _imports(package: str) -> dict[str, set[str]]:
     return found
 
 
-def test_the_wire_imports_nothing_from_the_server() -> None:
+@pytest.mark.parametrize("user", ["voicewire.server", "voicewire.providers"])
+def test_the_wire_imports_nothing_from_its_users(user: str) -> None:
+    """Sans-I/O and shared by both sides: connection facts (URLs, keys, pings) live with the
+    providers' ``Endpoint``, never in the wire's ``Dialect``."""
     for module, names in _imports("openai_wire").items():
-        assert not any(name.startswith("voicewire.server") for name in names), module
+        reached = [n for n in names if n == user or n.startswith(user + ".")]
+        assert not reached, (module, reached)
 
 
 def test_the_wire_imports_no_private_module() -> None:

@@ -24,6 +24,7 @@ from voicewire.protocol import (
 )
 from voicewire.providers import openai, xai
 from voicewire.providers.openai_protocol.connection import OpenAIProtocolConnection
+from voicewire.providers.openai_protocol.endpoint import XAI_ENDPOINT
 from voicewire.providers.openai_protocol.keepalive import VOICE_KEEPALIVE, Keepalive, watch
 from voicewire.testing import FakeRealtimeServer, FaultProxy
 
@@ -108,7 +109,7 @@ async def test_a_socket_from_the_callers_factory_is_pinged_by_the_connection(
 
 def test_keepalive_is_provider_data_the_user_can_override() -> None:
     assert openai.realtime(api_key="k").keepalive == VOICE_KEEPALIVE
-    assert xai.realtime(api_key="k").keepalive == xai.realtime(api_key="k").dialect.keepalive
+    assert xai.realtime(api_key="k").keepalive == XAI_ENDPOINT.keepalive
     assert openai.realtime(api_key="k", keepalive=TEST_KEEPALIVE).keepalive == TEST_KEEPALIVE
     bound = VOICE_KEEPALIVE.detects_within
     assert bound is not None and bound <= 10.0

@@ -1,8 +1,12 @@
-"""What differs between providers that speak the OpenAI Realtime wire protocol.
+"""What differs on the wire between providers that speak the OpenAI Realtime protocol.
 
 OpenAI Realtime GA and xAI Grok Voice Agent share one codec and one connection class; everything
-that differs between them is data in a :class:`Dialect`. The xAI values follow
-``specs/xai_voice_agent_events.json`` (docs.x.ai plus what public xAI clients observe).
+that differs in what they send and accept (event names, where session fields go, capabilities,
+audio formats) is data in a :class:`Dialect`. How a client reaches them (URLs, API key, auth
+subprotocols, pings) is not the wire: it is
+:class:`voicewire.providers.openai_protocol.endpoint.Endpoint`, so this package imports no
+provider. The xAI values follow ``specs/xai_voice_agent_events.json`` (docs.x.ai plus what public
+xAI clients observe).
 """
 
 from __future__ import annotations
@@ -11,23 +15,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 from voicewire.protocol.capabilities import RealtimeCapabilities, telephony_and_pcm
-from voicewire.providers.openai_protocol.keepalive import VOICE_KEEPALIVE, Keepalive
 
 
 @dataclass(frozen=True, slots=True)
 class Dialect:
     name: str
     """Provider name, e.g. ``"openai"``."""
-    default_base_url: str
-    """WebSocket base, e.g. ``wss://api.openai.com/v1``; the connection appends ``/realtime``."""
-    rest_base_url: str
-    """HTTPS base for REST calls such as client secrets."""
-    api_key_env: str
-    """Environment variable holding the API key."""
-    token_subprotocol_prefix: str
-    """Browser-style auth: the credential travels as the subprotocol ``<prefix><token>``."""
-    extra_subprotocols: tuple[str, ...]
-    """Sent along with the token subprotocol (OpenAI: ``realtime``)."""
     session_type: bool
     """Whether ``session.update`` carries ``session.type = "realtime"`` (OpenAI GA requires it)."""
     voice_placement: Literal["audio.output", "session"]
@@ -47,12 +40,6 @@ class Dialect:
     """``(provider type, OpenAI GA type)`` pairs: provider names decoded like the GA event.
     The pseudo type ``"transcript.input.cumulative"`` marks events whose ``transcript`` is the
     whole partial transcript so far (xAI ``...input_audio_transcription.updated``)."""
-    client_secret_session: bool = True
-    """Whether ``POST /realtime/client_secrets`` takes a ``session`` (and ``expires_after.anchor``);
-    xAI accepts only ``expires_after.seconds``."""
-    keepalive: Keepalive = VOICE_KEEPALIVE
-    """Ping settings for this provider's links (a provider slow to answer pings gets a longer
-    ``ping_timeout`` here); a model's ``keepalive=`` overrides it."""
 
     @property
     def unsupported_client_events(self) -> frozenset[str]:
@@ -69,11 +56,6 @@ class Dialect:
 
 OPENAI = Dialect(
     name="openai",
-    default_base_url="wss://api.openai.com/v1",
-    rest_base_url="https://api.openai.com/v1",
-    api_key_env="OPENAI_API_KEY",
-    token_subprotocol_prefix="openai-insecure-api-key.",
-    extra_subprotocols=("realtime",),
     session_type=True,
     voice_placement="audio.output",
     turn_detection_placement="audio.input",
@@ -89,11 +71,6 @@ OPENAI = Dialect(
 
 XAI = Dialect(
     name="xai",
-    default_base_url="wss://api.x.ai/v1",
-    rest_base_url="https://api.x.ai/v1",
-    api_key_env="XAI_API_KEY",
-    token_subprotocol_prefix="xai-client-secret.",
-    extra_subprotocols=(),
     session_type=False,
     voice_placement="session",
     turn_detection_placement="session",
@@ -122,5 +99,4 @@ XAI = Dialect(
         ("response.audio_transcript.done", "response.output_audio_transcript.done"),
         ("conversation.item.input_audio_transcription.updated", "transcript.input.cumulative"),
     ),
-    client_secret_session=False,
 )

@@ -14,7 +14,7 @@ What it does, in the order a client meets it:
 
 * Handshake. The path must be ``/v1/realtime`` and (OpenAI) a ``model`` query parameter must be
   present, else HTTP 400. The client authenticates with ``Authorization: Bearer <key>`` or the
-  subprotocol ``<dialect.token_subprotocol_prefix><key>``, where key is ``api_key`` or one of
+  subprotocol ``<endpoint.token_subprotocol_prefix><key>``, where key is ``api_key`` or one of
   ``valid_tokens``; otherwise HTTP 401 with an OpenAI-style JSON error body. The server selects
   ``realtime`` when offered (OpenAI clients offer it next to the token), else the token
   subprotocol.
@@ -105,6 +105,7 @@ from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
 from voicewire.providers.openai_protocol.dialect import OPENAI, XAI, Dialect
+from voicewire.providers.openai_protocol.endpoint import Endpoint, endpoint_for
 
 from .fake.base import CANCEL_TIMEOUT_S, Event, FakeConnection
 from .fake.handshake import offered_subprotocols, query_model, reject
@@ -173,6 +174,7 @@ class FakeRealtimeServer(SessionHandlers, ItemHandlers, InputHandlers):
                 raise ValueError(f"unknown dialect {dialect!r}; expected 'openai' or 'xai'")
             dialect = OPENAI if dialect == "openai" else XAI
         self.dialect: Dialect = dialect
+        self.endpoint: Endpoint = endpoint_for(dialect)
         self.api_key = api_key
         self.host = host
         self.port = port
@@ -356,7 +358,7 @@ class FakeRealtimeServer(SessionHandlers, ItemHandlers, InputHandlers):
                 connection,
                 HTTPStatus.UNAUTHORIZED,
                 "Incorrect API key provided. Authenticate with 'Authorization: Bearer <key>' "
-                f"or the subprotocol '{self.dialect.token_subprotocol_prefix}<key>'.",
+                f"or the subprotocol '{self.endpoint.token_subprotocol_prefix}<key>'.",
                 "invalid_api_key",
             )
         if not self._xai and not query_model(request.path):
@@ -374,7 +376,7 @@ class FakeRealtimeServer(SessionHandlers, ItemHandlers, InputHandlers):
             scheme, _, token = value.partition(" ")
             if scheme.lower() == "bearer" and token.strip() in accepted:
                 return True
-        prefix = self.dialect.token_subprotocol_prefix
+        prefix = self.endpoint.token_subprotocol_prefix
         return any(
             offered.startswith(prefix) and offered[len(prefix) :] in accepted
             for offered in offered_subprotocols(headers)
@@ -383,11 +385,11 @@ class FakeRealtimeServer(SessionHandlers, ItemHandlers, InputHandlers):
     def _select_subprotocol(
         self, connection: ServerConnection, offered: Sequence[Subprotocol]
     ) -> Subprotocol | None:
-        for name in self.dialect.extra_subprotocols:
+        for name in self.endpoint.extra_subprotocols:
             if name in offered:
                 return Subprotocol(name)
         for name in offered:
-            if name.startswith(self.dialect.token_subprotocol_prefix):
+            if name.startswith(self.endpoint.token_subprotocol_prefix):
                 return name
         return None
 

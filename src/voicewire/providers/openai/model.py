@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Unpack
 
 from ...openai_wire.dialect import OPENAI
+from ..openai_protocol.endpoint import OPENAI_ENDPOINT
 from ..openai_protocol.model import ModelOptions, OpenAIProtocolModel
 
 DEFAULT_MODEL = "gpt-realtime"
@@ -14,7 +15,7 @@ class OpenAIRealtimeModel(OpenAIProtocolModel):
     """OpenAI Realtime (GA); the API key comes from ``api_key`` or ``$OPENAI_API_KEY``."""
 
     def __init__(self, model_id: str = DEFAULT_MODEL, **options: Unpack[ModelOptions]) -> None:
-        super().__init__(OPENAI, model_id, **options)
+        super().__init__(OPENAI, model_id, endpoint=OPENAI_ENDPOINT, **options)
 
 
 realtime = OpenAIRealtimeModel

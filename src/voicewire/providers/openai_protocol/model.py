@@ -1,4 +1,5 @@
-"""A realtime model reached over the OpenAI Realtime wire protocol, parametrised by a dialect."""
+"""A realtime model reached over the OpenAI Realtime wire protocol, parametrised by a dialect (the
+wire) and an endpoint (where and how to dial it)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from ...protocol import (
 )
 from .connection import OpenAIProtocolConnection
 from .dial import dial, websocket_factory
+from .endpoint import Endpoint, endpoint_for
 from .keepalive import Keepalive
 
 DEFAULT_TOKEN_TTL_S = 600
@@ -43,7 +45,7 @@ class OpenAIProtocolModel:
     ``base_url`` is the WebSocket base (``wss://host/v1``); REST calls go to the same host over
     HTTP(S) unless ``rest_base_url`` says otherwise, so one setting reaches a proxy, Azure or
     another voicewire server. ``keepalive`` says how soon a dead link is noticed (default: the
-    dialect's, within 10 s).
+    endpoint's, within 10 s). ``endpoint`` defaults to the shipped one for the dialect's provider.
     """
 
     def __init__(
@@ -56,14 +58,16 @@ class OpenAIProtocolModel:
         rest_base_url: str | None = None,
         http_client: httpx.AsyncClient | None = None,
         keepalive: Keepalive | None = None,
+        endpoint: Endpoint | None = None,
     ) -> None:
         self.dialect = dialect
-        self.keepalive = keepalive or dialect.keepalive
+        self.endpoint = endpoint = endpoint or endpoint_for(dialect)
+        self.keepalive = keepalive or endpoint.keepalive
         self._model_id = model_id
         self._api_key = api_key
-        self.base_url = (base_url or dialect.default_base_url).rstrip("/")
+        self.base_url = (base_url or endpoint.default_base_url).rstrip("/")
         if rest_base_url is None:
-            rest_base_url = dialect.rest_base_url if base_url is None else _http_from_ws(base_url)
+            rest_base_url = endpoint.rest_base_url if base_url is None else _http_from_ws(base_url)
         self.rest_base_url = rest_base_url.rstrip("/")
         self._http_client = http_client
         self.codec = OpenAIProtocolCodec(dialect)
@@ -89,11 +93,11 @@ class OpenAIProtocolModel:
         return f"{self.base_url}/realtime?model={quote(self._model_id)}"
 
     def _api_key_or_raise(self) -> str:
-        key = self._api_key or os.environ.get(self.dialect.api_key_env)
+        key = self._api_key or os.environ.get(self.endpoint.api_key_env)
         if not key:
             raise AuthenticationError(
                 f"no {self.dialect.name} API key: pass api_key=... or set "
-                f"{self.dialect.api_key_env}, or connect with a credential from authenticate()"
+                f"{self.endpoint.api_key_env}, or connect with a credential from authenticate()"
             )
         return key
 
@@ -113,8 +117,8 @@ class OpenAIProtocolModel:
                     f"the {self.dialect.name} credential expired at "
                     f"{credential.expires_at.isoformat()}; mint a new one with authenticate()"
                 )
-            subprotocols = [*self.dialect.extra_subprotocols]
-            subprotocols.append(self.dialect.token_subprotocol_prefix + credential.token)
+            subprotocols = [*self.endpoint.extra_subprotocols]
+            subprotocols.append(self.endpoint.token_subprotocol_prefix + credential.token)
         else:
             headers["Authorization"] = f"Bearer {self._api_key_or_raise()}"
         socket = await dial(
@@ -142,7 +146,7 @@ class OpenAIProtocolModel:
         """Mint an ephemeral client secret with the API key; its expiry is the provider's."""
         key = self._api_key_or_raise()
         body: dict[str, Any] = {"expires_after": {"seconds": ttl_seconds}}
-        if self.dialect.client_secret_session:
+        if self.endpoint.client_secret_session:
             body["expires_after"]["anchor"] = "created_at"
             body["session"] = {"type": "realtime", "model": self._model_id}
         url = f"{self.rest_base_url}/realtime/client_secrets"
