@@ -8,6 +8,8 @@ import logging
 import re
 from typing import Literal
 
+from pydantic_core import from_json
+
 from .interface import ToolCallRequest
 
 log = logging.getLogger("voicewire.local.llm")
@@ -18,6 +20,10 @@ class JsonReplyParser:
 
     ``feed`` returns the new characters of the answer string as they arrive (so speech can start
     before the JSON is complete); ``finish`` returns the tool call, if the reply was one.
+
+    The answer is decoded by pydantic-core's partial JSON parser, re-run on the whole reply at each
+    feed (a reply is a few hundred characters): it leaves out an escape that has only half arrived,
+    a surrogate pair included, so every piece returned is whole text that encodes to UTF-8.
     """
 
     _KEY = re.compile(r'^\s*\{\s*"(answer|tool|arguments)"\s*:\s*')
@@ -25,8 +31,7 @@ class JsonReplyParser:
     def __init__(self) -> None:
         self.raw = ""
         self.kind: Literal["answer", "tool"] | None = None
-        self._answer_start: int | None = None
-        self._pos = 0
+        self._spoken = ""
         self._done = False
 
     def feed(self, text: str) -> str:
@@ -36,36 +41,24 @@ class JsonReplyParser:
             if match is None:
                 return ""
             self.kind = "answer" if match.group(1) == "answer" else "tool"
-            if self.kind == "answer":
-                self._pos = match.end()
         if self.kind != "answer" or self._done:
             return ""
-        if self._answer_start is None:
-            while self._pos < len(self.raw) and self.raw[self._pos].isspace():
-                self._pos += 1
-            if self._pos >= len(self.raw):
-                return ""
-            if self.raw[self._pos] != '"':
-                self._done = True
-                return ""
-            self._answer_start = self._pos = self._pos + 1
-        out: list[str] = []
-        raw = self.raw
-        while self._pos < len(raw):
-            ch = raw[self._pos]
-            if ch == '"':
-                self._done = True
-                break
-            if ch == "\\":
-                decoded, used = _json_escape(raw, self._pos)
-                if used == 0:
-                    break  # escape not complete yet
-                out.append(decoded)
-                self._pos += used
-                continue
-            out.append(ch)
-            self._pos += 1
-        return "".join(out)
+        try:
+            reply = from_json(self.raw, allow_partial="trailing-strings")
+        except ValueError:
+            # The grammar keeps the reply JSON; a lone surrogate escape can still end it here.
+            log.warning("the model's answer is not valid JSON: %r", self.raw[-40:])
+            self._done = True
+            return ""
+        answer = reply.get("answer") if isinstance(reply, dict) else None
+        if answer is None:
+            return ""  # the value has not started yet
+        if not isinstance(answer, str) or not answer.startswith(self._spoken):
+            self._done = True
+            return ""
+        new = answer[len(self._spoken) :]
+        self._spoken = answer
+        return new
 
     def finish(self) -> ToolCallRequest | None:
         if self.kind != "tool":
@@ -81,21 +74,3 @@ class JsonReplyParser:
         if not isinstance(arguments, dict):
             arguments = {}
         return ToolCallRequest(data["tool"], json.dumps(arguments, separators=(",", ":")))
-
-
-_ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
-
-
-def _json_escape(raw: str, pos: int) -> tuple[str, int]:
-    """Decode the escape at ``raw[pos]`` (a backslash): ``(text, chars used)``, 0 if partial."""
-    if pos + 1 >= len(raw):
-        return "", 0
-    code = raw[pos + 1]
-    if code == "u":
-        if pos + 6 > len(raw):
-            return "", 0
-        try:
-            return chr(int(raw[pos + 2 : pos + 6], 16)), 6
-        except ValueError:
-            return "", 6
-    return _ESCAPES.get(code, code), 2
