@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from voicewire.protocol import AudioPart, MessageItem, TextPart, ToolCallItem, ToolResultItem
 from voicewire.providers.local import heard_text
 from voicewire.providers.local.conversation import LocalConversation
@@ -31,6 +33,19 @@ def test_items_go_after_the_item_named_or_at_the_end_and_each_edit_bumps_the_ver
     conversation.delete("c")
     assert [item.id for item in conversation.history] == ["a", "b", "d"]
     assert conversation.version == 6
+
+
+def test_a_held_item_is_replaced_where_it_is_whatever_it_is_said_to_follow() -> None:
+    conversation = LocalConversation()
+    for item_id in ("a", "b", "c"):
+        conversation.append(MessageItem(item_id, "user", (TextPart(item_id),)))
+    assert conversation.add(MessageItem("a", "user", (TextPart("again"),)), "c") == "c"
+    assert [item.text for item in conversation.history] == ["again", "b", "c"]
+    conversation.delete("missing")  # nothing held: no edit
+    assert conversation.version == 4
+    with pytest.raises(KeyError):
+        conversation.append(MessageItem("b", "user", (TextPart("twice"),)))  # ids are held once
+    assert [item.id for item in conversation.history] == ["a", "b", "c"]
 
 
 def test_only_an_assistant_audio_item_can_be_cut_to_what_was_heard() -> None:

@@ -1,7 +1,8 @@
 """An ordered conversation store: items by id, in conversation order.
 
 Every holder of a conversation keeps the same thing: the session's history (for replay after a
-reconnect), the scripted model and the fake realtime server (the conversation a provider holds).
+reconnect), the local model, the scripted model and the fake realtime server (the conversation a
+provider holds).
 Each needs the same operations, with the same meaning: look an item up by id, insert it after
 the item it follows (``previous_item_id``), replace it where it is, delete it, and read the whole
 conversation in order. What an id clash or an unknown ``previous_item_id`` *means* (an error
@@ -9,8 +10,8 @@ event, an update, an append) is the holder's rule, so this store only answers qu
 what it is told.
 
 The store is generic in the item type: neutral :class:`~voicewire.protocol.Item` values for the
-session and the scripted model, wire JSON objects for the fake server, which must stay
-independent of voicewire's item types.
+session, the local model and the scripted model, wire JSON objects for the fake server, which
+must stay independent of voicewire's item types.
 
 Lookups by id are O(1); positions (``index_of``, inserting after an item) are O(n) in the length
 of the conversation, as a list's are. Conversations are short enough that a linked structure

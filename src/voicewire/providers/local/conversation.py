@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from ...protocol import AudioPart, Item, MessageItem, TextPart, ToolCallItem, ToolResultItem
+from ...protocol.conversation import OrderedItems
 from .llm import ChatMessage, ToolCallRequest
 
 Spoken = list[tuple[str, float, float]]
@@ -16,17 +17,21 @@ Spoken = list[tuple[str, float, float]]
 
 class LocalConversation:
     """The ordered items the model will see next; ``version`` changes with every edit, so a
-    response prepared for one version can tell it is stale."""
+    response prepared for one version can tell it is stale.
+
+    The items are held in the :class:`~voicewire.protocol.conversation.OrderedItems` store that
+    the session's history and the scripted model keep too; what is local is the version, the
+    clauses each assistant item took to say (for truncation), and the chat window.
+    """
 
     def __init__(self) -> None:
-        self._items: dict[str, Item] = {}
-        self._order: list[str] = []
+        self._items: OrderedItems[Item] = OrderedItems()
         self._spoken: dict[str, Spoken] = {}
         self.version = 0
 
     @property
     def history(self) -> list[Item]:
-        return [self._items[i] for i in self._order]
+        return self._items.values()
 
     def __contains__(self, item_id: object) -> bool:
         return item_id in self._items
@@ -35,7 +40,7 @@ class LocalConversation:
         return self._items.get(item_id)
 
     def last_id(self) -> str | None:
-        return self._order[-1] if self._order else None
+        return self._items.last_id()
 
     def add(self, item: Item, previous_item_id: str | None = None) -> str | None:
         """Insert (or replace) ``item`` after ``previous_item_id``, else at the end; returns the
@@ -43,45 +48,40 @@ class LocalConversation:
         assert item.id is not None
         previous = previous_item_id if previous_item_id in self._items else self.last_id()
         if item.id in self._items:
-            self._items[item.id] = item
+            self._items.replace(item.id, item)
         else:
-            self._items[item.id] = item
-            if previous_item_id in self._items:
-                self._order.insert(self._order.index(previous_item_id) + 1, item.id)
-            else:
-                self._order.append(item.id)
+            self._items.insert_after(item.id, item, previous_item_id)
         self.version += 1
         return previous
 
     def append(self, item: Item) -> None:
+        """Add a new item (its id not held) at the end."""
         assert item.id is not None
-        self._items[item.id] = item
-        self._order.append(item.id)
+        self._items.append(item.id, item)
         self.version += 1
 
     def put_assistant(self, item: MessageItem, spoken: Spoken) -> None:
         """Record what an assistant message said (at the end, or in its place if it is there)."""
         assert item.id is not None
-        if item.id not in self._items:
-            self._order.append(item.id)
-        self._items[item.id] = item
+        if item.id in self._items:
+            self._items.replace(item.id, item)
+        else:
+            self._items.append(item.id, item)
         if spoken:
             self._spoken[item.id] = spoken
         self.version += 1
 
     def delete(self, item_id: str) -> None:
-        if item_id in self._items:
-            del self._items[item_id]
-            self._order.remove(item_id)
+        if self._items.delete(item_id) is not None:
             self.version += 1
 
     def set_text(self, item_id: str, text: str) -> None:
         item = self._items.get(item_id)
         if isinstance(item, MessageItem):
             if any(isinstance(p, AudioPart) for p in item.content):
-                self._items[item_id] = replace(item, content=(AudioPart(transcript=text),))
+                self._items.replace(item_id, replace(item, content=(AudioPart(transcript=text),)))
             else:
-                self._items[item_id] = replace(item, content=(TextPart(text),))
+                self._items.replace(item_id, replace(item, content=(TextPart(text),)))
             self.version += 1
 
     def truncate(self, item_id: str, audio_end_ms: int) -> bool:
@@ -96,8 +96,7 @@ class LocalConversation:
 
     def has_new_content(self) -> bool:
         """The latest message is the user's and says something, or a tool result came since."""
-        for item_id in reversed(self._order):
-            item = self._items[item_id]
+        for item in reversed(self._items.values()):
             if isinstance(item, ToolResultItem):
                 return True
             if isinstance(item, MessageItem):
@@ -107,9 +106,7 @@ class LocalConversation:
     def chat(self, limit: int) -> list[ChatMessage]:
         """The latest ``limit`` items as the chat the language model sees."""
         messages: list[ChatMessage] = []
-        ids = self._order[-limit:]
-        for item_id in ids:
-            item = self._items[item_id]
+        for item in self._items.values()[-limit:]:
             if isinstance(item, MessageItem):
                 text = item.text.strip()
                 if text:
