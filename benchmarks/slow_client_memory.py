@@ -36,7 +36,7 @@ from multiprocessing.connection import Connection
 
 import websockets
 
-from server_load import SERVER_START_TIMEOUT, Server, _listen
+from server_load import SERVER_START_TIMEOUT, Server
 
 REQUEST_INTERVAL = 0.05
 REPORT_INTERVAL = 0.5
@@ -61,6 +61,7 @@ def _serve(conn: Connection, max_outbox_bytes: int, send_timeout: float) -> None
 
     from voicewire import RealtimeAgent
     from voicewire.server import VoicewireServer, create_app
+    from voicewire.server.workers import listen
     from voicewire.testing import AudioReply, ScriptedModel
 
     logging.getLogger("voicewire").setLevel(logging.ERROR)
@@ -81,7 +82,7 @@ def _serve(conn: Connection, max_outbox_bytes: int, send_timeout: float) -> None
                 conn.send((server.active_sessions, outbox))
             time.sleep(REPORT_INTERVAL)
 
-    sock = _listen()
+    sock = listen("127.0.0.1", 0, reuse_port=False)
     conn.send(sock.getsockname()[1])
     threading.Thread(target=report, daemon=True).start()
     config = uvicorn.Config(app, lifespan="off", log_level="error", access_log=False)
