@@ -21,7 +21,7 @@ import time
 
 from voicewire.protocol import ConnectOptions, SessionCreated, TransportStatus
 from voicewire.providers import openai
-from voicewire.providers.openai_protocol.keepalive import (
+from voicewire.providers.keepalive import (
     VOICE_KEEPALIVE,
     WEBSOCKETS_DEFAULTS,
     Keepalive,

@@ -34,7 +34,7 @@ from voicewire.protocol import (
     WireSocket,
 )
 from voicewire.providers import openai
-from voicewire.providers.openai_protocol.keepalive import VOICE_KEEPALIVE, Keepalive
+from voicewire.providers.keepalive import VOICE_KEEPALIVE, Keepalive
 from voicewire.testing import FakeRealtimeServer, FaultProxy
 
 CHUNK_S = 0.1

@@ -7,6 +7,6 @@ milliseconds late. So pings go out often (the faults are noticed soon) and a pon
 
 from __future__ import annotations
 
-from voicewire.providers.openai_protocol.keepalive import Keepalive
+from voicewire.providers.keepalive import Keepalive
 
 TEST_KEEPALIVE = Keepalive(ping_interval=0.5, ping_timeout=2.0, close_timeout=0.5)

@@ -10,13 +10,13 @@ import pytest
 from voicewire.openai_wire.dialect import OPENAI, XAI
 from voicewire.protocol import AuthenticationError
 from voicewire.providers import openai, xai
+from voicewire.providers.keepalive import Keepalive
 from voicewire.providers.openai_protocol.endpoint import (
     OPENAI_ENDPOINT,
     XAI_ENDPOINT,
     Endpoint,
     endpoint_for,
 )
-from voicewire.providers.openai_protocol.keepalive import Keepalive
 from voicewire.providers.openai_protocol.model import OpenAIProtocolModel
 
 

@@ -23,9 +23,9 @@ from voicewire.protocol import (
     WireSocket,
 )
 from voicewire.providers import openai, xai
+from voicewire.providers.keepalive import VOICE_KEEPALIVE, Keepalive, watch
 from voicewire.providers.openai_protocol.connection import OpenAIProtocolConnection
 from voicewire.providers.openai_protocol.endpoint import XAI_ENDPOINT
-from voicewire.providers.openai_protocol.keepalive import VOICE_KEEPALIVE, Keepalive, watch
 from voicewire.testing import FakeRealtimeServer, FaultProxy
 
 pytestmark = pytest.mark.timeout(30)

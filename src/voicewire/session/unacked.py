@@ -1,7 +1,7 @@
 """What was sent on the current link and not yet acknowledged by the model, to send again after a
 reconnect.
 
-A link can die without a word (see :mod:`voicewire.providers.openai_protocol.keepalive`): what the
+A link can die without a word (see :mod:`voicewire.providers.keepalive`): what the
 session sent in the seconds before the drop was noticed went into a socket buffer and nowhere
 else. :class:`Unacknowledged` keeps each client event from when it is sent until the model's
 answer shows it arrived, and hands back, after the reconnect, those that never were — once each,

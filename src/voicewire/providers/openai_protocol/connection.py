@@ -3,9 +3,9 @@
 A thin asyncio shell around the sans-I/O codec: a writer task drains the outgoing queue, a reader
 task decodes what arrives into neutral events. Nothing that arrives is dropped: bad frames become
 ``session.error`` events and the connection keeps reading. A link that dies without closing is
-noticed, when the connection is given ``keepalive`` (see :mod:`.keepalive`), by its pings over a
-socket that has ``ping()``, and by a send that waits longer than ``ping_timeout`` for room in the
-socket's buffers.
+noticed, when the connection is given ``keepalive`` (see :mod:`voicewire.providers.keepalive`),
+by its pings over a socket that has ``ping()``, and by a send that waits longer than
+``ping_timeout`` for room in the socket's buffers.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from ...protocol import (
     WireSocket,
 )
 from ..event_stream import EventStream, StreamConnection
-from .keepalive import Keepalive, watch
+from ..keepalive import Keepalive, watch
 
 log = logging.getLogger("voicewire.connection")
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...openai_wire.dialect import OPENAI, XAI, Dialect
-from .keepalive import VOICE_KEEPALIVE, Keepalive
+from ..keepalive import VOICE_KEEPALIVE, Keepalive
 
 __all__ = ["OPENAI_ENDPOINT", "XAI_ENDPOINT", "Endpoint", "endpoint_for"]
 

@@ -21,10 +21,10 @@ from ...protocol import (
     TokenCredential,
     UrlCredential,
 )
+from ..dial import dial, websocket_factory
+from ..keepalive import Keepalive
 from .connection import OpenAIProtocolConnection
-from .dial import dial, websocket_factory
 from .endpoint import Endpoint, endpoint_for
-from .keepalive import Keepalive
 
 DEFAULT_TOKEN_TTL_S = 600
 

@@ -10,8 +10,8 @@ import websockets
 from websockets.asyncio.client import connect as ws_connect
 from websockets.typing import Subprotocol
 
-from ...protocol import ConnectAbortedError, HandshakeError, WebSocketFactory, WireSocket
-from ...redaction import protect_logs
+from ..protocol import ConnectAbortedError, HandshakeError, WebSocketFactory, WireSocket
+from ..redaction import protect_logs
 from .keepalive import VOICE_KEEPALIVE, Keepalive
 
 OPEN_TIMEOUT_S = 15.0
