@@ -4,12 +4,11 @@ connection handles exactly what it declares (the local model's: tests/local)."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 
+from tests.openai_wire.support import load_spec
 from tests.protocol.test_capabilities import ONE_OF_EACH
 from voicewire.protocol import (
     AudioFormat,
@@ -25,9 +24,7 @@ from voicewire.providers.openai_protocol.dialect import OPENAI, XAI, Dialect
 from voicewire.providers.xai import codec as xai_codec
 from voicewire.testing import ScriptedModel
 
-XAI_SPEC = json.loads(
-    (Path(__file__).parents[1] / "codec" / "data" / "xai_voice_agent_events.json").read_text()
-)
+XAI_SPEC = load_spec("xai_voice_agent_events.json")
 WIRE_TYPES = {
     "item.truncate": "conversation.item.truncate",
     "item.delete": "conversation.item.delete",

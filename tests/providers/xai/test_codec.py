@@ -1,5 +1,5 @@
 """The xAI Grok Voice Agent codec: the OpenAI GA conformance plus xAI's documented differences
-(``tests/codec/data/xai_voice_agent_events.json``).
+(``tests/openai_wire/data/xai_voice_agent_events.json``).
 
 xAI publishes no typed schema, so client messages are validated against the official OpenAI GA
 models after undoing the documented differences: ``voice`` and ``turn_detection`` move from the
@@ -15,6 +15,15 @@ from typing import Any
 
 import pytest
 
+from tests.openai_wire.examples import CLIENT_EXAMPLES, FULL_G711, FULL_PCM, MANUAL
+from tests.openai_wire.support import (
+    ITEM_ID,
+    RESPONSE_ID,
+    load_spec,
+    openai_server_types,
+    server_payload,
+    validate_client_event,
+)
 from voicewire.protocol import (
     ActivityEnd,
     ActivityStart,
@@ -38,16 +47,6 @@ from voicewire.providers.openai import codec as openai_codec
 from voicewire.providers.openai_protocol.codec import IGNORED_SERVER_TYPES, OpenAIProtocolCodec
 from voicewire.providers.openai_protocol.dialect import XAI
 from voicewire.providers.xai import codec as xai_codec
-
-from .examples import CLIENT_EXAMPLES, FULL_G711, FULL_PCM, MANUAL
-from .support import (
-    ITEM_ID,
-    RESPONSE_ID,
-    load_spec,
-    openai_server_types,
-    server_payload,
-    validate_client_event,
-)
 
 XAI_SPEC = load_spec("xai_voice_agent_events.json")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tests.openai_wire.support import AUDIO
 from voicewire.protocol import (
     ActivityEnd,
     ActivityStart,
@@ -30,8 +31,6 @@ from voicewire.protocol import (
     VoiceConfig,
     user_text,
 )
-
-from .support import AUDIO
 
 WEATHER = ToolDefinition(
     name="get_weather",

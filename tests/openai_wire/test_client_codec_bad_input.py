@@ -9,13 +9,12 @@ from typing import Any
 
 import pytest
 
+from tests.openai_wire.support import USER_MESSAGE, server_payload
 from voicewire.protocol import AudioOutputDelta, ProtocolError
 from voicewire.providers.openai import codec as openai_codec
 from voicewire.providers.openai_protocol.codec import OpenAIProtocolCodec
 from voicewire.providers.openai_protocol.dialect import OPENAI, XAI
 from voicewire.providers.xai import codec as xai_codec
-
-from .support import USER_MESSAGE, server_payload
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
-"""Shared helpers for the codec conformance tests: the published specs, strict validation of
-client messages against the official ``openai`` models, and server payloads built with them."""
+"""Shared helpers for the client codec's conformance tests (here, in tests/providers/openai and in
+tests/providers/xai): the published specs, strict validation of client messages against the
+official ``openai`` models, and server payloads built with them."""
 
 from __future__ import annotations
 
@@ -15,12 +16,11 @@ from openai.types.realtime import RealtimeClientEvent
 from pydantic import BaseModel, Field, TypeAdapter
 
 DATA = Path(__file__).parent / "data"
-SHARED_SPECS = Path(__file__).resolve().parents[2].parent / "shared" / "specs"
 
 
 @cache
 def load_spec(name: str) -> dict[str, Any]:
-    """A spec from ``tests/codec/data`` (vendored so a fresh clone can run the tests)."""
+    """A spec from ``tests/openai_wire/data`` (vendored so a fresh clone can run the tests)."""
     data: dict[str, Any] = json.loads((DATA / name).read_text())
     return data
 

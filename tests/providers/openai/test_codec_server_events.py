@@ -7,6 +7,18 @@ from typing import Any
 
 import pytest
 
+from tests.openai_wire.support import (
+    ARGUMENTS,
+    AUDIO,
+    AUDIO_B64,
+    CALL_ID,
+    FUNCTION_CALL,
+    ITEM_ID,
+    RESPONSE_ID,
+    USER_MESSAGE,
+    openai_server_types,
+    server_payload,
+)
 from voicewire.protocol import (
     AudioInputCleared,
     AudioInputCommitted,
@@ -42,19 +54,6 @@ from voicewire.protocol import (
 )
 from voicewire.providers.openai import codec as openai_codec
 from voicewire.providers.openai_protocol.codec import IGNORED_SERVER_TYPES
-
-from .support import (
-    ARGUMENTS,
-    AUDIO,
-    AUDIO_B64,
-    CALL_ID,
-    FUNCTION_CALL,
-    ITEM_ID,
-    RESPONSE_ID,
-    USER_MESSAGE,
-    openai_server_types,
-    server_payload,
-)
 
 USAGE = Usage(
     input_tokens=1250,

@@ -10,6 +10,8 @@ import pytest
 from openai.types.realtime import RealtimeSessionCreateRequest
 from pydantic import ValidationError
 
+from tests.openai_wire.examples import CLIENT_EXAMPLES, FULL_G711, FULL_PCM, MANUAL, WEATHER
+from tests.openai_wire.support import AUDIO, validate_client_event
 from voicewire.protocol import (
     CLIENT_EVENT_TYPES,
     ActivityEnd,
@@ -28,9 +30,6 @@ from voicewire.protocol import (
     VoiceConfig,
 )
 from voicewire.providers.openai import codec as openai_codec
-
-from .examples import CLIENT_EXAMPLES, FULL_G711, FULL_PCM, MANUAL, WEATHER
-from .support import AUDIO, validate_client_event
 
 
 def test_every_client_event_kind_has_examples() -> None:

@@ -1,1 +1,0 @@
-"""Conformance tests of the OpenAI-protocol codecs (OpenAI GA, xAI) and their benchmark."""

@@ -1,0 +1,1 @@
+"""Tests of voicewire.providers.xai: its client codec against xAI's documented differences."""
