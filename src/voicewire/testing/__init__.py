@@ -17,6 +17,7 @@ xAI's dialect) over a real WebSocket, deterministic test audio, and strict wire 
 See :mod:`voicewire.testing.fake_server` for the exact behaviour and event order.
 """
 
+from .elevenlabs_validation import validate_elevenlabs_client, validate_elevenlabs_server
 from .fake_server import FakeRealtimeServer
 from .fault_proxy import FaultProxy, ProxyStats
 from .script import AudioReply, Reply, Script, TextReply, ToolCallReply
@@ -40,5 +41,7 @@ __all__ = [
     "silence",
     "tone",
     "validate_client_event",
+    "validate_elevenlabs_client",
+    "validate_elevenlabs_server",
     "validate_server_event",
 ]
