@@ -20,6 +20,7 @@ See :mod:`voicewire.testing.fake_server` for the exact behaviour and event order
 from .elevenlabs_validation import validate_elevenlabs_client, validate_elevenlabs_server
 from .fake_server import FakeRealtimeServer
 from .fault_proxy import FaultProxy, ProxyStats
+from .gemini_validation import validate_gemini_client, validate_gemini_server
 from .script import AudioReply, Reply, Script, TextReply, ToolCallReply
 from .scripted_model import ScriptedConnection, ScriptedModel
 from .tones import rms, silence, tone
@@ -43,5 +44,7 @@ __all__ = [
     "validate_client_event",
     "validate_elevenlabs_client",
     "validate_elevenlabs_server",
+    "validate_gemini_client",
+    "validate_gemini_server",
     "validate_server_event",
 ]
