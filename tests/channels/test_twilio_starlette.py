@@ -9,9 +9,8 @@ import pytest
 from starlette.applications import Starlette
 from websockets.asyncio.client import connect
 
+from tests.channels.twilio_support import FakeTwilio, serve
 from voicewire.channels import TwilioChannel, twilio_route
-
-from .support import FakeTwilio, serve
 
 pytestmark = pytest.mark.timeout(15)
 

@@ -12,14 +12,20 @@ import pytest
 from starlette.applications import Starlette
 from websockets.asyncio.client import connect
 
+from tests.channels.twilio_support import (
+    CALL_SID,
+    STREAM_SID,
+    FakeTwilio,
+    eventually,
+    outbound_validator,
+    serve,
+)
 from voicewire import AudioFormat, RealtimeAgent, RealtimeSession, SessionConfig, TurnDetection
 from voicewire.channels import TwilioChannel, twilio_route
 from voicewire.protocol import ConnectOptions, PlaybackPosition, TransportStatus
 from voicewire.providers import openai
 from voicewire.session import SessionEvent
 from voicewire.testing import AudioReply, FakeRealtimeServer, rms, silence, tone
-
-from .support import CALL_SID, STREAM_SID, FakeTwilio, eventually, outbound_validator, serve
 
 pytestmark = pytest.mark.timeout(20)
 

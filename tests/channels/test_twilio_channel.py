@@ -13,6 +13,16 @@ import pytest
 from starlette.applications import Starlette
 from websockets.asyncio.client import connect
 
+from tests.channels.twilio_support import (
+    STREAM_SID,
+    FakeTwilio,
+    MemorySocket,
+    SessionLikeSink,
+    StubSink,
+    eventually,
+    outbound_validator,
+    serve,
+)
 from voicewire.audio import pcm16_to_ulaw
 from voicewire.channels import TwilioChannel, TwilioStreamError, twilio_route
 from voicewire.protocol import (
@@ -23,17 +33,6 @@ from voicewire.protocol import (
     RealtimeChannel,
 )
 from voicewire.testing import tone
-
-from .support import (
-    STREAM_SID,
-    FakeTwilio,
-    MemorySocket,
-    SessionLikeSink,
-    StubSink,
-    eventually,
-    outbound_validator,
-    serve,
-)
 
 pytestmark = pytest.mark.timeout(15)
 

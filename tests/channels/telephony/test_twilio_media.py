@@ -11,6 +11,15 @@ from typing import Any
 
 import pytest
 
+from tests.channels.twilio_support import (
+    ACCOUNT_SID,
+    CALL_SID,
+    EVENTS,
+    STREAM_SID,
+    inbound_validator,
+    outbound_validator,
+    start_message,
+)
 from voicewire.channels.telephony.twilio_media import (
     Connected,
     Dtmf,
@@ -30,16 +39,6 @@ from voicewire.channels.telephony.twilio_media import (
     parse_message,
 )
 from voicewire.protocol import ProtocolError
-
-from .support import (
-    ACCOUNT_SID,
-    CALL_SID,
-    EVENTS,
-    STREAM_SID,
-    inbound_validator,
-    outbound_validator,
-    start_message,
-)
 
 AUDIO = bytes(range(256)) * 2  # every μ-law byte value
 MULAW = {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}

@@ -1,0 +1,1 @@
+"""Tests of voicewire.channels.telephony: the sans-I/O telephony wire (marks, Twilio media)."""
