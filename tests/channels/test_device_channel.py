@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.device.fakes import (
+from tests.channels.device_fakes import (
     FakePortAudioError,
     FakeSink,
     FakeSoundDevice,
