@@ -50,7 +50,7 @@ chromium:
 # the local-model tests are skipped, and both this and pytest's summary say so.
 unit: $(STAMP)
 	@test -f $(LOCAL_STAMP) || echo "make unit: the local extra is not installed," \
-		"so the local-model tests (tests/local) will be SKIPPED; make local-deps installs it"
+		"so the local-model tests (tests/providers/local) will be SKIPPED; make local-deps installs it"
 	$(BIN)/pytest -q -x
 
 bench: $(STAMP)

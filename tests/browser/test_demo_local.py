@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.local.conftest import MISSING, PHRASES, Speech, missing_local_extra, words
+from tests.providers.local.conftest import MISSING, PHRASES, Speech, missing_local_extra, words
 from voicewire import RealtimeAgent
 from voicewire.protocol import ClientCredential, ConnectOptions, RealtimeConnection, RealtimeModel
 from voicewire.server import create_app

@@ -1,6 +1,6 @@
 """Each shipped model declares its real capabilities: xAI's follow its published event list, the
 OpenAI-protocol codecs refuse exactly what the capabilities say, and the scripted model's
-connection handles exactly what it declares (the local model's: tests/local)."""
+connection handles exactly what it declares (the local model's: tests/providers/local)."""
 
 from __future__ import annotations
 

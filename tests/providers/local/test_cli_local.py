@@ -12,7 +12,7 @@ import pytest
 
 from tests.cli.test_converse_cli import run_cli
 from tests.cli.test_serve_cli import free_port
-from tests.local.conftest import Speech, needs_models, words
+from tests.providers.local.conftest import Speech, needs_models, words
 from voicewire.channels import read_wav
 
 pytestmark = [needs_models, pytest.mark.timeout(180)]

@@ -11,7 +11,7 @@ import pytest
 
 from .conftest import needs_models
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "local_latency.py"
+SCRIPT = Path(__file__).resolve().parents[3] / "benchmarks" / "local_latency.py"
 
 pytestmark = [needs_models, pytest.mark.timeout(240)]
 
