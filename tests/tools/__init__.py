@@ -1,0 +1,1 @@
+"""Tests of voicewire.tools: schemas from signatures, docstring parsing, running a tool."""
