@@ -1,0 +1,458 @@
+"""One Gemini Live session over as many sockets as it takes: the asyncio shell of the codec.
+
+Gemini closes every socket after about ten minutes (announced by ``goAway``) and a socket may
+drop at any time; a session outlives both through resumption handles. This connection keeps the
+latest resumable handle and, on ``goAway``, moves to a new socket before ``timeLeft`` runs out:
+it waits for a point where the model is not mid-turn and the handle is fresh (but not past the
+deadline), closes the old socket first (Gemini refuses a resume while an earlier socket of the
+session is open), reading what it still delivers, then dials again with the handle. The
+application sees none of it: the status stays ``connected``, ``session.created`` comes once, and
+what it sends meanwhile is queued and written after the switch.
+
+A handle is the session's state when the server issued it, so the frames written after the
+latest handle are kept and written again on the new socket, before anything queued: nothing is
+lost and nothing is sent twice. An unexpected close (or a dead link, noticed by the keepalive)
+resumes the same way, a few times with backoff; without a handle, after a fatal close (1007,
+1008, see :mod:`.close_codes`) or when every attempt fails, the connection reports the error and
+ends, and the session's own reconnect (with its history replay) takes over.
+
+Every socket opens with ``setup``; nothing else is written before ``setupComplete``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ...protocol import (
+    ClientEvent,
+    ConnectionClosedError,
+    ProtocolError,
+    ResponseCreated,
+    ResponseDone,
+    ServerEvent,
+    SessionCreated,
+    SessionError,
+    TransportStatus,
+    UnsupportedEventError,
+    WireSocket,
+)
+from ..event_stream import EventStream, StreamConnection
+from ..keepalive import Keepalive, watch
+from .client_codec import GeminiClientCodec
+from .close_codes import CloseOutcome, describe_close, setup_refused
+from .server_decoder import GeminiServerDecoder
+from .signals import GoAway, ResumptionUpdate, SetupComplete
+
+__all__ = ["GeminiConnection", "ResumePolicy"]
+
+log = logging.getLogger("voicewire.connection")
+
+SETUP_TIMEOUT_S = 15.0
+RESEND_LIMIT_BYTES = 8 * 1024 * 1024
+"""At most this much written since the latest handle is kept to write again (about four minutes
+of 16 kHz audio in base64); older frames are dropped first, with a warning."""
+
+
+@dataclass(frozen=True, slots=True)
+class ResumePolicy:
+    """How the connection moves to a new socket."""
+
+    attempts: int = 3
+    """Dials tried after an unexpected close before giving up."""
+    backoff: tuple[float, ...] = (0.0, 0.5, 1.5)
+    """Seconds to wait before each attempt (the last value repeats)."""
+    go_away_margin: float = 2.0
+    """Switch at least this long before ``goAway``'s deadline (less when ``timeLeft`` is
+    shorter: then at 80 % of it)."""
+    setup_timeout: float = SETUP_TIMEOUT_S
+    """Seconds a new socket may take to answer ``setup``."""
+
+
+@dataclass(slots=True)
+class _Frame:
+    text: str
+    acks: list[ServerEvent] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Link:
+    socket: WireSocket
+    reader: asyncio.Task[None] | None = None
+    pinger: asyncio.Task[None] | None = None
+    retiring: bool = False
+    """Closed on purpose (a switch or close): its end is not a failure."""
+
+
+Dialer = Callable[[], Awaitable[WireSocket]]
+SetupFor = Callable[[str | None], dict[str, Any]]
+
+
+class GeminiConnection(StreamConnection):
+    """A :class:`~voicewire.protocol.RealtimeConnection` (and push connection) to Gemini Live."""
+
+    provider = "gemini"
+
+    def __init__(
+        self,
+        dial: Dialer,
+        setup_for: SetupFor,
+        client: GeminiClientCodec,
+        decoder: GeminiServerDecoder,
+        *,
+        keepalive: Keepalive | None = None,
+        policy: ResumePolicy | None = None,
+    ) -> None:
+        """``dial`` opens a socket; ``setup_for(handle)`` is the setup frame for a socket that
+        resumes ``handle`` (``None``: a new session)."""
+        self._dial = dial
+        self._setup_for = setup_for
+        self._client = client
+        self._decoder = decoder
+        self._keepalive = keepalive
+        self._policy = policy or ResumePolicy()
+        self._stream = EventStream()
+        self._session_id: str | None = None
+        self._handle: str | None = None
+        self._handle_fresh = False
+        self._changed = asyncio.Event()
+        """Set when a handle arrives or a turn ends: a waiting handover looks again."""
+        self._link: _Link | None = None
+        self._ready = asyncio.Event()
+        self._outgoing: deque[_Frame] = deque()
+        self._wake = asyncio.Event()
+        self._drained = asyncio.Event()
+        self._since_handle: deque[str] = deque()
+        self._since_handle_bytes = 0
+        self._send_lock = asyncio.Lock()
+        self._writer: asyncio.Task[None] | None = None
+        self._switch: asyncio.Task[None] | None = None
+        self._replacing = False
+        self._retiring: asyncio.Task[None] | None = None
+        self._closing = False
+        self.resumptions = 0
+        """How many times the session moved to a new socket."""
+
+    # -- opening ---------------------------------------------------------------------------------
+
+    async def open(self, handle: str | None = None) -> None:
+        """Open the first socket (resuming ``handle`` if given) and start the connection; raises
+        what the dial raises, or an error naming the close when setup is refused."""
+        self._handle = handle
+        socket, session_id = await self._establish(handle)
+        self._session_id = session_id
+        self._stream.put(SessionCreated(session_id))
+        self._attach(socket)
+        self._writer = asyncio.create_task(self._write_loop(), name="gemini-writer")
+
+    async def _establish(self, handle: str | None) -> tuple[WireSocket, str | None]:
+        socket = await self._dial()
+        try:
+            await socket.send(_dumps(self._setup_for(handle)))
+            async with asyncio.timeout(self._policy.setup_timeout):
+                while True:
+                    raw = await socket.recv()
+                    for decoded in self._decoder.decode_text(raw):
+                        if isinstance(decoded, SetupComplete):
+                            return socket, decoded.session_id
+                        self._dispatch(decoded)
+        except TimeoutError:
+            await self._close_quietly(socket)
+            raise ConnectionError(
+                f"gemini did not answer setup within {self._policy.setup_timeout:g} s"
+            ) from None
+        except ProtocolError:
+            await self._close_quietly(socket)
+            raise
+        except Exception as exc:
+            await self._close_quietly(socket)
+            raise setup_refused(_outcome(exc)) from None
+
+    def _attach(self, socket: WireSocket) -> None:
+        link = _Link(socket)
+        link.reader = asyncio.create_task(self._read_loop(link), name="gemini-reader")
+        ping: Callable[[], Awaitable[object]] | None = getattr(socket, "ping", None)
+        if self._keepalive is not None and callable(ping):
+            link.pinger = asyncio.create_task(
+                watch(ping, self._keepalive, lambda why: self._dead(link, why)),
+                name="gemini-pinger",
+            )
+        self._link = link
+        self._ready.set()
+
+    # -- RealtimeConnection ----------------------------------------------------------------------
+
+    @property
+    def session_id(self) -> str | None:
+        return self._session_id
+
+    @property
+    def resume_handle(self) -> str | None:
+        """The latest resumable handle: keep it to resume this session later
+        (``ConnectOptions(resume=ResumeConfig(handle))``); ``None`` until the server gives one."""
+        return self._handle
+
+    def send(self, event: ClientEvent) -> None:
+        """Encode now (an event Gemini cannot express raises :class:`UnsupportedEventError`) and
+        queue its frames; during a switch of sockets they wait for the new one."""
+        if self.status is not TransportStatus.CONNECTED:
+            raise ConnectionClosedError(
+                f"cannot send {event.kind}: the gemini connection is {self.status}"
+            )
+        encoded = self._client.encode(event)
+        if encoded is None:
+            raise UnsupportedEventError(
+                f"gemini cannot take {event.kind}: the Live API has no such client message "
+                "(see the model's capabilities)"
+            )
+        if not encoded.frames:
+            for ack in encoded.acks:
+                self._stream.put(ack)
+            return
+        frames = [_Frame(_dumps(frame)) for frame in encoded.frames]
+        frames[-1].acks = encoded.acks
+        self._outgoing.extend(frames)
+        self._drained.clear()
+        self._wake.set()
+
+    def send_raw(self, message: dict[str, Any]) -> None:
+        """Send a Gemini wire message as is (for what the neutral events lack)."""
+        if self.status is not TransportStatus.CONNECTED:
+            raise ConnectionClosedError(f"the gemini connection is {self.status}")
+        self._outgoing.append(_Frame(_dumps(message)))
+        self._drained.clear()
+        self._wake.set()
+
+    async def close(self) -> None:
+        if self.status is TransportStatus.CLOSED:
+            return
+        self._closing = True
+        self._stream.set_status(TransportStatus.CLOSED)
+        if self._switch is not None:
+            self._switch.cancel()
+            await asyncio.gather(self._switch, return_exceptions=True)
+        if self._writer is not None:
+            if self._ready.is_set():
+                with contextlib.suppress(TimeoutError):  # let what is queued go out, briefly
+                    async with asyncio.timeout(2.0):
+                        await self._drained.wait()
+            self._writer.cancel()
+            await asyncio.gather(self._writer, return_exceptions=True)
+        await self._retire()
+        self._stream.end()
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    async def _write_loop(self) -> None:
+        timeout = self._keepalive.ping_timeout if self._keepalive else None
+        while True:
+            if not self._outgoing:
+                self._drained.set()
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            await self._ready.wait()
+            async with self._send_lock:
+                link = self._link
+                if link is None or not self._ready.is_set() or not self._outgoing:
+                    continue
+                frame = self._outgoing[0]
+                try:
+                    async with asyncio.timeout(timeout):
+                        await link.socket.send(frame.text)
+                except TimeoutError:
+                    self._dead(link, f"a send waited more than {timeout:g} s for the link")
+                    continue
+                except Exception as exc:
+                    self._link_ended(link, _outcome(exc))
+                    continue
+                self._outgoing.popleft()
+                self._sent(frame.text)
+            for ack in frame.acks:
+                self._stream.put(ack)
+
+    def _sent(self, text: str) -> None:
+        self._since_handle.append(text)
+        self._since_handle_bytes += len(text)
+        while self._since_handle_bytes > RESEND_LIMIT_BYTES and self._since_handle:
+            dropped = self._since_handle.popleft()
+            self._since_handle_bytes -= len(dropped)
+            log.warning("gemini: no resumption handle for too long; dropping the oldest frame")
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    async def _read_loop(self, link: _Link) -> None:
+        while True:
+            try:
+                raw = await link.socket.recv()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._link_ended(link, _outcome(exc))
+                return
+            try:
+                decoded = self._decoder.decode_text(raw)
+            except ProtocolError as exc:
+                self._stream.put(SessionError(exc.code, exc.message))
+                continue
+            for item in decoded:
+                self._dispatch(item)
+
+    def _dispatch(self, item: object) -> None:
+        if isinstance(item, SetupComplete):
+            return  # a resumed socket's: the application heard session.created once
+        if isinstance(item, ResumptionUpdate):
+            if item.resumable and item.handle:
+                self._handle, self._handle_fresh = item.handle, True
+                self._since_handle.clear()
+                self._since_handle_bytes = 0
+                self._changed.set()
+            return
+        if isinstance(item, GoAway):
+            self._go_away(item.time_left)
+            return
+        if isinstance(item, ResponseCreated):
+            self._handle_fresh = False  # the session moves on past the handle
+        elif isinstance(item, ResponseDone):
+            self._changed.set()
+        self._stream.put(item)  # type: ignore[arg-type]
+
+    # -- moving to a new socket ------------------------------------------------------------------
+
+    def _go_away(self, time_left: float) -> None:
+        if self._switch is not None or self._closing:
+            return
+        log.info("gemini: goAway with %.1f s left; moving to a new socket", time_left)
+        self._switch = asyncio.create_task(self._hand_over(time_left), name="gemini-go-away")
+
+    async def _hand_over(self, time_left: float) -> None:
+        loop = asyncio.get_running_loop()
+        margin = min(self._policy.go_away_margin, time_left * 0.2)
+        deadline = loop.time() + max(0.0, time_left - margin)
+        while not (self._handle_fresh and not self._decoder.in_turn):
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(remaining):
+                    await self._changed.wait()
+        if self._handle is None:
+            log.warning("gemini: goAway but no resumption handle yet; the session will end")
+            self._switch = None
+            return
+        await self._replace(attempts=self._policy.attempts)
+
+    def _link_ended(self, link: _Link, outcome: CloseOutcome) -> None:
+        """A socket closed or failed; resume when there is a handle and it is worth it."""
+        if link is not self._link or link.retiring or self._closing:
+            return
+        if not outcome.resumable or self._handle is None:
+            self._lost(outcome.error)
+            return
+        if self._replacing:
+            return
+        if self._switch is not None:  # a goAway handover still waiting: resume now instead
+            self._switch.cancel()
+        log.info("gemini: %s; resuming the session", outcome.error.message)
+        self._switch = asyncio.create_task(
+            self._replace(attempts=self._policy.attempts), name="gemini-resume"
+        )
+
+    def _dead(self, link: _Link, reason: str) -> None:
+        self._link_ended(link, describe_close(None, f"({reason})"))
+
+    async def _replace(self, *, attempts: int) -> None:
+        """Close the current socket, open one that resumes the latest handle, write again what
+        was written since that handle, then what was queued."""
+        self._replacing = True
+        self._ready.clear()
+        try:
+            await self._replace_locked(attempts)
+        finally:
+            self._replacing = False
+            self._switch = None
+
+    async def _replace_locked(self, attempts: int) -> None:
+        async with self._send_lock:
+            await self._retire()
+            last: CloseOutcome | None = None
+            backoff = self._policy.backoff or (0.0,)
+            for attempt in range(max(1, attempts)):
+                await asyncio.sleep(backoff[min(attempt, len(backoff) - 1)])
+                try:
+                    socket, _ = await self._establish(self._handle)
+                except Exception as exc:
+                    log.warning("gemini: resuming failed (attempt %d): %s", attempt + 1, exc)
+                    last = describe_close(None, f"(resuming failed: {exc})")
+                    continue
+                for event in self._decoder.link_changed():
+                    self._dispatch(event)
+                resend = [_Frame(text) for text in self._since_handle]
+                self._since_handle.clear()
+                self._since_handle_bytes = 0
+                self._outgoing.extendleft(reversed(resend))
+                self.resumptions += 1
+                self._attach(socket)
+                self._wake.set()
+                return
+        self._lost((last or describe_close(None)).error)
+
+    async def _retire(self) -> None:
+        """Close the current socket on purpose, reading what it still delivers until it ends."""
+        link, self._link = self._link, None
+        if link is None:
+            return
+        link.retiring = True
+        if link.pinger is not None:
+            link.pinger.cancel()
+        await self._close_quietly(link.socket)
+        if link.reader is not None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._close_timeout()):
+                    await asyncio.gather(link.reader, return_exceptions=True)
+            link.reader.cancel()
+            await asyncio.gather(link.reader, return_exceptions=True)
+        if link.pinger is not None:
+            await asyncio.gather(link.pinger, return_exceptions=True)
+
+    def _close_timeout(self) -> float:
+        return self._keepalive.close_timeout if self._keepalive else 2.0
+
+    async def _close_quietly(self, socket: WireSocket) -> None:
+        try:
+            await asyncio.wait_for(socket.close(1000, ""), self._close_timeout())
+        except Exception:
+            abort = getattr(getattr(socket, "transport", None), "abort", None)
+            if callable(abort):
+                abort()
+
+    def _lost(self, error: SessionError) -> None:
+        if self.status is not TransportStatus.CONNECTED or self._closing:
+            return
+        self._ready.clear()
+        self._stream.put(error)
+        self._stream.set_status(TransportStatus.DISCONNECTED)
+        self._stream.end()
+        if self._writer is not None:
+            self._writer.cancel()
+        self._retiring = asyncio.get_running_loop().create_task(self._retire())
+
+
+def _outcome(exc: BaseException) -> CloseOutcome:
+    """The close behind ``exc`` (a ``websockets`` ConnectionClosed carries the close frame)."""
+    frame = getattr(exc, "rcvd", None)
+    code = getattr(frame, "code", None)
+    if code is not None:
+        return describe_close(code, getattr(frame, "reason", "") or "")
+    return describe_close(None, f"({type(exc).__name__}: {exc})" if str(exc) else "")
+
+
+def _dumps(message: dict[str, Any]) -> str:
+    return json.dumps(message, separators=(",", ":"))
