@@ -1,0 +1,1 @@
+"""Tests of voicewire.testing: the fakes, scripted model, fault proxy and validators."""
