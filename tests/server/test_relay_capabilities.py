@@ -1,5 +1,6 @@
-"""A voicewire server in front of xAI: what xAI cannot take is refused to the client with a clear
-error instead of vanishing (xAI has no ``conversation.item.truncate``)."""
+"""A voicewire server in front of xAI, which has no ``conversation.item.truncate``: the server
+honours a client's truncate itself (it cuts the session's history to what was heard and answers
+``conversation.item.truncated``, as OpenAI would) instead of refusing every barge-in."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from .conftest import raw_client, serve, user_text
 pytestmark = pytest.mark.timeout(30)
 
 
-async def test_a_client_truncate_on_an_xai_backed_server_gets_a_clear_error() -> None:
+async def test_a_client_truncate_on_an_xai_backed_server_is_honoured_by_the_server() -> None:
     agent = RealtimeAgent(
         id="grok", name="Grok", instructions="Be brief.", voice={"voice_id": "ara"}
     )
@@ -36,15 +37,17 @@ async def test_a_client_truncate_on_an_xai_backed_server_gets_a_clear_error() ->
                     "audio_end_ms": 100,
                 }
             )
-            error = await client.recv()
+            truncated = await client.recv()
+            [relay] = served.server.relays
+            cut_at = relay.session.history.truncated_at.get(answer["id"])
             # The connection goes on: the next event is answered as usual.
             await client.send(user_text("Still there?"))
             [*_, added] = await client.until("conversation.item.added")
         await served.wait_idle()
-    assert error["type"] == "error"
-    assert error["error"]["code"] == "unsupported_event"
-    assert error["error"]["event_id"] == "evt_cut"
-    assert "xai" in error["error"]["message"] and "item.truncate" in error["error"]["message"]
+    assert truncated["type"] == "conversation.item.truncated"
+    assert truncated["item_id"] == answer["id"] and truncated["audio_end_ms"] == 100
+    assert cut_at == 100
     assert added["item"]["role"] == "user"
+    assert "error" not in client.types()
     assert "conversation.item.truncate" not in upstream.received_types()
     assert upstream.violations == [] and upstream.errors == []

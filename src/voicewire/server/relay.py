@@ -56,6 +56,12 @@ client event                   what the server does            answer (refusal c
                                forwards if not started yet
 ============================== =============================== =====================================
 
+Where the model cannot take an event (its capabilities say so: Gemini, ElevenLabs and xAI
+lack some), the relay stands in for it when the meaning can be kept without the model (a
+truncate cuts the session's history and is answered ``conversation.item.truncated``) and
+otherwise refuses it with an ``unsupported_event`` error naming the model: see
+:mod:`.model_gaps`.
+
 Item ids the client was never shown (unknown, deleted, or the server's tool calls and outputs)
 are refused as unknown; tests/server/test_app_client_events.py sends each event of the union.
 
@@ -90,7 +96,6 @@ from typing import Any, Final
 from pydantic_core import from_json, to_json
 from starlette.types import Receive, Send
 
-from voicewire.openai_wire.fields import shown
 from voicewire.openai_wire.server_decoder import (
     ClientEventError,
     ItemRetrieve,
@@ -119,6 +124,7 @@ from voicewire.protocol import (
 )
 from voicewire.session import RealtimeSession, SessionEvent, StatusChanged, ToolOutput
 
+from .model_gaps import ModelGaps, keep_formats_as_they_are, no_such_item
 from .security import redact
 from .send_watchdog import SendState, SendWatchdog
 
@@ -206,6 +212,8 @@ class Relay:
         self._applying = False  # the reader task is applying a client frame
         self._flushing = False
         self._flusher: asyncio.Task[None] | None = None
+        gaps = ModelGaps(session, self.encoder)
+        self._gaps = gaps if gaps.missing else None  # client events the model cannot take
 
     @property
     def outbox_bytes(self) -> int:
@@ -374,48 +382,56 @@ class Relay:
     def _apply(self, event: WireEvent) -> list[Message]:
         """Apply one decoded client event; the replies the relay itself owes (the model's come
         through the session). Raises :class:`RealtimeError` with OpenAI's code when OpenAI
-        would refuse the event (see the table in the module docstring)."""
-        session = self.session
+        would refuse the event (see the table in the module docstring), and stands in for the
+        model where it cannot take the event (:mod:`.model_gaps`)."""
+        session, gaps = self.session, self._gaps
         if isinstance(event, AudioInputAppend):
             session.send_audio(event.audio)
+            if gaps is not None:
+                gaps.client_sent(event)
         elif isinstance(event, SessionUpdate):
             return self._update(event.config)
         elif isinstance(event, ItemCreate):
             session.add_item(event.item, event.previous_item_id)
+            if gaps is not None:
+                gaps.client_sent(event)
         elif isinstance(event, ResponseCancel):
-            self._cancel(event.response_id)
+            return self._cancel(event)
         elif isinstance(event, ItemRetrieve):
             retrieved = self.encoder.retrieved(event.item_id, session.history.get(event.item_id))
             if retrieved is None:
-                raise _no_such_item("retrieving", "item_retrieve_invalid_item_id", event.item_id)
+                raise no_such_item("retrieving", "item_retrieve_invalid_item_id", event.item_id)
             return [retrieved]
         elif isinstance(event, ItemTruncate):
             self._check_item("truncating", "item_truncate_invalid_item_id", event.item_id)
             session.report_playback(event.item_id, event.audio_end_ms)
-            self._forward(event)
+            return self._forward(event)
         elif isinstance(event, ItemDelete):
             self._check_item("deleting", "item_delete_invalid_item_id", event.item_id)
-            self._forward(event)
+            return self._forward(event)
         else:
-            if isinstance(event, ResponseCreate):
+            if isinstance(event, ResponseCreate) and (gaps is None or not gaps.lacks(event)):
                 self._create_mark = self.encoder.responses_started
-            self._forward(event)
+            return self._forward(event)
         return []
 
-    def _cancel(self, response_id: str | None) -> None:
+    def _cancel(self, event: ResponseCancel) -> list[Message]:
         """``response.cancel`` for ``response_id`` (``None``: the current one): the model's
         current response, or one a ``response.create`` asked for that has not started yet;
         otherwise OpenAI's error."""
-        current = self.encoder.current_response_id
-        if current is not None and response_id in (None, current):
+        current, gaps = self.encoder.current_response_id, self._gaps
+        if current is not None and event.response_id in (None, current):
+            if gaps is not None and gaps.lacks(event):
+                return gaps.apply(event)
             # Also cancels the agent's running tools, which a plain cancel would leave running.
             self.session.interrupt()
-        elif current is None and response_id is None and self._create_pending():
-            self._forward(ResponseCancel())  # after the create, in the model's order
+        elif current is None and event.response_id is None and self._create_pending():
+            return self._forward(ResponseCancel())  # after the create, in the model's order
         else:
             raise RealtimeError(
                 "Cancellation failed: no active response found", code="response_cancel_not_active"
             )
+        return []
 
     def _create_pending(self) -> bool:
         """A ``response.create`` went to the model and no response has started since."""
@@ -424,12 +440,17 @@ class Relay:
     def _check_item(self, doing: str, code: str, item_id: str) -> None:
         """Refuse, as OpenAI does, an item the client was never shown."""
         if not self.encoder.shows(item_id, self.session.history.get(item_id)):
-            raise _no_such_item(doing, code, item_id)
+            raise no_such_item(doing, code, item_id)
 
-    def _forward(self, event: ClientEvent) -> None:
+    def _forward(self, event: ClientEvent) -> list[Message]:
         """Send a client event to the model as is (delete, truncate, a commit without the
-        session's automatic response.create, response.create with per-response settings)."""
+        session's automatic response.create, response.create with per-response settings), or,
+        when the model cannot take it, stand in for it (:mod:`.model_gaps`)."""
+        gaps = self._gaps
+        if gaps is not None and gaps.lacks(event):
+            return gaps.apply(event)
         self.session.send(event)
+        return []
 
     def _update(self, config: SessionConfig) -> list[Message]:
         current = self.session.config
@@ -455,6 +476,7 @@ class Relay:
                 self.label,
                 len(config.tools),
             )
+        keep_formats_as_they_are(self.session, changes)
         if changes:
             self.session.update(**changes)
             if "instructions" in changes:
@@ -490,6 +512,8 @@ class Relay:
             log.warning("%s: tool error %s: %s", self.label, event.code, redact(event.message))
             return
         else:
+            if self._gaps is not None:
+                self._gaps.observe(event)
             messages = self.encoder.encode(event)
             if not messages or self._closed:
                 return
@@ -606,10 +630,3 @@ class Relay:
         with contextlib.suppress(Exception):
             async with asyncio.timeout(self.close_timeout):
                 await self._send_asgi({"type": "websocket.close", "code": code, "reason": reason})
-
-
-def _no_such_item(doing: str, code: str, item_id: str) -> RealtimeError:
-    """OpenAI's error for an item id it does not know (``Error retrieving item: ...``)."""
-    return RealtimeError(
-        f"Error {doing} item: the item with id {shown(item_id)} does not exist.", code=code
-    )
