@@ -28,7 +28,7 @@ session's history the same way; hidden items are not found.
 
 Events without a GA counterpart (``response.interrupted``, provider extras) encode to ``[]``.
 Every GA event produced validates strictly against ``openai.types.realtime.RealtimeServerEvent``
-(no unknown keys); ``tests/server`` checks this.
+(no unknown keys); ``tests/openai_wire/test_server_encoder.py`` checks this.
 """
 
 from __future__ import annotations
@@ -39,36 +39,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+import voicewire.protocol.events as ev
 from voicewire.protocol import (
     AudioFormat,
-    AudioInputCleared,
-    AudioInputCommitted,
-    AudioOutputDelta,
-    AudioOutputDone,
     Item,
-    ItemCreated,
-    ItemDeleted,
-    ItemTruncated,
     MessageItem,
-    ResponseCreated,
-    ResponseDone,
-    ServerEvent,
     SessionConfig,
-    SessionCreated,
-    SessionError,
-    SessionUpdated,
-    SpeechStarted,
-    SpeechStopped,
-    TextOutput,
-    TextOutputDelta,
-    ToolCall,
     ToolCallItem,
     ToolResultItem,
-    ToolStart,
-    TranscriptInput,
-    TranscriptInputDelta,
-    TranscriptOutput,
-    TranscriptOutputDelta,
 )
 from voicewire.redaction import redact
 
@@ -161,34 +139,36 @@ class ServerEventEncoder:
         self._hidden: set[str] = set()
         self._last_item: str | None = None
         self._last_input_item: str | None = None
-        self._handlers: dict[str, Callable[[Any], list[Message]]] = {
-            "session.created": self._session_created,
-            "session.updated": self._session_updated,
-            "session.error": self._error,
-            "item.created": self._item_created,
-            "item.deleted": self._item_deleted,
-            "item.truncated": self._item_truncated,
-            "audio.input.committed": self._committed,
-            "audio.input.cleared": self._cleared,
-            "speech.started": self._speech_started,
-            "speech.stopped": self._speech_stopped,
-            "audio.output.delta": self._audio_delta,
-            "audio.output.done": self._audio_done,
-            "transcript.output.delta": self._transcript_delta,
-            "transcript.output": self._transcript_done,
-            "text.output.delta": self._text_delta,
-            "text.output": self._text_done,
-            "transcript.input.delta": self._input_transcript_delta,
-            "transcript.input": self._input_transcript,
-            "response.created": self._response_created,
-            "response.done": self._response_done,
-            "tool.start": self._tool_event,
-            "tool.call": self._tool_event,
+        # Keyed by event class, so each entry names the type its handler takes; events with no
+        # entry have no GA counterpart the client may see.
+        self._handlers: dict[type[ev.ServerEvent], Callable[[Any], list[Message]]] = {
+            ev.SessionCreated: self._session_created,
+            ev.SessionUpdated: self._session_updated,
+            ev.SessionError: self._error,
+            ev.ItemCreated: self._item_created,
+            ev.ItemDeleted: self._item_deleted,
+            ev.ItemTruncated: self._item_truncated,
+            ev.AudioInputCommitted: self._committed,
+            ev.AudioInputCleared: self._cleared,
+            ev.SpeechStarted: self._speech_started,
+            ev.SpeechStopped: self._speech_stopped,
+            ev.AudioOutputDelta: self._audio_delta,
+            ev.AudioOutputDone: self._audio_done,
+            ev.TranscriptOutputDelta: self._transcript_delta,
+            ev.TranscriptOutput: self._transcript_done,
+            ev.TextOutputDelta: self._text_delta,
+            ev.TextOutput: self._text_done,
+            ev.TranscriptInputDelta: self._input_transcript_delta,
+            ev.TranscriptInput: self._input_transcript,
+            ev.ResponseCreated: self._response_created,
+            ev.ResponseDone: self._response_done,
+            ev.ToolStart: self._tool_event,
+            ev.ToolCall: self._tool_event,
         }
 
-    def encode(self, event: ServerEvent) -> list[Message]:
+    def encode(self, event: ev.ServerEvent) -> list[Message]:
         """The GA server events (JSON-ready dicts, each with an ``event_id``) for ``event``."""
-        handler = self._handlers.get(event.kind)
+        handler = self._handlers.get(type(event))
         return handler(event) if handler is not None else []
 
     @property
@@ -250,16 +230,16 @@ class ServerEventEncoder:
     def _session(self) -> Message:
         return render_session(self.config, model=self.model)
 
-    def _session_created(self, event: SessionCreated) -> list[Message]:
+    def _session_created(self, event: ev.SessionCreated) -> list[Message]:
         if self._created:
             return []
         self._created = True
         return [self._event("session.created", session=self._session())]
 
-    def _session_updated(self, event: SessionUpdated) -> list[Message]:
+    def _session_updated(self, event: ev.SessionUpdated) -> list[Message]:
         return [self._event("session.updated", session=self._session())]
 
-    def _error(self, event: SessionError) -> list[Message]:
+    def _error(self, event: ev.SessionError) -> list[Message]:
         server_side = event.fatal or event.code in _SERVER_ERROR_CODES
         return [
             self.error(
@@ -273,7 +253,7 @@ class ServerEventEncoder:
 
     # -- conversation items ----------------------------------------------------------------------
 
-    def _item_created(self, event: ItemCreated) -> list[Message]:
+    def _item_created(self, event: ev.ItemCreated) -> list[Message]:
         item = event.item
         if isinstance(item, ToolCallItem | ToolResultItem):
             if item.id is not None:
@@ -298,12 +278,12 @@ class ServerEventEncoder:
     def _known_output(self, item_id: str) -> bool:
         return any(item_id in response.by_id for response in self._responses.values())
 
-    def _item_deleted(self, event: ItemDeleted) -> list[Message]:
+    def _item_deleted(self, event: ev.ItemDeleted) -> list[Message]:
         if event.item_id in self._hidden:
             return []
         return [self._event("conversation.item.deleted", item_id=event.item_id)]
 
-    def _item_truncated(self, event: ItemTruncated) -> list[Message]:
+    def _item_truncated(self, event: ev.ItemTruncated) -> list[Message]:
         return [
             self._event(
                 "conversation.item.truncated",
@@ -315,7 +295,7 @@ class ServerEventEncoder:
 
     # -- input audio -----------------------------------------------------------------------------
 
-    def _committed(self, event: AudioInputCommitted) -> list[Message]:
+    def _committed(self, event: ev.AudioInputCommitted) -> list[Message]:
         item_id = event.item_id or self._id("item")
         self._last_input_item = item_id
         return [
@@ -326,10 +306,10 @@ class ServerEventEncoder:
             )
         ]
 
-    def _cleared(self, event: AudioInputCleared) -> list[Message]:
+    def _cleared(self, event: ev.AudioInputCleared) -> list[Message]:
         return [self._event("input_audio_buffer.cleared")]
 
-    def _speech_started(self, event: SpeechStarted) -> list[Message]:
+    def _speech_started(self, event: ev.SpeechStarted) -> list[Message]:
         item_id = event.item_id or self._id("item")
         self._last_input_item = item_id
         return [
@@ -340,7 +320,7 @@ class ServerEventEncoder:
             )
         ]
 
-    def _speech_stopped(self, event: SpeechStopped) -> list[Message]:
+    def _speech_stopped(self, event: ev.SpeechStopped) -> list[Message]:
         item_id = event.item_id or self._last_input_item or self._id("item")
         return [
             self._event(
@@ -353,7 +333,7 @@ class ServerEventEncoder:
     def _input_item(self, item_id: str | None) -> str:
         return item_id or self._last_input_item or self._id("item")
 
-    def _input_transcript_delta(self, event: TranscriptInputDelta) -> list[Message]:
+    def _input_transcript_delta(self, event: ev.TranscriptInputDelta) -> list[Message]:
         return [
             self._event(
                 "conversation.item.input_audio_transcription.delta",
@@ -363,7 +343,7 @@ class ServerEventEncoder:
             )
         ]
 
-    def _input_transcript(self, event: TranscriptInput) -> list[Message]:
+    def _input_transcript(self, event: ev.TranscriptInput) -> list[Message]:
         return [
             self._event(
                 "conversation.item.input_audio_transcription.completed",
@@ -389,14 +369,14 @@ class ServerEventEncoder:
             self._current = response
         return response
 
-    def _response_created(self, event: ResponseCreated) -> list[Message]:
+    def _response_created(self, event: ev.ResponseCreated) -> list[Message]:
         self.responses_started += 1
         self._current = self._response(event.response_id or self._id("resp"))
         return []  # announced with its first visible output: see the module docstring
 
-    def _tool_event(self, event: ToolStart | ToolCall) -> list[Message]:
+    def _tool_event(self, event: ev.ToolStart | ev.ToolCall) -> list[Message]:
         response = self._current if event.response_id is None else self._response(event.response_id)
-        if response is not None and isinstance(event, ToolCall):
+        if response is not None and isinstance(event, ev.ToolCall):
             response.tool_calls += 1
         if event.item_id is not None:
             self._hidden.add(event.item_id)
@@ -472,7 +452,7 @@ class ServerEventEncoder:
         )
         return out, item, index
 
-    def _audio_delta(self, event: AudioOutputDelta) -> list[Message]:
+    def _audio_delta(self, event: ev.AudioOutputDelta) -> list[Message]:
         # The hot path (one event per 20-100 ms of speech): a known item costs three lookups.
         response = self._responses.get(event.response_id) if event.response_id else None
         if response is not None and response.announced and event.item_id is not None:
@@ -493,38 +473,38 @@ class ServerEventEncoder:
         extra = {"delta": event.audio_b64}
         return self._delta("response.output_audio.delta", event, "audio", extra)[0]
 
-    def _audio_done(self, event: AudioOutputDone) -> list[Message]:
+    def _audio_done(self, event: ev.AudioOutputDone) -> list[Message]:
         return self._delta("response.output_audio.done", event, "audio", {})[0]
 
-    def _transcript_delta(self, event: TranscriptOutputDelta) -> list[Message]:
+    def _transcript_delta(self, event: ev.TranscriptOutputDelta) -> list[Message]:
         out, item, index = self._delta(
             "response.output_audio_transcript.delta", event, "audio", {"delta": event.delta}
         )
         item.parts[index].text += event.delta
         return out
 
-    def _transcript_done(self, event: TranscriptOutput) -> list[Message]:
+    def _transcript_done(self, event: ev.TranscriptOutput) -> list[Message]:
         out, item, index = self._delta(
             "response.output_audio_transcript.done", event, "audio", {"transcript": event.text}
         )
         item.parts[index].text = event.text
         return out
 
-    def _text_delta(self, event: TextOutputDelta) -> list[Message]:
+    def _text_delta(self, event: ev.TextOutputDelta) -> list[Message]:
         out, item, index = self._delta(
             "response.output_text.delta", event, "text", {"delta": event.delta}
         )
         item.parts[index].text += event.delta
         return out
 
-    def _text_done(self, event: TextOutput) -> list[Message]:
+    def _text_done(self, event: ev.TextOutput) -> list[Message]:
         out, item, index = self._delta(
             "response.output_text.done", event, "text", {"text": event.text}
         )
         item.parts[index].text = event.text
         return out
 
-    def _response_done(self, event: ResponseDone) -> list[Message]:
+    def _response_done(self, event: ev.ResponseDone) -> list[Message]:
         response = self._response(event.response_id)
         del self._responses[response.id]
         if self._current is response:
@@ -564,7 +544,7 @@ class ServerEventEncoder:
         out.append(self._event("response.done", response=body))
         return out
 
-    def _response_json(self, response: _Response, done: ResponseDone | None = None) -> Message:
+    def _response_json(self, response: _Response, done: ev.ResponseDone | None = None) -> Message:
         config = self.config
         modalities = ["text"] if config.modalities and "audio" not in config.modalities else None
         output_format: AudioFormat = config.output_audio_format or AudioFormat.pcm16()
