@@ -28,7 +28,7 @@ from ..protocol import (
     credential_to_json,
 )
 from .converse import converse as run_converse
-from .models import default_agent, load_agent, load_model
+from .models import MODEL_HELP, default_agent, load_agent, load_model
 
 app = typer.Typer(
     name="voicewire",
@@ -41,7 +41,7 @@ errors = Console(stderr=True)
 
 ModelOption = Annotated[
     str,
-    typer.Option("--model", "-m", help="provider[:model_id]: local, openai, xai, scripted"),
+    typer.Option("--model", "-m", help=MODEL_HELP),
 ]
 AgentOption = Annotated[
     str | None, typer.Option("--agent", "-a", help="module:attribute naming a RealtimeAgent")

@@ -9,7 +9,11 @@ from ..agent import RealtimeAgent
 from ..protocol import ConfigurationError, RealtimeModel, TranscriptionConfig
 
 DEFAULT_INSTRUCTIONS = "You are a helpful voice assistant. Answer briefly, in one or two sentences."
-PROVIDERS = ("local", "openai", "xai", "scripted")
+PROVIDERS = ("local", "openai", "xai", "gemini", "elevenlabs", "scripted")
+MODEL_HELP = (
+    "provider[:model_id]: local, openai[:model], xai[:model], gemini[:model], "
+    "elevenlabs:<agent_id>, scripted"
+)
 
 
 def default_agent() -> RealtimeAgent:
@@ -40,9 +44,14 @@ def load_agent(spec: str | None) -> RealtimeAgent:
 
 def load_model(spec: str, *, base_url: str | None = None) -> RealtimeModel:
     """``provider[:model_id]``: ``local``, ``openai:gpt-realtime``, ``xai:grok-voice-latest``,
-    or ``scripted`` / ``scripted:echo`` (the deterministic test model: a short spoken reply, or
-    every input chunk sent straight back, for trying a server without any model)."""
+    ``gemini`` / ``gemini:<model>`` (Gemini Live), ``elevenlabs:<agent_id>`` (an ElevenLabs
+    agent: the id is required), or ``scripted`` / ``scripted:echo`` (the deterministic test
+    model: a short spoken reply, or every input chunk sent straight back, for trying a server
+    without any model). Keys are read from the environment when the model connects, and a
+    missing one is the model's :class:`~voicewire.protocol.AuthenticationError` then."""
     provider, _, model_id = spec.partition(":")
+    if provider in ("gemini", "elevenlabs"):
+        return _socket_provider(provider, model_id, spec, base_url)
     if provider == "openai":
         from ..providers import openai
 
@@ -74,8 +83,29 @@ def load_model(spec: str, *, base_url: str | None = None) -> RealtimeModel:
     )
 
 
+def _socket_provider(
+    provider: str, model_id: str, spec: str, base_url: str | None
+) -> RealtimeModel:
+    """Gemini Live or an ElevenLabs agent (their modules are imported only when asked for)."""
+    module: Any = importlib.import_module(f"voicewire.providers.{provider}")
+    if provider == "gemini":
+        gemini_model: RealtimeModel = module.realtime(
+            model_id or module.DEFAULT_MODEL, base_url=base_url
+        )
+        return gemini_model
+    if not model_id:
+        raise ConfigurationError(
+            f"--model {spec!r} names no agent: an ElevenLabs agent is chosen by its id, as in "
+            "--model elevenlabs:agent_0123456789 (the id is in the agent's settings at "
+            "elevenlabs.io; private agents also need ELEVENLABS_API_KEY)"
+        )
+    agent_model: RealtimeModel = module.realtime(model_id, base_url=base_url)
+    return agent_model
+
+
 def transcription_for(model: RealtimeModel) -> TranscriptionConfig:
-    """Ask for the user's words to be transcribed (OpenAI needs a transcription model named)."""
+    """Ask for the user's words to be transcribed (OpenAI needs a transcription model named;
+    Gemini transcribes with its own, an ElevenLabs agent as its settings say)."""
     return TranscriptionConfig(
         model="gpt-4o-mini-transcribe" if model.provider == "openai" else None
     )
