@@ -18,6 +18,8 @@ See :mod:`voicewire.testing.fake_server` for the exact behaviour and event order
 """
 
 from .elevenlabs_validation import validate_elevenlabs_client, validate_elevenlabs_server
+from .fake_elevenlabs import FakeElevenLabsServer
+from .fake_gemini import FakeGeminiServer
 from .fake_server import FakeRealtimeServer
 from .fault_proxy import FaultProxy, ProxyStats
 from .gemini_validation import validate_gemini_client, validate_gemini_server
@@ -28,6 +30,8 @@ from .validation import openai_available, validate_client_event, validate_server
 
 __all__ = [
     "AudioReply",
+    "FakeElevenLabsServer",
+    "FakeGeminiServer",
     "FakeRealtimeServer",
     "FaultProxy",
     "ProxyStats",
