@@ -76,6 +76,23 @@ class Peer:
             return
 
 
+async def until(predicate: Callable[[], bool]) -> None:
+    """Wait until ``predicate()`` holds (state another task changes without an event to wait
+    on, such as a connection's handle); the test's timeout bounds a failure."""
+    while not predicate():  # noqa: ASYNC110 - nothing to wait on but the state itself
+        await asyncio.sleep(0.005)
+
+
+def received_audio(server: RawGemini, peer: int, count: int) -> Callable[[], bool]:
+    """Whether socket ``peer`` (0: the first) of ``server`` got ``count`` audio frames."""
+    return lambda: (
+        len(server.peers) > peer
+        and (
+            sum("audio" in f.get("realtimeInput", {}) for f in server.peers[peer].received) >= count
+        )
+    )
+
+
 class RawGemini:
     """``async with RawGemini(handler) as server``: each accepted socket runs ``handler(peer)``."""
 

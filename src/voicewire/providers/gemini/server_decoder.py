@@ -122,6 +122,7 @@ class GeminiServerDecoder:
         self._response: _Response | None = None
         self._user: _UserTurn | None = None
         self._speech_item: str | None = None
+        self._usage: Usage | None = None
 
     @property
     def in_turn(self) -> bool:
@@ -153,9 +154,17 @@ class GeminiServerDecoder:
         if "voiceActivity" in message:
             self._voice_activity(message["voiceActivity"], out)
         if "usageMetadata" in message and message["usageMetadata"] is not None:
-            usage = usage_from(message["usageMetadata"])
+            # The usage of the response under way, or of the one this message starts.
+            self._usage = usage_from(message["usageMetadata"])
             if self._response is not None:
-                self._response.usage = usage
+                self._response.usage = self._usage
+        try:
+            self._content(message, out)
+        finally:
+            self._usage = None
+        return out
+
+    def _content(self, message: Mapping[str, Any], out: list[Decoded]) -> None:
         if "serverContent" in message and message["serverContent"] is not None:
             self._server_content(as_object(message["serverContent"], "serverContent"), out)
         if "toolCall" in message and message["toolCall"] is not None:
@@ -174,7 +183,6 @@ class GeminiServerDecoder:
             out.append(GoAway(0.0 if left is None else duration_seconds(left, "goAway.timeLeft")))
         if "sessionResumptionUpdate" in message and message["sessionResumptionUpdate"] is not None:
             out.append(self._resumption(message["sessionResumptionUpdate"]))
-        return out
 
     def link_changed(self) -> list[Decoded]:
         """The connection moved to a new socket: a turn still open on the old one never ends
@@ -317,7 +325,7 @@ class GeminiServerDecoder:
     def _start(self, out: list[Decoded]) -> _Response:
         if self.turns.user_turn_ended:  # a manual turn: its user item goes first
             self._user_item(out)
-        response = _Response(self.turns.new_id("resp"), self.turns.last_item_id)
+        response = _Response(self.turns.new_id("resp"), self.turns.last_item_id, usage=self._usage)
         self._response = response
         self.turns.answer_pending = False
         out.append(ResponseCreated(response.response_id))

@@ -1,0 +1,286 @@
+"""GeminiConnection moves a session to a new socket without the application noticing: on goAway
+(audio flowing: no frame lost, none twice), on an unexpected close with a handle, and from a
+handle the application kept; a fatal close (1007) or a close without a handle ends it with a
+clear error instead. Real WebSockets on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import struct
+from typing import Any
+
+import pytest
+
+from voicewire.protocol import (
+    AudioFormat,
+    AudioInputAppend,
+    ConfigurationError,
+    ConnectOptions,
+    ResumeConfig,
+    ServerEvent,
+    SessionConfig,
+    SessionCreated,
+    SessionError,
+    TransportStatus,
+)
+from voicewire.providers import gemini
+from voicewire.providers.gemini import GeminiConnection, ResumePolicy
+
+from .support import Peer, RawGemini, received_audio, until
+
+pytestmark = pytest.mark.timeout(30)
+
+CONFIG = SessionConfig(input_audio_format=AudioFormat.pcm16(16000))
+FAST = ResumePolicy(attempts=3, backoff=(0.0, 0.05), go_away_margin=0.2, setup_timeout=5.0)
+
+
+def frame(index: int) -> bytes:
+    """20 ms of 16 kHz audio that says which frame it is."""
+    return struct.pack("<H", index) * 320
+
+
+def index_of(message: dict[str, Any]) -> int | None:
+    audio = message.get("realtimeInput", {}).get("audio")
+    if audio is None:
+        return None
+    data = base64.b64decode(audio["data"])
+    return int(struct.unpack("<H", data[:2])[0])
+
+
+def indices(frames: list[dict[str, Any]]) -> list[int]:
+    return [i for i in map(index_of, frames) if i is not None]
+
+
+class Recorder:
+    """Every event and status of a connection."""
+
+    def __init__(self, connection: GeminiConnection) -> None:
+        self.events: list[ServerEvent] = []
+        self.statuses: list[TransportStatus] = []
+        self.ended = asyncio.Event()
+        connection.on_status(self.statuses.append)
+        connection.deliver_to(self.events.append, self.ended.set)
+
+    def errors(self) -> list[SessionError]:
+        return [e for e in self.events if isinstance(e, SessionError)]
+
+
+async def connect(server: RawGemini, **options: Any) -> GeminiConnection:
+    model = gemini.realtime(api_key="g-test", base_url=server.base_url, resume_policy=FAST)
+    return await model.connect(ConnectOptions(session_config=CONFIG, **options))
+
+
+async def stream(connection: GeminiConnection, frames: range) -> None:
+    for i in frames:
+        connection.send(AudioInputAppend(frame(i)))
+        await asyncio.sleep(0.002)
+
+
+async def test_go_away_moves_to_a_new_socket_with_nothing_lost_and_nothing_twice() -> None:
+    handle_at = 50
+    go_away_at = 80
+    resumed_setup: list[dict[str, Any]] = []
+
+    async def handler(peer: Peer) -> None:
+        setup = await peer.handshake("s-go-away")
+        if len(server.peers) == 1:
+            while len(indices(peer.received)) < handle_at:
+                await peer.recv()
+            await peer.send(
+                {"sessionResumptionUpdate": {"newHandle": f"h-{handle_at}", "resumable": True}}
+            )
+            while len(indices(peer.received)) < go_away_at:
+                await peer.recv()
+            await peer.send({"goAway": {"timeLeft": "3s"}})
+        else:
+            resumed_setup.append(setup)
+        await peer.pump()
+
+    async with RawGemini(handler) as server:
+        connection = await connect(server)
+        recorder = Recorder(connection)
+        await stream(connection, range(handle_at))
+        await until(lambda: connection.resume_handle == f"h-{handle_at}")  # those frames
+        await stream(connection, range(handle_at, 200))
+        await until(received_audio(server, 1, 200 - handle_at))
+        first, second = server.peers
+        # The session as resumed: the frames the handle holds, then all the new socket got.
+        assert indices(first.received)[:handle_at] + indices(second.received) == list(range(200))
+        # What the old socket got after the handle was written again, once, in order.
+        after = indices(first.received)[handle_at:]
+        assert indices(second.received)[: len(after)] == after
+        assert resumed_setup[0]["setup"]["sessionResumption"] == {"handle": f"h-{handle_at}"}
+        assert first.ws.close_code == 1000  # closed by the client before it dialled again
+        assert connection.resumptions == 1
+        # Invisible to the application: one session.created, no error, no status change.
+        assert [type(e) for e in recorder.events] == [SessionCreated]
+        assert recorder.statuses == []
+        assert connection.session_id == "s-go-away"
+        assert first.violations == [] and second.violations == []
+        await connection.close()
+
+
+async def test_go_away_mid_turn_waits_for_the_turn_and_a_fresh_handle() -> None:
+    chunk = base64.b64encode(b"\x00\x01" * 2400).decode()
+    blob = {"inlineData": {"mimeType": "audio/pcm;rate=24000", "data": chunk}}
+    resumed_with: list[str] = []
+
+    async def handler(peer: Peer) -> None:
+        setup = await peer.handshake()
+        if len(server.peers) > 1:
+            resumed_with.append(setup["setup"]["sessionResumption"]["handle"])
+            await peer.pump()
+            return
+        await peer.send({"sessionResumptionUpdate": {"newHandle": "h-old", "resumable": True}})
+        await peer.send({"serverContent": {"modelTurn": {"parts": [blob]}}})
+        await peer.send({"sessionResumptionUpdate": {"resumable": False}})
+        await peer.send({"goAway": {"timeLeft": "5s"}})
+        for _ in range(5):
+            await peer.send({"serverContent": {"modelTurn": {"parts": [blob]}}})
+        await peer.send({"serverContent": {"generationComplete": True}})
+        await peer.send({"serverContent": {"turnComplete": True}})
+        await peer.send({"sessionResumptionUpdate": {"newHandle": "h-new", "resumable": True}})
+        await peer.pump()
+
+    async with RawGemini(handler) as server:
+        connection = await connect(server)
+        recorder = Recorder(connection)
+        await until(lambda: connection.resumptions >= 1)
+        assert resumed_with == ["h-new"]
+        kinds = [e.kind for e in recorder.events]
+        assert kinds.count("audio.output.delta") == 6  # the whole turn, then the switch
+        assert kinds[-1] == "response.done"
+        done = recorder.events[-1]
+        assert getattr(done, "status", None) == "completed"
+        await connection.close()
+
+
+async def test_go_away_with_no_fresh_handle_switches_before_the_deadline() -> None:
+    async def handler(peer: Peer) -> None:
+        await peer.handshake()
+        if len(server.peers) == 1:
+            await peer.send({"sessionResumptionUpdate": {"newHandle": "h-1", "resumable": True}})
+            chunk = base64.b64encode(b"\x00\x00" * 480).decode()
+            part = {"inlineData": {"mimeType": "audio/pcm;rate=24000", "data": chunk}}
+            await peer.send({"serverContent": {"modelTurn": {"parts": [part]}}})
+            await peer.send({"goAway": {"timeLeft": "0.5s"}})
+        await peer.pump()
+
+    async with RawGemini(handler) as server:
+        connection = await connect(server)
+        recorder = Recorder(connection)
+        await until(lambda: connection.resumptions >= 1)
+        done = [e for e in recorder.events if e.kind == "response.done"]
+        assert len(done) == 1 and getattr(done[0], "status", None) == "incomplete"
+        assert recorder.statuses == [] and recorder.errors() == []
+        await connection.close()
+
+
+async def test_unexpected_close_with_a_handle_resumes() -> None:
+    async def handler(peer: Peer) -> None:
+        await peer.handshake()
+        if len(server.peers) == 1:
+            while len(indices(peer.received)) < 10:
+                await peer.recv()
+            await peer.send({"sessionResumptionUpdate": {"newHandle": "h-10", "resumable": True}})
+            while len(indices(peer.received)) < 20:
+                await peer.recv()
+            await peer.ws.close(1011, "Internal error encountered.")
+            return
+        await peer.pump()
+
+    async with RawGemini(handler) as server:
+        connection = await connect(server)
+        recorder = Recorder(connection)
+        await stream(connection, range(10))
+        await until(lambda: connection.resume_handle == "h-10")
+        await stream(connection, range(10, 60))
+        await until(received_audio(server, 1, 50))
+        first, second = server.peers
+        assert indices(first.received)[:10] + indices(second.received) == list(range(60))
+        assert second.received[0]["setup"]["sessionResumption"] == {"handle": "h-10"}
+        assert recorder.statuses == [] and recorder.errors() == []
+        assert connection.status is TransportStatus.CONNECTED
+        await connection.close()
+
+
+async def test_1007_is_fatal_and_not_retried_even_with_a_handle() -> None:
+    async def handler(peer: Peer) -> None:
+        await peer.handshake()
+        await peer.send({"sessionResumptionUpdate": {"newHandle": "h-1", "resumable": True}})
+        await peer.recv()
+        await peer.ws.close(1007, "Request contains an invalid argument.")
+
+    async with RawGemini(handler) as server:
+        connection = await connect(server)
+        recorder = Recorder(connection)
+        await until(lambda: connection.resume_handle is not None)
+        connection.send(AudioInputAppend(frame(0)))
+        async with asyncio.timeout(5):
+            await recorder.ended.wait()
+        [error] = recorder.errors()
+        assert error.code == "invalid_argument" and error.fatal
+        assert "1007" in error.message and "invalid argument" in error.message
+        assert recorder.statuses == [TransportStatus.DISCONNECTED]
+        assert len(server.peers) == 1  # no pointless retry
+        await connection.close()
+
+
+async def test_a_close_without_a_handle_is_a_lost_connection() -> None:
+    async def handler(peer: Peer) -> None:
+        await peer.handshake()
+        await peer.ws.close(1011, "Deadline expired before operation could complete.")
+
+    async with RawGemini(handler) as server:
+        connection = await connect(server)
+        recorder = Recorder(connection)
+        async with asyncio.timeout(5):
+            await recorder.ended.wait()
+        [error] = recorder.errors()
+        assert error.code == "connection_lost" and error.fatal
+        assert "1011" in error.message and "Deadline expired" in error.message
+        assert len(server.peers) == 1
+
+
+async def test_resumption_gives_up_after_its_attempts() -> None:
+    async def handler(peer: Peer) -> None:
+        if len(server.peers) == 1:
+            await peer.handshake()
+            await peer.send({"sessionResumptionUpdate": {"newHandle": "h-1", "resumable": True}})
+            await asyncio.sleep(0.05)
+            await peer.ws.close(1011, "boom")
+            return
+        await peer.recv()
+        await peer.ws.close(1011, "service unavailable")
+
+    async with RawGemini(handler) as server:
+        connection = await connect(server)
+        recorder = Recorder(connection)
+        async with asyncio.timeout(10):
+            await recorder.ended.wait()
+        [error] = recorder.errors()
+        assert error.code == "connection_lost" and "service unavailable" in error.message
+        assert len(server.peers) == 1 + FAST.attempts
+
+
+async def test_a_kept_handle_resumes_on_connect() -> None:
+    async def handler(peer: Peer) -> None:
+        await peer.handshake("s-2")
+        await peer.pump()
+
+    async with RawGemini(handler) as server:
+        connection = await connect(server, resume=ResumeConfig("h-kept"))
+        assert server.peers[0].received[0]["setup"]["sessionResumption"] == {"handle": "h-kept"}
+        assert connection.resume_handle == "h-kept"
+        await connection.close()
+
+
+async def test_a_setup_refused_with_1007_fails_connect_clearly() -> None:
+    async def handler(peer: Peer) -> None:
+        await peer.recv()
+        await peer.ws.close(1007, 'Invalid JSON payload received. Unknown name "bogus"')
+
+    async with RawGemini(handler) as server:
+        with pytest.raises(ConfigurationError, match=r"during setup.*Unknown name"):
+            await connect(server)
