@@ -171,7 +171,7 @@ async def test_an_invalid_frame_is_a_violation_and_closes_1007(server: FakeGemin
             await recv(ws)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1007
     assert closed.value.rcvd.reason.startswith("Invalid JSON payload received.")
-    assert server.violations == ["realtimeInput.audio.data: not standard padded base64"]
+    assert server.violations == ["realtimeInput.audio.data: not padded base64"]
 
 
 async def test_snake_case_is_accepted_but_recorded(server: FakeGeminiServer) -> None:

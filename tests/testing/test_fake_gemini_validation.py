@@ -63,6 +63,7 @@ VALID_CLIENT: list[dict[str, Any]] = [
     {"realtimeInput": {"activityStart": {}}},
     {"realtimeInput": {"activityEnd": {}}},
     {"realtimeInput": {"audioStreamEnd": True}},
+    {"realtimeInput": {"audio": {"mimeType": "audio/pcm;rate=16000", "data": "-_-_"}}},
     {"realtimeInput": {"text": "hello"}},
     {
         "clientContent": {
@@ -182,7 +183,12 @@ BROKEN: list[tuple[str, dict[str, Any], str]] = [
     (
         "unpadded base64",
         {"realtimeInput": {"audio": {"mimeType": "audio/pcm;rate=16000", "data": "AAA"}}},
-        "realtimeInput.audio.data: not standard padded base64",
+        "realtimeInput.audio.data: not padded base64",
+    ),
+    (
+        "mixed base64 alphabets",
+        {"realtimeInput": {"audio": {"mimeType": "audio/pcm;rate=16000", "data": "A+A_"}}},
+        "realtimeInput.audio.data",
     ),
     (
         "invalid base64",

@@ -16,7 +16,8 @@ Validating against them alone is not strict enough, so a wrapper adds what they 
   case (proto3 JSON enum names are exact), except JSON-Schema-style lowercase ``type`` in a
   function's ``parameters`` Schema, which Google's own REST examples use.
 * **scalar types**: pydantic's lax mode takes ``"true"`` for a boolean and pads bad base64; here a
-  boolean must be a JSON boolean and bytes standard, padded base64.
+  boolean must be a JSON boolean and bytes padded base64 (standard or URL-safe alphabet, both
+  proto3 JSON; the SDK sends URL-safe).
 * **casing**: the models accept snake_case field names too (``populate_by_name``), as Google's
   proto3 JSON parser does, and the google-genai SDK itself sends mixed casing. With
   ``camel_case=True`` every field name must be the camelCase one; keys of free-form maps
@@ -47,6 +48,7 @@ __all__ = [
     "GEMINI_CLIENT_KINDS",
     "GEMINI_SERVER_KINDS",
     "check_gemini_client",
+    "decode_base64",
     "validate_gemini_client",
     "validate_gemini_server",
 ]
@@ -265,18 +267,27 @@ def _walk(value: Any, raw: Any, path: str, problems: list[str], casing: list[str
     elif isinstance(value, bool):
         if not isinstance(raw, bool):
             problems.append(f"{path}: a boolean must be JSON true/false, not {raw!r}")
-    elif isinstance(value, bytes) and not _is_base64(raw):
-        problems.append(f"{path}: not standard padded base64")
+    elif isinstance(value, bytes) and decode_base64(raw) is None:
+        problems.append(f"{path}: not padded base64")
 
 
-def _is_base64(raw: Any) -> bool:
+def decode_base64(raw: Any) -> bytes | None:
+    """The bytes of a proto3 JSON ``bytes`` value (padded base64, standard or URL-safe alphabet,
+    as the google-genai SDK sends it), or ``None`` when it is not one."""
     if not isinstance(raw, str) or len(raw) % 4:
-        return False
+        return None
+    alphabet = _URLSAFE if ("-" in raw or "_" in raw) else _STANDARD
+    if alphabet.fullmatch(raw) is None:
+        return None
     try:
-        base64.b64decode(raw, validate=True)
+        return base64.b64decode(raw.translate(_TO_STANDARD), validate=True)
     except (binascii.Error, ValueError):
-        return False
-    return True
+        return None
+
+
+_STANDARD = re.compile(r"[A-Za-z0-9+/]*={0,2}")
+_URLSAFE = re.compile(r"[A-Za-z0-9_-]*={0,2}")
+_TO_STANDARD = str.maketrans("-_", "+/")
 
 
 # --- Developer API rules ---------------------------------------------------------------------

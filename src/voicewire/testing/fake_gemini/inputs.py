@@ -20,12 +20,11 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from typing import Any
 
 from ..energy_vad import DEFAULT_PREFIX_PADDING_MS, DEFAULT_SILENCE_MS, SpeechStart, VadSettings
+from ..gemini_validation import decode_base64
 from ..responder import WORDS
 from .state import Frame, GeminiLink, get_field
 from .turns import TurnHandlers
@@ -84,9 +83,8 @@ class InputHandlers(TurnHandlers):
         session = link.session
         assert session is not None
         mime = get_field(blob, "mimeType")
-        try:
-            data = base64.b64decode(str(get_field(blob, "data") or ""), validate=True)
-        except (binascii.Error, ValueError):
+        data = decode_base64(get_field(blob, "data"))
+        if data is None:
             await self._refuse(link, "realtimeInput.audio.data: invalid base64")
             return
         if not isinstance(mime, str) or not mime.startswith("audio/pcm"):

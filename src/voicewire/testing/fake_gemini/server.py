@@ -97,6 +97,7 @@ class FakeGeminiServer(InputHandlers, Served):
         pong_delay: seconds to hold each pong.
         strict_casing: make field names that are not camelCase violations.
         resume_spends_use: a resumption spends an ephemeral token's use (reported reality).
+        tokens: share another server's tokens (e.g. minted over plain HTTP, used over TLS).
         vad_rms_threshold: PCM16 RMS at or above which a 10 ms input frame is speech.
 
     Attributes:
@@ -125,6 +126,7 @@ class FakeGeminiServer(InputHandlers, Served):
         pong_delay: float = 0.0,
         strict_casing: bool = False,
         resume_spends_use: bool = False,
+        tokens: TokenBook | None = None,
         vad_rms_threshold: float = 0.02,
     ) -> None:
         super().__init__()
@@ -138,7 +140,7 @@ class FakeGeminiServer(InputHandlers, Served):
         self.pong_delay = pong_delay
         self.strict_casing = strict_casing
         self.vad_rms_threshold = vad_rms_threshold
-        self.tokens = TokenBook(resume_spends_use=resume_spends_use)
+        self.tokens = tokens or TokenBook(resume_spends_use=resume_spends_use)
         self.received: list[Frame] = []
         self.sent: list[Frame] = []
         self.violations: list[str] = []

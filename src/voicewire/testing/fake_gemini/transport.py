@@ -12,6 +12,7 @@ keepalive waited 20 s. ``pong_delay`` reproduces that: pongs are held that many 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from http import HTTPStatus
@@ -38,6 +39,7 @@ def connection_class(rest: RestHandler, pong_delay: Callable[[], float]) -> type
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self._sniffed: bytes | None = b""
+            self._websocket: asyncio.Future[None] = self.loop.create_future()
             send_frame = self.protocol.send_frame
 
             def delayed_send_frame(frame: Frame) -> None:
@@ -55,6 +57,17 @@ def connection_class(rest: RestHandler, pong_delay: Callable[[], float]) -> type
 
             self.protocol.send_frame = delayed_send_frame  # type: ignore[method-assign]
 
+        async def handshake(self, *args: Any, **kwargs: Any) -> None:
+            """The WebSocket handshake, once the first bytes said this is a WebSocket; a REST
+            request (or a connection closed before its first line) ends quietly instead of
+            being logged as a failed handshake."""
+            await asyncio.wait(
+                [self._websocket, self.connection_lost_waiter],
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            if self._websocket.done():
+                await super().handshake(*args, **kwargs)
+
         def data_received(self, data: bytes) -> None:
             if self._sniffed is None:
                 super().data_received(data)
@@ -64,6 +77,7 @@ def connection_class(rest: RestHandler, pong_delay: Callable[[], float]) -> type
                 return
             if self._sniffed.startswith(b"GET "):
                 buffered, self._sniffed = self._sniffed, None
+                self._websocket.set_result(None)
                 super().data_received(buffered)
                 return
             self._answer_rest()
