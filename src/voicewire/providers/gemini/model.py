@@ -213,7 +213,7 @@ class GeminiRealtimeModel:
         if response.status_code >= 400:
             raise AuthenticationError(
                 f"gemini refused to mint a token (HTTP {response.status_code}): "
-                f"{redact(response.text[:300])}"
+                f"{redact(response.text[:300].replace(key, '***'))}"
             )
         return _token_from(response, now + new_session_within)
 
