@@ -1,0 +1,372 @@
+"""The turns of an ElevenLabs conversation, as the neutral events a session expects.
+
+ElevenLabs names no items and no responses, and never says when the agent's turn is over: it
+streams ``audio`` and ``agent_response`` stamped with an ``event_id`` (a turn counter: the reply to
+the user's turn *n* and an interruption during it carry *n*), reports the user's words as
+``tentative_user_transcript`` / ``user_transcript``, and cuts the agent off with ``interruption``.
+:class:`Turns` synthesizes what the OpenAI wire states outright, so that the session's history,
+playback, tools and ledger work unchanged:
+
+* ids: ``item_<tag>_<n>`` and ``resp_<tag>_<n>``, with a random tag per connection (a session that
+  reconnects holds items of several connections in one history, so ids must never repeat);
+* a *response* opens (``response.created``) at the agent's first output of a turn (audio, text,
+  or a client tool call) and ends (``response.done``) at the first of: agent output of a newer
+  ``event_id`` (the next turn began), the user's final transcript (the user took the turn), an
+  ``interruption`` (``cancelled``), or the end of the connection (the session reports that one).
+  ElevenLabs says nothing when the agent has finished speaking, so this is the earliest moment
+  the end is known; the last answer of a call stays open until the user speaks again;
+* an assistant *item* (``item.created``) per generation of the agent: a second
+  ``agent_response`` in one turn (after a tool call, say) opens a new item. Its audio ends with
+  ``audio.output.done``; ``agent_response`` carries the complete text as the agent starts
+  speaking, so it becomes ``transcript.output`` at once (after a ``transcript.output.delta``
+  with the same text when no ``agent_chat_response_part`` streamed it);
+* a *user item* opens at the first sign of the user's turn (a tentative transcript, or the
+  ``speech.started`` of an interruption) and is committed (``audio.input.committed``, which
+  acknowledges the audio sent so far) and transcribed (``transcript.input``) by the final one.
+  Tentative transcripts are cumulative; the increment becomes ``transcript.input.delta``, and a
+  rewrite of earlier words stops the deltas (the final transcript has them all);
+* ``interruption``: ``speech.started``, one ``response.interrupted`` (how much of the item's
+  audio had been sent) and ``response.done`` ``cancelled``. Audio whose ``event_id`` is strictly
+  older than the interruption's is dropped; audio *with* the interruption's id is the reply to
+  the interrupting words and is kept (ElevenLabs' Python SDK drops it with ``<=``);
+* ``agent_response_correction`` (the server cut its record of an interrupted answer to what was
+  heard): ``transcript.output`` again, with the corrected words, which the session's history
+  takes in place of the full text;
+* typed text: ElevenLabs may report a typed ``user_message`` back as a ``user_transcript``; a
+  final transcript that no tentative one announced and that repeats a recent typed message is
+  taken as that echo (the message already has its item) and creates no second item.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from ...protocol import (
+    AudioInputCommitted,
+    AudioOutputDelta,
+    AudioOutputDone,
+    AudioPart,
+    ContentPart,
+    ItemCreated,
+    MessageItem,
+    ProtocolError,
+    ResponseCreated,
+    ResponseDone,
+    ResponseInterrupted,
+    ResponseStatus,
+    ServerEvent,
+    SpeechStarted,
+    SpeechStopped,
+    TextOutput,
+    TextOutputDelta,
+    ToolCall,
+    ToolCallItem,
+    TranscriptInput,
+    TranscriptInputDelta,
+    TranscriptOutput,
+    TranscriptOutputDelta,
+    Usage,
+)
+from ...protocol.base64_audio import b64decode_strict
+from .audio_formats import FormatBridge
+
+__all__ = ["Turns"]
+
+_KEPT_ITEMS: Final = 16
+"""Assistant items remembered for corrections (a correction concerns the latest few)."""
+_KEPT_TYPED: Final = 8
+"""Typed messages remembered to recognise their echo."""
+
+
+@dataclass(slots=True)
+class _Item:
+    """One assistant item being spoken."""
+
+    id: str
+    audio_bytes: int = 0
+    """Audio sent for it, in the app's output format."""
+    text: str | None = None
+    """The complete text from ``agent_response``."""
+    streamed: list[str] = field(default_factory=list)
+    """Text from ``agent_chat_response_part`` deltas."""
+
+
+@dataclass(slots=True)
+class _Response:
+    id: str
+    event_id: int
+    item: _Item | None = None
+
+
+@dataclass(slots=True)
+class _UserTurn:
+    id: str
+    announced: bool = False
+    """``item.created`` went out."""
+    started: bool = False
+    """``speech.started`` went out (an interruption)."""
+    partial: str | None = ""
+    """The last tentative transcript; ``None`` once one rewrote earlier words."""
+
+
+class Turns:
+    """The synthesized conversation of one connection (see the module docstring)."""
+
+    def __init__(self, bridge: FormatBridge, *, text_only: bool = False) -> None:
+        self.bridge = bridge
+        self.text_only = text_only
+        self._tag = secrets.token_hex(3)
+        self._count = 0
+        self._response: _Response | None = None
+        self._user: _UserTurn | None = None
+        self._last_item: str | None = None
+        self.last_interruption: int | None = None
+        self._usage: Usage | None = None
+        self._spoken: OrderedDict[str, tuple[str, str]] = OrderedDict()
+        self._typed: deque[str] = deque(maxlen=_KEPT_TYPED)
+
+    def new_id(self, kind: str) -> str:
+        self._count += 1
+        return f"{kind}_{self._tag}_{self._count}"
+
+    # -- what the client wrote -------------------------------------------------------------------
+
+    def follows(self, item_id: str) -> str | None:
+        """``item_id`` joins the conversation now: the id it follows."""
+        previous, self._last_item = self._last_item, item_id
+        return previous
+
+    def typed(self, text: str) -> None:
+        """A ``user_message`` went out (its echo, if any, makes no new item)."""
+        self._typed.append(text)
+
+    # -- the agent ---------------------------------------------------------------------------------
+
+    def audio(self, event_id: int, audio_b64: str) -> list[ServerEvent]:
+        if self.last_interruption is not None and event_id < self.last_interruption:
+            return []  # said before the user cut in: the listener must not hear it
+        events = self._output(event_id)
+        response, item = self._current_item(events)
+        if self.bridge.output_passthrough:
+            item.audio_bytes += _decoded_length(audio_b64)
+            events.append(AudioOutputDelta(response.id, item.id, audio_b64))
+            return events
+        try:
+            wire = b64decode_strict(audio_b64)
+        except ValueError as exc:
+            raise ProtocolError(
+                f"malformed 'audio' server event: field 'audio_event.audio_base_64' is not "
+                f"valid base64 ({exc})"
+            ) from None
+        audio = self.bridge.from_wire(wire)
+        if audio:  # the resampler may hold a short chunk back whole
+            item.audio_bytes += len(audio)
+            events.append(AudioOutputDelta.from_bytes(response.id, item.id, audio))
+        return events
+
+    def agent_text(self, event_id: int, text: str) -> list[ServerEvent]:
+        """``agent_response``: the complete text of one generation."""
+        events = self._output(event_id)
+        response = self._response
+        assert response is not None
+        if response.item is not None and response.item.text is not None:
+            events += self._finish_item(response)  # a second generation in the turn
+        response, item = self._current_item(events)
+        item.text = text
+        if not item.streamed:
+            delta = TextOutputDelta if self.text_only else TranscriptOutputDelta
+            events.append(delta(response.id, item.id, text))
+        done = TextOutput if self.text_only else TranscriptOutput
+        events.append(done(response.id, item.id, text))
+        self._remember(item.id, response.id, text)
+        return events
+
+    def text_part(self, event_id: int, kind: str, text: str) -> list[ServerEvent]:
+        """``agent_chat_response_part``: ``start``, ``delta`` or ``stop`` of streamed text."""
+        events = self._output(event_id)
+        response = self._response
+        assert response is not None
+        if kind == "start" and response.item is not None and response.item.text is not None:
+            events += self._finish_item(response)
+        if kind != "delta" or not text:
+            return events
+        response, item = self._current_item(events)
+        item.streamed.append(text)
+        delta = TextOutputDelta if self.text_only else TranscriptOutputDelta
+        events.append(delta(response.id, item.id, text))
+        return events
+
+    def tool_call(
+        self, event_id: int, call_id: str, name: str, parameters: dict[str, Any]
+    ) -> list[ServerEvent]:
+        events = self._output(event_id)
+        response = self._response
+        assert response is not None
+        events += self._finish_item(response)  # what follows the result is a new item
+        arguments = json.dumps(parameters, separators=(",", ":"))
+        item_id = self.new_id("item")
+        item = ToolCallItem(item_id, call_id, name, arguments, "completed")
+        events.append(ItemCreated(item, self.follows(item_id)))
+        events.append(ToolCall(call_id, name, arguments, item_id, response.id))
+        return events
+
+    def correction(self, original: str, corrected: str) -> list[ServerEvent]:
+        """The server cut its record of an answer to what was heard."""
+        match = next(
+            (i for i, (_, text) in reversed(self._spoken.items()) if text == original), None
+        )
+        if match is None and self._spoken:
+            match = next(reversed(self._spoken))
+        if match is None:
+            return []
+        response_id, _ = self._spoken[match]
+        self._spoken[match] = (response_id, corrected)
+        done = TextOutput if self.text_only else TranscriptOutput
+        return [done(response_id, match, corrected)]
+
+    def interruption(self, event_id: int) -> list[ServerEvent]:
+        if self.last_interruption is None or event_id > self.last_interruption:
+            self.last_interruption = event_id
+        user = self._user_turn()
+        user.started = True
+        events: list[ServerEvent] = [SpeechStarted(user.id)]
+        response = self._response
+        if response is None:
+            return events
+        item = response.item
+        heard = None if item is None or not item.audio_bytes else item
+        ms = heard.audio_bytes * 1000 // self.bridge.app_output.bytes_per_second if heard else None
+        events.append(ResponseInterrupted(response.id, heard.id if heard else None, ms))
+        self.bridge.drop_output()
+        events += self._end_response("cancelled", "interrupted", flush=False)
+        return events
+
+    def context_usage(self, context_tokens: int) -> None:
+        """The prompt size of the agent's last generation: the input tokens of its response."""
+        self._usage = Usage(input_tokens=context_tokens, total_tokens=context_tokens)
+
+    def end(self) -> list[ServerEvent]:
+        """The agent's turn is over (the user took it): close the open response, if any."""
+        return self._end_response("completed", None, flush=True)
+
+    # -- the user ---------------------------------------------------------------------------------
+
+    def user_tentative(self, text: str) -> list[ServerEvent]:
+        events: list[ServerEvent] = []
+        user = self._announce_user(events)
+        previous = user.partial
+        if previous is None:
+            return events
+        if not text.startswith(previous):
+            user.partial = None  # words rewritten: the final transcript has them
+            return events
+        user.partial = text
+        if len(text) > len(previous):
+            events.append(TranscriptInputDelta(user.id, text[len(previous) :]))
+        return events
+
+    def user_final(self, text: str) -> list[ServerEvent]:
+        events = self.end()
+        if self._user is None and text in self._typed:
+            self._typed.remove(text)  # the echo of a typed message, which has its item
+            return events
+        user = self._user_turn()
+        if user.started:
+            events.append(SpeechStopped(user.id))
+        if user.announced:
+            events.append(AudioInputCommitted(user.id, self._last_item))
+        else:
+            previous = self.follows(user.id)
+            events.append(AudioInputCommitted(user.id, previous))
+            item = MessageItem(user.id, "user", (AudioPart(transcript=text),), "completed")
+            events.append(ItemCreated(item, previous))
+            user.announced = True
+        events.append(TranscriptInput(user.id, text))
+        self._user = None
+        return events
+
+    # -- internals --------------------------------------------------------------------------------
+
+    def _user_turn(self) -> _UserTurn:
+        if self._user is None:
+            self._user = _UserTurn(self.new_id("item"))
+        return self._user
+
+    def _announce_user(self, events: list[ServerEvent]) -> _UserTurn:
+        user = self._user_turn()
+        if not user.announced:
+            item = MessageItem(user.id, "user", (AudioPart(),), "in_progress")
+            events.append(ItemCreated(item, self.follows(user.id)))
+            user.announced = True
+        return user
+
+    def _output(self, event_id: int) -> list[ServerEvent]:
+        """The agent says something of turn ``event_id``: the response it belongs to is open."""
+        events: list[ServerEvent] = []
+        response = self._response
+        if response is not None and event_id > response.event_id:
+            events += self._end_response("completed", None, flush=True)
+            response = None
+        if response is None:
+            self._response = _Response(self.new_id("resp"), event_id)
+            events.append(ResponseCreated(self._response.id))
+        return events
+
+    def _current_item(self, events: list[ServerEvent]) -> tuple[_Response, _Item]:
+        response = self._response
+        assert response is not None
+        if response.item is None:
+            item = response.item = _Item(self.new_id("item"))
+            content: tuple[ContentPart, ...] = () if self.text_only else (AudioPart(),)
+            message = MessageItem(item.id, "assistant", content, "in_progress")
+            events.append(ItemCreated(message, self.follows(item.id)))
+        return response, response.item
+
+    def _finish_item(self, response: _Response, *, flush: bool = True) -> list[ServerEvent]:
+        item, response.item = response.item, None
+        if item is None:
+            return []
+        events: list[ServerEvent] = []
+        if item.audio_bytes:
+            tail = self.bridge.end_output() if flush else b""
+            if tail:
+                item.audio_bytes += len(tail)
+                events.append(AudioOutputDelta.from_bytes(response.id, item.id, tail))
+            events.append(AudioOutputDone(response.id, item.id))
+        if item.text is None and item.streamed:
+            text = "".join(item.streamed)
+            done = TextOutput if self.text_only else TranscriptOutput
+            events.append(done(response.id, item.id, text))
+            self._remember(item.id, response.id, text)
+        return events
+
+    def _end_response(
+        self, status: ResponseStatus, reason: str | None, *, flush: bool
+    ) -> list[ServerEvent]:
+        response, self._response = self._response, None
+        if response is None:
+            return []
+        events = self._finish_item(response, flush=flush)
+        usage, self._usage = self._usage, None
+        events.append(ResponseDone(response.id, status, usage, reason))
+        return events
+
+    def _remember(self, item_id: str, response_id: str, text: str) -> None:
+        self._spoken[item_id] = (response_id, text)
+        self._spoken.move_to_end(item_id)
+        while len(self._spoken) > _KEPT_ITEMS:
+            self._spoken.popitem(last=False)
+
+
+def _decoded_length(audio_b64: str) -> int:
+    """Bytes ``audio_b64`` decodes to, without decoding it."""
+    size = len(audio_b64) * 3 // 4
+    if audio_b64.endswith("=="):
+        return size - 2
+    if audio_b64.endswith("="):
+        return size - 1
+    return size

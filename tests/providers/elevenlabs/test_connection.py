@@ -1,0 +1,314 @@
+"""An ElevenLabs connection over real WebSockets on 127.0.0.1: the opening exchange, pongs sent
+at once, close codes and the ``error`` event as clear errors, signed URLs and credentials, and
+no secret in any log line, repr or error."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from voicewire.protocol import (
+    AudioInputAppend,
+    AuthenticationError,
+    ConfigurationError,
+    ConnectOptions,
+    CredentialExpiredError,
+    ItemCreate,
+    ItemTruncate,
+    ServerEvent,
+    SessionConfig,
+    SessionError,
+    TokenCredential,
+    TransportStatus,
+    UnsupportedEventError,
+    UrlCredential,
+    user_text,
+)
+from voicewire.providers import elevenlabs
+from voicewire.providers.codec_connection import CodecConnection
+
+from .raw_server import Peer, raw_agent
+from .support import agent_response, error, ping
+
+WITHIN_S = 10.0
+
+
+async def collect(connection: CodecConnection, until: str) -> list[ServerEvent]:
+    seen: list[ServerEvent] = []
+    async with asyncio.timeout(WITHIN_S):
+        async for event in connection:
+            seen.append(event)
+            if event.kind == until:
+                break
+    return seen
+
+
+async def test_a_public_agent_opens_with_the_initiation_and_the_servers_metadata() -> None:
+    async def agent(peer: Peer) -> None:
+        await peer.open(output_format="pcm_44100", input_format="ulaw_8000")
+        await peer.send(agent_response("Hi!", 1))
+        await peer.until("user_message")
+
+    async with raw_agent(agent) as (base_url, peers):
+        model = elevenlabs.realtime("agent_x", base_url=base_url)
+        config = SessionConfig(instructions="Be brief.")
+        connection = await model.connect(ConnectOptions(session_config=config))
+        try:
+            assert connection.session_id == "conv_1" and connection.provider == "elevenlabs"
+            seen = await collect(connection, "transcript.output")
+            connection.send(ItemCreate(user_text("Hello", "item_1")))
+            acked = await collect(connection, "item.created")
+        finally:
+            await connection.close()
+    [peer] = peers
+    assert peer.path == "/v1/convai/conversation?agent_id=agent_x"
+    assert "xi-api-key" not in {k.lower() for k in peer.headers}
+    assert peer.received[0]["type"] == "conversation_initiation_client_data"
+    assert peer.received[0]["conversation_config_override"] == {
+        "agent": {"prompt": {"prompt": "Be brief."}}
+    }
+    assert [e.kind for e in seen][:2] == ["session.created", "session.updated"]
+    assert acked[-1].item.id == "item_1"  # type: ignore[union-attr]
+    assert peer.violations == []
+
+
+async def test_a_ping_is_answered_at_once_with_its_event_id() -> None:
+    pongs: list[dict[str, Any]] = []
+    answered = asyncio.Event()
+
+    async def agent(peer: Peer) -> None:
+        await peer.open()
+        for event_id in (3, 4):
+            await peer.send(ping(event_id, ping_ms=20))
+            pongs.append(await peer.until("pong"))
+        answered.set()
+
+    async with raw_agent(agent) as (base_url, peers):
+        connection = await elevenlabs.realtime("agent_x", base_url=base_url).connect()
+        try:
+            async with asyncio.timeout(WITHIN_S):
+                await answered.wait()
+        finally:
+            await connection.close()
+    assert pongs == [{"type": "pong", "event_id": 3}, {"type": "pong", "event_id": 4}]
+    assert peers[0].violations == []
+
+
+class GatedSocket:
+    """A socket whose sends wait for the test, to see what goes out in which order."""
+
+    def __init__(self, expected: int) -> None:
+        self.sent: list[dict[str, Any]] = []
+        self.gate = asyncio.Event()
+        self.all_sent = asyncio.Event()
+        self.expected = expected
+        self.incoming: asyncio.Queue[str] = asyncio.Queue()
+
+    async def send(self, message: str, /) -> None:
+        await self.gate.wait()
+        self.sent.append(json.loads(message))
+        if len(self.sent) == self.expected:
+            self.all_sent.set()
+
+    async def recv(self) -> str:
+        return await self.incoming.get()
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        self.gate.set()
+
+
+async def test_a_pong_goes_ahead_of_queued_audio() -> None:
+    socket = GatedSocket(expected=6)
+    codec = elevenlabs.ElevenLabsCodec()
+    connection = CodecConnection(socket, codec, provider="elevenlabs")
+    for _ in range(5):
+        connection.send(AudioInputAppend(b"\x00\x00" * 480))
+    await asyncio.sleep(0.01)  # the writer holds the first chunk at the gate
+    socket.incoming.put_nowait(json.dumps(ping(9)))
+    await asyncio.sleep(0.01)
+    socket.gate.set()
+    async with asyncio.timeout(WITHIN_S):
+        await socket.all_sent.wait()
+    await connection.close()
+    order = ["pong" if m.get("type") == "pong" else "audio" for m in socket.sent]
+    assert order == ["audio", "pong", "audio", "audio", "audio", "audio"]
+
+
+async def test_the_error_event_and_the_close_become_clear_errors() -> None:
+    async def agent(peer: Peer) -> None:
+        await peer.open()
+        await peer.until("user_message")
+        await peer.send(
+            error(1008, "Missing required dynamic variable 'user_name'", "missing_dynamic_variable")
+        )
+        await peer.socket.close(1008, "missing dynamic variable")
+
+    async with raw_agent(agent) as (base_url, _):
+        connection = await elevenlabs.realtime("agent_x", base_url=base_url).connect()
+        connection.send(ItemCreate(user_text("Hi", "item_1")))
+        errors = [
+            e for e in await collect(connection, "session.error") if isinstance(e, SessionError)
+        ]
+        lost = [
+            e for e in await collect(connection, "session.error") if isinstance(e, SessionError)
+        ]
+        await connection.close()
+    assert [(e.code, e.fatal) for e in errors] == [("missing_dynamic_variable", False)]
+    assert "Missing required dynamic variable 'user_name'" in errors[0].message
+    [gone] = lost
+    assert gone.code == "connection_lost" and gone.fatal
+    assert "code 1008: missing dynamic variable" in gone.message
+    assert "missing_dynamic_variable" in gone.message
+    assert connection.status is TransportStatus.CLOSED
+
+
+async def test_a_close_without_an_error_event_says_what_its_code_means() -> None:
+    async def agent(peer: Peer) -> None:
+        await peer.open()
+        await peer.socket.close(1011, "")
+
+    async with raw_agent(agent) as (base_url, _):
+        connection = await elevenlabs.realtime("agent_x", base_url=base_url).connect()
+        [gone] = [
+            e for e in await collect(connection, "session.error") if isinstance(e, SessionError)
+        ]
+        await connection.close()
+    assert gone.fatal and "code 1011" in gone.message and "internal error" in gone.message
+
+
+async def test_a_refused_override_fails_connect_with_the_servers_words_and_the_overrides() -> None:
+    async def agent(peer: Peer) -> None:
+        await peer.recv()
+        await peer.send(
+            error(1008, "Override for field 'prompt' is not allowed by config.", "override_error")
+        )
+        await peer.socket.close(1008, "Override for field 'prompt' is not allowed by config.")
+
+    async with raw_agent(agent) as (base_url, _):
+        model = elevenlabs.realtime("agent_x", base_url=base_url)
+        options = ConnectOptions(session_config=SessionConfig(instructions="Be brief."))
+        with pytest.raises(ConfigurationError) as raised:
+            await model.connect(options)
+    words = raised.value.message
+    assert "did not start the conversation" in words and "code 1008" in words
+    assert "override_error" in words and "agent.prompt.prompt" in words
+    assert "security settings" in words
+
+
+async def test_what_the_agent_cannot_take_raises_and_the_link_goes_on() -> None:
+    async def agent(peer: Peer) -> None:
+        await peer.open()
+        await peer.until("user_message")
+
+    async with raw_agent(agent) as (base_url, peers):
+        connection = await elevenlabs.realtime("agent_x", base_url=base_url).connect()
+        with pytest.raises(UnsupportedEventError, match=r"elevenlabs cannot take item\.truncate"):
+            connection.send(ItemTruncate("item_1", 100))
+        connection.send(ItemCreate(user_text("Still there?", "item_2")))
+        await collect(connection, "item.created")
+        await connection.close()
+    assert [m["type"] for m in peers[0].received] == [
+        "conversation_initiation_client_data",
+        "user_message",
+    ]
+
+
+def signing(
+    base_url: str, requests: list[httpx.Request], *, status: int = 200
+) -> httpx.AsyncClient:
+    def answer(request: httpx.Request) -> httpx.Response:
+        requests.append(request)
+        if status != 200:
+            return httpx.Response(
+                status, json={"detail": {"status": "invalid_api_key", "message": "Invalid API key"}}
+            )
+        query = "agent_id=agent_x&conversation_signature=sig_SECRET123"
+        signed = f"{base_url}/v1/convai/conversation?{query}"
+        return httpx.Response(200, json={"signed_url": signed})
+
+    return httpx.AsyncClient(transport=httpx.MockTransport(answer))
+
+
+async def test_a_private_agent_is_reached_through_a_signed_url_and_no_secret_is_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+
+    async def agent(peer: Peer) -> None:
+        await peer.open()
+        await peer.until("user_message")
+
+    requests: list[httpx.Request] = []
+    async with raw_agent(agent) as (base_url, peers):
+        model = elevenlabs.realtime(
+            "agent_x",
+            api_key="xi-SECRETKEY",
+            base_url=base_url,
+            http_client=signing(base_url, requests),
+        )
+        before = datetime.now(UTC)
+        credential = await model.authenticate()
+        connection = await model.connect()  # fetches a signed URL of its own
+        logging.getLogger("voicewire.connection").debug("connected to %s", credential.url)
+        await connection.close()
+        second = await model.connect(ConnectOptions(credential=credential))  # dialed verbatim
+        await second.close()
+    for request in requests:
+        assert request.method == "GET"
+        assert request.url.path == "/v1/convai/conversation/get-signed-url"
+        assert dict(request.url.params) == {"agent_id": "agent_x"}
+        assert request.headers["xi-api-key"] == "xi-SECRETKEY"
+    assert len(requests) == 2
+    assert isinstance(credential, UrlCredential)
+    assert (
+        before + timedelta(minutes=14)
+        < credential.expires_at
+        <= datetime.now(UTC) + timedelta(minutes=15)
+    )
+    assert [p.path for p in peers] == [
+        "/v1/convai/conversation?agent_id=agent_x&conversation_signature=sig_SECRET123"
+    ] * 2
+    assert all("xi-api-key" not in {k.lower() for k in p.headers} for p in peers)
+    shown = caplog.text + repr(model) + repr(credential)
+    assert "connected to" in caplog.text  # the test's own line went through the filters
+    assert "xi-SECRETKEY" not in shown and "sig_SECRET123" not in shown
+
+
+async def test_a_refused_signing_is_a_clear_authentication_error_without_the_key() -> None:
+    requests: list[httpx.Request] = []
+    model = elevenlabs.realtime(
+        "agent_x",
+        api_key="xi-SECRETKEY",
+        base_url="ws://127.0.0.1:9",
+        http_client=signing("ws://x", requests, status=401),
+    )
+    with pytest.raises(AuthenticationError) as raised:
+        await model.connect()
+    assert "HTTP 401" in raised.value.message and "agent_x" in raised.value.message
+    assert "xi-SECRETKEY" not in raised.value.message
+
+
+async def test_credentials_that_cannot_open_a_conversation_are_refused_before_dialing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("ELEVENLABS_API_KEY", raising=False)
+    model = elevenlabs.realtime("agent_x", base_url="ws://127.0.0.1:9")
+    past = datetime.now(UTC) - timedelta(seconds=1)
+    with pytest.raises(CredentialExpiredError, match="expired"):
+        await model.connect(
+            ConnectOptions(
+                credential=UrlCredential("ws://127.0.0.1:9/x?conversation_signature=s", past)
+            )
+        )
+    with pytest.raises(AuthenticationError, match="needs a url credential"):
+        await model.connect(
+            ConnectOptions(credential=TokenCredential("tok", past + timedelta(hours=1)))
+        )
+    with pytest.raises(AuthenticationError, match="ELEVENLABS_API_KEY"):
+        await model.authenticate()
