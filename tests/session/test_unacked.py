@@ -340,3 +340,147 @@ def test_a_voice_turn_sent_again_brings_its_own_response() -> None:
     # The words are in the replay this time: nothing would answer them but a new request.
     replay = replay_events([MessageItem("item_1", "user", (AudioPart("what time is it"),))])
     assert ledger.take(replay, CONFIG) == [ResponseCreate()]
+
+
+# -- silence the model has and heard as silence is not kept (the module's "Memory") ---------------
+
+KEEP_MS = 300 + 1000
+"""The default padding plus the margin for voice detection's report."""
+
+
+class OnLink:
+    """A ledger and the link it sends on, whose ``delivered`` count (the ReportsDelivery hook)
+    moves only on :meth:`pong`, as a pinging connection's does."""
+
+    def __init__(self, config: SessionConfig = CONFIG) -> None:
+        self.ledger = Unacknowledged(1000 * FRAME)  # 10 s
+        self.ledger.take([], config)  # the session's first link opens with config
+        self.delivered = 0
+        self.count = 0
+        self.ledger.link(self)
+
+    def send(self, *events: ClientEvent) -> None:
+        for event in events:
+            self.ledger.sent(event)
+            self.count += 1
+
+    def pong(self) -> None:
+        """A pong answers a ping sent now: everything sent so far has arrived."""
+        self.delivered = self.count
+
+    def speak_a_turn(self, item_id: str = "item_1") -> None:
+        """A 20 ms turn, committed and transcribed: the model showed where its speech started."""
+        self.send(*frames(2))
+        for event in (
+            SpeechStarted(item_id, 0),
+            SpeechStopped(item_id, 20),
+            AudioInputCommitted(item_id),
+            TranscriptInput(item_id, "hi"),
+        ):
+            self.ledger.acknowledge(event)
+
+
+def quiet(count: int) -> list[AudioInputAppend]:
+    """``count`` 10 ms frames, each its own bytes (so that their order shows)."""
+    return [AudioInputAppend(n.to_bytes(2, "little") * (FRAME // 2)) for n in range(count)]
+
+
+def test_silence_proven_delivered_is_dropped_up_to_the_padding_and_margin() -> None:
+    link = OnLink()
+    link.speak_a_turn()
+    silence = quiet(300)  # 3 s, from 20 ms to 3020 ms
+    link.send(*silence)
+    assert link.ledger.audio_bytes == 300 * FRAME  # nothing proven yet: all kept
+    link.pong()
+    after = AudioInputAppend(b"\x07" * FRAME)
+    link.send(after)  # the ledger looks at the link as audio goes out
+    # Delivered up to 3020 ms: what ends by 3020 - 1300 = 1720 ms (170 frames) goes.
+    assert link.ledger.take([], CONFIG) == [*silence[170:], after]
+
+
+def test_what_was_sent_after_the_last_answered_ping_is_all_kept() -> None:
+    link = OnLink()
+    link.speak_a_turn()
+    before, into_the_dead_link = quiet(300), quiet(800)
+    link.send(*before)
+    link.pong()  # the last pong: the link dies after it
+    link.send(*into_the_dead_link)  # 8 s that no pong proves
+    assert link.ledger.take([], CONFIG) == [*before[170:], *into_the_dead_link]
+
+
+def test_speech_is_kept_until_its_turn_is_committed_and_has_words() -> None:
+    link = OnLink()
+    link.speak_a_turn()
+    silence, speech = quiet(100), quiet(200)
+    link.send(*silence)  # 20-1020 ms
+    link.ledger.acknowledge(SpeechStarted("item_2", 720))
+    link.send(*speech)  # 1020-3020 ms
+    link.pong()
+    link.send(*quiet(1))
+    assert link.ledger.audio_bytes == 301 * FRAME  # speech open: nothing goes
+    link.ledger.acknowledge(SpeechStopped("item_2", 3020))
+    link.ledger.acknowledge(AudioInputCommitted("item_2"))
+    # Committed, no words yet: the whole turn stays, to be sent again if the link dies.
+    assert link.ledger.audio_bytes == 301 * FRAME
+    link.ledger.acknowledge(TranscriptInput("item_2", "what time is it"))
+    assert link.ledger.audio_bytes == FRAME
+
+
+def test_manual_turns_keep_the_byte_bound_alone() -> None:
+    link = OnLink(MANUAL)
+    link.ledger.acknowledge(SpeechStarted("item_1", 0))  # even if a model reported one
+    link.send(*quiet(300))
+    link.pong()
+    link.send(*quiet(1))
+    assert link.ledger.audio_bytes == 301 * FRAME
+    # Switching to manual turns mid-link turns the rule off too.
+    link = OnLink()
+    link.speak_a_turn()
+    link.send(SessionUpdate(MANUAL), *quiet(300))
+    link.pong()
+    link.send(*quiet(1))
+    assert link.ledger.audio_bytes == 301 * FRAME
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        [],  # a detector that says nothing (or no turn yet)
+        [
+            SpeechStarted("item_1", None),
+            SpeechStopped("item_1", None),
+            AudioInputCommitted("item_1"),
+        ],
+    ],
+)
+def test_a_model_that_never_says_where_speech_starts_keeps_the_byte_bound(
+    said: list[ServerEvent],
+) -> None:
+    link = OnLink()
+    for event in said:
+        link.ledger.acknowledge(event)
+    link.send(*quiet(300))
+    link.pong()
+    link.send(*quiet(1))
+    assert link.ledger.audio_bytes == 301 * FRAME
+
+
+def test_a_link_that_cannot_tell_what_arrived_keeps_the_byte_bound() -> None:
+    link = OnLink()
+    link.speak_a_turn()
+    link.ledger.link(object())  # no delivered count
+    link.send(*quiet(300))
+    link.pong()
+    link.send(*quiet(1))
+    assert link.ledger.audio_bytes == 301 * FRAME
+
+
+def test_a_detector_slower_than_the_margin_gets_a_wider_one() -> None:
+    link = OnLink()
+    link.speak_a_turn()
+    link.send(*quiet(300))
+    link.pong()
+    link.send(*quiet(1))  # dropped up to 1720 ms
+    assert link.ledger.keep_ms() == KEEP_MS
+    link.ledger.acknowledge(SpeechStarted("item_2", 1500))  # speech began in what was dropped
+    assert link.ledger.keep_ms() == KEEP_MS + 220

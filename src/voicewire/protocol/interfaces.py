@@ -80,6 +80,26 @@ class PushConnection(Protocol):
 
 
 @runtime_checkable
+class ReportsDelivery(Protocol):
+    """An optional connection hook: how much of what was sent is known to have reached the model.
+
+    A :class:`RealtimeConnection` may also have this attribute. ``delivered`` counts the events
+    given to ``send()`` on this connection, from the first, that are known to have arrived; it
+    only grows. A WebSocket connection that pings learns it from each pong: the pong proves that
+    every frame written before its ping arrived, since a WebSocket delivers in order
+    (:class:`~voicewire.providers.codec_connection.CodecConnection`). The session's ledger of
+    unacknowledged events (:mod:`voicewire.session.unacked`) then drops input audio the model
+    has and has heard as silence, instead of keeping it in case the link died; a connection
+    without it works as before.
+    """
+
+    @property
+    def delivered(self) -> int:
+        """How many of the events given to ``send()`` are known to have reached the model."""
+        ...
+
+
+@runtime_checkable
 class RealtimeModel(Protocol):
     """A speech-to-speech model that can be connected to."""
 

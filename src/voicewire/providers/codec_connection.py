@@ -110,6 +110,10 @@ class CodecConnection(StreamConnection):
         self._describe: _DescribeClose | None = getattr(codec, "describe_close", None)
         self._outgoing: asyncio.Queue[object] = asyncio.Queue()
         self._replies: deque[str] = deque()
+        self.delivered = 0
+        """How many of the events given to :meth:`send` reached the server: those written before
+        the last ping a pong answered (the :class:`~voicewire.protocol.ReportsDelivery` hook)."""
+        self._events_written = 0  # events given to send() that are on the socket
         for event in first_events:
             self._take(event)
         self._writer = asyncio.create_task(self._write_loop(), name=f"{provider}-writer")
@@ -118,7 +122,9 @@ class CodecConnection(StreamConnection):
         self._dropping: asyncio.Task[None] | None = None
         ping: Callable[[], Awaitable[object]] | None = getattr(socket, "ping", None)
         self._pinger = (
-            asyncio.create_task(watch(ping, keepalive, self._dead), name=f"{provider}-pinger")
+            asyncio.create_task(
+                watch(self._counted(ping), keepalive, self._dead), name=f"{provider}-pinger"
+            )
             if keepalive is not None and callable(ping)
             else None
         )
@@ -150,7 +156,7 @@ class CodecConnection(StreamConnection):
         """Send a provider wire message as is (for provider features the neutral events lack)."""
         if self.status is not TransportStatus.CONNECTED:
             raise ConnectionClosedError(f"the {self.provider} connection is {self.status}")
-        self._outgoing.put_nowait(json.dumps(message, separators=(",", ":")))
+        self._outgoing.put_nowait((json.dumps(message, separators=(",", ":")), None))
 
     async def close(self) -> None:
         if self.status is TransportStatus.CLOSED:
@@ -188,10 +194,32 @@ class CodecConnection(StreamConnection):
                 text, acks = item
                 if not await self._write(text):
                     return
+                if acks is None:  # send_raw's: not an event send() counts
+                    continue
+                self._events_written += 1
                 for event in acks:
                     self._stream.put(event)
             elif not await self._write(item):  # type: ignore[arg-type]
                 return
+            else:
+                self._events_written += 1
+
+    def _counted(self, ping: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[object]]:
+        """``ping``; when its pong comes, :attr:`delivered` counts the events written before it
+        (a WebSocket delivers in order, so the pong proves they arrived)."""
+
+        async def ping_counted() -> object:
+            written = self._events_written
+            pong = await ping()
+            if isinstance(pong, asyncio.Future):
+                pong.add_done_callback(lambda done: self._answered(done, written))
+            return pong
+
+        return ping_counted
+
+    def _answered(self, pong: asyncio.Future[object], written: int) -> None:
+        if not pong.cancelled() and pong.exception() is None:
+            self.delivered = max(self.delivered, written)
 
     async def _write(self, text: str) -> bool:
         """Send one frame; ``False`` when the link is gone (and reported)."""

@@ -213,6 +213,7 @@ class RealtimeSession:
         """Start using ``connection``: events flow in, then ``replay`` and what was said
         meanwhile go out, in that order."""
         self._connection = connection
+        self._unacked.link(connection)  # what it proves delivered, if it can tell
         self._spoken = False
         self.context.session_id = connection.session_id
         self._events_ended = asyncio.Event()

@@ -36,7 +36,8 @@ What acknowledges what:
      replay when its words are known, from the audio otherwise. The history keeps the old,
      wordless item; the new link's commit adds the turn under a new id.
 
-  Audio is kept up to a byte bound, the oldest dropped first (:data:`UNACKED_AUDIO_S`).
+  Audio is kept up to a byte bound, the oldest dropped first (:data:`UNACKED_AUDIO_S`); under
+  voice detection, silence the model has and has heard as silence goes earlier (see "Memory").
 
 Not kept:
 
@@ -66,20 +67,55 @@ again, which is what the provider would have done with it anyway (it refuses a s
 response).
 
 Memory. :data:`UNACKED_AUDIO_S` (15 s) is about 720 KB per session of 24 kHz PCM16 (120 KB at
-8 kHz G.711), and under voice detection it stays full: silence is never committed, so nothing
-acknowledges it, and each reconnect sends up to 15 s of stale audio again (silence, which a voice
-detector ignores). A smaller bound would lose words: what the user says into a dead link draws no
-answer at all (no ``speech.started``, nothing), so the ledger cannot tell speech from silence, and
-it must keep at least the time a dead link takes to be noticed (``Keepalive.detects_within``,
-8 s by default) plus the start of the turn in progress. Dropping the audio before the last
-``speech.stopped`` is what the commit rule above already does; dropping audio before a
-``speech.started``'s ``audio_start_ms`` would rely on each provider discarding the audio before a
-turn's padding, which not every one does (the scripted model's item keeps it), so it is not done.
+8 kHz G.711). Under voice detection nothing acknowledges silence (it is never committed), so on
+the answer events alone the bound stays full. It cannot simply be smaller: what the user says
+into a dead link draws no answer at all, so it must cover the time a dead link takes to be
+noticed (``Keepalive.detects_within``, 8 s by default) plus the start of the turn in progress.
+
+What shortens it is proof of delivery combined with the model's voice detection. A connection
+with the optional :class:`~voicewire.protocol.ReportsDelivery` hook counts the events that are
+known to have reached the model: a pong answering a ping proves that every frame written before
+that ping arrived (a WebSocket delivers in order). Audio proven delivered that the model's voice
+detection has not reported as speech is silence the model already has: had it been the start of
+a turn, a ``speech.started`` would say so, with the turn's padded start in ``audio_start_ms``.
+So, while no speech is open (no ``speech.started`` since the last voice-detection commit or
+clear), the appends of the input buffer that end more than :meth:`keep_ms` (the turn detection's
+``prefix_padding_ms``, 300 ms by default, plus :data:`VAD_REPORT_MARGIN_MS`) before the end of the
+last delivered append are dropped. Kept: everything sent after the ping the last pong answered (a
+link that died after that pong may have lost it all), the padding and margin before it, an open
+turn from its start on, and committed turns until their words come. With pings every 4 s the
+ledger holds about 1.3 to 5.5 s of audio instead of 15 s.
+
+The edges, and why each is safe:
+
+* Speech that starts just before a ping: its ``speech.started`` may come after the pong (the
+  detector needs some speech first, the report travels back). Its padded start lies less than
+  the margin plus the padding before the delivered position, so it is within what is kept.
+* A detector slower than the margin: a ``speech.started`` whose ``audio_start_ms`` lies before
+  audio already dropped would have lost the start of that turn had the link died. It cannot be
+  undone, but it is logged and the margin grows by the shortfall, for the rest of the session.
+* Only a model whose voice detection reports where speech starts takes part: the rule applies
+  once the model has sent a ``speech.started`` with an ``audio_start_ms`` in this session. A model
+  whose detector says nothing (ElevenLabs Agents) or gives no position, and any model before its
+  first report, keep the byte bound alone, as does a link without the hook (an in-process model,
+  a socket without ``ping()``): nothing there proves what arrived.
+* Manual turns: no detector judges the audio; the buffer is the next turn whatever it holds, and
+  only a commit or a clear releases it. The rule is off while the turn detection is ``manual``.
+* A client's commit while speech is open does not close it (the detector may still be in the
+  turn, and report its end later); only a voice-detection commit (after ``speech.stopped``) or a
+  clear does.
+* Quiet speech the detector missed, later committed by the client under voice detection: its
+  older part may have been dropped as silence, so a turn sent again after a drop starts later.
+  The detector the model uses called it silence; this is the one loss the rule accepts.
+* Dropping delivered silence changes nothing on the current link: the model already has it, and
+  the positions the ledger matches (``audio_end_ms``) keep counting all audio sent.
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
+from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -97,6 +133,7 @@ from ..protocol import (
     ItemDelete,
     ItemDeleted,
     ItemTruncate,
+    ReportsDelivery,
     ResponseCancel,
     ResponseCreate,
     ResponseCreated,
@@ -117,10 +154,20 @@ from ..protocol import (
     TurnDetection,
 )
 
-__all__ = ["UNACKED_AUDIO_S", "Unacknowledged", "with_item_id"]
+__all__ = ["UNACKED_AUDIO_S", "VAD_REPORT_MARGIN_MS", "Unacknowledged", "with_item_id"]
+
+log = logging.getLogger("voicewire.session")
 
 UNACKED_AUDIO_S = 15.0
 """Seconds of input audio kept until the model acknowledges it (see the module's "Memory")."""
+
+VAD_REPORT_MARGIN_MS = 1000.0
+"""How much delivered audio, beyond the turn's padding, the model's voice detection is given to
+report a speech start before the audio is dropped as silence (see the module's "Memory")."""
+
+_DEFAULT_PADDING_MS = 300
+"""``prefix_padding_ms`` when the turn detection leaves it to the model (OpenAI's, the local and
+the scripted model's default)."""
 
 _POSITION_SLACK_MS = 1e-6
 """Float rounding in the sum of append lengths; far below one sample."""
@@ -144,8 +191,8 @@ def with_item_id(event: ClientEvent) -> ClientEvent:
 class _Turn:
     """A committed user turn whose words the model has not given yet."""
 
-    audio: deque[int] = field(default_factory=deque)
-    """Its appends (ledger sequence numbers), oldest first."""
+    audio: deque[tuple[int, bytes]] = field(default_factory=deque)
+    """Its appends (ledger sequence number, audio), oldest first."""
     commit: int | None = None
     """The client's ``audio.input.commit`` that made it; ``None`` when voice detection did."""
 
@@ -168,16 +215,29 @@ class _OpenResponse:
 
 class Unacknowledged:
     """Client events sent on the current link that the model has not acknowledged, in the order
-    they were sent; at most ``max_audio_bytes`` of input audio among them."""
+    they were sent; at most ``max_audio_bytes`` of input audio among them.
 
-    def __init__(self, max_audio_bytes: int) -> None:
+    Every event the session sends gets the next sequence number, kept or not, so that a link's
+    :class:`~voicewire.protocol.ReportsDelivery` count (of the events given to its ``send()``)
+    names the sequence numbers that arrived. The input buffer's appends are held as three
+    parallel queues of plain values (number, audio, end position) rather than as event objects:
+    one audio frame then leaves nothing behind that the garbage collector has to track.
+    """
+
+    def __init__(self, max_audio_bytes: int, turn_detection: TurnDetection | None = None) -> None:
         self.max_audio_bytes = max_audio_bytes
         self._next_seq = 0
-        self._input_format = AudioFormat.pcm16()
+        self._ms_per_byte = 1000 / AudioFormat.pcm16().bytes_per_second
+        self._turn_detection = turn_detection or TurnDetection()
+        self._margin_ms = VAD_REPORT_MARGIN_MS
+        self._speech_positions = False  # the model reported where a speech started
         self._reset()
 
     def _reset(self) -> None:
-        self._events: dict[int, ClientEvent] = {}
+        self._link_start = self._next_seq  # the first sequence number on this link
+        self._link: ReportsDelivery | None = None
+        self._proven = 0  # the link's delivered count when last looked at
+        self._events: dict[int, ClientEvent] = {}  # all kept but the buffer's and turns' audio
         self._items: dict[str, int] = {}
         self._results: dict[str, int] = {}
         self._deletes: dict[str, int] = {}
@@ -185,50 +245,76 @@ class Unacknowledged:
         self._commits: deque[int] = deque()
         self._clears: deque[int] = deque()
         self._audio_bytes = 0
-        self._buffer: deque[tuple[int, float]] = deque()  # (append, link position after it, ms)
+        self._buffer_seq: deque[int] = deque()  # the input buffer's appends, oldest first ...
+        self._buffer_audio: deque[bytes] = deque()
+        self._buffer_end: deque[float] = deque()  # ... and the link position after each, in ms
         self._position_ms = 0.0
         self._stopped = False  # speech.stopped came: the next commit is voice detection's
         self._stopped_at: float | None = None  # ... and where its buffer ends, if told
+        self._speech_open = False  # speech.started came, its voice-detection commit not yet
+        self._dropped_to_ms = 0.0  # where the audio dropped as heard silence ends
         self._turns: dict[str, _Turn] = {}
         self._response: _OpenResponse | None = None
 
     def __len__(self) -> int:
-        return len(self._events)
+        turns = sum(len(turn.audio) for turn in self._turns.values())
+        return len(self._events) + len(self._buffer_seq) + turns
 
     @property
     def audio_bytes(self) -> int:
         return self._audio_bytes
 
+    def keep_ms(self) -> float:
+        """How much delivered audio before the delivered position stays while no speech is open:
+        the turn's padding plus the margin for the detector's report."""
+        padding = self._turn_detection.prefix_padding_ms
+        return (_DEFAULT_PADDING_MS if padding is None else padding) + self._margin_ms
+
+    def link(self, connection: object) -> None:
+        """The session now sends on ``connection``: what its
+        :class:`~voicewire.protocol.ReportsDelivery` count proves arrived may be dropped as heard
+        silence (a connection without the hook proves nothing)."""
+        self._link = connection if isinstance(connection, ReportsDelivery) else None
+        self._proven = 0
+
     def sent(self, event: ClientEvent) -> None:
         """``event`` went out on the current link."""
-        if isinstance(event, AudioInputAppend):  # first: one per audio frame
-            seq = self._keep(event)
-            self._position_ms += len(event.audio) * 1000 / self._input_format.bytes_per_second
-            self._buffer.append((seq, self._position_ms))
-            self._audio_bytes += len(event.audio)
-            self._trim_audio()
+        seq = self._next_seq
+        self._next_seq = seq + 1
+        if isinstance(event, AudioInputAppend):  # first, and inline: one per audio frame
+            audio = event.audio
+            self._position_ms += len(audio) * self._ms_per_byte
+            self._buffer_seq.append(seq)
+            self._buffer_audio.append(audio)
+            self._buffer_end.append(self._position_ms)
+            self._audio_bytes += len(audio)
+            if self._audio_bytes > self.max_audio_bytes:
+                self._trim_audio()
+            link = self._link
+            if link is not None and link.delivered != self._proven:
+                self._drop_heard_silence()
         elif isinstance(event, ItemCreate):
             if event.item.id is not None:
-                self._items[event.item.id] = self._keep(event)
+                self._items[event.item.id] = self._keep(seq, event)
         elif isinstance(event, ToolResult):
-            self._results[event.call_id] = self._keep(event)
+            self._results[event.call_id] = self._keep(seq, event)
         elif isinstance(event, ResponseCreate):
-            self._creates.append(self._keep(event))
+            self._creates.append(self._keep(seq, event))
             self._not_again()  # superseded: this one brings the next response
         elif isinstance(event, ResponseCancel):
-            for seq in self._creates:
-                self._forget(seq)
+            for create in self._creates:
+                self._forget(create)
             self._not_again()
         elif isinstance(event, ItemTruncate):
             self._not_again()  # the listener cut the assistant off
         elif isinstance(event, SessionUpdate):
-            self._input_format = event.config.input_audio_format or self._input_format
+            self._configure(event.config)
         elif isinstance(event, ItemDelete):
-            self._deletes[event.item_id] = self._keep(event)
+            self._deletes[event.item_id] = self._keep(seq, event)
         elif isinstance(event, AudioInputCommit):
-            self._commits.append(self._keep(event))
+            self._commits.append(self._keep(seq, event))
         elif isinstance(event, AudioInputClear):
-            self._clears.append(self._keep(event))
+            self._clears.append(self._keep(seq, event))
 
     def acknowledge(self, event: ServerEvent) -> None:
         """The model said ``event``: forget what it shows has arrived."""
@@ -248,8 +334,11 @@ class Unacknowledged:
         elif isinstance(event, ResponseDone):
             self._response_answered()
             self._response = None
-        elif isinstance(event, SpeechStarted | ResponseInterrupted):
+        elif isinstance(event, SpeechStarted):
             self._not_again()  # the user spoke over it
+            self._speech_began(event.audio_start_ms)
+        elif isinstance(event, ResponseInterrupted):
+            self._not_again()
         elif isinstance(event, SpeechStopped):
             self._stopped, self._stopped_at = True, event.audio_end_ms
         elif isinstance(event, AudioInputCommitted):
@@ -284,7 +373,7 @@ class Unacknowledged:
             self._drop_turn(item_id)  # the replay carries its words
         owed: list[ClientEvent] = []
         ask_again = self._ask_again(config, queued)
-        for seq, event in self._events.items():
+        for seq, event in self._in_order():
             if ask_again is not None and seq >= ask_again.began_at:
                 owed.append(ask_again.request)
                 ask_again = None
@@ -295,15 +384,13 @@ class Unacknowledged:
             owed.append(event)
         if ask_again is not None:
             owed.append(ask_again.request)
-        self._input_format = config.input_audio_format or self._input_format
+        self._configure(config)
         self._reset()
         return owed
 
     # -- internals -------------------------------------------------------------------------------
 
-    def _keep(self, event: ClientEvent) -> int:
-        seq = self._next_seq
-        self._next_seq += 1
+    def _keep(self, seq: int, event: ClientEvent) -> int:
         self._events[seq] = event
         return seq
 
@@ -311,11 +398,30 @@ class Unacknowledged:
         if seq is not None:
             self._events.pop(seq, None)
 
-    def _drop_audio(self, seq: int) -> None:
-        """Forget one append (the only place that takes audio off the ledger's count)."""
-        event = self._events.pop(seq, None)
-        if isinstance(event, AudioInputAppend):
-            self._audio_bytes -= len(event.audio)
+    def _in_order(self) -> list[tuple[int, ClientEvent]]:
+        """Every kept event with its sequence number, in the order sent."""
+        kept: list[tuple[int, ClientEvent]] = list(self._events.items())
+        for turn in self._turns.values():
+            kept.extend((seq, AudioInputAppend(audio)) for seq, audio in turn.audio)
+        kept.extend(
+            (seq, AudioInputAppend(audio))
+            for seq, audio in zip(self._buffer_seq, self._buffer_audio, strict=True)
+        )
+        kept.sort(key=lambda entry: entry[0])
+        return kept
+
+    def _configure(self, config: SessionConfig) -> None:
+        """Take the input format and turn detection of a config sent or opened with (a config
+        that leaves either out keeps the current one)."""
+        if config.input_audio_format is not None:
+            self._ms_per_byte = 1000 / config.input_audio_format.bytes_per_second
+        if config.turn_detection is not None:
+            self._turn_detection = config.turn_detection
+
+    def _pop_buffer(self) -> tuple[int, bytes]:
+        """Take the oldest append off the input buffer."""
+        self._buffer_end.popleft()
+        return self._buffer_seq.popleft(), self._buffer_audio.popleft()
 
     def _trim_audio(self) -> None:
         """Keep the latest ``max_audio_bytes`` of audio: the oldest committed turns go first,
@@ -324,13 +430,48 @@ class Unacknowledged:
             if self._turns:
                 item_id, turn = next(iter(self._turns.items()))
                 if turn.audio:
-                    self._drop_audio(turn.audio.popleft())
+                    self._audio_bytes -= len(turn.audio.popleft()[1])
                 if not turn.audio:
                     self._drop_turn(item_id)
-            elif self._buffer:
-                self._drop_audio(self._buffer.popleft()[0])
+            elif self._buffer_seq:
+                self._audio_bytes -= len(self._pop_buffer()[1])
             else:
                 break
+
+    def _drop_heard_silence(self) -> None:
+        """Drop the oldest appends of the buffer that the model has (the link proved them
+        delivered) and heard as silence (no speech open), up to :meth:`keep_ms` before the end
+        of the last delivered one (see the module's "Memory")."""
+        link = self._link
+        if link is None:
+            return
+        self._proven = link.delivered
+        if self._speech_open or not self._speech_positions or self._turn_detection.mode == "manual":
+            return
+        delivered = bisect_left(self._buffer_seq, self._link_start + self._proven)
+        if delivered == 0:
+            return
+        ends = self._buffer_end
+        bound = ends[delivered - 1] - self.keep_ms()
+        while ends and ends[0] <= bound:
+            self._dropped_to_ms = ends[0]
+            self._audio_bytes -= len(self._pop_buffer()[1])
+
+    def _speech_began(self, audio_start_ms: int | None) -> None:
+        self._speech_open = True
+        if audio_start_ms is None:
+            return
+        self._speech_positions = True
+        shortfall = self._dropped_to_ms - audio_start_ms
+        if shortfall > 0:  # the detector was slower than the margin: give it more from now on
+            self._margin_ms += shortfall
+            log.warning(
+                "speech.started at %d ms came after audio up to %.0f ms was dropped as silence; "
+                "the margin for voice detection's reports grows to %.0f ms",
+                audio_start_ms,
+                self._dropped_to_ms,
+                self._margin_ms,
+            )
 
     def _committed(self, item_id: str | None) -> None:
         """The model committed its input buffer into the user item ``item_id``."""
@@ -338,31 +479,35 @@ class Unacknowledged:
         if self._stopped:  # voice detection's commit, up to where speech.stopped put its end
             end = self._stopped_at
             used = self._take_buffer(lambda _seq, at: end is None or at <= end + _POSITION_SLACK_MS)
+            self._speech_open = False  # the turn it opened is committed
         elif self._commits:  # the client's: the audio sent before its commit
             until = commit = self._commits.popleft()
             used = self._take_buffer(lambda seq, _at: seq < until)
         else:  # a model that commits without saying where: the whole buffer
             used = self._take_buffer(lambda _seq, _at: True)
         self._stopped, self._stopped_at = False, None
-        turn = _Turn(deque(used), commit)
+        turn = _Turn(used, commit)
         if item_id is None:  # its words could never be matched to it
             self._release(turn)
         else:
             self._turns[item_id] = turn
+        self._drop_heard_silence()
 
     def _cleared(self) -> None:
         """The model emptied its input buffer: the audio before the client's clear is gone."""
         until = self._clears.popleft() if self._clears else None
         self._forget(until)
-        for seq in self._take_buffer(lambda seq, _at: until is None or seq < until):
-            self._drop_audio(seq)
+        for _seq, audio in self._take_buffer(lambda seq, _at: until is None or seq < until):
+            self._audio_bytes -= len(audio)
         self._stopped, self._stopped_at = False, None
+        self._speech_open = False
+        self._drop_heard_silence()
 
-    def _take_buffer(self, used: Callable[[int, float], bool]) -> list[int]:
+    def _take_buffer(self, used: Callable[[int, float], bool]) -> deque[tuple[int, bytes]]:
         """Take the appends off the front of the buffer while ``used(seq, end position)``."""
-        taken: list[int] = []
-        while self._buffer and used(*self._buffer[0]):
-            taken.append(self._buffer.popleft()[0])
+        taken: deque[tuple[int, bytes]] = deque()
+        while self._buffer_seq and used(self._buffer_seq[0], self._buffer_end[0]):
+            taken.append(self._pop_buffer())
         return taken
 
     def _drop_turn(self, item_id: str) -> None:
@@ -371,8 +516,8 @@ class Unacknowledged:
             self._release(turn)
 
     def _release(self, turn: _Turn) -> None:
-        for seq in turn.audio:
-            self._drop_audio(seq)
+        for _seq, audio in turn.audio:
+            self._audio_bytes -= len(audio)
         self._forget(turn.commit)
 
     def _response_began(self, response_id: str | None) -> None:
