@@ -313,11 +313,13 @@ class RealtimeSession:
         self._muted = False
 
     def send_message(self, text: str) -> None:
-        """Say ``text`` as the user and ask for a reply."""
+        """Say ``text`` as the user and ask for a reply (a model without ``response.create``,
+        such as an ElevenLabs agent, answers a typed message by itself)."""
         if not text.strip():
             raise ValueError("send_message needs non-empty text")
         self._send(ItemCreate(user_text(text)))
-        self._send(ResponseCreate())
+        if self.capabilities.response_create:
+            self._send(ResponseCreate())
 
     def add_item(self, item: Item, previous_item_id: str | None = None) -> None:
         self._send(ItemCreate(item, previous_item_id))
