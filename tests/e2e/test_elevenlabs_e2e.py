@@ -4,11 +4,8 @@ is written from the platform's AsyncAPI and checked against it both ways."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import logging
-import wave
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,6 +14,7 @@ import pytest
 
 from voicewire import RealtimeAgent, RealtimeSession, SessionConfig, tool
 from voicewire.channels import WavChannel
+from voicewire.channels.wav import read_wav, write_wav
 from voicewire.protocol import (
     ConfigurationError,
     ConnectOptions,
@@ -35,6 +33,7 @@ from voicewire.testing import (
 )
 from voicewire.testing.fake_elevenlabs import AgentConfig
 
+from ..channels.twilio_support import eventually
 from .test_session_e2e import RealTimeSpeaker, kinds, speak, until
 
 pytestmark = pytest.mark.timeout(30)
@@ -89,15 +88,6 @@ def session_for(
 
 def texts(events: list[SessionEvent], *names: str) -> list[str]:
     return [e.text for e in events if e.kind in names]  # type: ignore[union-attr]
-
-
-async def eventually(condition: Callable[[], bool], what: str, tries: int = 500) -> None:
-    """Wait (bounded: ``tries`` times 10 ms) until ``condition`` holds."""
-    for _ in range(tries):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"never happened: {what}")
 
 
 def reply_sent(server: FakeElevenLabsServer, event_id: int) -> bool:
@@ -156,11 +146,7 @@ async def test_text_turn() -> None:
 
 async def test_spoken_turn_from_a_wav_file(tmp_path: Path) -> None:
     question, answer = tmp_path / "question.wav", tmp_path / "answer.wav"
-    with wave.open(str(question), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(24000)
-        out.writeframes(tone(300, amplitude=0.5))
+    write_wav(question, tone(300, amplitude=0.5), 24000)
     async with fake() as server:
         server.script.hear("what time is it")
         server.script.default = AudioReply("It is noon.", duration_ms=400)
@@ -178,9 +164,9 @@ async def test_spoken_turn_from_a_wav_file(tmp_path: Path) -> None:
         # The app's 24 kHz became the agent's 16 kHz on the wire: the file, then silence (the
         # streaming resampler keeps its last few ms until more audio comes).
         assert (300 + 800 - 40) * 32 <= len(server.input_audio) <= (300 + 800) * 32
-        with wave.open(str(answer), "rb") as written:
-            assert written.getframerate() == 24000
-            assert written.getnframes() * 1000 / 24000 == channel.reply_ms
+        written = read_wav(answer)
+        assert written.sample_rate == 24000
+        assert written.duration_ms == channel.reply_ms
         user = [i for i in session.history.items if getattr(i, "role", None) == "user"]
         assert [u.text for u in user] == ["what time is it"]  # type: ignore[union-attr]
         clean(server)
@@ -386,5 +372,5 @@ async def test_the_whole_reply_is_played_without_waiting_for_the_next_turn() -> 
             await eventually(
                 lambda: sum(map(len, speaker.audio.values())) >= 400 * BYTES_PER_MS,
                 "the whole reply played",
-                tries=100,
+                within=1.0,
             )
