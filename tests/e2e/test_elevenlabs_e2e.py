@@ -29,6 +29,7 @@ from voicewire.testing import (
     FakeElevenLabsServer,
     TextReply,
     ToolCallReply,
+    rms,
     tone,
 )
 from voicewire.testing.fake_elevenlabs import AgentConfig
@@ -355,12 +356,6 @@ async def test_an_override_the_agent_does_not_allow_is_a_clear_connect_error() -
         clean(server)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="provider: the last ~30 ms of every reply stay in the output resampler until the "
-    "next turn starts (ElevenLabs sends no end of the agent's audio), so the end of the last "
-    "answer of a call is never heard",
-)
 async def test_the_whole_reply_is_played_without_waiting_for_the_next_turn() -> None:
     async with fake() as server:
         server.script.default = AudioReply("That is all.", duration_ms=400)
@@ -374,3 +369,50 @@ async def test_the_whole_reply_is_played_without_waiting_for_the_next_turn() -> 
                 "the whole reply played",
                 within=1.0,
             )
+
+
+async def test_a_telephony_agent_hears_mu_law_at_8k() -> None:
+    async with fake(agent=agent_config(user_input_audio_format="ulaw_8000")) as server:
+        server.script.hear("hello operator")
+        server.script.default = TextReply("How can I help?")
+        async with session_for(server) as session:
+            await until(session, "session.created")
+            await speak(session, 300, 500)
+            events = await until(session, "transcript.output")
+        # Encoded right, the tone decodes loud and the silence quiet (which ended the turn).
+        assert texts(events, "transcript.input") == ["hello operator"]
+        heard = server.input_audio  # PCM16 at 8 kHz: 16 bytes per ms
+        assert 600 * 16 <= len(heard) <= 800 * 16
+        assert rms(heard[50 * 16 : 250 * 16]) > 0.2
+        assert rms(heard[400 * 16 : 600 * 16]) < 0.01
+        clean(server)
+
+
+async def test_a_dropped_link_is_reported_and_a_new_conversation_serves() -> None:
+    async with fake() as server:
+        server.script.default = TextReply("noted")
+        model = elevenlabs.realtime(AGENT_ID, base_url=server.base_url)
+        policy = ReconnectPolicy(initial_delay=0.05)
+        async with RealtimeSession(AGENT, model=model, reconnect=policy) as session:
+            session.send_message("remember this")
+            await until(session, "transcript.output")
+            await server.drop_connections()
+            events = await until(session, "status.changed", count=2)
+            statuses = [e.status for e in events if e.kind == "status.changed"]  # type: ignore[union-attr]
+            assert statuses == [TransportStatus.RECONNECTING, TransportStatus.CONNECTED]
+            session.send_message("and now?")
+            events = await until(session, "transcript.output")
+        assert texts(events, "transcript.output") == ["noted"]
+        assert server.connection_count == 2
+        second = server.conversations[1].received
+        # The new conversation hears the old one as background context, not as new turns.
+        assert [m["type"] for m in second] == [
+            "conversation_initiation_client_data",
+            "contextual_update",
+            "contextual_update",
+            "user_message",
+        ]
+        context = " ".join(e["text"] for e in server.conversation if e["role"] == "context")
+        assert "remember this" in context and "noted" in context
+        assert second[-1] == {"type": "user_message", "text": "and now?"}
+        clean(server)
