@@ -15,6 +15,9 @@ xAI's dialect) over a real WebSocket, deterministic test audio, and strict wire 
         assert server.violations == []
 
 See :mod:`voicewire.testing.fake_server` for the exact behaviour and event order.
+:class:`FakeElevenLabsServer` (:mod:`voicewire.testing.fake_elevenlabs`) speaks the ElevenLabs
+Agents protocol the same way, scripted by the same :class:`Script`, and checks every frame
+against ElevenLabs' AsyncAPI (:mod:`voicewire.testing.elevenlabs_validation`).
 """
 
 from .elevenlabs_validation import validate_elevenlabs_client, validate_elevenlabs_server
