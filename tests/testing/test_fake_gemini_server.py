@@ -477,3 +477,19 @@ async def test_received_is_recorded_per_link_and_overall(server: FakeGeminiServe
     assert [next(iter(f)) for f in server.links[0].received] == ["setup", "realtimeInput"]
     assert server.received == server.links[0].received
     assert server.session.audio_frames == [silence(20, sample_rate=RATE)]
+
+
+async def test_resuming_drops_what_came_after_the_handle(server: FakeGeminiServer) -> None:
+    """The handle is the session's state when it was issued: audio sent after it must be sent
+    again, and then the session holds each frame once."""
+    async with session(server, sessionResumption={}) as ws:
+        handle = (await recv(ws))["sessionResumptionUpdate"]["newHandle"]
+        await send(ws, audio_frame(b"\x01\x00" * 160))
+        await send(ws, audio_frame(b"\x02\x00" * 160))
+        await server.wait_until(lambda: len(server.session.audio_frames) == 2)
+    async with session(server, sessionResumption={"handle": handle}) as ws:
+        await send(ws, audio_frame(b"\x01\x00" * 160))
+        await send(ws, audio_frame(b"\x02\x00" * 160))
+        await server.wait_until(lambda: len(server.links[1].received) == 3)
+    assert server.session.audio_frames == [b"\x01\x00" * 160, b"\x02\x00" * 160]
+    assert server.input_audio == b"\x01\x00" * 160 + b"\x02\x00" * 160

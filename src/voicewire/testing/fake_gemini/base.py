@@ -42,7 +42,7 @@ class GeminiBase:
     undeclared_tool_calls: list[str]
     links: list[GeminiLink]
     sessions: list[GeminiSession]
-    _handles: dict[str, tuple[GeminiSession, int]]
+    _handles: dict[str, tuple[GeminiSession, tuple[int, int]]]
     _tasks: set[asyncio.Task[None]]
     _changed: asyncio.Condition
 
@@ -110,7 +110,7 @@ class GeminiBase:
         if session is None or not self._resumption_enabled(link):
             return
         handle = self._new_id(f"handle-{session.id}")
-        self._handles[handle] = (session, len(session.turns))
+        self._handles[handle] = (session, session.mark())
         session.handles.append(handle)
         await self._send(
             link, {"sessionResumptionUpdate": {"newHandle": handle, "resumable": True}}

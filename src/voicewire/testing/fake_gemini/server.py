@@ -32,8 +32,9 @@ google-genai's own client in the tests. In the order a client meets it:
 * **Setup** must come first (else 1007) and once; the answer is ``setupComplete``. With
   ``sessionResumption`` a ``sessionResumptionUpdate`` carries a new handle right after it and
   after every completed turn (``resumable: false`` while a turn runs). A new socket whose setup
-  names a handle continues that session with the conversation as it was when the handle was
-  issued. Resuming while another socket of the session is still open is closed with **1011**, as
+  names a handle continues that session with its state (conversation and input audio) as it
+  was when the handle was issued: what the client sent after that is gone, as on Gemini.
+  Resuming while another socket of the session is still open is closed with **1011**, as
   Gemini does; an unknown handle or another model with 1007.
 * Input and model turns: :mod:`.inputs` and :mod:`.turns`.
 
@@ -149,7 +150,7 @@ class FakeGeminiServer(InputHandlers, Served):
         self.undeclared_tool_calls: list[str] = []
         self.links: list[GeminiLink] = []
         self.sessions: list[GeminiSession] = []
-        self._handles: dict[str, tuple[GeminiSession, int]] = {}
+        self._handles: dict[str, tuple[GeminiSession, tuple[int, int]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._changed = asyncio.Condition()
         self._server: Server | None = None
@@ -366,6 +367,7 @@ class FakeGeminiServer(InputHandlers, Served):
             "contextUpdate": self._on_context_update,
         }
         await handlers[kind](link, body)
+        await self._notify()
 
     async def _on_setup(self, link: GeminiLink, body: Frame) -> None:
         if link.session is not None:
@@ -386,7 +388,7 @@ class FakeGeminiServer(InputHandlers, Served):
             if found is None:
                 await self._refuse(link, "setup.sessionResumption.handle: unknown handle")
                 return
-            session, length = found
+            session, mark = found
             if session.live_link is not None:
                 self.violations.append("setup: resumed while the session's socket is still open")
                 await self._close(link, 1011, "The service is currently unavailable.")
@@ -394,7 +396,7 @@ class FakeGeminiServer(InputHandlers, Served):
             if model != session.model:
                 await self._refuse(link, "setup.model: a session resumes only on its model")
                 return
-            del session.turns[length:]
+            session.restore(mark)
             link.resumed_from = str(handle)
         else:
             session = GeminiSession(id=self._new_id("session"), model=model, setup=setup)

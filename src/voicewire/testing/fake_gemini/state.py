@@ -79,8 +79,11 @@ class GeminiSession:
         turns: the conversation as Gemini ``Content`` objects (user audio recorded as the text
             the fake heard); a model turn is added when it completes or is interrupted, with
             only what was said.
-        input_audio: every input audio byte the session received, over all its links.
-        audio_frames: each ``realtimeInput.audio`` payload, decoded, in arrival order.
+        input_audio: the input audio the session holds, over all its links: what arrived after
+            the handle a resumption named is dropped, as the real session's state is the
+            handle's, so audio a client sent once arrives here exactly once.
+        audio_frames: the ``realtimeInput.audio`` payloads behind :attr:`input_audio`, decoded,
+            in arrival order (each link's :attr:`GeminiLink.received` keeps every frame).
         handles: every resumption handle issued, oldest first.
         links: the links the session has had, oldest first.
         token: the ephemeral token that opened it, if any.
@@ -97,6 +100,18 @@ class GeminiSession:
     token: str | None = None
     calls: dict[str, ToolCallReply] = field(default_factory=dict)
     seeded: bool = False
+
+    def mark(self) -> tuple[int, int]:
+        """Where the session's state is now (what a handle issued now restores)."""
+        return len(self.turns), len(self.audio_frames)
+
+    def restore(self, mark: tuple[int, int]) -> None:
+        """Go back to the state at ``mark``: what came after it is not in the session any more
+        (a client resuming from an older handle must send it again)."""
+        turns, frames = mark
+        del self.turns[turns:]
+        del self.audio_frames[frames:]
+        self.input_audio = bytearray(b"".join(self.audio_frames))
 
     @property
     def live_link(self) -> GeminiLink | None:
