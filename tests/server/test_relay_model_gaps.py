@@ -9,24 +9,36 @@ whatever the session sends it, so a test sees that nothing it cannot take ever r
 
 from __future__ import annotations
 
+import asyncio
+import base64
 from typing import Any
 
 import pytest
 
 from voicewire import RealtimeAgent
 from voicewire.protocol import (
+    AudioInputAppend,
     ClientEvent,
     ConnectOptions,
     ItemCreate,
     MessageItem,
     RealtimeCapabilities,
     ResponseCreate,
+    ResponseInterrupted,
     SessionConfig,
     ToolResult,
     TurnDetection,
 )
+from voicewire.providers import openai
 from voicewire.server import create_app
-from voicewire.testing import AudioReply, ScriptedModel, TextReply, ToolCallReply
+from voicewire.testing import (
+    AudioReply,
+    FakeRealtimeServer,
+    ScriptedModel,
+    TextReply,
+    ToolCallReply,
+    tone,
+)
 from voicewire.testing.scripted_connection import ScriptedConnection
 
 from .conftest import WEATHER_CALLS, RawClient, raw_client, serve, user_text
@@ -54,9 +66,18 @@ LIMITED = RealtimeCapabilities(
 class AutoReplyModel(ScriptedModel):
     """A scripted model with :data:`LIMITED` capabilities that replies by itself."""
 
-    def __init__(self, capabilities: RealtimeCapabilities = LIMITED, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        capabilities: RealtimeCapabilities = LIMITED,
+        *,
+        speech_events: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        """``speech_events=False``: like Gemini and ElevenLabs, the model stops its answer when
+        it hears the user (any input audio, here) and says only that it was interrupted."""
         super().__init__(model_id="limited-1", **kwargs)
         self._capabilities = capabilities
+        self.speech_events = speech_events
         self.refused_but_sent: list[str] = []
 
     @property
@@ -72,9 +93,17 @@ class AutoReplyModel(ScriptedModel):
         take = connection.send
         missing = self._capabilities.unsupported_client_events()
 
+        def interrupted() -> None:
+            run = connection._run
+            if run is not None and run.cancel("turn_detected"):
+                connection._emit(ResponseInterrupted(run.id))
+
         def send(event: ClientEvent) -> None:
             if event.kind in missing:
                 self.refused_but_sent.append(event.kind)
+            if isinstance(event, AudioInputAppend) and not self.speech_events:
+                asyncio.get_running_loop().call_soon(interrupted)  # as if from its socket
+                return
             take(event)
             if _is_user_text(event) or isinstance(event, ToolResult):
                 run = connection._run  # a new user turn stops the answer under way
@@ -311,3 +340,52 @@ async def test_a_browser_session_update_of_the_default_formats_is_no_change(
     assert error["error"]["code"] == "configuration_error"
     assert "cannot change its instructions" in error["error"]["message"]
     assert client.types().count("error") == 1
+
+
+async def test_a_model_that_only_says_it_was_interrupted_still_gives_a_speech_started(
+    agent: RealtimeAgent, limited: AutoReplyModel
+) -> None:
+    limited.speech_events = False
+    speech = {"type": "input_audio_buffer.append", "audio": "AAAAAAAAAAA="}
+    async with serve(create_app(agent, limited)) as served, raw_client(served) as client:
+        item_id = await spoken_answer(client)
+        await client.send(speech)
+        barge_in = await client.until("input_audio_buffer.speech_started")
+        await client.send(
+            {
+                "type": "conversation.item.truncate",
+                "item_id": item_id,
+                "content_index": 0,
+                "audio_end_ms": 20,
+            }
+        )
+        [*_, done] = await client.until("response.done")
+        frames = await still_serving(client)
+    started = barge_in[-1]
+    assert started["audio_start_ms"] == 0  # the user's first audio
+    assert "response.done" not in [f["type"] for f in barge_in]  # told before the answer ends
+    assert done["response"]["status"] == "cancelled"
+    assert client.types().count("input_audio_buffer.speech_started") == 1
+    assert client.types().count("conversation.item.truncated") == 1
+    assert "error" not in client.types()
+    assert frames[-1]["response"]["status"] == "completed"
+
+
+async def test_a_model_that_reports_speech_gives_one_speech_started_per_barge_in(
+    agent: RealtimeAgent,
+) -> None:
+    speech = tone(200, amplitude=0.4)
+    async with FakeRealtimeServer(api_key="sk-test") as upstream:
+        upstream.script.default = AudioReply("A long story.", duration_ms=3000, pace=0.01)
+        model = openai.realtime(api_key="sk-test", base_url=upstream.base_url)
+        async with serve(create_app(agent, model)) as served, raw_client(served) as client:
+            await client.send(user_text("story please"))
+            await client.send({"type": "response.create"})
+            await client.until("response.output_audio.delta")
+            for start in range(0, len(speech), 960):
+                chunk = base64.b64encode(speech[start : start + 960]).decode()
+                await client.send({"type": "input_audio_buffer.append", "audio": chunk})
+            [*_, done] = await client.until("response.done")
+    assert done["response"]["status"] == "cancelled"
+    assert client.types().count("input_audio_buffer.speech_started") == 1
+    assert upstream.violations == []

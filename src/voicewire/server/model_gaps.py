@@ -37,6 +37,12 @@ client event, model lacks it     what the server does
 ``conversation.item.delete``     refused: the model keeps its own context.
 ================================ ==================================================================
 
+The other way round, Gemini and ElevenLabs only say they stopped their answer for the user: no
+``speech.started``. An OpenAI client (a browser) stops its playback and truncates on
+``input_audio_buffer.speech_started``, so the relay tells it one when the model interrupted
+itself without reporting speech (:meth:`ModelGaps.observe`), at the input audio position the
+client had reached; never a second one where the model's own follows.
+
 A refusal is an ``error`` of type ``invalid_request_error`` and code ``unsupported_event`` (the
 code :class:`~voicewire.protocol.UnsupportedEventError` carries), quoting the client's
 ``event_id``; its message names the provider, the model and the GA event.
@@ -120,6 +126,8 @@ class ModelGaps:
         self._turn_unclaimed = False  # a user turn no response.create has claimed yet
         self._stopping = False  # the current response is being stopped by the model
         self._uncommitted = False  # audio appended since the last commit or clear
+        self._input_bytes = 0  # input audio the client has appended
+        self._speech_told = False  # speech_started sent since the current response began
 
     def lacks(self, event: ClientEvent) -> bool:
         """Whether the model cannot take ``event`` (then :meth:`apply` it instead)."""
@@ -141,18 +149,30 @@ class ModelGaps:
         """A client event the model takes went to the session."""
         if isinstance(event, AudioInputAppend):
             self._uncommitted = True
+            self._input_bytes += len(event.audio)
         elif isinstance(event, ItemCreate) and _is_user_message(event):
             self._turn_unclaimed = True
             self._stopping = True  # the model stops what it says for the new turn
 
-    def observe(self, event: SessionEvent) -> None:
-        """A session event (cheap for those it does not watch)."""
+    def observe(self, event: SessionEvent, *, by_client: bool) -> SpeechStarted | None:
+        """A session event (cheap for those it does not watch); ``by_client``: it comes of a
+        client event being applied. Returns the ``speech.started`` to tell the client first
+        when the model stopped its answer because the user spoke but reported no speech (Gemini
+        and ElevenLabs only say they were interrupted): an OpenAI client stops its playback
+        and truncates on ``input_audio_buffer.speech_started``, and would otherwise play the
+        rest of what it had buffered."""
         if not isinstance(event, _WATCHED):
-            return
+            return None
         if isinstance(event, ResponseCreated):
-            self._stopping = False
-        elif isinstance(event, SpeechStarted | ResponseInterrupted):
+            self._stopping = self._speech_told = False
+        elif isinstance(event, SpeechStarted):
+            self._stopping = self._speech_told = True
+        elif isinstance(event, ResponseInterrupted):
             self._stopping = True
+            if not (by_client or self._speech_told):
+                self._speech_told = True
+                rate = self.session.input_format.bytes_per_second
+                return SpeechStarted(None, self._input_bytes * 1000 // rate if rate else None)
         elif isinstance(event, AudioInputCommitted):
             # A spoken turn (a typed one counts when the client adds it: the model's echo of
             # that item comes later and must not make it unclaimed again).
@@ -160,6 +180,7 @@ class ModelGaps:
             self._uncommitted = False
         else:  # AudioInputCleared
             self._uncommitted = False
+        return None
 
     # -- standing in -----------------------------------------------------------------------------
 

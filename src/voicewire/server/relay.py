@@ -119,6 +119,7 @@ from voicewire.protocol import (
     SessionError,
     SessionUpdate,
     SessionUpdated,
+    SpeechStarted,
     TransportStatus,
     VoiceConfig,
 )
@@ -212,8 +213,8 @@ class Relay:
         self._applying = False  # the reader task is applying a client frame
         self._flushing = False
         self._flusher: asyncio.Task[None] | None = None
-        gaps = ModelGaps(session, self.encoder)
-        self._gaps = gaps if gaps.missing else None  # client events the model cannot take
+        self._gaps = ModelGaps(session, self.encoder)  # what the model cannot take or tell
+        self._untold: SpeechStarted | None = None  # see _tell_untold
 
     @property
     def outbox_bytes(self) -> int:
@@ -387,14 +388,12 @@ class Relay:
         session, gaps = self.session, self._gaps
         if isinstance(event, AudioInputAppend):
             session.send_audio(event.audio)
-            if gaps is not None:
-                gaps.client_sent(event)
+            gaps.client_sent(event)
         elif isinstance(event, SessionUpdate):
             return self._update(event.config)
         elif isinstance(event, ItemCreate):
             session.add_item(event.item, event.previous_item_id)
-            if gaps is not None:
-                gaps.client_sent(event)
+            gaps.client_sent(event)
         elif isinstance(event, ResponseCancel):
             return self._cancel(event)
         elif isinstance(event, ItemRetrieve):
@@ -410,7 +409,7 @@ class Relay:
             self._check_item("deleting", "item_delete_invalid_item_id", event.item_id)
             return self._forward(event)
         else:
-            if isinstance(event, ResponseCreate) and (gaps is None or not gaps.lacks(event)):
+            if isinstance(event, ResponseCreate) and not gaps.lacks(event):
                 self._create_mark = self.encoder.responses_started
             return self._forward(event)
         return []
@@ -421,7 +420,7 @@ class Relay:
         otherwise OpenAI's error."""
         current, gaps = self.encoder.current_response_id, self._gaps
         if current is not None and event.response_id in (None, current):
-            if gaps is not None and gaps.lacks(event):
+            if gaps.lacks(event):
                 return gaps.apply(event)
             # Also cancels the agent's running tools, which a plain cancel would leave running.
             self.session.interrupt()
@@ -446,9 +445,8 @@ class Relay:
         """Send a client event to the model as is (delete, truncate, a commit without the
         session's automatic response.create, response.create with per-response settings), or,
         when the model cannot take it, stand in for it (:mod:`.model_gaps`)."""
-        gaps = self._gaps
-        if gaps is not None and gaps.lacks(event):
-            return gaps.apply(event)
+        if self._gaps.lacks(event):
+            return self._gaps.apply(event)
         self.session.send(event)
         return []
 
@@ -512,8 +510,13 @@ class Relay:
             log.warning("%s: tool error %s: %s", self.label, event.code, redact(event.message))
             return
         else:
-            if self._gaps is not None:
-                self._gaps.observe(event)
+            untold, self._untold = self._untold, None
+            if untold is not None and not isinstance(event, SpeechStarted):
+                self._on_session_event(untold)  # before what follows it
+            speech = self._gaps.observe(event, by_client=self._applying)
+            if speech is not None:  # held until the session has done with this event
+                self._untold = speech
+                asyncio.get_running_loop().call_soon(self._tell_untold)
             messages = self.encoder.encode(event)
             if not messages or self._closed:
                 return
@@ -521,6 +524,14 @@ class Relay:
         idle = self._flusher is None or self._flusher.done()
         if self._started and idle and not self._applying and not self._flushing:
             self._flusher = asyncio.create_task(self._flush(), name=f"voicewire-relay-{self.label}")
+
+    def _tell_untold(self) -> None:
+        """Tell the client of the speech the model stopped for but did not report (see
+        :meth:`.ModelGaps.observe`), unless the model's own ``speech.started`` followed the
+        interruption (a session cuts the answer before it passes that event on)."""
+        untold, self._untold = self._untold, None
+        if untold is not None and not self._closed:
+            self._on_session_event(untold)
 
     # -- sending ---------------------------------------------------------------------------------
 
