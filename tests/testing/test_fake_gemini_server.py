@@ -493,3 +493,24 @@ async def test_resuming_drops_what_came_after_the_handle(server: FakeGeminiServe
         await server.wait_until(lambda: len(server.links[1].received) == 3)
     assert server.session.audio_frames == [b"\x01\x00" * 160, b"\x02\x00" * 160]
     assert server.input_audio == b"\x01\x00" * 160 + b"\x02\x00" * 160
+
+
+async def test_latency_delays_what_the_server_sends_but_keeps_its_order() -> None:
+    async with FakeGeminiServer(latency=1.0) as fake, session(fake) as ws:
+        fake.script.default = TextReply("one two three")
+        await send(ws, {"realtimeInput": {"text": "go"}})
+        await fake.wait_until(lambda: any(turn_complete(f) for f in fake.sent))
+        # everything was sent, yet nothing arrived: it is on the wire
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(ws.recv(), 0.05)
+        frames = await recv_until(ws, turn_complete)
+        await fake.close_with(1011, "bye")
+        with pytest.raises(ConnectionClosed) as closed:
+            await recv(ws)
+    parts = [
+        p["text"]
+        for f in frames
+        for p in f.get("serverContent", {}).get("modelTurn", {}).get("parts", [])
+    ]
+    assert "".join(parts) == "one two three"
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1011

@@ -25,6 +25,8 @@ __all__ = ["INVALID_ARGUMENT", "GeminiBase"]
 
 _logger = logging.getLogger("voicewire.testing.fake_gemini")
 
+_DRAIN_TIMEOUT_S = 5.0
+
 INVALID_ARGUMENT = "Request contains an invalid argument."
 """The reason Gemini gives with most 1007 closes."""
 
@@ -33,6 +35,7 @@ class GeminiBase:
     """What every part of the fake Gemini server shares: its state and how it sends."""
 
     script: Script
+    latency: float
     bundle: bool
     binary_frames: bool
     vad_rms_threshold: float
@@ -72,16 +75,50 @@ class GeminiBase:
         problems = validate_gemini_server(record)
         self.own_problems.extend(f"{next(iter(record), '?')}: {p}" for p in problems)
         self.sent.append(record)
-        try:
-            await link.ws.send(text.encode() if self.binary_frames else text)
-        except ConnectionClosed:
-            link.closed = True
-            raise
+        data = text.encode() if self.binary_frames else text
+        if self.latency > 0:
+            self._delay_line(link).put_nowait((asyncio.get_running_loop().time(), data))
+        else:
+            try:
+                await link.ws.send(data)
+            except ConnectionClosed:
+                link.closed = True
+                raise
         await self._notify()
+
+    def _delay_line(self, link: GeminiLink) -> asyncio.Queue[tuple[float, str | bytes]]:
+        """The link's outgoing frames, each written ``latency`` seconds after it was sent, in
+        order (a network between the server and the client)."""
+        if link.outbox is None:
+            outbox: asyncio.Queue[tuple[float, str | bytes]] = asyncio.Queue()
+            link.outbox = outbox
+
+            async def write() -> None:
+                loop = asyncio.get_running_loop()
+                while True:
+                    sent_at, data = await outbox.get()
+                    try:
+                        await asyncio.sleep(max(0.0, sent_at + self.latency - loop.time()))
+                        await link.ws.send(data)
+                    except ConnectionClosed:
+                        link.closed = True
+                    finally:
+                        outbox.task_done()
+
+            link.writer = self._spawn(write())
+        return link.outbox
+
+    async def _drain(self, link: GeminiLink) -> None:
+        """Wait (bounded) until the frames on the delay line were written."""
+        if link.outbox is not None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(_DRAIN_TIMEOUT_S):
+                    await link.outbox.join()
 
     async def _close(self, link: GeminiLink, code: int, reason: str) -> None:
         """Close a link with a close frame (Gemini reports errors this way, not as events); the
         reason is cut to the 123 bytes a close frame holds, as Gemini cuts its long ones."""
+        await self._drain(link)  # the close frame comes after what was sent before it
         link.closed = True
         reason = reason.encode()[:123].decode(errors="ignore")
         with contextlib.suppress(ConnectionClosed):

@@ -96,6 +96,8 @@ class FakeGeminiServer(InputHandlers, Served):
         bundle: 3.1-style messages (a chunk's words with the chunk; one closing message).
         binary_frames: send JSON in binary frames, as Gemini does (else text frames).
         pong_delay: seconds to hold each pong.
+        latency: seconds each frame the server sends takes to reach the client (a network;
+            order kept), so that what a client writes meanwhile is in flight.
         strict_casing: make field names that are not camelCase violations.
         resume_spends_use: a resumption spends an ephemeral token's use (reported reality).
         tokens: share another server's tokens (e.g. minted over plain HTTP, used over TLS).
@@ -125,6 +127,7 @@ class FakeGeminiServer(InputHandlers, Served):
         bundle: bool = False,
         binary_frames: bool = True,
         pong_delay: float = 0.0,
+        latency: float = 0.0,
         strict_casing: bool = False,
         resume_spends_use: bool = False,
         tokens: TokenBook | None = None,
@@ -139,6 +142,7 @@ class FakeGeminiServer(InputHandlers, Served):
         self.bundle = bundle
         self.binary_frames = binary_frames
         self.pong_delay = pong_delay
+        self.latency = latency
         self.strict_casing = strict_casing
         self.vad_rms_threshold = vad_rms_threshold
         self.tokens = tokens or TokenBook(resume_spends_use=resume_spends_use)
@@ -326,6 +330,8 @@ class FakeGeminiServer(InputHandlers, Served):
             link.closed = True
             if link.deadline is not None:
                 link.deadline.cancel()
+            if link.writer is not None:
+                link.writer.cancel()
             await self._cancel_link_turn(link)
             await self._notify()
 

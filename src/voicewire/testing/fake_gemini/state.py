@@ -165,6 +165,8 @@ class GeminiLink:
     realtime_started: bool = False
     closed: bool = False
     deadline: asyncio.TimerHandle | None = None
+    outbox: asyncio.Queue[tuple[float, str | bytes]] | None = None
+    writer: asyncio.Task[None] | None = None
 
     @property
     def pure_camel_case(self) -> bool:
