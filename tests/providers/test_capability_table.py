@@ -26,4 +26,4 @@ def test_the_readme_table_is_generated_from_the_capabilities() -> None:
 def test_every_shipped_provider_has_a_column() -> None:
     header = capabilities_table().splitlines()[0]
     assert header == "| capability | " + " | ".join(shipped_capabilities()) + " |"
-    assert list(shipped_capabilities()) == ["openai", "xai", "local"]
+    assert list(shipped_capabilities()) == ["openai", "xai", "gemini", "elevenlabs", "local"]

@@ -9,11 +9,15 @@ from ..protocol import RealtimeCapabilities, render_capabilities_table
 def shipped_capabilities() -> dict[str, RealtimeCapabilities]:
     """Provider name -> what its model can take, for every provider voicewire ships."""
     from ..openai_wire.dialect import OPENAI, XAI
+    from .elevenlabs.model import CAPABILITIES as ELEVENLABS_CAPABILITIES
+    from .gemini.model import GEMINI_CAPABILITIES
     from .local.model import LOCAL_CAPABILITIES
 
     return {
         OPENAI.name: OPENAI.capabilities,
         XAI.name: XAI.capabilities,
+        "gemini": GEMINI_CAPABILITIES,
+        "elevenlabs": ELEVENLABS_CAPABILITIES,
         "local": LOCAL_CAPABILITIES,
     }
 
