@@ -199,3 +199,47 @@ async def test_a_newer_request_supersedes_the_cut_response() -> None:
         link = await drop(session, model)
         assert [e.kind for e in link.sent].count("response.create") == 1
         assert isinstance(link.sent[-1], ResponseCreate)
+
+
+class Delivering(MemoryConnection):
+    """An in-memory link that can tell what arrived (the ReportsDelivery hook): everything sent
+    before the last :meth:`pong`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.delivered = 0
+
+    def pong(self) -> None:
+        self.delivered = len(self.sent)
+
+
+class DeliveringLinks(Links):
+    async def connect(self, options: ConnectOptions | None = None) -> MemoryConnection:
+        self.configs.append(options.session_config if options else None)
+        self.links.append(Delivering())
+        return self.links[-1]
+
+
+async def test_silence_a_link_proved_delivered_is_not_sent_again_after_a_drop() -> None:
+    model = DeliveringLinks()
+    async with session_on(model) as session:
+        session.send_audio(bytes([1]) * FRAME)
+        model.link.push(  # a first turn: the model shows where its speech starts
+            SpeechStarted("item_1", 0),
+            SpeechStopped("item_1", 10),
+            AudioInputCommitted("item_1"),
+            TranscriptInput("item_1", "hi"),
+        )
+        await settle()
+        heard = [n.to_bytes(2, "little") * (FRAME // 2) for n in range(300)]  # 10-3010 ms
+        for audio in heard:
+            session.send_audio(audio)
+        link = model.link
+        assert isinstance(link, Delivering)
+        link.pong()
+        unproven = [bytes([7]) * FRAME, bytes([8]) * FRAME]
+        for audio in unproven:
+            session.send_audio(audio)
+        link = await drop(session, model)
+        # Proven up to 3010 ms: what ends by 3010 - 1300 ms is the model's, heard as silence.
+        assert [e.audio for e in link.of("audio.input.append")] == [*heard[170:], *unproven]

@@ -484,3 +484,23 @@ def test_a_detector_slower_than_the_margin_gets_a_wider_one() -> None:
     assert link.ledger.keep_ms() == KEEP_MS
     link.ledger.acknowledge(SpeechStarted("item_2", 1500))  # speech began in what was dropped
     assert link.ledger.keep_ms() == KEEP_MS + 220
+
+
+def test_a_clients_commit_during_speech_leaves_the_speech_open() -> None:
+    link = OnLink()
+    link.speak_a_turn()
+    link.ledger.acknowledge(SpeechStarted("item_2", 20))
+    link.send(*quiet(100), AudioInputCommit())  # the client commits while the user speaks
+    link.ledger.acknowledge(AudioInputCommitted("item_2"))
+    link.ledger.acknowledge(TranscriptInput("item_2", "so"))
+    speech = quiet(300)  # the detector may still be in the turn: nothing goes
+    link.send(*speech)
+    link.pong()
+    link.send(*quiet(1))
+    assert link.ledger.audio_bytes == 301 * FRAME
+    # Its end and voice detection's commit close it: then heard silence goes again.
+    link.ledger.acknowledge(SpeechStopped("item_3", 1020))
+    link.ledger.acknowledge(AudioInputCommitted("item_3"))
+    link.ledger.acknowledge(TranscriptInput("item_3", "what"))
+    link.send(*quiet(1))
+    assert link.ledger.audio_bytes < 301 * FRAME
