@@ -503,10 +503,11 @@ async def test_latency_delays_what_the_server_sends_but_keeps_its_order() -> Non
         # everything was sent, yet nothing arrived: it is on the wire
         with pytest.raises(TimeoutError):
             await asyncio.wait_for(ws.recv(), 0.05)
+        closing = asyncio.create_task(fake.close_with(1011, "bye"))  # after what is on the wire
         frames = await recv_until(ws, turn_complete)
-        await fake.close_with(1011, "bye")
         with pytest.raises(ConnectionClosed) as closed:
             await recv(ws)
+        await closing
     parts = [
         p["text"]
         for f in frames
