@@ -18,6 +18,9 @@ See :mod:`voicewire.testing.fake_server` for the exact behaviour and event order
 :class:`FakeElevenLabsServer` (:mod:`voicewire.testing.fake_elevenlabs`) speaks the ElevenLabs
 Agents protocol the same way, scripted by the same :class:`Script`, and checks every frame
 against ElevenLabs' AsyncAPI (:mod:`voicewire.testing.elevenlabs_validation`).
+:class:`FakeGeminiServer` (:mod:`voicewire.testing.fake_gemini`) speaks Gemini Live, with its
+resumption handles, goAway, ephemeral tokens and close codes, and checks every frame against
+google-genai's types (:mod:`voicewire.testing.gemini_validation`).
 """
 
 from .elevenlabs_validation import validate_elevenlabs_client, validate_elevenlabs_server
