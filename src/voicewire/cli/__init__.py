@@ -28,7 +28,7 @@ from ..protocol import (
     credential_to_json,
 )
 from .converse import converse as run_converse
-from .models import MODEL_HELP, default_agent, load_agent, load_model
+from .models import MODEL_HELP, default_agent, load_agent, load_model, session_config_for
 
 app = typer.Typer(
     name="voicewire",
@@ -182,7 +182,13 @@ def _server_app(
         raise ConfigurationError(
             f"the server needs its extra ({exc}); pip install 'voicewire[server]'"
         ) from None
-    return create_app(agent, model=model, allowed_origins=origins or None, secret=secret)
+    return create_app(
+        agent,
+        model=model,
+        allowed_origins=origins or None,
+        secret=secret,
+        session_config=session_config_for(model, agent),
+    )
 
 
 def build_app(

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from ..agent import RealtimeAgent
 from ..channels import WavChannel
-from ..protocol import ConnectOptions, ProtocolError, RealtimeModel, SessionConfig
+from ..protocol import ConnectOptions, ProtocolError, RealtimeModel
 from ..session import RealtimeSession, SessionEvent
-from .models import transcription_for
+from .models import session_config_for
 
 
 @dataclass
@@ -38,7 +38,7 @@ async def converse(
     """
     channel = WavChannel(in_path, out_path, realtime=False)
     turn = Turn()
-    options = ConnectOptions(session_config=SessionConfig(transcription=transcription_for(model)))
+    options = ConnectOptions(session_config=session_config_for(model, agent))
     session = RealtimeSession(agent, model=model, channel=channel, connect_options=options)
     async with session:
         try:

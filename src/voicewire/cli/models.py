@@ -6,7 +6,7 @@ import importlib
 from typing import Any
 
 from ..agent import RealtimeAgent
-from ..protocol import ConfigurationError, RealtimeModel, TranscriptionConfig
+from ..protocol import ConfigurationError, RealtimeModel, SessionConfig, TranscriptionConfig
 
 DEFAULT_INSTRUCTIONS = "You are a helpful voice assistant. Answer briefly, in one or two sentences."
 PROVIDERS = ("local", "openai", "xai", "gemini", "elevenlabs", "scripted")
@@ -109,3 +109,19 @@ def transcription_for(model: RealtimeModel) -> TranscriptionConfig:
     return TranscriptionConfig(
         model="gpt-4o-mini-transcribe" if model.provider == "openai" else None
     )
+
+
+def session_config_for(model: RealtimeModel, agent: RealtimeAgent) -> SessionConfig:
+    """The session defaults the commands use: the user's words transcribed, and, for an
+    ElevenLabs agent run with the built-in default agent (no ``--agent``), no override of the
+    agent's own prompt: that agent is configured at ElevenLabs, and a conversation that asks to
+    override a field the agent does not allow is closed by ElevenLabs."""
+    options: dict[str, object] = {}
+    if model.provider == "elevenlabs" and _is_default(agent):
+        options["overrides"] = False
+    return SessionConfig(transcription=transcription_for(model), provider_options=options)
+
+
+def _is_default(agent: RealtimeAgent) -> bool:
+    default = default_agent()
+    return (agent.id, agent.instructions) == (default.id, default.instructions)

@@ -11,9 +11,9 @@ from rich.text import Text
 
 from ..agent import RealtimeAgent
 from ..channels.device import DeviceChannel
-from ..protocol import ConnectOptions, RealtimeModel, SessionConfig
+from ..protocol import ConnectOptions, RealtimeModel
 from ..session import RealtimeSession, SessionEvent
-from .models import transcription_for
+from .models import session_config_for
 
 METER_WIDTH = 30
 MAX_LINES = 12
@@ -61,7 +61,7 @@ class TalkView:
 
 async def talk(agent: RealtimeAgent, model: RealtimeModel, channel: DeviceChannel) -> None:
     view = TalkView()
-    options = ConnectOptions(session_config=SessionConfig(transcription=transcription_for(model)))
+    options = ConnectOptions(session_config=session_config_for(model, agent))
     session = RealtimeSession(agent, model=model, channel=channel, connect_options=options)
     session.on("*", view.note)
     with Live(view.render(0.0), refresh_per_second=12, transient=False) as live:
