@@ -288,3 +288,28 @@ async def _collect(session: RealtimeSession, into: list[SessionEvent], kind: str
 
 def _turn_complete(frame: dict[str, Any]) -> bool:
     return bool(frame.get("serverContent", {}).get("turnComplete"))
+
+
+async def test_a_3_1_model_with_bundled_messages(server: FakeGeminiServer) -> None:
+    """3.1 bundles a chunk's words with the chunk and ends a turn in one message, and takes text
+    only as realtime input once the conversation is under way."""
+    server.bundle = True
+    server.script.default = AudioReply("One two three four five.", duration_ms=200)
+    model = gemini.realtime(
+        "gemini-3.1-flash-live-preview", api_key="g-test", base_url=server.base_url
+    )
+    async with RealtimeSession(AGENT, model=model) as session:
+        session.send_message("first")
+        first = await until(session, "response.done")
+        session.send_message("second")
+        second = await until(session, "response.done")
+    for events in (first, second):
+        assert texts(events, "transcript.output") == ["One two three four five."]
+        assert events[-1].status == "completed"  # type: ignore[union-attr]
+        delivered = sum(len(e.audio) for e in events if e.kind == "audio.output.delta")  # type: ignore[union-attr]
+        assert delivered == 200 * BYTES_PER_MS_OUT
+    assert [t["parts"][0]["text"] for t in server.conversation if t["role"] == "user"] == [
+        "first",
+        "second",
+    ]
+    assert server.violations == []
