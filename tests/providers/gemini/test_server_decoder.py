@@ -450,3 +450,27 @@ def test_frames_that_are_not_json_raise() -> None:
     with pytest.raises(ProtocolError, match="not JSON"):
         decoder().decode_text("{nope")
     assert decoder().decode_text(b'{"setupComplete": {}}') == [SetupComplete(None)]
+
+
+def test_input_transcription_edges() -> None:
+    dec = decoder()
+    # "finished" with no words and no turn under way: nothing to finish.
+    assert feed(dec, content(inputTranscription={"finished": True})) == []
+    assert feed(dec, content(inputTranscription={"text": "  "})) == []
+    events = feed(
+        dec,
+        content(inputTranscription={"text": " Hi"}),
+        content(inputTranscription={"text": " you", "finished": True}),
+    )
+    deltas = [e.delta for e in events if isinstance(e, TranscriptInputDelta)]
+    assert deltas == ["Hi", " you"]
+    final = [e for e in events if isinstance(e, TranscriptInput)]
+    assert [f.text for f in final] == ["Hi you"]
+
+
+def test_a_manual_turn_without_transcription_has_no_empty_transcript() -> None:
+    dec = decoder()
+    dec.turns.user_turn_ended = True
+    events = feed(dec, audio(pcm(20)), content(turnComplete=True))
+    assert "transcript.input" not in kinds(events)
+    assert kinds(events)[:2] == ["audio.input.committed", "item.created"]

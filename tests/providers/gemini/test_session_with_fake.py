@@ -185,3 +185,27 @@ async def test_a_1007_close_is_a_clear_fatal_error() -> None:
         assert error.code == "invalid_argument"  # type: ignore[union-attr]
         assert "invalid argument" in error.message  # type: ignore[union-attr]
         assert len(server.links) == 1
+
+
+async def test_a_31_model_gets_text_as_realtime_input() -> None:
+    async with FakeGeminiServer(api_key="g-test", bundle=True) as server:
+        server.script.on("hello", AudioReply("Hi from three one.", duration_ms=300))
+        model = gemini.realtime(
+            "gemini-3.1-flash-live-preview", api_key="g-test", base_url=server.base_url
+        )
+        session = RealtimeSession(
+            AGENT,
+            model=model,
+            connect_options=ConnectOptions(),
+            reconnect=ReconnectPolicy(attempts=0),
+        )
+        async with session:
+            session.send_message("hello")
+            events = await until(session, "response.done")
+            session.send_message("hello again")
+            events += await until(session, "response.done")
+        assert texts(events, "transcript.output") == ["Hi from three one."] * 2
+        sent = [f for f in server.received if "setup" not in f]
+        assert all("clientContent" not in f for f in sent)
+        assert {"realtimeInput": {"text": "hello"}} in sent
+        clean(server)

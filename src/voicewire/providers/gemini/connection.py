@@ -170,6 +170,9 @@ class GeminiConnection(StreamConnection):
         except ProtocolError:
             await self._close_quietly(socket)
             raise
+        except asyncio.CancelledError:  # the connection closes meanwhile
+            await self._close_quietly(socket)
+            raise
         except Exception as exc:
             await self._close_quietly(socket)
             raise setup_refused(_outcome(exc)) from None

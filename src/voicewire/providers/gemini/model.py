@@ -157,10 +157,11 @@ class GeminiRealtimeModel:
         build_setup(model_id, config)  # a config Gemini cannot take fails before dialing
         url, headers = self._where(options)
         factory = options.websocket or websocket_factory(self.keepalive)
-        abort = options.abort
+        abort = [options.abort]  # it aborts the connect, not a later resumption
 
         async def open_socket() -> Any:
-            return await dial(url, [], headers, provider="gemini", factory=factory, abort=abort)
+            pending, abort[0] = abort[0], None
+            return await dial(url, [], headers, provider="gemini", factory=factory, abort=pending)
 
         turns = TurnState()
         connection = GeminiConnection(

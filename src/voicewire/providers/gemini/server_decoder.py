@@ -234,21 +234,22 @@ class GeminiServerDecoder:
         data = as_object(value, "serverContent.inputTranscription")
         text = optional_str(data.get("text"), "serverContent.inputTranscription.text") or ""
         finished = data.get("finished") is True
-        if not text and not finished:
-            return
+        if not text.strip() and (not finished or self._user is None):
+            return  # no words, and no turn to finish
         user = self._user_item(out)
+        if not user.words:
+            text = text.lstrip()  # the first fragment comes with a leading space
         if text:
-            if not user.words:
-                text = text.lstrip()
             user.words.append(text)
-            if text:
-                out.append(TranscriptInputDelta(user.item_id, text))
+            out.append(TranscriptInputDelta(user.item_id, text))
         if finished:
             self._finish_user(out)
 
     def _finish_user(self, out: list[Decoded]) -> None:
+        """The user's turn is over; its transcript, when it has words (without input
+        transcription it has none, and the answer's end acknowledges its audio)."""
         user, self._user = self._user, None
-        if user is not None:
+        if user is not None and user.words:
             out.append(TranscriptInput(user.item_id, "".join(user.words).strip()))
 
     # -- the model's turn ------------------------------------------------------------------------
