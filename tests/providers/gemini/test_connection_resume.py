@@ -284,3 +284,35 @@ async def test_a_setup_refused_with_1007_fails_connect_clearly() -> None:
     async with RawGemini(handler) as server:
         with pytest.raises(ConfigurationError, match=r"during setup.*Unknown name"):
             await connect(server)
+
+
+async def test_what_is_kept_to_write_again_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a new handle for long, only the newest frames (up to a byte bound) are written
+    again on a resumption: memory stays bounded, and the newest audio matters most."""
+    from voicewire.providers.gemini import connection as module
+
+    monkeypatch.setattr(module, "RESEND_LIMIT_BYTES", 10 * 900)
+
+    async def handler(peer: Peer) -> None:
+        await peer.handshake()
+        if len(server.peers) == 1:
+            await peer.send({"sessionResumptionUpdate": {"newHandle": "h-0", "resumable": True}})
+            while len(indices(peer.received)) < 40:
+                await peer.recv()
+            await peer.ws.close(1011, "Internal error encountered.")
+            return
+        await peer.pump()
+
+    async with RawGemini(handler) as server:
+        connection = await connect(server)
+        await until(lambda: connection.resume_handle == "h-0")
+        await stream(connection, range(40))
+        await until(lambda: connection.resumptions >= 1)
+        connection.send(AudioInputAppend(frame(40)))
+        await until(received_audio(server, 1, 1))
+        await until(lambda: 40 in indices(server.peers[1].received))
+        again = indices(server.peers[1].received)
+        assert again[-1] == 40
+        assert 1 <= len(again) - 1 <= 10  # only the newest of the 40, in order
+        assert again[:-1] == list(range(40 - len(again) + 1, 40))
+        await connection.close()

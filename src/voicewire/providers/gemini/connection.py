@@ -130,6 +130,7 @@ class GeminiConnection(StreamConnection):
         self._drained = asyncio.Event()
         self._since_handle: deque[str] = deque()
         self._since_handle_bytes = 0
+        self._overflowed = False
         self._send_lock = asyncio.Lock()
         self._writer: asyncio.Task[None] | None = None
         self._switch: asyncio.Task[None] | None = None
@@ -283,10 +284,15 @@ class GeminiConnection(StreamConnection):
     def _sent(self, text: str) -> None:
         self._since_handle.append(text)
         self._since_handle_bytes += len(text)
-        while self._since_handle_bytes > RESEND_LIMIT_BYTES and self._since_handle:
-            dropped = self._since_handle.popleft()
-            self._since_handle_bytes -= len(dropped)
-            log.warning("gemini: no resumption handle for too long; dropping the oldest frame")
+        if self._since_handle_bytes > RESEND_LIMIT_BYTES:
+            while self._since_handle_bytes > RESEND_LIMIT_BYTES and self._since_handle:
+                self._since_handle_bytes -= len(self._since_handle.popleft())
+            if not self._overflowed:  # once per handle: the drop goes on frame by frame
+                self._overflowed = True
+                log.warning(
+                    "gemini: no resumption handle for a long time; frames written since the "
+                    "last one are no longer all kept to write again on a resumption"
+                )
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -315,6 +321,7 @@ class GeminiConnection(StreamConnection):
                 self._handle, self._handle_fresh = item.handle, True
                 self._since_handle.clear()
                 self._since_handle_bytes = 0
+                self._overflowed = False
                 self._changed.set()
             return
         if isinstance(item, GoAway):
