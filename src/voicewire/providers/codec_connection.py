@@ -18,7 +18,11 @@ hooks:
   on the socket, for wires that echo nothing (the session's ledger of unacknowledged events needs
   an ``item.created`` for every ``item.create``, see :mod:`voicewire.session.unacked`);
 * ``describe_close(code, reason)`` (optional): what a close code means on this wire, for the
-  fatal ``connection_lost`` error (ElevenLabs and Gemini report errors as close codes).
+  fatal ``connection_lost`` error (ElevenLabs and Gemini report errors as close codes);
+* ``idle_after()`` and ``idle()`` (optional): when ``idle_after()`` gives a number of seconds,
+  the reader calls ``idle()`` once that long passes without a frame, and puts the events it
+  returns (ElevenLabs never says its agent stopped speaking, so the codec lets out the audio
+  its resampler holds once the agent's audio pauses).
 
 Providers built on it: the OpenAI protocol (:mod:`.openai_protocol.connection`, the OpenAI
 codec never replies nor acknowledges) and ElevenLabs Agents (:mod:`.elevenlabs`).
@@ -77,6 +81,7 @@ class Codec(Protocol):
 
 _Written = Callable[[ClientEvent], Sequence[ServerEvent]]
 _DescribeClose = Callable[[int | None, str], str | None]
+_Idle = Callable[[], Sequence[ServerEvent]]
 
 _CLOSED = object()
 """Tells the writer to stop."""
@@ -108,6 +113,8 @@ class CodecConnection(StreamConnection):
         self._session_id: str | None = None
         self._written: _Written | None = getattr(codec, "written", None)
         self._describe: _DescribeClose | None = getattr(codec, "describe_close", None)
+        self._idle_after: Callable[[], float | None] | None = getattr(codec, "idle_after", None)
+        self._receiving: asyncio.Future[str | bytes] | None = None
         self._outgoing: asyncio.Queue[object] = asyncio.Queue()
         self._replies: deque[str] = deque()
         self.delivered = 0
@@ -167,7 +174,7 @@ class CodecConnection(StreamConnection):
             await asyncio.wait_for(asyncio.shield(self._writer), timeout=2.0)
         self._writer.cancel()
         await self._close_socket()
-        self._reader.cancel()
+        self._stop_reading()
         tasks = [self._writer, self._reader]
         if self._pinger is not None:
             self._pinger.cancel()
@@ -238,9 +245,15 @@ class CodecConnection(StreamConnection):
     async def _read_loop(self) -> None:
         decode = self._codec.decode_server_text
         put = self._stream.put
+        idle_after = self._idle_after
         while True:
             try:
-                raw = await self._socket.recv()
+                if idle_after is not None and (quiet := idle_after()) is not None:
+                    raw = await self._recv_or_idle(quiet)
+                    if raw is None:
+                        continue
+                else:
+                    raw = await self._socket.recv()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -263,6 +276,27 @@ class CodecConnection(StreamConnection):
                     self._reply(event)
                 else:
                     self._take(event)  # type: ignore[arg-type]
+
+    async def _recv_or_idle(self, quiet: float) -> str | bytes | None:
+        """The next frame, or ``None`` after ``quiet`` seconds without one, once the codec's
+        ``idle()`` events are out. The receive is never cancelled (not every socket's ``recv``
+        survives that): it is awaited again on the next call."""
+        receiving = self._receiving
+        if receiving is None:
+            receiving = self._receiving = asyncio.ensure_future(self._socket.recv())
+        done, _ = await asyncio.wait({receiving}, timeout=quiet)
+        if done:
+            self._receiving = None
+            return receiving.result()
+        idle: _Idle | None = getattr(self._codec, "idle", None)
+        for event in idle() if idle is not None else ():
+            self._take(event)
+        return None
+
+    def _stop_reading(self) -> None:
+        self._reader.cancel()
+        if self._receiving is not None:
+            self._receiving.cancel()
 
     def _take(self, event: ServerEvent) -> None:
         if isinstance(event, SessionCreated) and event.session_id:
@@ -290,7 +324,7 @@ class CodecConnection(StreamConnection):
         if self._dropping is not None:  # the pinger and the writer can both find out
             return
         self._lost(f"the link to {self.provider} is dead ({reason})")
-        self._reader.cancel()
+        self._stop_reading()
         self._dropping = asyncio.create_task(self._close_socket(1011, "keepalive ping timeout"))
 
     async def _close_socket(self, code: int = 1000, reason: str = "") -> None:

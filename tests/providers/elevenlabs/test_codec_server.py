@@ -430,3 +430,23 @@ def test_bad_base64_audio_is_a_protocol_error_when_it_must_be_converted() -> Non
         codec.decode_server_text(
             '{"type": "audio", "audio_event": {"audio_base_64": "!!!", "event_id": 1}}'
         )
+
+
+def test_converted_audio_held_by_the_resampler_is_released_when_the_agent_pauses() -> None:
+    codec = opened(output_format="pcm_44100")  # the app plays 24 kHz
+    assert codec.idle_after() is None
+    spoken = events(codec, audio(1, b"\x10\x00" * 4410))  # 100 ms
+    assert codec.idle_after() is not None
+    heard = sum(len(e.audio) for e in spoken if isinstance(e, AudioOutputDelta))
+    [tail] = codec.idle()
+    assert isinstance(tail, AudioOutputDelta) and tail.item_id == spoken[1].item.id  # type: ignore[union-attr]
+    assert heard + len(tail.audio) == 100 * 48  # all of it, at 24 kHz
+    assert codec.idle_after() is None and codec.idle() == []
+    more = events(codec, audio(1, b"\x10\x00" * 4410))  # it spoke on: the same item goes on
+    assert kinds(more) == ["audio.output.delta"]
+
+
+def test_audio_in_the_apps_format_is_never_held() -> None:
+    codec = opened(output_format="pcm_24000")
+    events(codec, audio(1))
+    assert codec.idle_after() is None and codec.idle() == []

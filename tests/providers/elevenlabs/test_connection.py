@@ -312,3 +312,28 @@ async def test_credentials_that_cannot_open_a_conversation_are_refused_before_di
         )
     with pytest.raises(AuthenticationError, match="ELEVENLABS_API_KEY"):
         await model.authenticate()
+
+
+async def test_the_end_of_converted_agent_audio_comes_out_when_the_agent_pauses() -> None:
+    from voicewire.protocol import AudioFormat, AudioOutputDelta
+
+    from .support import audio
+
+    async def agent(peer: Peer) -> None:
+        await peer.open(output_format="pcm_44100")
+        await peer.send(audio(1, b"\x10\x00" * 4410))  # 100 ms, then nothing
+        await peer.until("user_message")
+
+    async with raw_agent(agent) as (base_url, _):
+        config = SessionConfig(output_audio_format=AudioFormat.pcm16(24000))
+        model = elevenlabs.realtime("agent_x", base_url=base_url)
+        connection = await model.connect(ConnectOptions(session_config=config))
+        heard = 0
+        async with asyncio.timeout(WITHIN_S):
+            async for event in connection:
+                if isinstance(event, AudioOutputDelta):
+                    heard += len(event.audio)
+                    if heard == 100 * 48:  # every sample, without a next turn
+                        break
+        await connection.close()
+    assert heard == 100 * 48

@@ -73,7 +73,7 @@ from .audio_formats import DEFAULT_WIRE_FORMAT, FormatBridge, parse_wire_format
 from .initiation import initiation_message
 from .turns import Turns
 
-__all__ = ["DEFAULT_APP_FORMAT", "IGNORED_SERVER_TYPES", "ElevenLabsCodec"]
+__all__ = ["DEFAULT_APP_FORMAT", "IDLE_RELEASE_S", "IGNORED_SERVER_TYPES", "ElevenLabsCodec"]
 
 DEFAULT_APP_FORMAT: Final = AudioFormat.pcm16(24000)
 """The app's audio format when the session config names none (the session's own default)."""
@@ -106,6 +106,11 @@ _CLOSE_MEANINGS: Final[Mapping[int, str]] = {
     1011: "an internal error at ElevenLabs",
 }
 _CHUNK_KEY: Final = "user_audio_chunk"
+
+IDLE_RELEASE_S: Final = 0.15
+"""Quiet after which the end of the agent's converted audio, held in the resampler, is let out.
+Audio arrives faster than it plays, so a pause this long is (nearly always) the end of what the
+agent says; if it speaks on, its audio resumes from a fresh resampler."""
 
 _Handler = Callable[[Mapping[str, Any]], Sequence[ServerEvent | Reply]]
 
@@ -254,6 +259,15 @@ class ElevenLabsCodec:
                 "security settings"
             )
         return redact(f"{said}: {meaning}" if meaning else said)
+
+    def idle_after(self) -> float | None:
+        """Seconds without a frame after which :meth:`idle` has something to say, or ``None``
+        (the :class:`~voicewire.providers.codec_connection.CodecConnection` hook)."""
+        return IDLE_RELEASE_S if self.turns.holds_audio else None
+
+    def idle(self) -> list[ServerEvent]:
+        """The agent's audio paused: the end of it that the resampler held."""
+        return self.turns.release()
 
     # -- handlers --------------------------------------------------------------------------------
 

@@ -128,6 +128,8 @@ class Turns:
         self._usage: Usage | None = None
         self._spoken: OrderedDict[str, tuple[str, str]] = OrderedDict()
         self._typed: deque[str] = deque(maxlen=_KEPT_TYPED)
+        self.holds_audio = False
+        """The output resampler may hold the end of the agent's audio (see :meth:`release`)."""
 
     def new_id(self, kind: str) -> str:
         self._count += 1
@@ -163,6 +165,7 @@ class Turns:
                 f"valid base64 ({exc})"
             ) from None
         audio = self.bridge.from_wire(wire)
+        self.holds_audio = True
         if audio:  # the resampler may hold a short chunk back whole
             item.audio_bytes += len(audio)
             events.append(AudioOutputDelta.from_bytes(response.id, item.id, audio))
@@ -242,8 +245,22 @@ class Turns:
         ms = heard.audio_bytes * 1000 // self.bridge.app_output.bytes_per_second if heard else None
         events.append(ResponseInterrupted(response.id, heard.id if heard else None, ms))
         self.bridge.drop_output()
+        self.holds_audio = False
         events += self._end_response("cancelled", "interrupted", flush=False)
         return events
+
+    def release(self) -> list[ServerEvent]:
+        """The agent's audio paused: let out what the output resampler holds (the end of what
+        it said, which would otherwise wait for the next turn)."""
+        response = self._response
+        if not self.holds_audio or response is None or response.item is None:
+            return []
+        self.holds_audio = False
+        tail = self.bridge.end_output()
+        if not tail:
+            return []
+        response.item.audio_bytes += len(tail)
+        return [AudioOutputDelta.from_bytes(response.id, response.item.id, tail)]
 
     def context_usage(self, context_tokens: int) -> None:
         """The prompt size of the agent's last generation: the input tokens of its response."""
@@ -332,7 +349,8 @@ class Turns:
             return []
         events: list[ServerEvent] = []
         if item.audio_bytes:
-            tail = self.bridge.end_output() if flush else b""
+            tail = self.bridge.end_output() if flush and self.holds_audio else b""
+            self.holds_audio = False
             if tail:
                 item.audio_bytes += len(tail)
                 events.append(AudioOutputDelta.from_bytes(response.id, item.id, tail))
