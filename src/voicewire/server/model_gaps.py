@@ -50,9 +50,8 @@ code :class:`~voicewire.protocol.UnsupportedEventError` carries), quoting the cl
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
 from dataclasses import astuple
-from typing import Any, Final
+from typing import Final
 
 from voicewire.openai_wire.fields import shown
 from voicewire.openai_wire.server_encoder import Message, ServerEventEncoder
@@ -77,7 +76,7 @@ from voicewire.protocol import (
 )
 from voicewire.session import RealtimeSession, SessionEvent
 
-__all__ = ["WIRE_NAMES", "ModelGaps", "keep_formats_as_they_are", "no_such_item"]
+__all__ = ["WIRE_NAMES", "ModelGaps", "no_such_item"]
 
 WIRE_NAMES: Final[dict[str, str]] = {
     "item.truncate": "conversation.item.truncate",
@@ -223,21 +222,6 @@ class ModelGaps:
 
 def _is_user_message(event: ItemCreate) -> bool:
     return isinstance(event.item, MessageItem) and event.item.role == "user"
-
-
-def keep_formats_as_they_are(session: RealtimeSession, changes: MutableMapping[str, Any]) -> None:
-    """Drop from a client's ``session.update`` ``changes`` the audio formats it sets to what the
-    session already uses, when the model cannot change formats live: a browser states its
-    formats on every connect (PCM16 24 kHz both ways, the default), and that is no change the
-    model would have to refuse."""
-    if session.capabilities.live_audio_formats:
-        return
-    for name, current in (
-        ("input_audio_format", session.input_format),
-        ("output_audio_format", session.output_format),
-    ):
-        if changes.get(name) == current:
-            del changes[name]
 
 
 def no_such_item(doing: str, code: str, item_id: str) -> RealtimeError:

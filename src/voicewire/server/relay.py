@@ -90,7 +90,6 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import replace
 from typing import Any, Final
 
 from pydantic_core import from_json, to_json
@@ -121,33 +120,17 @@ from voicewire.protocol import (
     SessionUpdated,
     SpeechStarted,
     TransportStatus,
-    VoiceConfig,
 )
 from voicewire.session import RealtimeSession, SessionEvent, StatusChanged, ToolOutput
 
-from .model_gaps import ModelGaps, keep_formats_as_they_are, no_such_item
+from .client_session import CLIENT_SESSION_FIELDS, client_changes, client_view
+from .model_gaps import ModelGaps, no_such_item
 from .security import redact
 from .send_watchdog import SendState, SendWatchdog
 
 __all__ = ["CLIENT_SESSION_FIELDS", "DEFAULT_MAX_OUTBOX_BYTES", "SLOW_CLIENT_CLOSE_CODE", "Relay"]
 
 log = logging.getLogger("voicewire.server")
-
-CLIENT_SESSION_FIELDS: Final[frozenset[str]] = frozenset(
-    {
-        "instructions",
-        "modalities",
-        "voice",
-        "input_audio_format",
-        "output_audio_format",
-        "turn_detection",
-        "transcription",
-        "tool_choice",
-        "max_output_tokens",
-    }
-)
-"""Session settings a client's ``session.update`` may change (tools never: they are the
-agent's, and run on the server)."""
 
 _NOT_FOR_THE_CLIENT: Final = (StatusChanged, ToolOutput, SessionCreated, SessionUpdated)
 """Session events the relay does not encode (it renders ``session.*`` events itself)."""
@@ -163,7 +146,6 @@ DEFAULT_MAX_OUTBOX_BYTES: Final = 4 << 20
 """About a minute of 24 kHz PCM16 audio in base64, beyond what the socket buffers hold."""
 SLOW_CLIENT_CLOSE_CODE: Final = 1008
 """Policy violation: the client did not read what it asked for (see the module docstring)."""
-_TOOL_CHOICE_MODES: Final = frozenset({"auto", "none", "required"})
 _TOOL_ERROR_PREFIXES: Final = ("tool_", "unknown_tool")
 
 
@@ -451,30 +433,7 @@ class Relay:
         return []
 
     def _update(self, config: SessionConfig) -> list[Message]:
-        current = self.session.config
-        changes: dict[str, Any] = {}
-        for name in sorted(CLIENT_SESSION_FIELDS):
-            value = getattr(config, name)
-            if value is None:
-                continue
-            if name not in self.client_fields:
-                log.debug("%s: the client may not change %s; ignored", self.label, name)
-                continue
-            changes[name] = value
-        voice = changes.get("voice")
-        if isinstance(voice, VoiceConfig) and current.voice is not None:
-            changes["voice"] = VoiceConfig(
-                voice.voice_id or current.voice.voice_id,
-                current.voice.speed if voice.speed is None else voice.speed,
-            )
-        if config.tools:
-            log.info(
-                "%s: ignored %d tool(s) declared by the client: the agent's tools run on the "
-                "server",
-                self.label,
-                len(config.tools),
-            )
-        keep_formats_as_they_are(self.session, changes)
+        changes = client_changes(config, self.session, self.client_fields, self.label)
         if changes:
             self.session.update(**changes)
             if "instructions" in changes:
@@ -483,17 +442,7 @@ class Relay:
         return self.encoder.encode(SessionUpdated(self.session.session_id))
 
     def _client_view(self) -> SessionConfig:
-        """The session as the client is shown it: no server tools, and instructions only if the
-        client set them (the agent's may be private)."""
-        config = self.session.config
-        choice = config.tool_choice if config.tool_choice in _TOOL_CHOICE_MODES else None
-        return replace(
-            config,
-            tools=(),
-            tool_choice=choice,
-            instructions=self._client_instructions,
-            provider_options={},
-        )
+        return client_view(self.session.config, self._client_instructions)
 
     # -- session -> client -----------------------------------------------------------------------
 
