@@ -156,7 +156,7 @@ async def test_spoken_turn_from_a_wav_file(tmp_path: Path) -> None:
             events = await until(session, "transcript.output")
             await eventually(lambda: reply_sent(server, 1), "the reply sent")
             await channel.wait_sent()
-            await eventually(lambda: channel.reply_ms >= 350, "most of the reply recorded")
+            await eventually(lambda: channel.reply_ms >= 399, "the whole reply recorded")
         assert texts(events, "transcript.input") == ["what time is it"]
         assert texts(events, "transcript.output") == ["It is noon."]
         order = kinds(events)
@@ -165,6 +165,7 @@ async def test_spoken_turn_from_a_wav_file(tmp_path: Path) -> None:
         # The app's 24 kHz became the agent's 16 kHz on the wire: the file, then silence (the
         # streaming resampler keeps its last few ms until more audio comes).
         assert (300 + 800 - 40) * 32 <= len(server.input_audio) <= (300 + 800) * 32
+        assert abs(channel.reply_ms - 400) <= 1
         written = read_wav(answer)
         assert written.sample_rate == 24000
         assert written.duration_ms == channel.reply_ms
