@@ -113,15 +113,6 @@ async def test_a_spoken_turn_from_a_wav_file(server: FakeGeminiServer, tmp_path:
     assert server.violations == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "provider bug: with no input_audio_format the session (and every channel) sends 24 kHz "
-        "PCM16 (the session's default), but the Gemini codec takes None as 16 kHz and labels "
-        "the 24 kHz audio 'audio/pcm;rate=16000' (1.5x slow to Gemini). None should mean the "
-        "session's default, 24 kHz, resampled to 16 kHz."
-    ),
-)
 async def test_the_default_input_format_is_resampled_too(
     server: FakeGeminiServer, tmp_path: Path
 ) -> None:
@@ -230,15 +221,6 @@ async def test_go_away_mid_answer_loses_nothing_and_is_invisible(
     assert server.violations == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "provider bug: audio written while the answer's fresh handle is still on its way to the "
-        "client is lost on goAway (the connection re-sends only what it wrote after receiving "
-        "the handle, but the handle's state ends where the server issued it). Fix: once goAway "
-        "arrives, stop writing realtime input to the old socket and queue it for the new one."
-    ),
-)
 async def test_go_away_with_audio_flowing_over_a_real_network_loses_nothing(
     server: FakeGeminiServer,
 ) -> None:

@@ -45,7 +45,9 @@ from .support import strict_client
 
 MODEL_25 = "gemini-2.5-flash-native-audio-preview-12-2025"
 MODEL_31 = "gemini-3.1-flash-live-preview"
-MANUAL = SessionConfig(turn_detection=TurnDetection("manual"))
+MANUAL = SessionConfig(
+    turn_detection=TurnDetection("manual"), input_audio_format=AudioFormat.pcm16(16000)
+)
 
 
 def codec(config: SessionConfig | None = None, model: str = MODEL_25) -> GeminiClientCodec:
@@ -104,9 +106,14 @@ def test_other_formats_are_resampled_to_16k_as_one_stream(fmt: AudioFormat) -> N
     assert 32000 - 3200 <= len(sent) <= 32000  # a second at 16 kHz, less the filter delay
 
 
-def test_default_input_format_is_taken_as_16k() -> None:
-    chunk = tone(16000, 20)
-    assert audio_of(frames(codec().encode(AudioInputAppend(chunk)))[0]) == chunk
+def test_default_input_format_is_the_sessions_24k() -> None:
+    """A config without an input format gets what the session then sends: 24 kHz PCM16."""
+    second = tone(24000, 1000)
+    sent = b"".join(audio_of(f) for f in frames(codec().encode(AudioInputAppend(second))))
+    assert sent == AudioConverter(AudioFormat.pcm16(24000), AudioFormat.pcm16(16000)).convert(
+        second
+    )
+    assert 32000 - 3200 <= len(sent) <= 32000
 
 
 def test_commit_under_voice_detection_ends_the_audio_stream() -> None:

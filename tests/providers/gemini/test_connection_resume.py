@@ -22,6 +22,7 @@ from voicewire.protocol import (
     SessionConfig,
     SessionCreated,
     SessionError,
+    ToolResult,
     TransportStatus,
 )
 from voicewire.providers import gemini
@@ -315,4 +316,46 @@ async def test_what_is_kept_to_write_again_is_bounded(monkeypatch: pytest.Monkey
         assert again[-1] == 40
         assert 1 <= len(again) - 1 <= 10  # only the newest of the 40, in order
         assert again[:-1] == list(range(40 - len(again) + 1, 40))
+        await connection.close()
+
+
+async def test_after_go_away_frames_wait_for_the_new_socket_but_tool_responses_do_not() -> None:
+    """A frame written while the resumed handle is on its way would be in neither the handle
+    nor the resend; so from goAway on, frames wait for the new socket. A tool response goes at
+    once: the turn under way (and so the switch) waits for it."""
+    tool_response_seen = asyncio.Event()
+
+    async def handler(peer: Peer) -> None:
+        await peer.handshake()
+        if len(server.peers) > 1:
+            await peer.pump()
+            return
+        await peer.send({"sessionResumptionUpdate": {"newHandle": "h-1", "resumable": True}})
+        await peer.send({"toolCall": {"functionCalls": [{"id": "c1", "name": "lookup"}]}})
+        await peer.send({"goAway": {"timeLeft": "10s"}})
+        while not any("toolResponse" in f for f in peer.received):
+            await peer.recv()
+        tool_response_seen.set()
+        chunk = base64.b64encode(b"\x00\x01" * 480).decode()
+        part = {"inlineData": {"mimeType": "audio/pcm;rate=24000", "data": chunk}}
+        await peer.send({"serverContent": {"modelTurn": {"parts": [part]}}})
+        await peer.send({"serverContent": {"turnComplete": True}})
+        await peer.send({"sessionResumptionUpdate": {"newHandle": "h-2", "resumable": True}})
+        await peer.pump()
+
+    async with RawGemini(handler) as server:
+        connection = await connect(server)
+        recorder = Recorder(connection)
+        await until(lambda: any(e.kind == "tool.call" for e in recorder.events))
+        await until(lambda: connection._holding)  # the goAway was read
+        await stream(connection, range(5))  # the user speaks while the tool runs
+        connection.send(ToolResult("c1", '{"ok": true}', "lookup"))
+        await tool_response_seen.wait()
+        await until(received_audio(server, 1, 5))
+        first, second = server.peers
+        assert indices(first.received) == []  # held: none written to the old socket
+        assert indices(second.received) == [0, 1, 2, 3, 4]
+        assert second.received[0]["setup"]["sessionResumption"] == {"handle": "h-2"}
+        assert [e.kind for e in recorder.events].count("response.done") == 2
+        assert recorder.errors() == [] and recorder.statuses == []
         await connection.close()

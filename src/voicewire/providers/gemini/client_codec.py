@@ -8,7 +8,8 @@ created item or of a tool result): the connection emits them once the frame is o
 Mapping (Gemini 2.5 / 3.x where they differ):
 
 * ``audio.input.append`` → ``realtimeInput.audio`` at 16 kHz, resampled from the session's input
-  format by one streaming converter per connection. Under manual turns an ``activityStart`` goes
+  format (24 kHz PCM16 when the config names none, as the session then sends) by one streaming
+  converter per connection. Under manual turns an ``activityStart`` goes
   first when no activity is open, so an app that only appends and commits works too.
 * ``audio.input.commit`` → ``activityEnd`` (manual turns) or ``audioStreamEnd`` (voice detection).
 * ``activity.start`` / ``activity.end`` → ``activityStart`` / ``activityEnd`` (manual turns only;
@@ -64,6 +65,8 @@ log = logging.getLogger("voicewire.connection")
 
 INPUT_MIME = f"audio/pcm;rate={INPUT_RATE}"
 WIRE_INPUT = AudioFormat.pcm16(INPUT_RATE)
+SESSION_DEFAULT = AudioFormat.pcm16()
+"""The audio a session sends when its config names no input format (PCM16 at 24 kHz)."""
 NUDGE_TEXT = " "
 """What asks a 3.x model to speak when there is nothing new to say (as pipecat does)."""
 
@@ -86,7 +89,8 @@ class GeminiClientCodec:
         self.realtime_text = takes_realtime_text(model_id)
         turn = self.config.turn_detection
         self.manual = turn is not None and turn.mode == "manual"
-        source = self.config.input_audio_format or WIRE_INPUT
+        # No format given: the session's default, which is what every channel then sends.
+        source = self.config.input_audio_format or SESSION_DEFAULT
         self._input = AudioConverter(source, WIRE_INPUT)
 
     def encode(self, event: ClientEvent) -> Encoded | None:

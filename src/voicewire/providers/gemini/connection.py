@@ -11,10 +11,16 @@ what it sends meanwhile is queued and written after the switch.
 
 A handle is the session's state when the server issued it, so the frames written after the
 latest handle are kept and written again on the new socket, before anything queued: nothing is
-lost and nothing is sent twice. An unexpected close (or a dead link, noticed by the keepalive)
-resumes the same way, a few times with backoff; without a handle, after a fatal close (1007,
-1008, see :mod:`.close_codes`) or when every attempt fails, the connection reports the error and
-ends, and the session's own reconnect (with its history replay) takes over.
+lost and nothing is sent twice. From ``goAway`` on, frames are held for the new socket (tool
+responses excepted: the turn under way waits for them), since a frame written while the resumed
+handle is on its way to the client would be in neither the handle nor the resend. The price: a
+user who speaks over the rest of the answer is heard after the switch, so that answer plays to
+its end.
+
+An unexpected close (or a dead link, noticed by the keepalive) resumes the same way, a few times
+with backoff; without a handle, after a fatal close (1007, 1008, see :mod:`.close_codes`) or when
+every attempt fails, the connection reports the error and ends, and the session's own reconnect
+(with its history replay) takes over.
 
 Every socket opens with ``setup``; nothing else is written before ``setupComplete``.
 """
@@ -79,6 +85,9 @@ class ResumePolicy:
 class _Frame:
     text: str
     acks: list[ServerEvent] = field(default_factory=list)
+    urgent: bool = False
+    """A tool response: the turn under way waits for it, so it goes out even while the other
+    frames are held for the next socket."""
 
 
 @dataclass(slots=True)
@@ -135,6 +144,8 @@ class GeminiConnection(StreamConnection):
         self._writer: asyncio.Task[None] | None = None
         self._switch: asyncio.Task[None] | None = None
         self._replacing = False
+        self._holding = False
+        """After ``goAway``: frames other than tool responses wait for the new socket."""
         self._retiring: asyncio.Task[None] | None = None
         self._closing = False
         self.resumptions = 0
@@ -219,7 +230,7 @@ class GeminiConnection(StreamConnection):
             for ack in encoded.acks:
                 self._stream.put(ack)
             return
-        frames = [_Frame(_dumps(frame)) for frame in encoded.frames]
+        frames = [_Frame(_dumps(frame), urgent="toolResponse" in frame) for frame in encoded.frames]
         frames[-1].acks = encoded.acks
         self._outgoing.extend(frames)
         self._drained.clear()
@@ -256,17 +267,20 @@ class GeminiConnection(StreamConnection):
     async def _write_loop(self) -> None:
         timeout = self._keepalive.ping_timeout if self._keepalive else None
         while True:
-            if not self._outgoing:
-                self._drained.set()
+            index = self._next_frame()
+            if index is None:
+                if not self._outgoing:
+                    self._drained.set()
                 self._wake.clear()
                 await self._wake.wait()
                 continue
             await self._ready.wait()
             async with self._send_lock:
                 link = self._link
-                if link is None or not self._ready.is_set() or not self._outgoing:
+                index = self._next_frame()
+                if link is None or not self._ready.is_set() or index is None:
                     continue
-                frame = self._outgoing[0]
+                frame = self._outgoing[index]
                 try:
                     async with asyncio.timeout(timeout):
                         await link.socket.send(frame.text)
@@ -276,10 +290,17 @@ class GeminiConnection(StreamConnection):
                 except Exception as exc:
                     self._link_ended(link, _outcome(exc))
                     continue
-                self._outgoing.popleft()
+                del self._outgoing[index]
                 self._sent(frame.text)
             for ack in frame.acks:
                 self._stream.put(ack)
+
+    def _next_frame(self) -> int | None:
+        """Where the next frame to write is in the queue: its head, or while frames are held
+        for the next socket (after ``goAway``) the first tool response, or ``None``."""
+        if not self._holding:
+            return 0 if self._outgoing else None
+        return next((i for i, frame in enumerate(self._outgoing) if frame.urgent), None)
 
     def _sent(self, text: str) -> None:
         self._since_handle.append(text)
@@ -339,6 +360,10 @@ class GeminiConnection(StreamConnection):
         if self._switch is not None or self._closing:
             return
         log.info("gemini: goAway with %.1f s left; moving to a new socket", time_left)
+        if self._handle is not None:
+            # What is written from now on could miss the handle the switch resumes (it is
+            # issued before the written frames arrive): keep it for the new socket instead.
+            self._holding = True
         self._switch = asyncio.create_task(self._hand_over(time_left), name="gemini-go-away")
 
     async def _hand_over(self, time_left: float) -> None:
@@ -409,6 +434,7 @@ class GeminiConnection(StreamConnection):
                 self._since_handle_bytes = 0
                 self._outgoing.extendleft(reversed(resend))
                 self.resumptions += 1
+                self._holding = False
                 self._attach(socket)
                 self._wake.set()
                 return
