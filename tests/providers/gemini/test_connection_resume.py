@@ -359,3 +359,23 @@ async def test_after_go_away_frames_wait_for_the_new_socket_but_tool_responses_d
         assert [e.kind for e in recorder.events].count("response.done") == 2
         assert recorder.errors() == [] and recorder.statuses == []
         await connection.close()
+
+
+async def test_a_refused_handle_is_not_retried() -> None:
+    async def handler(peer: Peer) -> None:
+        if len(server.peers) == 1:
+            await peer.handshake()
+            await peer.send({"sessionResumptionUpdate": {"newHandle": "h-old", "resumable": True}})
+            await asyncio.sleep(0.05)
+            await peer.ws.close(1011, "Internal error encountered.")
+            return
+        await peer.recv()
+        await peer.ws.close(1007, "setup.sessionResumption.handle: unknown handle")
+
+    async with RawGemini(handler) as server:
+        connection = await connect(server)
+        recorder = Recorder(connection)
+        await recorder.ended.wait()
+        [error] = recorder.errors()
+        assert error.code == "invalid_argument" and "unknown handle" in error.message
+        assert len(server.peers) == 2  # one resumption tried, not retried after 1007

@@ -99,6 +99,14 @@ class _Link:
     """Closed on purpose (a switch or close): its end is not a failure."""
 
 
+class _SetupClosed(Exception):
+    """A socket closed before ``setupComplete``."""
+
+    def __init__(self, outcome: CloseOutcome) -> None:
+        super().__init__(outcome.error.message)
+        self.outcome = outcome
+
+
 Dialer = Callable[[], Awaitable[WireSocket]]
 SetupFor = Callable[[str | None], dict[str, Any]]
 
@@ -157,7 +165,10 @@ class GeminiConnection(StreamConnection):
         """Open the first socket (resuming ``handle`` if given) and start the connection; raises
         what the dial raises, or an error naming the close when setup is refused."""
         self._handle = handle
-        socket, session_id = await self._establish(handle)
+        try:
+            socket, session_id = await self._establish(handle)
+        except _SetupClosed as closed:
+            raise setup_refused(closed.outcome) from None
         self._session_id = session_id
         self._stream.put(SessionCreated(session_id))
         self._attach(socket)
@@ -187,7 +198,7 @@ class GeminiConnection(StreamConnection):
             raise
         except Exception as exc:
             await self._close_quietly(socket)
-            raise setup_refused(_outcome(exc)) from None
+            raise _SetupClosed(_outcome(exc)) from None
 
     def _attach(self, socket: WireSocket) -> None:
         link = _Link(socket)
@@ -253,7 +264,7 @@ class GeminiConnection(StreamConnection):
             self._switch.cancel()
             await asyncio.gather(self._switch, return_exceptions=True)
         if self._writer is not None:
-            if self._ready.is_set():
+            if self._ready.is_set() and not self._holding:
                 with contextlib.suppress(TimeoutError):  # let what is queued go out, briefly
                     async with asyncio.timeout(2.0):
                         await self._drained.wait()
@@ -423,6 +434,13 @@ class GeminiConnection(StreamConnection):
                 await asyncio.sleep(backoff[min(attempt, len(backoff) - 1)])
                 try:
                     socket, _ = await self._establish(self._handle)
+                except _SetupClosed as closed:
+                    log.warning("gemini: resuming failed: %s", closed.outcome.error.message)
+                    if not closed.outcome.resumable:  # the handle is refused: no use retrying
+                        self._lost(closed.outcome.error)
+                        return
+                    last = closed.outcome
+                    continue
                 except Exception as exc:
                     log.warning("gemini: resuming failed (attempt %d): %s", attempt + 1, exc)
                     last = describe_close(None, f"(resuming failed: {exc})")
