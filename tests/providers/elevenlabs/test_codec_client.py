@@ -180,3 +180,19 @@ def test_written_items_and_results_are_acknowledged_under_their_ids() -> None:
     )
     assert isinstance(anonymous, ItemCreated) and anonymous.item.id
     assert codec.written(AudioInputAppend(b"\x00\x00")) == []
+
+
+def test_a_telephony_agents_ulaw_is_decoded_to_the_apps_pcm() -> None:
+    from voicewire.audio import pcm16_to_ulaw
+    from voicewire.protocol import AudioOutputDelta
+
+    from .support import audio
+
+    codec = ElevenLabsCodec(SessionConfig(output_audio_format=AudioFormat.pcm16(8000)))
+    events(codec, metadata(output_format="ulaw_8000"))
+    wire = pcm16_to_ulaw(tone(8000, 100))
+    [*_, delta] = events(codec, audio(1, wire))
+    assert isinstance(delta, AudioOutputDelta)
+    assert len(delta.audio) == 2 * len(wire)  # same rate: one µ-law byte, one PCM16 sample
+    heard = np.frombuffer(delta.audio, "<i2")
+    assert 6000 < np.abs(heard).max() < 8500  # the tone, not noise
