@@ -137,3 +137,12 @@ async def test_a_malformed_greeting_is_a_handshake_error() -> None:
     async with raw_agent(agent) as (base_url, _):
         with pytest.raises(HandshakeError, match="conversation_initiation_metadata_event"):
             await elevenlabs.realtime("agent_x", base_url=base_url).connect()
+
+
+async def test_provider_options_reach_the_initiation_without_a_session_config() -> None:
+    async with FakeElevenLabsServer("agent_x", "xi-test") as server:
+        options = ConnectOptions(provider_options={"dynamic_variables": {"user_name": "Ada"}})
+        connection = await elevenlabs.realtime("agent_x", base_url=server.base_url).connect(options)
+        await connection.close()
+    assert server.received[0]["dynamic_variables"] == {"user_name": "Ada"}
+    assert server.violations == []

@@ -42,6 +42,7 @@ from ...protocol import (
     ProtocolError,
     RealtimeCapabilities,
     ServerEvent,
+    SessionConfig,
     SessionCreated,
     TokenCredential,
     UrlCredential,
@@ -183,7 +184,10 @@ class ElevenLabsRealtimeModel:
     async def connect(self, options: ConnectOptions | None = None) -> CodecConnection:
         """Open a conversation: dial, send the initiation, wait for the server's metadata."""
         options = options or ConnectOptions()
-        codec = ElevenLabsCodec(options.initial_session())  # config errors before dialing
+        config = options.initial_session()
+        if config is None and options.provider_options:  # dynamic variables without a config
+            config = SessionConfig(provider_options=options.provider_options)
+        codec = ElevenLabsCodec(config)  # config errors before dialing
         url = await self._url_for(options)
         socket = await dial(
             url,
