@@ -299,3 +299,28 @@ async def test_a_3_1_model_with_bundled_messages(server: FakeGeminiServer) -> No
         "second",
     ]
     assert server.violations == []
+
+
+async def test_a_drop_the_server_has_not_noticed_yet_resumes_after_a_retry(
+    server: FakeGeminiServer,
+) -> None:
+    """Gemini refuses a resume (1011) while it still takes the dropped socket for open; the
+    connection tries again and the conversation goes on."""
+    server.script.default = TextReply("noted")
+    async with session_for(server, modalities=["text"]) as session:
+        session.send_message("remember blue")
+        await until(session, "response.done")
+        await server.wait_until(lambda: len(server.session.handles) >= 2)
+        await server.drop_connections(linger=0.3)
+        await server.wait_until(
+            lambda: any(link.session and not link.closed for link in server.links[1:]), timeout=10
+        )
+        session.send_message("and red")
+        events = await until(session, "response.done")
+    assert texts(events, "text.output") == ["noted"]
+    refused = [link for link in server.links[1:] if link.session is None]
+    assert refused  # at least one attempt met the 1011
+    assert len(server.sessions) == 1
+    said = [t["parts"][0]["text"] for t in server.conversation]
+    assert said == ["remember blue", "noted", "and red", "noted"]
+    assert server.violations == []

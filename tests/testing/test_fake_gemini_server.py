@@ -515,3 +515,20 @@ async def test_latency_delays_what_the_server_sends_but_keeps_its_order() -> Non
     ]
     assert "".join(parts) == "one two three"
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1011
+
+
+async def test_a_lingering_drop_refuses_a_resume_until_noticed(server: FakeGeminiServer) -> None:
+    async with session(server, sessionResumption={}) as ws:
+        handle = (await recv(ws))["sessionResumptionUpdate"]["newHandle"]
+        await server.drop_connections(linger=60)
+    headers = {"x-goog-api-key": "g-test"}
+    async with connect(server.url(), additional_headers=headers) as ws:
+        await send(ws, setup_frame(sessionResumption={"handle": handle}))
+        with pytest.raises(ConnectionClosed) as closed:
+            await recv(ws)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1011
+    server.links[0].lingers_until = 0.0  # the server notices
+    async with session(server, sessionResumption={"handle": handle}):
+        pass
+    assert server.links[2].resumed_from == handle
+    assert server.violations == []  # the client could not know

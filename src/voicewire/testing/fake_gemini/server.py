@@ -49,6 +49,7 @@ import asyncio
 import json
 import logging
 import ssl as ssl_module
+import time
 from http import HTTPStatus
 from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
@@ -251,10 +252,13 @@ class FakeGeminiServer(InputHandlers, Served):
 
             link.deadline = loop.call_later(seconds, expire)
 
-    async def drop_connections(self) -> None:
-        """Cut every live link without a close frame (the client sees 1006)."""
+    async def drop_connections(self, linger: float = 0.0) -> None:
+        """Cut every live link without a close frame (the client sees 1006). With ``linger``,
+        the server takes each for open that many seconds more, as a server that has not noticed
+        the drop yet: resuming its session meanwhile is refused with 1011."""
         for link in self.live_links():
             link.closed = True
+            link.lingers_until = time.monotonic() + linger
             link.ws.transport.abort()
         await self._notify()
 
@@ -396,7 +400,8 @@ class FakeGeminiServer(InputHandlers, Served):
                 return
             session, mark = found
             if session.live_link is not None:
-                self.violations.append("setup: resumed while the session's socket is still open")
+                if not session.live_link.closed:  # the client's own socket: its mistake
+                    self.violations.append("setup: resumed while the session's socket is open")
                 await self._close(link, 1011, "The service is currently unavailable.")
                 return
             if model != session.model:

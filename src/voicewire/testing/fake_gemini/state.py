@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -117,7 +118,7 @@ class GeminiSession:
     def live_link(self) -> GeminiLink | None:
         """The link currently carrying the session, if one is open."""
         for link in reversed(self.links):
-            if not link.closed:
+            if not link.closed or link.lingers_until > time.monotonic():
                 return link
         return None
 
@@ -147,6 +148,8 @@ class GeminiLink:
         casing: field names that were not camelCase, per frame (empty entries omitted).
         session: the session it carries, once ``setup`` arrived.
         resumed_from: the handle ``setup.sessionResumption.handle`` named, if any.
+        lingers_until: after a drop, the ``time.monotonic()`` until which the server still
+            takes the socket for open (it has not noticed the drop yet).
     """
 
     ws: ServerConnection
@@ -164,6 +167,7 @@ class GeminiLink:
     task: asyncio.Task[None] | None = None
     realtime_started: bool = False
     closed: bool = False
+    lingers_until: float = 0.0
     deadline: asyncio.TimerHandle | None = None
     outbox: asyncio.Queue[tuple[float, str | bytes]] | None = None
     writer: asyncio.Task[None] | None = None
