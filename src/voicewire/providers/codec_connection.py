@@ -252,6 +252,9 @@ class CodecConnection(StreamConnection):
                     raw = await self._recv_or_idle(quiet)
                     if raw is None:
                         continue
+                elif self._receiving is not None:  # a receive begun while idle waits: finish it
+                    raw = await self._receiving
+                    self._receiving = None
                 else:
                     raw = await self._socket.recv()
             except asyncio.CancelledError:

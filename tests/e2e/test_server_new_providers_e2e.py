@@ -1,0 +1,267 @@
+"""A browser or an OpenAI client talking to a Gemini- or ElevenLabs-backed agent.
+
+The voicewire server (``create_app`` on uvicorn, 127.0.0.1) backed by ``gemini.realtime`` pointed
+at :class:`~voicewire.testing.FakeGeminiServer`, or by ``elevenlabs.realtime`` pointed at
+:class:`~voicewire.testing.FakeElevenLabsServer`; a raw WebSocket client speaking the OpenAI GA
+protocol (every frame it gets checked strictly against the ``openai`` package's types) does what
+a browser does: a typed turn (``conversation.item.create`` + ``response.create``), a turn that
+runs the agent's tool on the server, and a barge-in (speech over the answer, then the
+``conversation.item.truncate`` of what it played). No error event, the session's history as the
+user heard it, and no frame the provider's fake finds invalid. ``RealtimeClient`` goes through
+the same server too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from tests.server.conftest import (
+    WEATHER_CALLS,
+    RawClient,
+    Served,
+    get_weather,
+    raw_client,
+    serve,
+    user_text,
+)
+from voicewire import RealtimeAgent, RealtimeClient
+from voicewire.protocol import (
+    AudioPart,
+    MessageItem,
+    RealtimeModel,
+    SessionConfig,
+    TextPart,
+    TranscriptionConfig,
+)
+from voicewire.server import create_app
+from voicewire.session import RealtimeSession
+from voicewire.testing import AudioReply, Script, ToolCallReply, silence, tone
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def _agent() -> RealtimeAgent:
+    WEATHER_CALLS.clear()
+    return RealtimeAgent(
+        id="concierge", name="Concierge", instructions="Be brief.", tools=[get_weather]
+    )
+
+
+def _script(script: Script) -> None:
+    script.default = AudioReply("Hello from the model.", duration_ms=400)
+    script.on(
+        "weather",
+        ToolCallReply(
+            "get_weather",
+            {"city": "Paris"},
+            then=AudioReply("It is sunny in Paris.", duration_ms=400),
+        ),
+    )
+    script.on("story", AudioReply("A very long story.", duration_ms=4000, pace=0.02))
+    script.input_transcript = "stop please"
+
+
+@dataclass
+class Backend:
+    """A provider's fake server and the model pointed at it."""
+
+    name: str
+    server: Any
+    model: RealtimeModel
+
+    def problems(self) -> list[str]:
+        found: list[str] = list(self.server.violations)
+        found += list(getattr(self.server, "own_problems", []))
+        return found
+
+
+@asynccontextmanager
+async def gemini_backend() -> AsyncIterator[Backend]:
+    from voicewire.providers import gemini
+    from voicewire.testing import FakeGeminiServer
+
+    async with FakeGeminiServer(api_key="g-test") as server:
+        _script(server.script)
+        yield Backend("gemini", server, gemini.realtime(api_key="g-test", base_url=server.base_url))
+
+
+@asynccontextmanager
+async def elevenlabs_backend() -> AsyncIterator[Backend]:
+    from voicewire.providers import elevenlabs
+    from voicewire.testing import FakeElevenLabsServer
+    from voicewire.testing.fake_elevenlabs import AgentConfig
+
+    # The agent as configured at ElevenLabs: its client tool declared, its prompt overridable
+    # (the voicewire agent's instructions are sent as that override).
+    agent = AgentConfig(
+        client_tools=frozenset({"get_weather"}),
+        enabled_overrides=frozenset({"agent.prompt.prompt"}),
+    )
+    async with FakeElevenLabsServer(agent_id="agent_x", api_key="xi-test", agent=agent) as server:
+        _script(server.script)
+        model = elevenlabs.realtime("agent_x", api_key="xi-test", base_url=server.base_url)
+        yield Backend("elevenlabs", server, model)
+
+
+BACKENDS: dict[str, Callable[[], Any]] = {
+    "gemini": gemini_backend,
+    "elevenlabs": elevenlabs_backend,
+}
+
+
+@pytest.fixture(params=list(BACKENDS))
+async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Backend]:
+    async with BACKENDS[request.param]() as running:
+        yield running
+
+
+def _app(backend: Backend) -> Any:
+    """The server, asking its model to transcribe the user (as an app that shows a transcript
+    does): without it Gemini says nothing of what the user said."""
+    config = SessionConfig(transcription=TranscriptionConfig())
+    return create_app(_agent(), backend.model, session_config=config)
+
+
+def _session(served: Served) -> RealtimeSession:
+    [relay] = served.server.relays
+    return relay.session
+
+
+def _text_of(item: Any) -> str:
+    assert isinstance(item, MessageItem)
+    return "".join(
+        part.text if isinstance(part, TextPart) else part.transcript or ""
+        for part in item.content
+        if isinstance(part, TextPart | AudioPart)
+    )
+
+
+async def _answer(client: RawClient) -> str:
+    """The next answer's words (``response.output_audio_transcript.done``). Not its
+    ``response.done``: ElevenLabs never says when the agent has finished, so an answer stays open
+    until the user takes the next turn."""
+    [*_, done] = await client.until("response.output_audio_transcript.done", timeout=15)
+    text: str = done["transcript"]
+    return text
+
+
+async def _typed_turn(client: RawClient, text: str) -> str:
+    """What a browser does for a typed message; the answer's words."""
+    await client.send(user_text(text))
+    await client.send({"type": "response.create"})
+    return await _answer(client)
+
+
+async def _speak(client: RawClient, audio: bytes, chunk: int = 960) -> None:
+    """Stream 24 kHz PCM16 ``audio`` as 20 ms appends (as a browser's microphone does)."""
+    for start in range(0, len(audio), chunk):
+        piece = base64.b64encode(audio[start : start + chunk]).decode()
+        await client.send({"type": "input_audio_buffer.append", "audio": piece})
+        await asyncio.sleep(0.005)
+
+
+async def test_a_typed_turn_and_a_tool_call(backend: Backend) -> None:
+    async with serve(_app(backend)) as served:
+        async with raw_client(served) as client:
+            hello = await _typed_turn(client, "Hello?")
+            # The user reads the answer before typing again: the model's link idles a while
+            # (ElevenLabs: the connection lets out the end of the resampled audio, then reads on).
+            await asyncio.sleep(0.5)
+            weather = await _typed_turn(client, "What is the weather in Paris?")
+            last = await _typed_turn(client, "Thanks!")
+            history = [
+                (item.role, _text_of(item))
+                for item in _session(served).history.items
+                if isinstance(item, MessageItem)
+            ]
+        await served.wait_idle()
+    assert "error" not in client.types(), [f for f in client.frames if f["type"] == "error"]
+    assert hello == last == "Hello from the model."
+    assert WEATHER_CALLS == ["Paris"]
+    assert weather == "It is sunny in Paris."
+    done = [f["response"]["status"] for f in client.frames if f["type"] == "response.done"]
+    assert done[:2] == ["completed", "completed"]
+    # The tool ran on the server: the client never sees a function call or its output.
+    shown = [f["item"]["type"] for f in client.frames if f["type"] == "conversation.item.added"]
+    assert set(shown) == {"message"}
+    assert history == [
+        ("user", "Hello?"),
+        ("assistant", "Hello from the model."),
+        ("user", "What is the weather in Paris?"),
+        ("assistant", "It is sunny in Paris."),
+        ("user", "Thanks!"),
+        ("assistant", "Hello from the model."),
+    ]
+    assert backend.problems() == []
+
+
+async def test_a_barge_in_with_a_truncate(backend: Backend) -> None:
+    async with serve(_app(backend)) as served:
+        async with raw_client(served) as client:
+            await client.send(user_text("Tell me a story."))
+            await client.send({"type": "response.create"})
+            [*_, first] = await client.until("response.output_audio.delta", timeout=15)
+            item_id = first["item_id"]
+            speaking = asyncio.create_task(_speak(client, tone(400, amplitude=0.4) + silence(900)))
+            await client.until("input_audio_buffer.speech_started", timeout=15)
+            # The browser stops playing and says how much the user heard.
+            await client.send(
+                {
+                    "type": "conversation.item.truncate",
+                    "item_id": item_id,
+                    "content_index": 0,
+                    "audio_end_ms": 120,
+                }
+            )
+            frames = await client.until("conversation.item.truncated", timeout=15)
+            await speaking
+            answer = await _answer(client)  # to what the user said over the story
+            session = _session(served)
+            cut_at = session.history.truncated_at.get(item_id)
+            heard = [
+                _text_of(item)
+                for item in session.history.items
+                if isinstance(item, MessageItem) and item.role == "user"
+            ]
+        await served.wait_idle()
+    assert "error" not in client.types(), [f for f in client.frames if f["type"] == "error"]
+    truncated = frames[-1]
+    assert (truncated["item_id"], truncated["audio_end_ms"]) == (item_id, 120)
+    assert cut_at == 120
+    assert heard == ["Tell me a story.", "stop please"]
+    assert answer == "Hello from the model."
+    [story] = [f for f in client.frames if f["type"] == "response.done"][:1]
+    assert story["response"]["status"] == "cancelled"
+    assert backend.problems() == []
+
+
+async def test_realtime_client_through_the_server(backend: Backend) -> None:
+    from voicewire.providers import openai
+
+    async with serve(_app(backend)) as served:
+        # The app's RealtimeClient, its model the voicewire server (an OpenAI-protocol endpoint).
+        upstream = openai.realtime(base_url=f"ws://127.0.0.1:{served.port}/v1")
+        client = RealtimeClient(RealtimeAgent(id="app", name="App", instructions=""), upstream)
+        said: list[str] = []
+        done = asyncio.Event()
+
+        def note(event: Any) -> None:
+            if event.kind == "transcript.output":
+                said.append(event.text)
+                done.set()
+
+        client.on("transcript.output", note)
+        await client.connect(served.server.tokens.issue())
+        client.send_message("Hello?")
+        await asyncio.wait_for(done.wait(), 15)
+        await client.disconnect()
+        await served.wait_idle()
+    assert said == ["Hello from the model."]
+    assert backend.problems() == []
