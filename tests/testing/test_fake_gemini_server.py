@@ -532,3 +532,31 @@ async def test_a_lingering_drop_refuses_a_resume_until_noticed(server: FakeGemin
         pass
     assert server.links[2].resumed_from == handle
     assert server.violations == []  # the client could not know
+
+
+@pytest.mark.parametrize(
+    ("raw", "violation"),
+    [
+        ("{not json", "<frame>: not JSON"),
+        ("[1, 2]", "<frame>: not a JSON object"),
+        (b"\xff\xfe", "<frame>: not JSON"),
+        (json.dumps(setup_frame()), "setup: sent twice on one socket"),
+    ],
+)
+async def test_hostile_frames_are_closed_1007_and_recorded(
+    server: FakeGeminiServer, raw: str | bytes, violation: str
+) -> None:
+    async with session(server) as ws:
+        await ws.send(raw)
+        with pytest.raises(ConnectionClosed) as closed:
+            await recv(ws)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1007
+    assert server.violations == [violation]
+
+
+async def test_binary_json_frames_are_taken_like_text(server: FakeGeminiServer) -> None:
+    server.script.default = TextReply("ok")
+    async with session(server) as ws:
+        await ws.send(json.dumps({"realtimeInput": {"text": "hi"}}).encode())
+        frames = await recv_until(ws, turn_complete)
+    assert frames and server.violations == []

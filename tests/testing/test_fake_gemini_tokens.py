@@ -3,6 +3,7 @@ constrained endpoint, uses spent per new session (and per resumption when asked 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from datetime import UTC, datetime, timedelta
@@ -158,3 +159,15 @@ async def test_a_locked_setup_overrides_the_clients() -> None:
         await first(ws)
         await ws.close()
         assert server.session.setup["systemInstruction"] == {"parts": [{"text": "Locked."}]}
+
+
+async def test_a_session_ends_when_its_token_expires() -> None:
+    async with FakeGeminiServer() as server:
+        name = (await mint(server, {"expireTime": later(seconds=0.5)})).json()["name"]
+        ws = await open_with(server, name)
+        assert await first(ws) == {"setupComplete": {}}
+        while not server.tokens.expired(name):
+            await asyncio.sleep(0.05)
+        await ws.send(json.dumps({"realtimeInput": {"text": "still there?"}}))
+        code, reason = await closed_code(ws)
+    assert (code, reason) == (1008, "The ephemeral token has expired.")
