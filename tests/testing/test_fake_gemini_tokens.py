@@ -166,8 +166,9 @@ async def test_a_session_ends_when_its_token_expires() -> None:
         name = (await mint(server, {"expireTime": later(seconds=0.5)})).json()["name"]
         ws = await open_with(server, name)
         assert await first(ws) == {"setupComplete": {}}
-        while not server.tokens.expired(name):
-            await asyncio.sleep(0.05)
+        left = server.tokens.tokens[name].expire_time - datetime.now(UTC)
+        await asyncio.sleep(left.total_seconds() + 0.05)  # until the token's expireTime
+        assert server.tokens.expired(name)
         await ws.send(json.dumps({"realtimeInput": {"text": "still there?"}}))
         code, reason = await closed_code(ws)
     assert (code, reason) == (1008, "The ephemeral token has expired.")
