@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import itertools
 import json
-import logging
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -22,8 +21,6 @@ from ..script import Script
 from .state import Frame, GeminiLink, GeminiSession, get_field
 
 __all__ = ["INVALID_ARGUMENT", "GeminiBase"]
-
-_logger = logging.getLogger("voicewire.testing.fake_gemini")
 
 _DRAIN_TIMEOUT_S = 5.0
 

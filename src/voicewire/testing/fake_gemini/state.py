@@ -164,7 +164,6 @@ class GeminiLink:
     in_activity: bool = False
     activity_ms: float = 0.0
     turn: ModelTurn | None = None
-    task: asyncio.Task[None] | None = None
     realtime_started: bool = False
     closed: bool = False
     lingers_until: float = 0.0

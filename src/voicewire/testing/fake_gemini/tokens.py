@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
@@ -180,8 +179,3 @@ def _error(status: HTTPStatus, message: str) -> tuple[HTTPStatus, dict[str, Any]
 def rest_error(status: HTTPStatus, message: str) -> tuple[HTTPStatus, dict[str, Any]]:
     """A REST error in Google's shape."""
     return _error(status, message)
-
-
-def body_of(mapping: Mapping[str, Any]) -> bytes:
-    """A JSON body as bytes."""
-    return json.dumps(mapping).encode()

@@ -63,7 +63,7 @@ class TurnHandlers(GeminiBase):
         else:
             turn.run = ResponseRun(self._new_id("turn"))
             fresh = False
-        turn.run.task = link.task = self._spawn(self._run_turn(link, turn, reply, fresh))
+        turn.run.task = self._spawn(self._run_turn(link, turn, reply, fresh))
 
     def _reply_for_text(self, link: GeminiLink) -> Reply:
         session = link.session
