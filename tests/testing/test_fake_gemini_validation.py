@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import sys
 from typing import Any
 
 import pytest
@@ -306,3 +307,19 @@ def test_server_casing_can_be_relaxed() -> None:
     assert (
         validate_gemini_server({"server_content": {"turn_complete": True}}, camel_case=False) == []
     )
+
+
+def test_without_google_genai_the_error_says_how_to_get_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from voicewire.testing import gemini_validation
+
+    gemini_validation._types.cache_clear()
+    monkeypatch.setitem(sys.modules, "google.genai", None)  # as if not installed
+    try:
+        with pytest.raises(RuntimeError, match="pip install google-genai"):
+            validate_gemini_client({"setup": {"model": "models/m"}})
+    finally:
+        monkeypatch.undo()
+        gemini_validation._types.cache_clear()
+    assert validate_gemini_client({"setup": {"model": "models/m"}}) == []

@@ -85,7 +85,7 @@ def _camel(name: str) -> str:
 def _types() -> Any:
     try:
         from google.genai import types
-    except ImportError as exc:  # pragma: no cover - the test extras install it
+    except ImportError as exc:
         raise RuntimeError(
             "Gemini wire validation needs the 'google-genai' package (a test dependency): "
             "pip install google-genai"
