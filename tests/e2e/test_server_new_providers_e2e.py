@@ -159,6 +159,21 @@ async def _typed_turn(client: RawClient, text: str) -> str:
     return await _answer(client)
 
 
+def _check_transcripts(frames: list[dict[str, Any]]) -> None:
+    """Each answer's transcript deltas add up to its done transcript, and none follows it (a
+    browser appends every delta to what it shows)."""
+    deltas: dict[str, str] = {}
+    finished: dict[str, str] = {}
+    for frame in frames:
+        item = frame.get("item_id", "")
+        if frame["type"] == "response.output_audio_transcript.delta":
+            assert item not in finished, f"a transcript delta of {item} after its done"
+            deltas[item] = deltas.get(item, "") + frame["delta"]
+        elif frame["type"] == "response.output_audio_transcript.done":
+            finished[item] = frame["transcript"]
+    assert finished and all(deltas.get(item) == text for item, text in finished.items())
+
+
 async def _speak(client: RawClient, audio: bytes, chunk: int = 960) -> None:
     """Stream 24 kHz PCM16 ``audio`` as 20 ms appends (as a browser's microphone does)."""
     for start in range(0, len(audio), chunk):
@@ -186,8 +201,10 @@ async def test_a_typed_turn_and_a_tool_call(backend: Backend) -> None:
     assert hello == last == "Hello from the model."
     assert WEATHER_CALLS == ["Paris"]
     assert weather == "It is sunny in Paris."
-    done = [f["response"]["status"] for f in client.frames if f["type"] == "response.done"]
-    assert done[:2] == ["completed", "completed"]
+    done = [f["response"] for f in client.frames if f["type"] == "response.done"]
+    assert [d["status"] for d in done[:2]] == ["completed", "completed"]
+    assert [d["output"][0]["content"][0]["transcript"] for d in done[:2]] == [hello, weather]
+    _check_transcripts(client.frames)
     # The tool ran on the server: the client never sees a function call or its output.
     shown = [f["item"]["type"] for f in client.frames if f["type"] == "conversation.item.added"]
     assert set(shown) == {"message"}

@@ -199,6 +199,8 @@ class Turns:
             return events
         response, item = self._current_item(events)
         item.streamed.append(text)
+        if item.text is not None:
+            return events  # agent_response told the whole text already: no delta after its done
         delta = TextOutputDelta if self.text_only else TranscriptOutputDelta
         events.append(delta(response.id, item.id, text))
         return events
