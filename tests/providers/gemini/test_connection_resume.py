@@ -17,6 +17,7 @@ from voicewire.protocol import (
     AudioInputAppend,
     ConfigurationError,
     ConnectOptions,
+    HandshakeError,
     ResumeConfig,
     ServerEvent,
     SessionConfig,
@@ -379,3 +380,18 @@ async def test_a_refused_handle_is_not_retried() -> None:
         [error] = recorder.errors()
         assert error.code == "invalid_argument" and "unknown handle" in error.message
         assert len(server.peers) == 2  # one resumption tried, not retried after 1007
+
+
+async def test_a_silent_server_fails_connect_clearly() -> None:
+    async def handler(peer: Peer) -> None:
+        await peer.recv()  # the setup, never answered
+        await peer.pump()
+
+    async with RawGemini(handler) as server:
+        model = gemini.realtime(
+            api_key="g-test",
+            base_url=server.base_url,
+            resume_policy=ResumePolicy(setup_timeout=0.2),
+        )
+        with pytest.raises(HandshakeError, match="did not answer setup"):
+            await model.connect()

@@ -39,6 +39,7 @@ from typing import Any
 from ...protocol import (
     ClientEvent,
     ConnectionClosedError,
+    HandshakeError,
     ProtocolError,
     ResponseCreated,
     ResponseDone,
@@ -187,7 +188,7 @@ class GeminiConnection(StreamConnection):
                         self._dispatch(decoded)
         except TimeoutError:
             await self._close_quietly(socket)
-            raise ConnectionError(
+            raise HandshakeError(
                 f"gemini did not answer setup within {self._policy.setup_timeout:g} s"
             ) from None
         except ProtocolError:
