@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from voicewire import RealtimeAgent, RealtimeSession, SessionConfig, TranscriptionConfig
+from voicewire import RealtimeAgent, RealtimeSession, SessionConfig, TranscriptionConfig, tool
 from voicewire.channels import WavChannel
 from voicewire.channels.wav import write_wav
 from voicewire.protocol import AudioFormat, ConnectOptions, TransportStatus
@@ -323,4 +324,35 @@ async def test_a_drop_the_server_has_not_noticed_yet_resumes_after_a_retry(
     assert len(server.sessions) == 1
     said = [t["parts"][0]["text"] for t in server.conversation]
     assert said == ["remember blue", "noted", "and red", "noted"]
+    assert server.violations == []
+
+
+@tool
+async def slow_lookup(query: str) -> str:
+    """Look something up (slowly)."""
+    await asyncio.sleep(30)
+    return f"found {query}"
+
+
+async def test_speaking_over_a_tool_call_withdraws_it(server: FakeGeminiServer) -> None:
+    """Gemini withdraws a call the user talked over (``toolCallCancellation``): the session
+    cancels the running tool and the user's new turn is answered."""
+    server.script.on("look", ToolCallReply("slow_lookup", {"query": "flights"}))
+    server.script.default = AudioReply("Okay, what else?", duration_ms=200)
+    server.script.input_transcript = "never mind"
+    agent = RealtimeAgent(id="slow", name="Slow", instructions="Be brief.", tools=[slow_lookup])
+    model = gemini.realtime(api_key="g-test", base_url=server.base_url)
+    async with RealtimeSession(agent, model=model) as session:
+        session.send_message("look up flights")
+        await until(session, "tool.call")
+        speech = tone(300, sample_rate=24000, amplitude=0.4) + bytes(600 * 48)
+        for start in range(0, len(speech), 960):
+            session.send_audio(speech[start : start + 960])
+        events = await until(session, "transcript.output")
+    call_id = next(f for f in server.sent if "toolCall" in f)["toolCall"]["functionCalls"][0]["id"]
+    assert {"toolCallCancellation": {"ids": [call_id]}} in server.sent
+    assert [e.call_id for e in events if e.kind == "tool.cancelled"] == [call_id]  # type: ignore[union-attr]
+    assert texts(events, "transcript.output") == ["Okay, what else?"]
+    found = [f for f in server.received if "toolResponse" in f and "found" in json.dumps(f)]
+    assert found == []  # the tool never finished
     assert server.violations == []
