@@ -292,6 +292,33 @@ async def test_a_browser_typing_over_an_answer(backend: Backend) -> None:
     assert backend.problems() == []
 
 
+async def test_the_openai_package_client_through_the_server(backend: Backend) -> None:
+    from openai import AsyncOpenAI
+
+    async with serve(_app(backend)) as served:
+        client = AsyncOpenAI(base_url=f"{served.http}/v1", api_key=served.token(), max_retries=0)
+        types: list[str] = []
+        async with client.realtime.connect(model="gpt-realtime") as connection:
+            await connection.conversation.item.create(
+                item={
+                    "type": "message",
+                    "role": "user",
+                    "content": [{"type": "input_text", "text": "What is the weather?"}],
+                }
+            )
+            await connection.response.create()
+            async with asyncio.timeout(15):
+                async for event in connection:  # the SDK's own parsing of every event
+                    types.append(event.type)
+                    if event.type == "response.output_audio_transcript.done":
+                        said = event.transcript
+                        break
+        await served.wait_idle()
+    assert said == "It is sunny in Paris."
+    assert "error" not in types and WEATHER_CALLS == ["Paris"]
+    assert backend.problems() == []
+
+
 async def test_realtime_client_through_the_server(backend: Backend) -> None:
     from voicewire.providers import openai
 
