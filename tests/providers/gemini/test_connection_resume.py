@@ -395,3 +395,46 @@ async def test_a_silent_server_fails_connect_clearly() -> None:
         )
         with pytest.raises(HandshakeError, match="did not answer setup"):
             await model.connect()
+
+
+async def test_a_socket_whose_sends_fail_at_once_is_replaced_without_spinning() -> None:
+    """A send that fails without ever yielding (a closed socket) must not make the writer retry
+    the same socket in a loop that starves the event loop: the link is replaced."""
+    from websockets.asyncio.client import connect as ws_connect
+
+    failing: list[bool] = []
+
+    async def factory(url: str, subprotocols: Any, headers: Any) -> Any:
+        ws = await ws_connect(url, additional_headers=dict(headers), ping_interval=None)
+        index = len(failing)
+        failing.append(False)
+
+        class Socket:
+            async def send(self, message: str, /) -> None:
+                if failing[index]:
+                    raise ConnectionError("broken pipe")
+                await ws.send(message)
+
+            async def recv(self) -> str | bytes:
+                return await ws.recv()
+
+            async def close(self, code: int = 1000, reason: str = "") -> None:
+                await ws.close(code, reason)
+
+        return Socket()
+
+    async def handler(peer: Peer) -> None:
+        await peer.handshake()
+        if len(server.peers) == 1:
+            await peer.send({"sessionResumptionUpdate": {"newHandle": "h-1", "resumable": True}})
+        await peer.pump()
+
+    async with RawGemini(handler) as server:
+        connection = await connect(server, websocket=factory)
+        await until(lambda: connection.resume_handle == "h-1")
+        failing[0] = True
+        await stream(connection, range(5))
+        await until(received_audio(server, 1, 5))
+        assert indices(server.peers[1].received) == [0, 1, 2, 3, 4]
+        assert connection.resumptions == 1
+        await connection.close()

@@ -405,9 +405,12 @@ class GeminiConnection(StreamConnection):
             return
         if self._replacing:
             return
+        log.info("gemini: %s; resuming the session", outcome.error.message)
+        # At once, not when the task first runs: the writer must stop trying this socket now.
+        self._replacing = True
+        self._ready.clear()
         if self._switch is not None:  # a goAway handover still waiting: resume now instead
             self._switch.cancel()
-        log.info("gemini: %s; resuming the session", outcome.error.message)
         self._switch = asyncio.create_task(
             self._replace(attempts=self._policy.attempts), name="gemini-resume"
         )
