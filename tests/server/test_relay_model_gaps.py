@@ -244,6 +244,20 @@ async def test_response_create_with_nothing_to_answer_or_with_settings_is_refuse
     assert refused(limited) == []
 
 
+async def test_response_create_during_an_answer_with_nothing_new_is_openais_error(
+    agent: RealtimeAgent, limited: AutoReplyModel
+) -> None:
+    async with serve(create_app(agent, limited)) as served, raw_client(served) as client:
+        await spoken_answer(client)
+        await client.send({"type": "response.create", "event_id": "evt_again"})
+        [*_, error] = await client.until("error")
+        [*_, done] = await client.until("response.done")
+    assert error["error"]["code"] == "conversation_already_has_active_response"
+    assert error["error"]["event_id"] == "evt_again"
+    assert done["response"]["status"] == "completed"
+    assert refused(limited) == []
+
+
 async def test_response_cancel_is_refused_unless_the_model_is_stopping_anyway(
     agent: RealtimeAgent, limited: AutoReplyModel
 ) -> None:

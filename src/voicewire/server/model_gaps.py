@@ -15,10 +15,12 @@ client event, model lacks it     what the server does
                                  and answers ``conversation.item.truncated``, as OpenAI would. The
                                  model cut its own context when the user spoke over it.
 ``response.create``              accepted when a user turn (a typed item, committed speech) came
-                                 since the last ``response.create``, or a response is under way:
-                                 the model answers each turn by itself, and that answer is the
-                                 response the client sees. Refused otherwise (nothing to answer),
-                                 and always with per-response settings, which it cannot take.
+                                 since the last ``response.create``: the model answers each turn
+                                 by itself, and that answer is the response the client sees.
+                                 With a response under way and nothing new, OpenAI's
+                                 ``conversation_already_has_active_response``. Refused otherwise
+                                 (nothing to answer), and always with per-response settings,
+                                 which it cannot take.
 ``response.cancel``              accepted when the response is already being stopped by the
                                  model: the user spoke over it (``speech_started``), it was
                                  interrupted, or the client added a user item since it started
@@ -211,9 +213,18 @@ class ModelGaps:
         raise self.refusal(event)  # item.delete, and the cases above that cannot be honoured
 
     def _may_create(self, event: ResponseCreate) -> bool:
+        """Whether the model's own answer is the response asked for (raises OpenAI's error when
+        one is under way and nothing new is to be answered, as OpenAI would)."""
         if event.config is not None and any(v is not None for v in astuple(event.config)):
             return False  # per-response settings: the model's own answer cannot honour them
-        return self._turn_unclaimed or self.encoder.current_response_id is not None
+        current = self.encoder.current_response_id
+        if current is not None and not self._turn_unclaimed:
+            raise RealtimeError(
+                f"Conversation already has an active response in progress: {current}. Wait "
+                "until the response is finished before creating a new one.",
+                code="conversation_already_has_active_response",
+            )
+        return self._turn_unclaimed
 
     def _manual(self) -> bool:
         turn = self.session.config.turn_detection
