@@ -474,3 +474,44 @@ def test_a_manual_turn_without_transcription_has_no_empty_transcript() -> None:
     events = feed(dec, audio(pcm(20)), content(turnComplete=True))
     assert "transcript.input" not in kinds(events)
     assert kinds(events)[:2] == ["audio.input.committed", "item.created"]
+
+
+def test_speech_that_pauses_and_goes_on_is_one_user_turn() -> None:
+    dec = decoder()
+    start = {"voiceActivity": {"voiceActivityType": "ACTIVITY_START"}}
+    end = {"voiceActivity": {"voiceActivityType": "ACTIVITY_END"}}
+    events = feed(
+        dec,
+        start,
+        end,
+        content(inputTranscription={"text": "well"}),
+        start,
+        end,
+        content(inputTranscription={"text": " yes", "finished": True}),
+        content(inputTranscription={"text": "next"}),
+    )
+    created = [e for e in events if isinstance(e, ItemCreated)]
+    speech = [e for e in events if isinstance(e, SpeechStarted | SpeechStopped)]
+    assert len(speech) == 4 and {e.item_id for e in speech} == {created[0].item.id}
+    final = next(e for e in events if isinstance(e, TranscriptInput))
+    assert final.text == "well yes" and final.item_id == created[0].item.id
+    # the words after the finished turn are a new item, never an id seen before
+    assert len(created) == 2 and created[1].item.id != created[0].item.id
+    assert created[1].previous_item_id == created[0].item.id
+
+
+def test_speech_over_an_answer_is_a_new_turn() -> None:
+    dec = decoder()
+    feed(dec, content(inputTranscription={"text": "question", "finished": True}))
+    events = feed(
+        dec,
+        audio(pcm(20)),
+        {"voiceActivity": {"voiceActivityType": "ACTIVITY_START"}},
+        content(interrupted=True),
+        {"voiceActivity": {"voiceActivityType": "ACTIVITY_END"}},
+    )
+    started = next(e for e in events if isinstance(e, SpeechStarted))
+    committed = next(e for e in events if isinstance(e, AudioInputCommitted))
+    assistant = next(e for e in events if isinstance(e, ItemCreated))
+    assert started.item_id == committed.item_id != assistant.item.id
+    assert committed.previous_item_id == assistant.item.id

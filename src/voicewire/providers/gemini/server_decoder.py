@@ -198,14 +198,18 @@ class GeminiServerDecoder:
     def _voice_activity(self, value: object, out: list[Decoded]) -> None:
         activity = as_object(value, "voiceActivity")
         kind = optional_str(activity.get("voiceActivityType"), "voiceActivity.voiceActivityType")
+        user = self._user if self._response is None else None  # a turn not yet answered
         if kind == "ACTIVITY_START":
-            self._speech_item = self.turns.new_id("item")
+            # Speech again before the answer began: the same turn goes on.
+            self._speech_item = user.item_id if user is not None else self.turns.new_id("item")
             out.append(SpeechStarted(self._speech_item))
         elif kind == "ACTIVITY_END":
-            item_id = self._speech_item or self.turns.new_id("item")
+            item_id = self._speech_item or (user.item_id if user else self.turns.new_id("item"))
             out.append(SpeechStopped(item_id))
-            self._speech_item = item_id
-            self._user_item(out)
+            if self._user is None:
+                self._speech_item = item_id
+                self._user_item(out)
+            self._speech_item = None
         else:
             log.debug("gemini voiceActivity of unknown type %r ignored", kind)
 
