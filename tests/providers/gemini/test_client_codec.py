@@ -275,3 +275,15 @@ def test_frames_are_plain_json() -> None:
     encoded = codec().encode(ItemCreate(user_text("é ✓", "u")))
     assert encoded is not None
     assert json.loads(json.dumps(encoded.frames)) == encoded.frames
+
+
+def test_a_result_for_a_call_gemini_cancelled_is_not_sent() -> None:
+    encoder = codec()
+    encoder.turns.withdrawn.add("call_1")
+    encoded = encoder.encode(ToolResult("call_1", "late", "lookup"))
+    assert encoded is not None and encoded.frames == []
+    ack = encoded.acks[0]
+    assert isinstance(ack, ItemCreated) and isinstance(ack.item, ToolResultItem)
+    assert ack.item.call_id == "call_1"  # the session's ledger is answered all the same
+    assert not encoder.turns.answer_pending and not encoder.turns.withdrawn
+    assert frames(encoder.encode(ToolResult("call_2", "{}", "lookup")))  # others still go

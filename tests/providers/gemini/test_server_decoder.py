@@ -333,6 +333,7 @@ def test_tool_calls_end_their_response_and_cancellations_name_each_call() -> Non
     assert isinstance(item.item, ToolCallItem) and item.item.call_id == "c1"
     assert events[6] == ToolCancelled("c1") and events[7] == ToolCancelled("c2")
     assert dec.turns.call_names == {"c1": "get_weather", "c2": "get_time"}
+    assert dec.turns.withdrawn == {"c1", "c2"}
     # What the model says after the results is a new response.
     after = feed(dec, audio(pcm(20)), content(turnComplete=True))
     assert kinds(after)[0] == "response.created"

@@ -4,6 +4,7 @@ Google's documentation and google-genai's types, independently of this codec."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -208,4 +209,35 @@ async def test_a_31_model_gets_text_as_realtime_input() -> None:
         sent = [f for f in server.received if "setup" not in f]
         assert all("clientContent" not in f for f in sent)
         assert {"realtimeInput": {"text": "hello"}} in sent
+        clean(server)
+
+
+async def test_a_call_gemini_withdraws_gets_no_late_result() -> None:
+    finished = asyncio.Event()
+
+    @tool
+    async def slow_lookup(query: str) -> str:
+        """Look something up, slowly."""
+        await asyncio.sleep(0.5)
+        finished.set()
+        return "found"
+
+    agent = RealtimeAgent(
+        id="slow", name="Slow", instructions="Look things up.", tools=[slow_lookup]
+    )
+    async with FakeGeminiServer(api_key="g-test") as server:
+        server.script.on("look", ToolCallReply("slow_lookup", {"query": "x"}))
+        server.script.hear("never mind")
+        model = gemini.realtime(api_key="g-test", base_url=server.base_url)
+        async with RealtimeSession(
+            agent, model=model, reconnect=ReconnectPolicy(attempts=0)
+        ) as session:
+            session.send_message("look it up")
+            events = await until(session, "tool.call")
+            await speak(session, 300, 600)
+            events += await until(session, "tool.cancelled")
+            await finished.wait()
+            await asyncio.sleep(0.1)  # the tool's result would be written now
+        assert "tool.cancelled" in kinds(events)
+        assert not any("toolResponse" in f for f in server.received)
         clean(server)

@@ -22,7 +22,8 @@ Mapping (Gemini 2.5 / 3.x where they differ):
   tool result, 3.x text), since Gemini answers those by itself.
 * ``tool.result`` → ``toolResponse.functionResponses[{id, name, response}]``; ``response`` is a
   JSON object (Gemini closes the socket with 1007 otherwise): an object output as is, anything
-  else as ``{"output": ...}``, errors as ``{"error": ...}``.
+  else as ``{"output": ...}``, errors as ``{"error": ...}``. The result of a call Gemini
+  cancelled (``toolCallCancellation``) is not sent: the model no longer waits for it.
 * ``audio.input.clear``, ``item.delete``, ``item.truncate``, ``response.cancel`` and a changed
   ``session.update`` have no Gemini message: ``encode`` returns ``None`` (the capabilities say so).
 """
@@ -178,13 +179,15 @@ class GeminiClientCodec:
 
     def _tool_result(self, event: ToolResult) -> Encoded:
         name = event.name or self.turns.call_names.get(event.call_id)
-        response = function_response(event.call_id, name, event.output, is_error=event.is_error)
-        self.turns.answer_pending = True  # the model goes on by itself after a tool response
         item = ToolResultItem(self.turns.new_id("item"), event.call_id, event.output, name)
         previous, self.turns.last_item_id = self.turns.last_item_id, item.id
-        return Encoded(
-            [{"toolResponse": {"functionResponses": [response]}}], [ItemCreated(item, previous)]
-        )
+        acks: list[ServerEvent] = [ItemCreated(item, previous)]
+        if event.call_id in self.turns.withdrawn:  # Gemini cancelled the call: it waits no more
+            self.turns.withdrawn.discard(event.call_id)
+            return Encoded(acks=acks)
+        response = function_response(event.call_id, name, event.output, is_error=event.is_error)
+        self.turns.answer_pending = True  # the model goes on by itself after a tool response
+        return Encoded([{"toolResponse": {"functionResponses": [response]}}], acks)
 
     def _response_create(self) -> Encoded:
         if self.turns.answer_pending:

@@ -176,6 +176,7 @@ class GeminiServerDecoder:
             ):
                 call_id = optional_str(call_id, f"toolCallCancellation.ids[{index}]")
                 if call_id:
+                    self.turns.withdrawn.add(call_id)
                     out.append(ToolCancelled(call_id))
         if "goAway" in message and message["goAway"] is not None:
             go_away = as_object(message["goAway"], "goAway")

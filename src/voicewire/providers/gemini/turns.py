@@ -41,6 +41,9 @@ class TurnState:
     """Manual turns: an ``activityStart`` was sent and its ``activityEnd`` not yet."""
     call_names: dict[str, str] = field(default_factory=dict)
     """Tool names by call id (Gemini's function responses name the function)."""
+    withdrawn: set[str] = field(default_factory=set)
+    """Calls Gemini cancelled (``toolCallCancellation``) whose results have not come: a result
+    for one is not sent, since the model no longer waits for it."""
 
     def new_id(self, kind: str) -> str:
         """A fresh id such as ``item_a1b2c3_7``."""
