@@ -126,3 +126,30 @@ async def test_converse_through_the_command(tmp_path: Path, provider: str) -> No
     assert "g-test" not in out + err and "xi-test" not in out + err
     recorded = read_wav(reply)
     assert recorded.sample_rate == 24000 and round(recorded.duration_ms) == 700
+
+
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [("", "This agent is private"), ("xi-wrong", "Invalid API key")],
+)
+async def test_a_private_elevenlabs_agent_without_the_right_key_is_one_clear_line(
+    tmp_path: Path, key: str, message: str
+) -> None:
+    from voicewire.testing import FakeElevenLabsServer
+
+    write_wav(tmp_path / "ok.wav", silence(100), 24000)
+    async with FakeElevenLabsServer("agent_x", "xi-test", private=True) as server:
+        code, out, err = await run_cli(
+            "converse",
+            str(tmp_path / "ok.wav"),
+            "--out",
+            str(tmp_path / "x.wav"),
+            "--model",
+            "elevenlabs:agent_x",
+            "--base-url",
+            server.base_url,
+            env={"ELEVENLABS_API_KEY": key},
+        )
+    assert code == 2
+    assert "error:" in err and message in err, err
+    assert "Traceback" not in err + out and "xi-wrong" not in err + out
