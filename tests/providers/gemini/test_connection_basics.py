@@ -6,22 +6,30 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import json
 
 import pytest
 
+from voicewire import RealtimeAgent, RealtimeSession
 from voicewire.protocol import (
     AudioFormat,
     AudioInputAppend,
+    ConfigurationError,
     ConnectOptions,
     ItemCreate,
     ItemCreated,
+    PushConnection,
+    RealtimeConnection,
     ResponseCancel,
     ResponseCreate,
     ServerEvent,
     SessionConfig,
     SessionCreated,
+    SessionError,
+    ToolCancelled,
     TransportStatus,
     UnsupportedEventError,
+    VoiceConfig,
     user_text,
 )
 from voicewire.providers import gemini
@@ -103,3 +111,43 @@ async def test_unsupported_events_raise_and_the_connection_keeps_serving() -> No
         assert peer.received[2] == {"clientContent": {"turnComplete": True}}
         assert peer.violations == []
         await connection.close()
+
+
+async def test_a_malformed_frame_is_an_error_and_reading_goes_on() -> None:
+    async def handler(peer: Peer) -> None:
+        await peer.handshake()
+        await peer.ws.send("{not json")
+        await peer.ws.send(json.dumps({"serverContent": {"modelTurn": {"parts": "x"}}}))
+        await peer.send({"toolCallCancellation": {"ids": ["c9"]}})
+        await peer.pump()
+
+    async with RawGemini(handler) as server:
+        model = gemini.realtime(api_key="g-test", base_url=server.base_url)
+        connection = await model.connect(ConnectOptions(session_config=CONFIG))
+        assert isinstance(connection, RealtimeConnection)
+        assert isinstance(connection, PushConnection)
+        events: list[ServerEvent] = []
+        await collect(connection, ToolCancelled, events)
+        errors = [e for e in events if isinstance(e, SessionError)]
+        assert [e.code for e in errors] == ["protocol_error", "protocol_error"]
+        assert "not JSON" in errors[0].message
+        assert "modelTurn.parts must be an array" in errors[1].message
+        assert not any(e.fatal for e in errors)
+        assert connection.status is TransportStatus.CONNECTED
+        await connection.close()
+
+
+async def test_a_live_change_gemini_cannot_make_is_refused_by_the_session() -> None:
+    async def handler(peer: Peer) -> None:
+        await peer.handshake()
+        await peer.pump()
+
+    async with RawGemini(handler) as server:
+        model = gemini.realtime(api_key="g-test", base_url=server.base_url)
+        agent = RealtimeAgent(id="a", name="A", instructions="one")
+        async with RealtimeSession(agent, model=model) as session:
+            with pytest.raises(ConfigurationError, match="instructions"):
+                session.update(instructions="two")
+            with pytest.raises(ConfigurationError, match="voice"):
+                session.update(voice=VoiceConfig("Puck"))
+        assert [list(f) for f in server.peers[0].received] == [["setup"]]
