@@ -245,25 +245,32 @@ async def test_a_close_without_a_handle_is_a_lost_connection() -> None:
         assert len(server.peers) == 1
 
 
-async def test_resumption_gives_up_after_its_attempts() -> None:
+@pytest.mark.parametrize(
+    ("code", "reason", "error_code", "sockets"),
+    [
+        (1011, "service unavailable", "connection_lost", 1 + FAST.attempts),  # tried, in vain
+        (1007, "setup.sessionResumption.handle: unknown handle", "invalid_argument", 2),
+    ],
+    ids=["retried-then-given-up", "refused-handle-not-retried"],
+)
+async def test_resumption_refused(code: int, reason: str, error_code: str, sockets: int) -> None:
     async def handler(peer: Peer) -> None:
         if len(server.peers) == 1:
             await peer.handshake()
             await peer.send({"sessionResumptionUpdate": {"newHandle": "h-1", "resumable": True}})
             await asyncio.sleep(0.05)
-            await peer.ws.close(1011, "boom")
+            await peer.ws.close(1011, "Internal error encountered.")
             return
         await peer.recv()
-        await peer.ws.close(1011, "service unavailable")
+        await peer.ws.close(code, reason)
 
     async with RawGemini(handler) as server:
         connection = await connect(server)
         recorder = Recorder(connection)
-        async with asyncio.timeout(10):
-            await recorder.ended.wait()
+        await recorder.ended.wait()
         [error] = recorder.errors()
-        assert error.code == "connection_lost" and "service unavailable" in error.message
-        assert len(server.peers) == 1 + FAST.attempts
+        assert error.code == error_code and reason in error.message and error.fatal
+        assert len(server.peers) == sockets
 
 
 async def test_a_kept_handle_resumes_on_connect() -> None:
@@ -360,26 +367,6 @@ async def test_after_go_away_frames_wait_for_the_new_socket_but_tool_responses_d
         assert [e.kind for e in recorder.events].count("response.done") == 2
         assert recorder.errors() == [] and recorder.statuses == []
         await connection.close()
-
-
-async def test_a_refused_handle_is_not_retried() -> None:
-    async def handler(peer: Peer) -> None:
-        if len(server.peers) == 1:
-            await peer.handshake()
-            await peer.send({"sessionResumptionUpdate": {"newHandle": "h-old", "resumable": True}})
-            await asyncio.sleep(0.05)
-            await peer.ws.close(1011, "Internal error encountered.")
-            return
-        await peer.recv()
-        await peer.ws.close(1007, "setup.sessionResumption.handle: unknown handle")
-
-    async with RawGemini(handler) as server:
-        connection = await connect(server)
-        recorder = Recorder(connection)
-        await recorder.ended.wait()
-        [error] = recorder.errors()
-        assert error.code == "invalid_argument" and "unknown handle" in error.message
-        assert len(server.peers) == 2  # one resumption tried, not retried after 1007
 
 
 async def test_a_silent_server_fails_connect_clearly() -> None:
