@@ -29,6 +29,7 @@ from voicewire.protocol import (
 )
 from voicewire.providers.codec_connection import Reply
 from voicewire.providers.elevenlabs import IGNORED_SERVER_TYPES, ElevenLabsCodec
+from voicewire.providers.elevenlabs.turns import END_AFTER_S, RELEASE_AFTER_S
 from voicewire.testing.elevenlabs_validation import (
     server_message_types,
     validate_elevenlabs_client,
@@ -432,21 +433,58 @@ def test_bad_base64_audio_is_a_protocol_error_when_it_must_be_converted() -> Non
         )
 
 
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_converted_audio_held_by_the_resampler_is_released_when_the_agent_pauses() -> None:
-    codec = opened(output_format="pcm_44100")  # the app plays 24 kHz
+    clock = Clock()
+    codec = ElevenLabsCodec(clock=clock)  # the app plays 24 kHz
+    events(codec, metadata(output_format="pcm_44100"))
     assert codec.idle_after() is None
     spoken = events(codec, audio(1, b"\x10\x00" * 4410))  # 100 ms
-    assert codec.idle_after() is not None
+    assert codec.idle_after() == RELEASE_AFTER_S
+    assert codec.idle() == []  # not quiet yet
     heard = sum(len(e.audio) for e in spoken if isinstance(e, AudioOutputDelta))
+    clock.now += RELEASE_AFTER_S
     [tail] = codec.idle()
     assert isinstance(tail, AudioOutputDelta) and tail.item_id == spoken[1].item.id  # type: ignore[union-attr]
     assert heard + len(tail.audio) == 100 * 48  # all of it, at 24 kHz
-    assert codec.idle_after() is None and codec.idle() == []
+    assert codec.idle_after() == pytest.approx(END_AFTER_S - RELEASE_AFTER_S)
     more = events(codec, audio(1, b"\x10\x00" * 4410))  # it spoke on: the same item goes on
     assert kinds(more) == ["audio.output.delta"]
 
 
-def test_audio_in_the_apps_format_is_never_held() -> None:
-    codec = opened(output_format="pcm_24000")
-    events(codec, audio(1))
+def test_a_quiet_agent_has_finished_its_response() -> None:
+    clock = Clock()
+    codec = ElevenLabsCodec(clock=clock)
+    events(codec, metadata(output_format="pcm_24000"))  # the app's format: nothing held
+    start = events(codec, agent_response("Done.", 1), audio(1))
+    assert codec.idle_after() == END_AFTER_S
+    clock.now += END_AFTER_S - 0.01
+    assert codec.idle() == []
+    clock.now += 0.01
+    ended = codec.idle()
+    assert kinds(ended) == ["audio.output.done", "response.done"]
+    assert ended[1].response_id == start[0].response_id  # type: ignore[union-attr]
+    assert codec.idle_after() is None
+    again = events(codec, audio(1))  # more of the same turn: a new response
+    assert kinds(again) == ["response.created", "item.created", "audio.output.delta"]
+
+
+def test_a_client_tool_call_waiting_for_its_result_keeps_the_response_open() -> None:
+    from voicewire.protocol import ToolResult
+
+    clock = Clock()
+    codec = ElevenLabsCodec(clock=clock)
+    events(codec, metadata(), tool_call("lookup", "call_7", {}, 1))
+    clock.now += 60
     assert codec.idle_after() is None and codec.idle() == []
+    codec.written(ToolResult("call_7", "found", "lookup"))
+    assert codec.idle_after() == END_AFTER_S
+    clock.now += END_AFTER_S
+    assert kinds(codec.idle()) == ["response.done"]

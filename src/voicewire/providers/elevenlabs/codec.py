@@ -40,6 +40,7 @@ ignored (:data:`IGNORED_SERVER_TYPES`, each with its reason); unknown types are 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Final
@@ -73,7 +74,7 @@ from .audio_formats import DEFAULT_WIRE_FORMAT, FormatBridge, parse_wire_format
 from .initiation import initiation_message
 from .turns import Turns
 
-__all__ = ["DEFAULT_APP_FORMAT", "IDLE_RELEASE_S", "IGNORED_SERVER_TYPES", "ElevenLabsCodec"]
+__all__ = ["DEFAULT_APP_FORMAT", "IGNORED_SERVER_TYPES", "ElevenLabsCodec"]
 
 DEFAULT_APP_FORMAT: Final = AudioFormat.pcm16(24000)
 """The app's audio format when the session config names none (the session's own default)."""
@@ -107,20 +108,18 @@ _CLOSE_MEANINGS: Final[Mapping[int, str]] = {
 }
 _CHUNK_KEY: Final = "user_audio_chunk"
 
-IDLE_RELEASE_S: Final = 0.15
-"""Quiet after which the end of the agent's converted audio, held in the resampler, is let out.
-Audio arrives faster than it plays, so a pause this long is (nearly always) the end of what the
-agent says; if it speaks on, its audio resumes from a fresh resampler."""
-
 _Handler = Callable[[Mapping[str, Any]], Sequence[ServerEvent | Reply]]
 
 
 class ElevenLabsCodec:
     """Translate between neutral events and the ElevenLabs Agents wire, for one connection."""
 
-    def __init__(self, config: SessionConfig | None = None) -> None:
+    def __init__(
+        self, config: SessionConfig | None = None, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         """``config``: the session's, for the first frame (:attr:`initiation`), the app's
-        audio formats and the output modality."""
+        audio formats and the output modality. ``clock``: seconds, for the quiet that ends the
+        agent's turn (ElevenLabs never says it ended; see :mod:`.turns`)."""
         config = config or SessionConfig()
         self.initiation, self.overrides = initiation_message(config, source_version=__version__)
         """The ``conversation_initiation_client_data`` frame, and the overrides it asks for."""
@@ -128,10 +127,8 @@ class ElevenLabsCodec:
             config.input_audio_format or DEFAULT_APP_FORMAT,
             config.output_audio_format or DEFAULT_APP_FORMAT,
         )
-        modalities = config.modalities
-        self.turns = Turns(
-            self.bridge, text_only=modalities is not None and list(modalities) == ["text"]
-        )
+        text_only = config.modalities is not None and list(config.modalities) == ["text"]
+        self.turns = Turns(self.bridge, text_only=text_only, clock=clock)
         self.conversation_id: str | None = None
         self.last_error: str | None = None
         """The words of the last ``error`` event (the close that follows repeats them)."""
@@ -188,6 +185,7 @@ class ElevenLabsCodec:
                 self.turns.typed(item.text)
             return [ItemCreated(item, self.turns.follows(item.id))]
         if isinstance(event, ToolResult):
+            self.turns.tool_answered(event.call_id)
             item_id = self.turns.new_id("item")
             result = ToolResultItem(item_id, event.call_id, event.output, event.name)
             return [ItemCreated(result, self.turns.follows(item_id))]
@@ -261,13 +259,14 @@ class ElevenLabsCodec:
         return redact(f"{said}: {meaning}" if meaning else said)
 
     def idle_after(self) -> float | None:
-        """Seconds without a frame after which :meth:`idle` has something to say, or ``None``
-        (the :class:`~voicewire.providers.codec_connection.CodecConnection` hook)."""
-        return IDLE_RELEASE_S if self.turns.holds_audio else None
+        """Seconds from now after which :meth:`idle` has something to say, or ``None`` (the
+        :class:`~voicewire.providers.codec_connection.CodecConnection` hook)."""
+        return self.turns.idle_after()
 
     def idle(self) -> list[ServerEvent]:
-        """The agent's audio paused: the end of it that the resampler held."""
-        return self.turns.release()
+        """The agent has been quiet: the end of its audio the resampler held, and the end of its
+        response (see :mod:`.turns`)."""
+        return self.turns.idle()
 
     # -- handlers --------------------------------------------------------------------------------
 

@@ -12,9 +12,10 @@ playback, tools and ledger work unchanged:
 * a *response* opens (``response.created``) at the agent's first output of a turn (audio, text,
   or a client tool call) and ends (``response.done``) at the first of: agent output of a newer
   ``event_id`` (the next turn began), the user's final transcript (the user took the turn), an
-  ``interruption`` (``cancelled``), or the end of the connection (the session reports that one).
-  ElevenLabs says nothing when the agent has finished speaking, so this is the earliest moment
-  the end is known; the last answer of a call stays open until the user speaks again;
+  ``interruption`` (``cancelled``), :data:`END_AFTER_S` without agent output while no client
+  tool call waits for its result (ElevenLabs says nothing when the agent has finished, and apps
+  wait for ``response.done``; the connection calls :meth:`Turns.idle`), or the end of the
+  connection (the session reports that one). Output after a quiet end opens a new response;
 * an assistant *item* (``item.created``) per generation of the agent: a second
   ``agent_response`` in one turn (after a tool call, say) opens a new item. Its audio ends with
   ``audio.output.done``; ``agent_response`` carries the complete text as the agent starts
@@ -41,7 +42,9 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -74,7 +77,16 @@ from ...protocol import (
 from ...protocol.base64_audio import b64decode_strict
 from .audio_formats import FormatBridge
 
-__all__ = ["Turns"]
+__all__ = ["END_AFTER_S", "RELEASE_AFTER_S", "Turns"]
+
+RELEASE_AFTER_S: Final = 0.15
+"""Quiet after the agent's last output when the end of its converted audio, held in the
+resampler, is let out. Audio arrives faster than it plays, so a pause this long is (nearly
+always) the end of what the agent says; if it speaks on, its audio resumes from a fresh
+resampler."""
+END_AFTER_S: Final = 1.0
+"""Quiet after the agent's last output when its response is taken as done (unless a client tool
+call is waiting for its result): ElevenLabs never says the agent has finished."""
 
 _KEPT_ITEMS: Final = 16
 """Assistant items remembered for corrections (a correction concerns the latest few)."""
@@ -116,8 +128,18 @@ class _UserTurn:
 class Turns:
     """The synthesized conversation of one connection (see the module docstring)."""
 
-    def __init__(self, bridge: FormatBridge, *, text_only: bool = False) -> None:
+    def __init__(
+        self,
+        bridge: FormatBridge,
+        *,
+        text_only: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """``clock``: seconds, for the quiet that ends the agent's turn (see :meth:`idle`)."""
         self.bridge = bridge
+        self._clock = clock
+        self._last_output = clock()
+        self._calls: set[str] = set()
         self.text_only = text_only
         self._tag = secrets.token_hex(3)
         self._count = 0
@@ -212,6 +234,7 @@ class Turns:
         response = self._response
         assert response is not None
         events += self._finish_item(response)  # what follows the result is a new item
+        self._calls.add(call_id)
         arguments = json.dumps(parameters, separators=(",", ":"))
         item_id = self.new_id("item")
         item = ToolCallItem(item_id, call_id, name, arguments, "completed")
@@ -251,11 +274,36 @@ class Turns:
         events += self._end_response("cancelled", "interrupted", flush=False)
         return events
 
+    def tool_answered(self, call_id: str) -> None:
+        """A ``client_tool_result`` went out: the agent goes on (and the quiet counts anew)."""
+        self._calls.discard(call_id)
+        self._last_output = self._clock()
+
+    def idle_after(self) -> float | None:
+        """Seconds of quiet from now after which :meth:`idle` has something to do, or ``None``
+        while nothing waits on quiet."""
+        quiet = self._clock() - self._last_output
+        if self.holds_audio:
+            return max(0.0, RELEASE_AFTER_S - quiet)
+        if self._response is None or self._calls:
+            return None
+        return max(0.0, END_AFTER_S - quiet)
+
+    def idle(self) -> list[ServerEvent]:
+        """The agent has been quiet: let out the audio the resampler holds and, after
+        :data:`END_AFTER_S`, end its response (the next output opens a new one)."""
+        quiet = self._clock() - self._last_output
+        events = self.release() if quiet >= RELEASE_AFTER_S else []
+        if quiet >= END_AFTER_S and not self._calls:
+            events += self.end()
+        return events
+
     def release(self) -> list[ServerEvent]:
         """The agent's audio paused: let out what the output resampler holds (the end of what
         it said, which would otherwise wait for the next turn)."""
         response = self._response
         if not self.holds_audio or response is None or response.item is None:
+            self.holds_audio = False
             return []
         self.holds_audio = False
         tail = self.bridge.end_output()
@@ -325,6 +373,7 @@ class Turns:
 
     def _output(self, event_id: int) -> list[ServerEvent]:
         """The agent says something of turn ``event_id``: the response it belongs to is open."""
+        self._last_output = self._clock()
         events: list[ServerEvent] = []
         response = self._response
         if response is not None and event_id > response.event_id:
