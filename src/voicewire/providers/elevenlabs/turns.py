@@ -20,7 +20,10 @@ playback, tools and ledger work unchanged:
   ``agent_response`` in one turn (after a tool call, say) opens a new item. Its audio ends with
   ``audio.output.done``; ``agent_response`` carries the complete text as the agent starts
   speaking, so it becomes ``transcript.output`` at once (after a ``transcript.output.delta``
-  with the same text when no ``agent_chat_response_part`` streamed it);
+  with the same text when no ``agent_chat_response_part`` streamed it). When the agent's audio
+  is converted (its rate is not the app's) the resampler holds its last few milliseconds until
+  more comes; :meth:`Turns.idle` lets them out after :data:`RELEASE_AFTER_S` of quiet, so the
+  end of an answer is heard before the user speaks again;
 * a *user item* opens at the first sign of the user's turn (a tentative transcript, or the
   ``speech.started`` of an interruption) and is committed (``audio.input.committed``, which
   acknowledges the audio sent so far) and transcribed (``transcript.input``) by the final one.
