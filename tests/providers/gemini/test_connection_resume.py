@@ -425,3 +425,32 @@ async def test_a_socket_whose_sends_fail_at_once_is_replaced_without_spinning() 
         assert indices(server.peers[1].received) == [0, 1, 2, 3, 4]
         assert connection.resumptions == 1
         await connection.close()
+
+
+async def test_go_away_with_a_stale_handle_and_no_turn_switches_soon() -> None:
+    """Frames wait for the new socket from goAway on, so with no turn under way the connection
+    waits only briefly for a fresh handle, not until the deadline."""
+    chunk = base64.b64encode(b"\x00\x01" * 480).decode()
+    part = {"inlineData": {"mimeType": "audio/pcm;rate=24000", "data": chunk}}
+
+    async def handler(peer: Peer) -> None:
+        await peer.handshake()
+        if len(server.peers) == 1:
+            await peer.send({"sessionResumptionUpdate": {"newHandle": "h-old", "resumable": True}})
+            await peer.send({"serverContent": {"modelTurn": {"parts": [part]}}})
+            await peer.send({"serverContent": {"turnComplete": True}})  # no handle after it
+            await peer.send({"goAway": {"timeLeft": "60s"}})
+        await peer.pump()
+
+    async with RawGemini(handler) as server:
+        model = gemini.realtime(
+            api_key="g-test",
+            base_url=server.base_url,
+            resume_policy=ResumePolicy(fresh_handle_wait=0.1),
+        )
+        connection = await model.connect(ConnectOptions(session_config=CONFIG))
+        async with asyncio.timeout(10):  # a failure bound: the deadline is a minute away
+            await until(lambda: connection.resumptions >= 1)
+        assert server.peers[1].received[0]["setup"]["sessionResumption"] == {"handle": "h-old"}
+        assert server.peers[0].ws.close_code == 1000
+        await connection.close()

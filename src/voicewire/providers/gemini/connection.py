@@ -80,6 +80,10 @@ class ResumePolicy:
     shorter: then at 80 % of it)."""
     setup_timeout: float = SETUP_TIMEOUT_S
     """Seconds a new socket may take to answer ``setup``."""
+    fresh_handle_wait: float = 5.0
+    """After ``goAway``, with no turn under way, how long to wait for a handle newer than the
+    last turn before switching with the latest one (what was written since it is written again;
+    the model's last answer may be forgotten). Frames wait meanwhile, so this stays short."""
 
 
 @dataclass(slots=True)
@@ -362,6 +366,7 @@ class GeminiConnection(StreamConnection):
             return
         if isinstance(item, ResponseCreated):
             self._handle_fresh = False  # the session moves on past the handle
+            self._changed.set()
         elif isinstance(item, ResponseDone):
             self._changed.set()
         self._stream.put(item)  # type: ignore[arg-type]
@@ -382,8 +387,14 @@ class GeminiConnection(StreamConnection):
         loop = asyncio.get_running_loop()
         margin = min(self._policy.go_away_margin, time_left * 0.2)
         deadline = loop.time() + max(0.0, time_left - margin)
+        idle_until: float | None = None  # no turn: how long a fresh handle is waited for
         while not (self._handle_fresh and not self._decoder.in_turn):
-            remaining = deadline - loop.time()
+            now = loop.time()
+            if self._decoder.in_turn:
+                idle_until = None
+            elif idle_until is None:
+                idle_until = now + self._policy.fresh_handle_wait
+            remaining = min(deadline, idle_until or deadline) - now
             if remaining <= 0:
                 break
             self._changed.clear()
