@@ -241,3 +241,31 @@ async def test_a_call_gemini_withdraws_gets_no_late_result() -> None:
         assert "tool.cancelled" in kinds(events)
         assert not any("toolResponse" in f for f in server.received)
         clean(server)
+
+
+async def test_a_minted_token_opens_and_resumes_a_session() -> None:
+    """authenticate() against the fake's auth_tokens endpoint; a process without the key
+    connects with the token alone, and resumes with it even where resuming spends a use."""
+    async with FakeGeminiServer(api_key="g-test", resume_spends_use=True) as server:
+        server.script.default = TextReply("token ok")
+        minted = await gemini.realtime(api_key="g-test", base_url=server.base_url).authenticate()
+        assert minted.token.startswith("auth_tokens/")
+        keyless = gemini.realtime(base_url=server.base_url)
+        session = RealtimeSession(
+            AGENT,
+            model=keyless,
+            connect_options=ConnectOptions(
+                session_config=SessionConfig(modalities=["text"]), credential=minted
+            ),
+            reconnect=ReconnectPolicy(attempts=0),
+        )
+        async with session:
+            await until(session, "session.created")
+            await server.drop_connections()
+            session.send_message("still there?")
+            events = await until(session, "response.done")
+        assert texts(events, "text.output") == ["token ok"]
+        assert "session.error" not in kinds(events)
+        assert [link.resumed_from is not None for link in server.links] == [False, True]
+        assert all("access_token=" in link.path for link in server.links)
+        clean(server)
