@@ -298,7 +298,11 @@ class SpeechStarted:
     """Where the speech starts in the input audio: milliseconds of input audio the model has
     received since the connection opened. OpenAI and the scripted model move it back by the
     turn detection's ``prefix_padding_ms`` (the start of the audio the item will hold); the
-    local model gives the first voiced frame; ``None`` if the provider does not say."""
+    local model gives the first voiced frame; ``None`` if the provider does not say. A provider
+    that gives it promises to report every speech start as it hears it: once one has come, the
+    session's ledger (:mod:`voicewire.session.unacked`) drops delivered audio with no speech
+    started in it as silence. A start that is only inferred (after an interruption, say) has
+    ``None``."""
     kind: ClassVar[Literal["speech.started"]] = "speech.started"
 
 
