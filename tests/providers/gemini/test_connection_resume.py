@@ -454,3 +454,34 @@ async def test_go_away_with_a_stale_handle_and_no_turn_switches_soon() -> None:
         assert server.peers[1].received[0]["setup"]["sessionResumption"] == {"handle": "h-old"}
         assert server.peers[0].ws.close_code == 1000
         await connection.close()
+
+
+async def test_responses_to_calls_made_after_the_handle_are_not_written_again() -> None:
+    """A session resumed from a handle never made the calls that came after it; Gemini refuses
+    a response to an unknown call, so only the other frames are written again."""
+
+    async def handler(peer: Peer) -> None:
+        await peer.handshake()
+        if len(server.peers) > 1:
+            await peer.pump()
+            return
+        await peer.send({"sessionResumptionUpdate": {"newHandle": "h-1", "resumable": True}})
+        await peer.send({"toolCall": {"functionCalls": [{"id": "c1", "name": "lookup"}]}})
+        while len(indices(peer.received)) < 3 or not any(
+            "toolResponse" in f for f in peer.received
+        ):
+            await peer.recv()
+        await peer.ws.close(1011, "Internal error encountered.")
+
+    async with RawGemini(handler) as server:
+        connection = await connect(server)
+        recorder = Recorder(connection)
+        await until(lambda: any(e.kind == "tool.call" for e in recorder.events))
+        connection.send(AudioInputAppend(frame(0)))
+        connection.send(ToolResult("c1", '{"ok": true}', "lookup"))
+        await stream(connection, range(1, 3))
+        await until(received_audio(server, 1, 3))
+        second = server.peers[1].received
+        assert indices(second) == [0, 1, 2]
+        assert not any("toolResponse" in f for f in second)
+        await connection.close()

@@ -46,6 +46,7 @@ from ...protocol import (
     ServerEvent,
     SessionCreated,
     SessionError,
+    ToolCall,
     TransportStatus,
     UnsupportedEventError,
     WireSocket,
@@ -90,9 +91,13 @@ class ResumePolicy:
 class _Frame:
     text: str
     acks: list[ServerEvent] = field(default_factory=list)
-    urgent: bool = False
-    """A tool response: the turn under way waits for it, so it goes out even while the other
-    frames are held for the next socket."""
+    answers: tuple[str, ...] = ()
+    """A tool response: the ids of the calls it answers. The turn under way waits for it, so it
+    goes out even while the other frames are held for the next socket."""
+
+    @property
+    def urgent(self) -> bool:
+        return bool(self.answers)
 
 
 @dataclass(slots=True)
@@ -150,7 +155,10 @@ class GeminiConnection(StreamConnection):
         self._outgoing: deque[_Frame] = deque()
         self._wake = asyncio.Event()
         self._drained = asyncio.Event()
-        self._since_handle: deque[str] = deque()
+        self._since_handle: deque[_Frame] = deque()
+        self._calls_since_handle: set[str] = set()
+        """Tool calls the model made after the latest handle: a resumed session never made
+        them, so their responses are not written again (Gemini refuses unknown call ids)."""
         self._since_handle_bytes = 0
         self._overflowed = False
         self._send_lock = asyncio.Lock()
@@ -246,7 +254,7 @@ class GeminiConnection(StreamConnection):
             for ack in encoded.acks:
                 self._stream.put(ack)
             return
-        frames = [_Frame(_dumps(frame), urgent="toolResponse" in frame) for frame in encoded.frames]
+        frames = [_Frame(_dumps(frame), answers=_answers(frame)) for frame in encoded.frames]
         frames[-1].acks = encoded.acks
         self._outgoing.extend(frames)
         self._drained.clear()
@@ -307,7 +315,7 @@ class GeminiConnection(StreamConnection):
                     self._link_ended(link, _outcome(exc))
                     continue
                 del self._outgoing[index]
-                self._sent(frame.text)
+                self._sent(frame)
             for ack in frame.acks:
                 self._stream.put(ack)
 
@@ -318,12 +326,12 @@ class GeminiConnection(StreamConnection):
             return 0 if self._outgoing else None
         return next((i for i, frame in enumerate(self._outgoing) if frame.urgent), None)
 
-    def _sent(self, text: str) -> None:
-        self._since_handle.append(text)
-        self._since_handle_bytes += len(text)
+    def _sent(self, frame: _Frame) -> None:
+        self._since_handle.append(_Frame(frame.text, answers=frame.answers))
+        self._since_handle_bytes += len(frame.text)
         if self._since_handle_bytes > RESEND_LIMIT_BYTES:
             while self._since_handle_bytes > RESEND_LIMIT_BYTES and self._since_handle:
-                self._since_handle_bytes -= len(self._since_handle.popleft())
+                self._since_handle_bytes -= len(self._since_handle.popleft().text)
             if not self._overflowed:  # once per handle: the drop goes on frame by frame
                 self._overflowed = True
                 log.warning(
@@ -358,13 +366,16 @@ class GeminiConnection(StreamConnection):
                 self._handle, self._handle_fresh = item.handle, True
                 self._since_handle.clear()
                 self._since_handle_bytes = 0
+                self._calls_since_handle.clear()
                 self._overflowed = False
                 self._changed.set()
             return
         if isinstance(item, GoAway):
             self._go_away(item.time_left)
             return
-        if isinstance(item, ResponseCreated):
+        if isinstance(item, ToolCall):
+            self._calls_since_handle.add(item.call_id)
+        elif isinstance(item, ResponseCreated):
             self._handle_fresh = False  # the session moves on past the handle
             self._changed.set()
         elif isinstance(item, ResponseDone):
@@ -462,9 +473,15 @@ class GeminiConnection(StreamConnection):
                     continue
                 for event in self._decoder.link_changed():
                     self._dispatch(event)
-                resend = [_Frame(text) for text in self._since_handle]
+                made_since = self._calls_since_handle
+                resend = [
+                    frame
+                    for frame in self._since_handle
+                    if not (frame.answers and set(frame.answers) <= made_since)
+                ]
                 self._since_handle.clear()
                 self._since_handle_bytes = 0
+                self._calls_since_handle = set()
                 self._outgoing.extendleft(reversed(resend))
                 self.resumptions += 1
                 self._holding = False
@@ -521,6 +538,12 @@ def _outcome(exc: BaseException) -> CloseOutcome:
     if code is not None:
         return describe_close(code, getattr(frame, "reason", "") or "")
     return describe_close(None, f"({type(exc).__name__}: {exc})" if str(exc) else "")
+
+
+def _answers(frame: dict[str, Any]) -> tuple[str, ...]:
+    """The call ids a ``toolResponse`` frame answers (none for other frames)."""
+    responses = frame.get("toolResponse", {}).get("functionResponses", [])
+    return tuple(str(r.get("id")) for r in responses if isinstance(r, dict))
 
 
 def _dumps(message: dict[str, Any]) -> str:
