@@ -11,11 +11,12 @@ what it sends meanwhile is queued and written after the switch.
 
 A handle is the session's state when the server issued it, so the frames written after the
 latest handle are kept and written again on the new socket, before anything queued: nothing is
-lost and nothing is sent twice. From ``goAway`` on, frames are held for the new socket (tool
-responses excepted: the turn under way waits for them), since a frame written while the resumed
-handle is on its way to the client would be in neither the handle nor the resend. The price: a
-user who speaks over the rest of the answer is heard after the switch, so that answer plays to
-its end.
+lost and nothing is sent twice (responses to tool calls made after the handle excepted: the
+resumed session never made those calls). From ``goAway`` on, frames are held for the new socket
+(tool responses excepted: the turn under way waits for them), since a frame written while the
+resumed handle is on its way to the client would be in neither the handle nor the resend. The
+price: a user who speaks over the rest of the answer is heard after the switch, so that answer
+plays to its end.
 
 An unexpected close (or a dead link, noticed by the keepalive) resumes the same way, a few times
 with backoff; without a handle, after a fatal close (1007, 1008, see :mod:`.close_codes`) or when
