@@ -352,7 +352,10 @@ async def test_a_browser_session_update_of_the_default_formats_is_no_change(
         [*_, error] = await client.until("error")
     assert updated["session"]["audio"]["output"]["format"] == fmt
     assert error["error"]["code"] == "configuration_error"
-    assert "cannot change its instructions" in error["error"]["message"]
+    assert error["error"]["message"] == (
+        "session.update was not applied: instructions: the limited model 'limited-1' cannot "
+        "change its instructions mid-session"
+    )
     assert client.types().count("error") == 1
 
 

@@ -106,6 +106,7 @@ from voicewire.openai_wire.server_encoder import Message, ServerEventEncoder
 from voicewire.protocol import (
     AudioInputAppend,
     ClientEvent,
+    ConfigurationError,
     ConnectionClosedError,
     ItemCreate,
     ItemDelete,
@@ -435,7 +436,11 @@ class Relay:
     def _update(self, config: SessionConfig) -> list[Message]:
         changes = client_changes(config, self.session, self.client_fields, self.label)
         if changes:
-            self.session.update(**changes)
+            try:
+                self.session.update(**changes)
+            except ConfigurationError as exc:  # a field the model cannot change live
+                reason = exc.message.removeprefix("update(): ")
+                raise ConfigurationError(f"session.update was not applied: {reason}") from None
             if "instructions" in changes:
                 self._client_instructions = changes["instructions"]
         self.encoder.config = self._client_view()
