@@ -516,3 +516,11 @@ def test_speech_over_an_answer_is_a_new_turn() -> None:
     assistant = next(e for e in events if isinstance(e, ItemCreated))
     assert started.item_id == committed.item_id != assistant.item.id
     assert committed.previous_item_id == assistant.item.id
+
+
+def test_unknown_fields_are_logged_at_debug(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("DEBUG", logger="voicewire.connection")
+    dec = decoder()
+    assert dec.decode({"serverContent": {"waitingForInput": True}, "brandNew": {}}) == []
+    logged = caplog.text
+    assert "brandNew" in logged and "waitingForInput" in logged

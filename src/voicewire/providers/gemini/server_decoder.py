@@ -87,6 +87,20 @@ KNOWN_KEYS = frozenset(
     }
 )
 
+CONTENT_KEYS = frozenset(
+    {
+        "modelTurn",
+        "inputTranscription",
+        "outputTranscription",
+        "generationComplete",
+        "interrupted",
+        "turnComplete",
+        "turnCompleteReason",
+    }
+)
+"""The ``serverContent`` fields read; the others (grounding and URL-context metadata,
+``waitingForInput``, ``interactionStatus``, interim transcripts) carry nothing neutral."""
+
 
 @dataclass(slots=True)
 class _Response:
@@ -261,6 +275,9 @@ class GeminiServerDecoder:
 
     def _server_content(self, content: Mapping[str, Any], out: list[Decoded]) -> None:
         path = "serverContent"
+        unknown = [key for key in content if key not in CONTENT_KEYS]
+        if unknown:
+            log.debug("gemini serverContent fields ignored: %s", unknown)
         if content.get("inputTranscription") is not None:
             self._input_transcription(content["inputTranscription"], out)
         if content.get("modelTurn") is not None:
