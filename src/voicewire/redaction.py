@@ -54,7 +54,10 @@ LIBRARY_LOGGERS: Final = (
     "voicewire.local.llm",
     "voicewire.server",
     "voicewire.session",
+    "voicewire.testing.fake_elevenlabs.server",
+    "voicewire.testing.fake_gemini",
     "voicewire.testing.fake_server",
+    "voicewire.testing.serving",
 )
 """Loggers whose records may quote a handshake, a request URL or a provider's error: the
 ``websockets`` and ``httpx`` loggers, ``asyncio``'s, and every logger of voicewire's own (a test
