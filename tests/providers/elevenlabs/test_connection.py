@@ -337,3 +337,22 @@ async def test_the_end_of_converted_agent_audio_comes_out_when_the_agent_pauses(
                         break
         await connection.close()
     assert heard == 100 * 48
+
+
+async def test_an_item_is_acknowledged_only_once_it_is_on_the_socket() -> None:
+    socket = GatedSocket(expected=1)
+    connection = CodecConnection(socket, elevenlabs.ElevenLabsCodec(), provider="elevenlabs")
+    acked: list[str] = []
+    connection.deliver_to(
+        lambda e: acked.append(e.item.id) if e.kind == "item.created" else None,  # type: ignore[union-attr]
+        lambda: None,
+    )
+    connection.send(ItemCreate(user_text("Hi", "item_1")))
+    await asyncio.sleep(0.01)  # the writer waits at the gate with it
+    assert acked == []  # a drop now would leave it unacknowledged: sent again after reconnect
+    socket.gate.set()
+    async with asyncio.timeout(WITHIN_S):
+        await socket.all_sent.wait()
+    await connection.close()
+    assert acked == ["item_1"]
+    assert socket.sent == [{"type": "user_message", "text": "Hi"}]
