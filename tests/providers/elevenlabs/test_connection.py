@@ -356,3 +356,25 @@ async def test_an_item_is_acknowledged_only_once_it_is_on_the_socket() -> None:
     await connection.close()
     assert acked == ["item_1"]
     assert socket.sent == [{"type": "user_message", "text": "Hi"}]
+
+
+async def test_a_malformed_frame_is_reported_and_the_connection_keeps_reading() -> None:
+    async def agent(peer: Peer) -> None:
+        await peer.open()
+        await peer.socket.send("{not json")
+        await peer.send({"type": "interruption", "interruption_event": {"event_id": "x"}})
+        await peer.send(ping(5))
+        await peer.until("pong")
+        await peer.send(agent_response("Still here.", 1))
+        await peer.socket.wait_closed()
+
+    async with raw_agent(agent) as (base_url, peers):
+        connection = await elevenlabs.realtime("agent_x", base_url=base_url).connect()
+        seen = await collect(connection, "transcript.output")
+        await connection.close()
+    errors = [e for e in seen if isinstance(e, SessionError)]
+    assert [e.code for e in errors] == ["invalid_json", "protocol_error"]
+    assert "elevenlabs: the server sent malformed JSON" in errors[0].message
+    assert "'interruption_event.event_id' must be an integer, got str 'x'" in errors[1].message
+    assert not any(e.fatal for e in errors) and connection.status is TransportStatus.CLOSED
+    assert {"type": "pong", "event_id": 5} in peers[0].received

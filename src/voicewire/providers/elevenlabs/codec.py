@@ -222,7 +222,7 @@ class ElevenLabsCodec:
             message = _parse_json(text)
         except (ValueError, TypeError) as exc:
             raise ProtocolError(
-                f"elevenlabs sent malformed JSON: {exc}", code="invalid_json"
+                f"the server sent malformed JSON: {exc}", code="invalid_json"
             ) from None
         return self.decode_server(message)
 
