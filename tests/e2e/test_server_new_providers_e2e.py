@@ -40,7 +40,7 @@ from voicewire.protocol import (
     TextPart,
     TranscriptionConfig,
 )
-from voicewire.server import create_app
+from voicewire.server import CLIENT_SESSION_FIELDS, create_app
 from voicewire.session import RealtimeSession
 from voicewire.testing import AudioReply, Script, ToolCallReply, silence, tone
 
@@ -316,6 +316,31 @@ async def test_the_openai_package_client_through_the_server(backend: Backend) ->
         await served.wait_idle()
     assert said == "It is sunny in Paris."
     assert "error" not in types and WEATHER_CALLS == ["Paris"]
+    assert backend.problems() == []
+
+
+async def test_openais_agents_sdk_through_the_server(backend: Backend) -> None:
+    """The Agents SDK states its own instructions, voice, turn detection, modalities and
+    transcription model on connect; an app serving it on a model that cannot change those
+    mid-session leaves them to its agent (``client_session_fields``), and the SDK's app sees no
+    error (the SDK turns every ``error`` event, and every frame it cannot validate, into one)."""
+    from tests.agents_sdk.test_realtime_runner import assistant_said, sdk_client, turn_ended
+
+    fields = CLIENT_SESSION_FIELDS - {
+        "instructions",
+        "voice",
+        "turn_detection",
+        "modalities",
+        "transcription",
+    }
+    config = SessionConfig(transcription=TranscriptionConfig())
+    app = create_app(_agent(), backend.model, session_config=config, client_session_fields=fields)
+    async with serve(app) as served, sdk_client(served) as client:
+        await client.session.send_message("What is the weather in Paris?")
+        await client.until(lambda e: turn_ended(e) and "sunny" in " ".join(assistant_said(client)))
+    assert client.errors() == []
+    assert assistant_said(client) == ["It is sunny in Paris."]
+    assert WEATHER_CALLS == ["Paris"]
     assert backend.problems() == []
 
 
