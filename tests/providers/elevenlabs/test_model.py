@@ -146,3 +146,22 @@ async def test_provider_options_reach_the_initiation_without_a_session_config() 
         await connection.close()
     assert server.received[0]["dynamic_variables"] == {"user_name": "Ada"}
     assert server.violations == []
+
+
+async def test_a_server_that_never_greets_is_a_handshake_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from voicewire.protocol import HandshakeError
+    from voicewire.providers.elevenlabs import model as model_module
+
+    monkeypatch.setattr(model_module, "GREETING_TIMEOUT_S", 0.2)
+
+    async def agent(peer: Peer) -> None:
+        await peer.recv()
+        await peer.socket.wait_closed()
+
+    async with raw_agent(agent) as (base_url, _):
+        with pytest.raises(
+            HandshakeError, match=r"no conversation_initiation_metadata within 0\.2 s"
+        ):
+            await elevenlabs.realtime("agent_x", base_url=base_url).connect()

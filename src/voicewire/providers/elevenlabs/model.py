@@ -69,6 +69,8 @@ API_KEY_ENV: Final = "ELEVENLABS_API_KEY"
 SIGNED_URL_TTL: Final = timedelta(minutes=15)
 """How long a signed URL may be used to start a conversation (ElevenLabs' documentation)."""
 GREETING_FRAMES: Final = 64
+GREETING_TIMEOUT_S = OPEN_TIMEOUT_S
+"""How long :meth:`ElevenLabsRealtimeModel.connect` waits for the server's metadata."""
 """Frames read while waiting for the server's metadata before giving up on it."""
 
 CAPABILITIES: Final = RealtimeCapabilities(
@@ -231,23 +233,36 @@ async def _greet(
     """Send the initiation and read until the server's metadata: the events read so far (pongs
     for its pings go out at once)."""
     await socket.send(json.dumps(codec.initiation, separators=(",", ":")))
+    try:
+        async with asyncio.timeout(GREETING_TIMEOUT_S):
+            return await _read_greeting(socket, codec, abort)
+    except TimeoutError:
+        raise HandshakeError(
+            "elevenlabs did not start the conversation: no conversation_initiation_metadata "
+            f"within {GREETING_TIMEOUT_S:g} s"
+        ) from None
+
+
+async def _read_greeting(
+    socket: WireSocket, codec: ElevenLabsCodec, abort: asyncio.Event | None
+) -> Sequence[ServerEvent]:
+    """The frames up to the metadata, decoded; replies sent at once."""
     events: list[ServerEvent] = []
-    async with asyncio.timeout(OPEN_TIMEOUT_S):
-        for _ in range(GREETING_FRAMES):
-            raw = await _recv(socket, codec, abort)
-            if isinstance(raw, bytes):
-                continue
-            try:
-                decoded = codec.decode_server_text(raw)
-            except ProtocolError as exc:
-                raise HandshakeError(f"elevenlabs opened the conversation with {exc}") from None
-            for event in decoded:
-                if isinstance(event, Reply):
-                    await socket.send(json.dumps(event.message, separators=(",", ":")))
-                else:
-                    events.append(event)
-            if any(isinstance(e, SessionCreated) for e in events):
-                return events
+    for _ in range(GREETING_FRAMES):
+        raw = await _recv(socket, codec, abort)
+        if isinstance(raw, bytes):
+            continue
+        try:
+            decoded = codec.decode_server_text(raw)
+        except ProtocolError as exc:
+            raise HandshakeError(f"elevenlabs opened the conversation with {exc}") from None
+        for event in decoded:
+            if isinstance(event, Reply):
+                await socket.send(json.dumps(event.message, separators=(",", ":")))
+            else:
+                events.append(event)
+        if any(isinstance(e, SessionCreated) for e in events):
+            return events
     raise HandshakeError(
         f"elevenlabs sent {GREETING_FRAMES} frames without conversation_initiation_metadata"
     )
