@@ -94,3 +94,13 @@ async def dial(
 
 def _redact(url: str) -> str:
     return url.split("?", 1)[0]
+
+
+def http_from_ws(url: str) -> str:
+    """The HTTP(S) URL of the same host and path as a WebSocket URL (REST calls beside a
+    socket: client secrets, signed URLs); other URLs unchanged."""
+    if url.startswith("wss://"):
+        return "https://" + url[len("wss://") :]
+    if url.startswith("ws://"):
+        return "http://" + url[len("ws://") :]
+    return url

@@ -50,7 +50,7 @@ from ...protocol import (
 )
 from ...redaction import redact
 from ..codec_connection import CodecConnection, Reply
-from ..dial import OPEN_TIMEOUT_S, dial, websocket_factory
+from ..dial import OPEN_TIMEOUT_S, dial, http_from_ws, websocket_factory
 from ..keepalive import VOICE_KEEPALIVE, Keepalive
 from .codec import ElevenLabsCodec
 
@@ -121,7 +121,7 @@ class ElevenLabsRealtimeModel:
         self._agent_id = agent_id
         self._api_key = api_key
         self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
-        self.rest_base_url = _http_from_ws(self.base_url)
+        self.rest_base_url = http_from_ws(self.base_url)
         self._http_client = http_client
         self.keepalive = keepalive or VOICE_KEEPALIVE
 
@@ -300,11 +300,3 @@ async def _close_quietly(socket: WireSocket) -> None:
         abort = getattr(getattr(socket, "transport", None), "abort", None)
         if callable(abort):
             abort()
-
-
-def _http_from_ws(url: str) -> str:
-    if url.startswith("wss://"):
-        return "https://" + url[len("wss://") :]
-    if url.startswith("ws://"):
-        return "http://" + url[len("ws://") :]
-    return url

@@ -21,7 +21,7 @@ from ...protocol import (
     TokenCredential,
     UrlCredential,
 )
-from ..dial import dial, websocket_factory
+from ..dial import dial, http_from_ws, websocket_factory
 from ..keepalive import Keepalive
 from .connection import OpenAIProtocolConnection
 from .endpoint import Endpoint, endpoint_for
@@ -67,7 +67,7 @@ class OpenAIProtocolModel:
         self._api_key = api_key
         self.base_url = (base_url or endpoint.default_base_url).rstrip("/")
         if rest_base_url is None:
-            rest_base_url = endpoint.rest_base_url if base_url is None else _http_from_ws(base_url)
+            rest_base_url = endpoint.rest_base_url if base_url is None else http_from_ws(base_url)
         self.rest_base_url = rest_base_url.rstrip("/")
         self._http_client = http_client
         self.codec = OpenAIProtocolCodec(dialect)
@@ -186,11 +186,3 @@ def _token_from_answer(response: httpx.Response, provider: str, ttl: int) -> Tok
     else:
         expires_at = datetime.now(UTC) + timedelta(seconds=ttl)
     return TokenCredential(value, expires_at)
-
-
-def _http_from_ws(url: str) -> str:
-    if url.startswith("wss://"):
-        return "https://" + url[len("wss://") :]
-    if url.startswith("ws://"):
-        return "http://" + url[len("ws://") :]
-    return url
