@@ -30,7 +30,10 @@ playback, tools and ledger work unchanged:
   Tentative transcripts are cumulative; the increment becomes ``transcript.input.delta``, and a
   rewrite of earlier words stops the deltas (the final transcript has them all);
 * ``interruption``: ``speech.started``, one ``response.interrupted`` (how much of the item's
-  audio had been sent) and ``response.done`` ``cancelled``. Audio whose ``event_id`` is strictly
+  audio had been sent) and ``response.done`` ``cancelled``. It is the only ``speech.started``:
+  a session takes that event as a barge-in and stops playback, and only the agent knows whether
+  the user's voice interrupts it (interruptions may be off, or off during a tool call), so
+  ``vad_score`` and tentative transcripts start none. Audio whose ``event_id`` is strictly
   older than the interruption's is dropped; audio *with* the interruption's id is the reply to
   the interrupting words and is kept (ElevenLabs' Python SDK drops it with ``<=``);
 * ``agent_response_correction`` (the server cut its record of an interrupted answer to what was
