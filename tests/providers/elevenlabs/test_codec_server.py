@@ -488,3 +488,14 @@ def test_a_client_tool_call_waiting_for_its_result_keeps_the_response_open() -> 
     assert codec.idle_after() == END_AFTER_S
     clock.now += END_AFTER_S
     assert kinds(codec.idle()) == ["response.done"]
+
+
+def test_an_error_that_quotes_a_secret_is_masked() -> None:
+    codec = opened()
+    message = error(1008, "bad signed url wss://x/v1?conversation_signature=sig_LEAK123&a=1")
+    [failed] = events(codec, message)
+    said = (failed.message if isinstance(failed, SessionError) else "") + str(
+        codec.describe_close(1008, "xi-api-key: xi_LEAK456")
+    )
+    assert "sig_LEAK123" not in said and "xi_LEAK456" not in said
+    assert "conversation_signature=***" in said
