@@ -33,9 +33,12 @@ which the connection sends at once. ``conversation_initiation_metadata`` is ``se
 (its ``conversation_id``) and ``session.updated``, and sets the audio formats. ``error`` is a
 ``session.error`` (the server closes the socket after it; the close is reported with its words by
 :meth:`ElevenLabsCodec.describe_close`). ``guardrail_triggered`` is a ``session.error``.
-``context_usage`` becomes the usage of the next ``response.done``. The rest is informational and
-ignored (:data:`IGNORED_SERVER_TYPES`, each with its reason); unknown types are ignored too
-(newer than this codec); a malformed message raises :class:`ProtocolError` naming the field.
+``context_usage`` becomes the usage of the next ``response.done``. :meth:`ElevenLabsCodec.idle`
+(the connection calls it after :meth:`ElevenLabsCodec.idle_after` seconds without a frame) ends
+what only quiet can end: the resampled audio's held tail and the agent's response. The rest is
+informational and ignored (:data:`IGNORED_SERVER_TYPES`, each with its reason); unknown types
+are ignored too (newer than this codec); a malformed message raises :class:`ProtocolError`
+naming the field.
 """
 
 from __future__ import annotations
