@@ -39,11 +39,11 @@ client event, model lacks it     what the server does
 ``conversation.item.delete``     refused: the model keeps its own context.
 ================================ ==================================================================
 
-The other way round, Gemini and ElevenLabs only say they stopped their answer for the user: no
-``speech.started``. An OpenAI client (a browser) stops its playback and truncates on
-``input_audio_buffer.speech_started``, so the relay tells it one when the model interrupted
-itself without reporting speech (:meth:`ModelGaps.observe`), at the input audio position the
-client had reached; never a second one where the model's own follows.
+The other way round, a model may only say it stopped its answer for the user, with no
+``speech.started`` (Gemini's ``interrupted``). An OpenAI client (a browser) stops its playback
+and truncates on ``input_audio_buffer.speech_started``, so the relay tells it one when the model
+interrupted itself without reporting speech (:meth:`ModelGaps.observe`), at the input audio
+position the client had reached; never a second one where the model's own follows.
 
 A refusal is an ``error`` of type ``invalid_request_error`` and code ``unsupported_event`` (the
 code :class:`~voicewire.protocol.UnsupportedEventError` carries), quoting the client's
@@ -108,7 +108,7 @@ _WATCHED: Final = (
     AudioInputCommitted,
     AudioInputCleared,
 )
-"""The session events :meth:`ModelGaps.observe` reads (the relay skips it for the others)."""
+"""The session events :meth:`ModelGaps.observe` reads (it returns at once for the others)."""
 
 
 class ModelGaps:
@@ -159,7 +159,7 @@ class ModelGaps:
         """A session event (cheap for those it does not watch); ``by_client``: it comes of a
         client event being applied. Returns the ``speech.started`` to tell the client first
         when the model stopped its answer because the user spoke but reported no speech (Gemini
-        and ElevenLabs only say they were interrupted): an OpenAI client stops its playback
+        only says it was interrupted): an OpenAI client stops its playback
         and truncates on ``input_audio_buffer.speech_started``, and would otherwise play the
         rest of what it had buffered."""
         if not isinstance(event, _WATCHED):
