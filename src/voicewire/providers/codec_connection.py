@@ -17,8 +17,10 @@ hooks:
 * ``written(event)`` (optional): the neutral events that acknowledge a client event once it is
   on the socket, for wires that echo nothing (the session's ledger of unacknowledged events needs
   an ``item.created`` for every ``item.create``, see :mod:`voicewire.session.unacked`);
-* ``describe_close(code, reason)`` (optional): what a close code means on this wire, for the
-  fatal ``connection_lost`` error (ElevenLabs and Gemini report errors as close codes);
+* ``describe_close(code, reason)`` (optional): what a close code means on this wire (ElevenLabs
+  and Gemini report errors as close codes): words for the fatal ``connection_lost`` error, or a
+  fatal :class:`~voicewire.protocol.SessionError` of its own for a close that reconnecting would
+  not undo (the agent ended the call, a refused request), which a session does not retry;
 * ``idle_after()`` and ``idle()`` (optional): when ``idle_after()`` gives a number of seconds,
   the reader calls ``idle()`` once that long passes without a frame, and puts the events it
   returns (ElevenLabs never says its agent stopped speaking, so the codec lets out the audio
@@ -80,7 +82,7 @@ class Codec(Protocol):
 
 
 _Written = Callable[[ClientEvent], Sequence[ServerEvent]]
-_DescribeClose = Callable[[int | None, str], str | None]
+_DescribeClose = Callable[[int | None, str], str | SessionError | None]
 _Idle = Callable[[], Sequence[ServerEvent]]
 
 _CLOSED = object()
@@ -312,7 +314,7 @@ class CodecConnection(StreamConnection):
         self._replies.append(json.dumps(reply.message, separators=(",", ":")))
         self._outgoing.put_nowait(_WAKE)
 
-    def _describe_close(self, exc: Exception) -> str:
+    def _describe_close(self, exc: Exception) -> str | SessionError:
         code = getattr(getattr(exc, "rcvd", None), "code", None)
         reason = getattr(getattr(exc, "rcvd", None), "reason", "") or ""
         if self._describe is not None:
@@ -342,10 +344,14 @@ class CodecConnection(StreamConnection):
             if callable(abort):
                 abort()
 
-    def _lost(self, reason: str) -> None:
+    def _lost(self, reason: str | SessionError) -> None:
+        """The link is gone: its last word is ``connection_lost`` with ``reason``, or the error
+        the codec gave for a close that reconnecting would not undo."""
         if self.status is not TransportStatus.CONNECTED:
             return
-        self._stream.put(SessionError("connection_lost", reason, fatal=True))
+        if isinstance(reason, str):
+            reason = SessionError("connection_lost", reason, fatal=True)
+        self._stream.put(reason)
         self._stream.set_status(TransportStatus.DISCONNECTED)
         self._stream.end()
         self._outgoing.put_nowait(_CLOSED)

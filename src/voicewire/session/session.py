@@ -150,6 +150,7 @@ class RealtimeSession:
         self._reconnect = reconnect if reconnect is not None else ReconnectPolicy()
         self._reconnecting: asyncio.Task[None] | None = None
         self._lost: SessionError | None = None  # the link's last words, held while reconnecting
+        self._final_close = False  # the link ended with a fatal error a reconnect cannot undo
         self._gave_up = False  # the link dropped for good: sending refuses until connect()
         # Not derived from the status: it holds while the fatal error is told (the status still
         # reconnecting) and after close(). tests/session/test_session_gave_up_state.py
@@ -213,6 +214,7 @@ class RealtimeSession:
         """Start using ``connection``: events flow in, then ``replay`` and what was said
         meanwhile go out, in that order."""
         self._connection = connection
+        self._final_close = False
         self._unacked.link(connection)  # what it proves delivered, if it can tell
         self._spoken = False
         self.context.session_id = connection.session_id
@@ -448,12 +450,13 @@ class RealtimeSession:
     def _on_events_end(self) -> None:
         """The stream ended: the link was closed, or it dropped (after its ``connection_lost``
         error). A dropped link is brought back when the policy allows, else the session is
-        disconnected."""
+        disconnected; so is a link whose last word was another fatal error (the agent ended the
+        call, the model refused a request): a new link would end the same way."""
         self._events_ended.set()
         if self._status is not TransportStatus.CONNECTED or self._closing:
             return
         self._link_lost()
-        if self._reconnect.attempts:
+        if self._reconnect.attempts and not self._final_close:
             self._set_status(TransportStatus.RECONNECTING)
             self._reconnecting = asyncio.create_task(self._bring_back(), name="session-reconnect")
         else:
@@ -484,9 +487,9 @@ class RealtimeSession:
 
     def _give_up(self) -> None:
         """One fatal ``connection_lost`` error (the link's own, if it left one), then
-        ``disconnected``."""
+        ``disconnected``; after a final close only ``disconnected`` (its error was told)."""
         lost, self._lost = self._lost, None
-        attempts = self._reconnect.attempts
+        attempts = 0 if self._final_close else self._reconnect.attempts
         if attempts:
             why = lost.message if lost is not None else "the model closed the link"
             lost = SessionError(
@@ -502,6 +505,8 @@ class RealtimeSession:
             self._on_audio(event)
             return
         self._unacked.acknowledge(event)
+        if isinstance(event, SessionError) and event.fatal and not _is_link_lost(event):
+            self._final_close = True  # not worth reconnecting (see _on_events_end)
         if self._reconnect.attempts and _is_link_lost(event) and not self._closing:
             self._lost = event  # told only if the link cannot be brought back
             return

@@ -315,16 +315,23 @@ def test_the_error_event_is_a_session_error_and_names_the_close() -> None:
     assert isinstance(failed, SessionError) and not failed.fatal
     assert failed.code == "override_error"
     assert "Override for field 'prompt' is not allowed" in failed.message
-    said = codec.describe_close(1008, "")
-    assert said is not None and "code 1008" in said and "override_error" in said
+    closed = codec.describe_close(1008, "")
+    assert isinstance(closed, SessionError) and closed.fatal  # the same input would fail again
+    assert closed.code == "override_error"
+    assert "code 1008" in closed.message and "override_error" in closed.message
 
 
 def test_close_codes_without_an_error_event_say_what_they_mean() -> None:
     codec = ElevenLabsCodec(SessionConfig(instructions="Be brief."))
-    assert "ended" in (codec.describe_close(1000, "") or "")
-    refused = codec.describe_close(1008, "policy") or ""
-    assert "code 1008: policy" in refused and "agent.prompt.prompt" in refused
-    assert "internal error" in (codec.describe_close(1011, "") or "")
+    ended = codec.describe_close(1000, "")
+    assert isinstance(ended, SessionError) and ended.fatal
+    assert (ended.code, "ended" in ended.message) == ("conversation_ended", True)
+    refused = codec.describe_close(1008, "policy")
+    assert isinstance(refused, SessionError) and refused.code == "conversation_refused"
+    assert "code 1008: policy" in refused.message and "agent.prompt.prompt" in refused.message
+    # Worth a new conversation: words for connection_lost, which a session retries.
+    assert "internal error" in str(codec.describe_close(1011, ""))
+    assert isinstance(codec.describe_close(1002, "llm timeout"), str)
     assert codec.describe_close(None, "") is None
 
 
@@ -494,8 +501,8 @@ def test_an_error_that_quotes_a_secret_is_masked() -> None:
     codec = opened()
     message = error(1008, "bad signed url wss://x/v1?conversation_signature=sig_LEAK123&a=1")
     [failed] = events(codec, message)
-    said = (failed.message if isinstance(failed, SessionError) else "") + str(
-        codec.describe_close(1008, "xi-api-key: xi_LEAK456")
-    )
+    closed = codec.describe_close(1008, "xi-api-key: xi_LEAK456")
+    assert isinstance(failed, SessionError) and isinstance(closed, SessionError)
+    said = failed.message + closed.message
     assert "sig_LEAK123" not in said and "xi_LEAK456" not in said
     assert "conversation_signature=***" in said

@@ -156,20 +156,52 @@ async def test_a_private_agent_needs_the_key_and_gets_a_signed_url() -> None:
 
 
 @pytest.mark.parametrize(
-    ("code", "error_type"), [(1008, "missing_dynamic_variable"), (1002, "llm_timeout")]
+    ("code", "error_type", "final"),
+    [
+        (1008, "missing_dynamic_variable", True),  # a new conversation would miss it too
+        (1000, None, True),  # the agent ended the call
+        (1002, "llm_timeout", False),  # worth a new conversation
+        (1011, None, False),
+    ],
 )
-async def test_error_events_and_close_codes_become_session_errors(
-    code: int, error_type: str
+async def test_a_close_is_a_clear_error_and_reconnects_only_when_worth_it(
+    code: int, error_type: str | None, final: bool
 ) -> None:
+    agent = RealtimeAgent(id="a", name="A", instructions="")
     async with FakeElevenLabsServer("agent_x", "xi-test") as server:
-        connection = await elevenlabs.realtime("agent_x", base_url=server.base_url).connect()
-        await server.send_error(code, error_type, "it went wrong")
-        seen = await until(connection, "session.error", count=2)
-        await connection.close()
-    errors = [e for e in seen if isinstance(e, SessionError)]
-    assert [(e.code, e.fatal) for e in errors] == [(error_type, False), ("connection_lost", True)]
-    assert "it went wrong" in errors[0].message
-    assert f"code {code}" in errors[1].message and error_type in errors[1].message
+        model = elevenlabs.realtime("agent_x", base_url=server.base_url)
+        policy = ReconnectPolicy(attempts=2, initial_delay=0.05)
+        session = RealtimeSession(agent, model=model, reconnect=policy)
+        errors: list[SessionError] = []
+        settled = asyncio.Event()
+
+        def on_status(event: Any) -> None:
+            settles = (TransportStatus.CONNECTED, TransportStatus.DISCONNECTED)
+            if event.status in settles and server.connection_count == (1 if final else 2):
+                settled.set()
+
+        session.on("error", lambda e: errors.append(e))  # type: ignore[arg-type]
+        async with session:
+            session.on("status", on_status)
+            if error_type is None:
+                await server.close_with(code, "bye")
+            else:
+                await server.send_error(code, error_type, "it went wrong")
+            async with asyncio.timeout(WITHIN_S):
+                await settled.wait()
+            status = session.status
+    expected = TransportStatus.DISCONNECTED if final else TransportStatus.CONNECTED
+    assert status is expected and server.connection_count == (1 if final else 2)
+    if error_type is not None:
+        assert (errors[0].code, errors[0].fatal) == (error_type, False)
+        assert "it went wrong" in errors[0].message
+    if final:
+        [last] = [e for e in errors if e.fatal]
+        assert last.code == (error_type or "conversation_ended")
+        assert f"code {code}" in last.message
+    else:
+        assert not any(e.fatal for e in errors)  # held: the link came back
+    clean(server)
 
 
 @tool

@@ -32,7 +32,8 @@ items, interruptions and corrections become neutral events. ``ping`` yields a
 which the connection sends at once. ``conversation_initiation_metadata`` is ``session.created``
 (its ``conversation_id``) and ``session.updated``, and sets the audio formats. ``error`` is a
 ``session.error`` (the server closes the socket after it; the close is reported with its words by
-:meth:`ElevenLabsCodec.describe_close`). ``guardrail_triggered`` is a ``session.error``.
+:meth:`ElevenLabsCodec.describe_close`, as an error no session retries when a new conversation
+would end the same way). ``guardrail_triggered`` is a ``session.error``.
 ``context_usage`` becomes the usage of the next ``response.done``. :meth:`ElevenLabsCodec.idle`
 (the connection calls it after :meth:`ElevenLabsCodec.idle_after` seconds without a frame) ends
 what only quiet can end: the resampled audio's held tail and the agent's response. The rest is
@@ -77,7 +78,7 @@ from .audio_formats import DEFAULT_WIRE_FORMAT, FormatBridge, parse_wire_format
 from .initiation import initiation_message
 from .turns import Turns
 
-__all__ = ["DEFAULT_APP_FORMAT", "IGNORED_SERVER_TYPES", "ElevenLabsCodec"]
+__all__ = ["DEFAULT_APP_FORMAT", "FINAL_CLOSES", "IGNORED_SERVER_TYPES", "ElevenLabsCodec"]
 
 DEFAULT_APP_FORMAT: Final = AudioFormat.pcm16(24000)
 """The app's audio format when the session config names none (the session's own default)."""
@@ -109,6 +110,14 @@ _CLOSE_MEANINGS: Final[Mapping[int, str]] = {
     "variable, or an override the agent does not allow)",
     1011: "an internal error at ElevenLabs",
 }
+FINAL_CLOSES: Final[Mapping[int, str]] = {
+    1000: "conversation_ended",
+    1008: "conversation_refused",
+}
+"""Close codes after which a new conversation would end the same way, and the error code they
+become (an ``error`` event's ``error_type`` before the close takes precedence). 1000: the agent
+ended the call, or its maximum duration passed; 1008: the conversation's input was refused (an
+override the agent does not allow, a missing dynamic variable, a bad message)."""
 _CHUNK_KEY: Final = "user_audio_chunk"
 
 _Handler = Callable[[Mapping[str, Any]], Sequence[ServerEvent | Reply]]
@@ -135,6 +144,7 @@ class ElevenLabsCodec:
         self.conversation_id: str | None = None
         self.last_error: str | None = None
         """The words of the last ``error`` event (the close that follows repeats them)."""
+        self._last_error_type: str | None = None
         self._handlers: dict[str, _Handler] = {
             "audio": self._on_audio,
             "ping": self._on_ping,
@@ -246,9 +256,12 @@ class ElevenLabsCodec:
             return []
         return handler(message)
 
-    def describe_close(self, code: int | None, reason: str) -> str | None:
-        """The words for the fatal ``connection_lost`` error when the socket closed with
-        ``code``: the last ``error`` event's, else what the code means at ElevenLabs."""
+    def describe_close(self, code: int | None, reason: str) -> str | SessionError | None:
+        """What the socket closing with ``code`` means, in the last ``error`` event's words or
+        the code's: words for ``connection_lost`` when a new conversation may go better (1002,
+        1011: a timeout, a failure at ElevenLabs), or a fatal :class:`SessionError` that a
+        session does not retry (see :data:`FINAL_CLOSES`: the agent ended the conversation, or
+        refused this one's input, which it would refuse again)."""
         if code is None:
             return None
         said = f"elevenlabs closed the conversation (code {code}{': ' + reason if reason else ''})"
@@ -259,7 +272,11 @@ class ElevenLabsCodec:
                 f"{', '.join(self.overrides)}, and each override must be enabled in the agent's "
                 "security settings"
             )
-        return redact(f"{said}: {meaning}" if meaning else said)
+        text = redact(f"{said}: {meaning}" if meaning else said)
+        final = FINAL_CLOSES.get(code)
+        if final is None:
+            return text
+        return SessionError(self._last_error_type or final, text, fatal=True)
 
     def idle_after(self) -> float | None:
         """Seconds from now after which :meth:`idle` has something to say, or ``None`` (the
@@ -376,7 +393,7 @@ class ElevenLabsCodec:
             if (text := f.opt_text(data, key, f"{where}.{key}"))
         ]
         said = redact(f"{kind}: {'; '.join(dict.fromkeys(words)) or 'no reason given'}")
-        self.last_error = said
+        self.last_error, self._last_error_type = said, kind
         return [SessionError(kind, said + (f" (close code {code})" if code else ""))]
 
     @staticmethod

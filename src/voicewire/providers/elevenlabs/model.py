@@ -44,6 +44,7 @@ from ...protocol import (
     ServerEvent,
     SessionConfig,
     SessionCreated,
+    SessionError,
     TokenCredential,
     UrlCredential,
     WireSocket,
@@ -288,7 +289,8 @@ async def _recv(
     except Exception as exc:
         rcvd = getattr(exc, "rcvd", None)
         code, reason = getattr(rcvd, "code", None), getattr(rcvd, "reason", "") or ""
-        said = codec.describe_close(code, reason) or f"the connection was lost: {exc}"
+        described = codec.describe_close(code, reason) or f"the connection was lost: {exc}"
+        said = described.message if isinstance(described, SessionError) else described
         error = ConfigurationError if code == 1008 else HandshakeError
         raise error(f"elevenlabs did not start the conversation: {said}") from None
 
