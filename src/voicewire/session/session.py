@@ -202,9 +202,11 @@ class RealtimeSession:
     def _catch_up(self) -> list[ClientEvent]:
         """What a new link hears first: the history, then what the last link never
         acknowledged (each once: an item the history holds is not sent again); what was said
-        meanwhile follows."""
+        meanwhile follows. The response a drop cut off is asked for again only from a model
+        that can be asked (an ElevenLabs agent answers by itself)."""
         replay = replay_events(self.history.items)
-        return [*replay, *self._unacked.take(replay, self.config, self._pending)]
+        owed = self._unacked.take(replay, self.config, self._pending)
+        return [*replay, *(e for e in owed if e.kind not in self._refused_kinds)]
 
     async def _open(self) -> RealtimeConnection:
         options = replace(self._options, session_config=self.config)

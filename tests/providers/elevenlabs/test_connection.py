@@ -378,3 +378,35 @@ async def test_a_malformed_frame_is_reported_and_the_connection_keeps_reading() 
     assert "'interruption_event.event_id' must be an integer, got str 'x'" in errors[1].message
     assert not any(e.fatal for e in errors) and connection.status is TransportStatus.CLOSED
     assert {"type": "pong", "event_id": 5} in peers[0].received
+
+
+async def test_a_reconnect_does_not_ask_an_agent_for_a_response_it_cannot_be_asked_for() -> None:
+    from voicewire import RealtimeAgent, RealtimeSession
+    from voicewire.session import ReconnectPolicy
+
+    from .support import audio
+
+    async def agent(peer: Peer) -> None:
+        await peer.open()
+        if len(peers) == 1:  # the first link: the agent starts speaking, then the link fails
+            await peer.send(audio(1))
+            await peer.socket.close(1011, "internal error")
+        else:
+            await peer.socket.wait_closed()
+
+    async with raw_agent(agent) as (base_url, peers):
+        model = elevenlabs.realtime("agent_x", base_url=base_url)
+        session = RealtimeSession(
+            RealtimeAgent(id="a", name="A", instructions=""),
+            model=model,
+            reconnect=ReconnectPolicy(attempts=2, initial_delay=0.05),
+        )
+        errors: list[str] = []
+        back = asyncio.Event()
+        session.on("error", lambda e: errors.append(e.message))  # type: ignore[attr-defined]
+        session.on("status", lambda e: back.set() if session.reconnects else None)
+        async with session:
+            async with asyncio.timeout(WITHIN_S):
+                await back.wait()
+    assert session.reconnects == 1
+    assert errors == []  # no "response.create not sent" for the answer the drop cut off
