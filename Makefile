@@ -9,10 +9,10 @@ LOCAL_STAMP := $(VENV)/.local-installed
 # and takes ~15 min; these portable flags take ~7 min on 2 cores, and pip caches the wheel.
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DLLAVA_BUILD=OFF
 
-.PHONY: test check lint types unit bench bench-local bench-server bench-links local-deps clean chromium demo
+.PHONY: test check lint types unit bench bench-local bench-server bench-links local-deps clean chromium redis demo
 
 # VOICEWIRE_REQUIRE_LOCAL=1: a local-model test whose packages are missing fails, never skips.
-test: $(STAMP) $(LOCAL_STAMP) lint types chromium
+test: $(STAMP) $(LOCAL_STAMP) lint types chromium redis
 	VOICEWIRE_REQUIRE_LOCAL=1 $(BIN)/pytest -q
 
 $(VENV)/bin/python:
@@ -45,6 +45,11 @@ types: $(STAMP)
 # browser download is never used.
 chromium:
 	command -v chromium >/dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium)
+
+# The shared-state tests (tests/server/state) start Debian's redis-server themselves on a free
+# 127.0.0.1 port; nothing else uses it.
+redis:
+	command -v redis-server >/dev/null || (apt-get update && apt-get install -y --no-install-recommends redis-server)
 
 # Quick loop: tests only, stop at the first failure. Without the local extra (make local-deps)
 # the local-model tests are skipped, and both this and pytest's summary say so.
