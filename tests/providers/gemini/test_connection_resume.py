@@ -485,3 +485,39 @@ async def test_responses_to_calls_made_after_the_handle_are_not_written_again() 
         assert indices(second) == [0, 1, 2]
         assert not any("toolResponse" in f for f in second)
         await connection.close()
+
+
+async def test_a_queued_response_to_a_call_made_after_the_handle_is_not_written() -> None:
+    """The socket drops between a tool call and its result: the result, still queued when the
+    session resumes from a handle older than the call, is not written to the new socket (the
+    resumed session never made that call), yet the ledger still hears it was taken."""
+    resumed = asyncio.Event()
+
+    async def handler(peer: Peer) -> None:
+        if len(server.peers) > 1:
+            await resumed.wait()  # the result is sent while the session is resuming
+        await peer.handshake()
+        if len(server.peers) > 1:
+            await peer.pump()
+            return
+        await peer.send({"sessionResumptionUpdate": {"newHandle": "h-1", "resumable": True}})
+        await peer.send({"toolCall": {"functionCalls": [{"id": "c1", "name": "lookup"}]}})
+        await peer.ws.close(1011, "Internal error encountered.")
+
+    async with RawGemini(handler) as server:
+        connection = await connect(server)
+        recorder = Recorder(connection)
+        await until(lambda: any(e.kind == "tool.call" for e in recorder.events))
+        await until(lambda: len(server.peers) == 2)
+        connection.send(ToolResult("c1", '{"ok": true}', "lookup"))
+        connection.send(AudioInputAppend(frame(7)))
+        resumed.set()
+        await until(received_audio(server, 1, 1))
+        second = server.peers[1].received
+        assert indices(second) == [7]
+        assert not any("toolResponse" in f for f in second)
+        assert any(
+            e.kind == "item.created" and e.item.kind == "tool_result" for e in recorder.events
+        )  # type: ignore[attr-defined]
+        assert recorder.errors() == []
+        await connection.close()

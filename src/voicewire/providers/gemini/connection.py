@@ -475,11 +475,8 @@ class GeminiConnection(StreamConnection):
                 for event in self._decoder.link_changed():
                     self._dispatch(event)
                 made_since = self._calls_since_handle
-                resend = [
-                    frame
-                    for frame in self._since_handle
-                    if not (frame.answers and set(frame.answers) <= made_since)
-                ]
+                resend = [f for f in self._since_handle if not _answers_only(f, made_since)]
+                self._drop_queued_answers(made_since)
                 self._since_handle.clear()
                 self._since_handle_bytes = 0
                 self._calls_since_handle = set()
@@ -490,6 +487,16 @@ class GeminiConnection(StreamConnection):
                 self._wake.set()
                 return
         self._lost((last or describe_close(None)).error)
+
+    def _drop_queued_answers(self, made_since: set[str]) -> None:
+        """Tool responses still queued for calls made after the handle resumed: the session
+        never made those calls, so they are not written (their acknowledgements still go out,
+        as for any response the model no longer waits for)."""
+        stale = [frame for frame in self._outgoing if _answers_only(frame, made_since)]
+        for frame in stale:
+            self._outgoing.remove(frame)
+            for ack in frame.acks:
+                self._stream.put(ack)
 
     async def _retire(self) -> None:
         """Close the current socket on purpose, reading what it still delivers until it ends."""
@@ -539,6 +546,11 @@ def _outcome(exc: BaseException) -> CloseOutcome:
     if code is not None:
         return describe_close(code, getattr(frame, "reason", "") or "")
     return describe_close(None, f"({type(exc).__name__}: {exc})" if str(exc) else "")
+
+
+def _answers_only(frame: _Frame, calls: set[str]) -> bool:
+    """Whether ``frame`` is a tool response answering only some of ``calls``."""
+    return bool(frame.answers) and set(frame.answers) <= calls
 
 
 def _answers(frame: dict[str, Any]) -> tuple[str, ...]:
