@@ -51,6 +51,7 @@ from ..protocol import (
     SpeechStarted,
     TextOutput,
     ToolCall,
+    ToolCancelled,
     ToolDefinition,
     TranscriptInput,
     TranscriptOutput,
@@ -132,7 +133,13 @@ class RealtimeSession:
         self.history = ConversationHistory()
         self.playback = PlaybackTracker(self._output_format)
         self._hub = EventHub(stream=stream_events)
-        self._tools = ToolRunner(agent, self.context, self._send, self._hub.emit)
+        self._tools = ToolRunner(
+            agent,
+            self.context,
+            self._send,
+            self._hub.emit,
+            continues=self.capabilities.response_create,
+        )
         self._connection: RealtimeConnection | None = None
         self._pump: asyncio.Task[None] | None = None
         self._events_ended = asyncio.Event()
@@ -541,6 +548,8 @@ class RealtimeSession:
             self._hub.emit(event)
             self._tools.start(event)
             return
+        elif isinstance(event, ToolCancelled) and self._tools.withdraw(event.call_id):
+            return  # the runner says tool.cancelled once the tool has stopped
         elif isinstance(event, ItemCreated):
             self.history.upsert(event.item, event.previous_item_id)
         elif isinstance(event, ItemDeleted):

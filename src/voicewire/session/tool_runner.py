@@ -3,7 +3,11 @@
 A response may ask for several tools. Each runs as its own task; each result (or error) goes back
 at once; and only when the asking response is over and all of its calls are answered does the
 session ask the model to continue — never while that response is still active, which the
-providers reject.
+providers reject, and never a model that cannot be asked (``continues=False``: it goes on by
+itself after a result, as Gemini and ElevenLabs agents do).
+
+A model may withdraw a call it made (Gemini's ``toolCallCancellation``): :meth:`ToolRunner.withdraw`
+cancels the running tool, and no result goes back, since the model no longer waits for one.
 """
 
 from __future__ import annotations
@@ -35,13 +39,20 @@ CANCELLED_OUTPUT = json.dumps({"error": "cancelled: the user interrupted before 
 
 
 class ToolRunner:
+    """The running tool calls of one session (see the module docstring)."""
+
     def __init__(
         self,
         agent: RealtimeAgent,
         context: Context[Any],
         send: Callable[[ClientEvent], None],
         emit: Callable[[SessionEvent], None],
+        *,
+        continues: bool = True,
     ) -> None:
+        """``continues``: the model takes ``response.create`` (its capabilities say so); else
+        it is never asked to continue after the results."""
+        self._continues = continues
         self._agent = agent
         self._context = context
         self._send = send
@@ -50,6 +61,7 @@ class ToolRunner:
         self._pending: dict[str | None, set[str]] = {}
         self._answered: set[str | None] = set()
         self._open_responses: set[str | None] = set()
+        self._withdrawn: set[str] = set()  # running calls the model withdrew
 
     @property
     def running(self) -> int:
@@ -68,6 +80,17 @@ class ToolRunner:
         self._pending.setdefault(call.response_id, set()).add(call.call_id)
         task = asyncio.create_task(self._run(call), name=f"tool-{call.name}-{call.call_id}")
         self._tasks[call.call_id] = task
+
+    def withdraw(self, call_id: str) -> bool:
+        """The model withdrew ``call_id``: cancel its tool if it is running (no result goes
+        back; the runner reports ``tool.cancelled`` once it has stopped). ``False`` when no
+        such call is running (it finished, or was never started)."""
+        task = self._tasks.get(call_id)
+        if task is None:
+            return False
+        self._withdrawn.add(call_id)
+        task.cancel()
+        return True
 
     def cancel_all(self) -> None:
         """Cancel running tools (interruption or close); the model is told each was cancelled."""
@@ -106,6 +129,11 @@ class ToolRunner:
     def _finish(self, call: ToolCall, output: str, *, is_error: bool, cancelled: bool) -> None:
         self._tasks.pop(call.call_id, None)
         self._pending.get(call.response_id, set()).discard(call.call_id)
+        if call.call_id in self._withdrawn:  # the model waits for no result: none is sent
+            self._withdrawn.discard(call.call_id)
+            self._emit(ToolCancelled(call.call_id))
+            self._maybe_continue(call.response_id)  # its other calls may all be answered
+            return
         try:
             self._send(ToolResult(call.call_id, output, call.name, is_error))
         except Exception as exc:  # connection already gone: the result is in history anyway
@@ -129,6 +157,8 @@ class ToolRunner:
         ):
             self._answered.discard(response_id)
             self._pending.pop(response_id, None)
+            if not self._continues:  # the model goes on by itself after the results
+                return
             try:
                 self._send(ResponseCreate())
             except Exception as exc:
