@@ -1,0 +1,166 @@
+"""A real ``redis-server`` for the shared-state tests, on a free port of 127.0.0.1.
+
+The Debian package provides it (``make redis`` installs it). A machine without it fails these
+tests with a message saying so: they never skip, since the Redis backend is what they test.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from voicewire.server.state import MemoryState, RedisState, StateBackend
+
+REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass
+class RedisServer:
+    """One ``redis-server`` process; :meth:`stop`, :meth:`start`, :meth:`pause` for the tests
+    that take Redis away."""
+
+    directory: Path
+    port: int = 0
+    password: str | None = None
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        if not os.access(REDIS_SERVER, os.X_OK):
+            pytest.fail(
+                f"redis-server not found ({REDIS_SERVER}): the shared-state tests need it; "
+                "run `make redis` (Debian's redis-server package)"
+            )
+        self.port = self.port or _free_port()
+        command = [
+            REDIS_SERVER,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(self.directory),
+        ]
+        if self.password:
+            command += ["--requirepass", self.password]
+        log = (self.directory / "redis.log").open("ab")
+        self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 10
+        while not self._answers():
+            if self.process.poll() is not None:
+                pytest.fail(
+                    f"redis-server exited with {self.process.returncode}: "
+                    f"{(self.directory / 'redis.log').read_text()[-2000:]}"
+                )
+            if time.monotonic() > deadline:
+                self.stop()
+                pytest.fail("redis-server did not answer within 10 s")
+            time.sleep(0.02)
+
+    def _answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as probe:
+                probe.sendall(b"PING\r\n")
+                reply = probe.recv(64)
+        except OSError:
+            return False
+        return reply.startswith((b"+PONG", b"-NOAUTH"))
+
+    def stop(self) -> None:
+        """Stop the server (the port stays this server's for a later :meth:`start`)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        self.process = None
+
+    def pause(self) -> None:
+        """Freeze the server (it keeps its connections and answers nothing)."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One Redis shared by the tests that only use it (each with its own key prefix)."""
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[Callable[..., RedisServer]]:
+    """Start a Redis of this test's own (to stop, pause or password-protect it)."""
+    started: list[RedisServer] = []
+
+    def start(password: str | None = None) -> RedisServer:
+        server = RedisServer(tmp_path / f"redis{len(started)}", password=password)
+        server.directory.mkdir()
+        server.start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def prefix() -> str:
+    """A key prefix of this test's own, so tests sharing one Redis never see each other."""
+    return f"test:{uuid.uuid4().hex}:"
+
+
+@pytest.fixture
+async def redis_state(redis_server: RedisServer, prefix: str) -> AsyncIterator[RedisState]:
+    state = RedisState.from_url(redis_server.url, prefix=prefix)
+    yield state
+    await state.aclose()
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def backend(
+    request: pytest.FixtureRequest, redis_server: RedisServer, prefix: str
+) -> AsyncIterator[StateBackend]:
+    """Each contract test runs against both backends."""
+    state: StateBackend = (
+        MemoryState()
+        if request.param == "memory"
+        else RedisState.from_url(redis_server.url, prefix=prefix)
+    )
+    yield state
+    await state.aclose()
