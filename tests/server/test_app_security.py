@@ -66,7 +66,7 @@ def _tamper(token: str) -> str:
         (lambda: TokenAuthority(SECRET, clock=lambda: 1_000_000.0).issue().token, "token_expired"),
         (lambda: _tamper(TokenAuthority(SECRET).issue().token), "invalid_token_signature"),
         (
-            lambda: TokenAuthority("another-secret-0123456789").issue().token,
+            lambda: TokenAuthority("another-secret-0123456789abcdefghij").issue().token,
             "invalid_token_signature",
         ),
         (lambda: TokenAuthority(SECRET, audience="admin").issue().token, "wrong_token_audience"),
