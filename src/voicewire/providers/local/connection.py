@@ -123,6 +123,10 @@ class LocalConnection(StreamConnection):
         self._turns = TurnTaker(self._state, self._responder, transcripts)
         self._warmed: str | None = None
         self._noted: set[str] = set()  # unsupported settings already warned about
+        self.delivered = 0
+        """Client events the pipeline has taken in, in order (the
+        :class:`~voicewire.protocol.ReportsDelivery` hook): counted once handled, so the voice
+        detection has seen every delivered chunk of audio and reported any speech start in it."""
         self._emit(SessionCreated(self._session_id))
         self._worker = asyncio.create_task(self._work(), name="local-worker")
 
@@ -194,6 +198,7 @@ class LocalConnection(StreamConnection):
             except Exception as exc:
                 log.exception("the local model failed on %s", getattr(event, "kind", event))
                 self._emit(SessionError("internal_error", f"{type(exc).__name__}: {exc}"))
+            self.delivered += 1
 
     async def _handle(self, event: ClientEvent) -> None:
         if isinstance(event, AudioInputAppend):
