@@ -24,7 +24,12 @@ hooks:
 * ``idle_after()`` and ``idle()`` (optional): when ``idle_after()`` gives a number of seconds,
   the reader calls ``idle()`` once that long passes without a frame, and puts the events it
   returns (ElevenLabs never says its agent stopped speaking, so the codec lets out the audio
-  its resampler holds once the agent's audio pauses).
+  its resampler holds once the agent's audio pauses);
+* ``send_idle_after()`` and ``send_idle()`` (optional), the same on the way out: when
+  ``send_idle_after()`` gives a number of seconds, the writer, once it has had nothing to write
+  for that long, writes the messages ``send_idle()`` returns, after everything sent before
+  (ElevenLabs: the end of the user's converted audio, which the resampler holds until more
+  comes; when the user stops, a WAV file ends or the mic is muted, nothing more comes).
 
 Providers built on it: the OpenAI protocol (:mod:`.openai_protocol.connection`, the OpenAI
 codec never replies nor acknowledges) and ElevenLabs Agents (:mod:`.elevenlabs`).
@@ -84,11 +89,14 @@ class Codec(Protocol):
 _Written = Callable[[ClientEvent], Sequence[ServerEvent]]
 _DescribeClose = Callable[[int | None, str], str | SessionError | None]
 _Idle = Callable[[], Sequence[ServerEvent]]
+_SendIdle = Callable[[], Sequence[dict[str, Any]]]
 
 _CLOSED = object()
 """Tells the writer to stop."""
 _WAKE = object()
 """Tells the writer a reply is waiting."""
+_QUIET = object()
+"""The writer has had nothing to write for the codec's ``send_idle_after()``."""
 
 
 class CodecConnection(StreamConnection):
@@ -116,6 +124,9 @@ class CodecConnection(StreamConnection):
         self._written: _Written | None = getattr(codec, "written", None)
         self._describe: _DescribeClose | None = getattr(codec, "describe_close", None)
         self._idle_after: Callable[[], float | None] | None = getattr(codec, "idle_after", None)
+        self._send_idle_after: Callable[[], float | None] | None = getattr(
+            codec, "send_idle_after", None
+        )
         self._receiving: asyncio.Future[str | bytes] | None = None
         self._outgoing: asyncio.Queue[object] = asyncio.Queue()
         self._replies: deque[str] = deque()
@@ -191,13 +202,19 @@ class CodecConnection(StreamConnection):
     async def _write_loop(self) -> None:
         replies = self._replies
         while True:
-            item = await self._outgoing.get()
+            item = await self._next_out()
             while replies:  # answers the server waits for go first
                 if not await self._write(replies.popleft()):
                     return
             if item is _CLOSED:
                 return
             if item is _WAKE:
+                continue
+            if item is _QUIET:
+                send_idle: _SendIdle = getattr(self._codec, "send_idle", lambda: ())
+                for message in send_idle():  # not events given to send(): not counted
+                    if not await self._write(json.dumps(message, separators=(",", ":"))):
+                        return
                 continue
             if item.__class__ is tuple:
                 text, acks = item
@@ -212,6 +229,19 @@ class CodecConnection(StreamConnection):
                 return
             else:
                 self._events_written += 1
+
+    async def _next_out(self) -> object:
+        """The next thing to write, or :data:`_QUIET` once the codec's ``send_idle_after()``
+        has passed with nothing (an item put meanwhile stays queued: ``Queue.get`` gives up
+        only items it has not taken)."""
+        quiet = self._send_idle_after() if self._send_idle_after is not None else None
+        if quiet is None:
+            return await self._outgoing.get()
+        try:
+            async with asyncio.timeout(quiet):
+                return await self._outgoing.get()
+        except TimeoutError:
+            return _QUIET
 
     def _counted(self, ping: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[object]]:
         """``ping``; when its pong comes, :attr:`delivered` counts the events written before it

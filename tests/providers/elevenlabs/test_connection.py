@@ -410,3 +410,37 @@ async def test_a_reconnect_does_not_ask_an_agent_for_a_response_it_cannot_be_ask
                 await back.wait()
     assert session.reconnects == 1
     assert errors == []  # no "response.create not sent" for the answer the drop cut off
+
+
+async def test_the_end_of_the_users_converted_audio_reaches_the_agent_when_the_app_pauses() -> None:
+    """24 kHz from the app, 16 kHz to the agent: the resampler holds the last few tens of ms
+    until more comes; when nothing more comes (a WAV file ended), the tail still goes out."""
+    import base64
+
+    from voicewire.protocol import AudioFormat
+
+    got = asyncio.Event()
+    wire_bytes = 0
+
+    async def agent(peer: Peer) -> None:
+        nonlocal wire_bytes
+        await peer.open(input_format="pcm_16000")
+        while True:
+            chunk = await peer.until("user_audio_chunk")
+            wire_bytes += len(base64.b64decode(chunk["user_audio_chunk"]))
+            if wire_bytes >= 16 * 2 * 300:  # all 300 ms, at 16 kHz
+                got.set()
+
+    async with raw_agent(agent) as (base_url, peers):
+        config = SessionConfig(input_audio_format=AudioFormat.pcm16(24000))
+        model = elevenlabs.realtime("agent_x", base_url=base_url)
+        connection = await model.connect(ConnectOptions(session_config=config))
+        tone = b"".join((1000 * (i % 24)).to_bytes(2, "little", signed=True) for i in range(240))
+        for _ in range(30):  # 300 ms in 10 ms chunks, then nothing
+            connection.send(AudioInputAppend(tone))
+        async with asyncio.timeout(WITHIN_S):
+            await got.wait()
+        await asyncio.sleep(0.3)  # a second release would come now
+        await connection.close()
+    assert wire_bytes == 16 * 2 * 300  # every sample, once
+    assert peers[0].violations == []

@@ -95,6 +95,15 @@ class FormatBridge:
         """App input audio as the agent takes it (possibly empty while the resampler fills)."""
         return self._to_wire.convert(audio)
 
+    @property
+    def input_passthrough(self) -> bool:
+        """The agent takes the app's input format: its audio needs no conversion."""
+        return self._to_wire.passthrough
+
+    def end_input(self) -> bytes:
+        """The end of one stretch of the user's audio: what the resampler still held."""
+        return self._to_wire.flush()
+
     def from_wire(self, audio: bytes) -> bytes:
         """Agent audio as the app plays it."""
         return self._from_wire.convert(audio)

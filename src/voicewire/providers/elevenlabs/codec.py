@@ -22,6 +22,12 @@ anything else              ``None``: truncation, deletion, response create/cance
                            message (the connection raises ``UnsupportedEventError``)
 =========================  =========================================================================
 
+The app's audio reaches the agent through a streaming resampler when their formats differ, which
+holds the last 20-60 ms until more comes; :meth:`ElevenLabsCodec.send_idle` lets that tail out
+once the app has sent no audio for :data:`INPUT_RELEASE_AFTER_S` (the connection's writer calls it
+when it has had nothing to write that long), so the end of what the user said reaches the agent
+even when nothing follows it (a WAV file ends, the mic is muted, the user waits for the answer).
+
 ElevenLabs echoes none of these, so :meth:`ElevenLabsCodec.written` gives the ``item.created``
 that acknowledges each item and tool result once it is on the socket (the session's ledger needs
 it, see :mod:`voicewire.session.unacked`).
@@ -78,10 +84,21 @@ from .audio_formats import DEFAULT_WIRE_FORMAT, FormatBridge, parse_wire_format
 from .initiation import initiation_message
 from .turns import Turns
 
-__all__ = ["DEFAULT_APP_FORMAT", "FINAL_CLOSES", "IGNORED_SERVER_TYPES", "ElevenLabsCodec"]
+__all__ = [
+    "DEFAULT_APP_FORMAT",
+    "FINAL_CLOSES",
+    "IGNORED_SERVER_TYPES",
+    "INPUT_RELEASE_AFTER_S",
+    "ElevenLabsCodec",
+]
 
 DEFAULT_APP_FORMAT: Final = AudioFormat.pcm16(24000)
 """The app's audio format when the session config names none (the session's own default)."""
+
+INPUT_RELEASE_AFTER_S: Final = 0.2
+"""A pause in the app's audio after which the end of it, held in the input resampler, is sent.
+Channels send audio every 20-100 ms while the user is heard; if audio goes on after a release, it
+goes through a fresh resampler (a few samples of filter ramp, nothing lost or repeated)."""
 
 IGNORED_SERVER_TYPES: Final[Mapping[str, str]] = {
     "vad_score": "the agent's voice detection score; turns are reported by transcripts and "
@@ -143,6 +160,7 @@ class ElevenLabsCodec:
         self.turns = Turns(self.bridge, text_only=text_only, clock=clock)
         self.conversation_id: str | None = None
         self.last_error: str | None = None
+        self._input_held = False  # the input resampler may hold the end of the user's audio
         """The words of the last ``error`` event (the close that follows repeats them)."""
         self._last_error_type: str | None = None
         self._handlers: dict[str, _Handler] = {
@@ -174,6 +192,7 @@ class ElevenLabsCodec:
     def encode_client(self, event: ClientEvent) -> dict[str, Any] | None:
         """The message for ``event``, or ``None`` when ElevenLabs has none (see the module)."""
         if isinstance(event, AudioInputAppend):
+            self._input_held = not self.bridge.input_passthrough
             return {_CHUNK_KEY: encode_base64(self.bridge.to_wire(event.audio))}
         if isinstance(event, ToolResult):
             return {
@@ -185,6 +204,20 @@ class ElevenLabsCodec:
         if isinstance(event, ItemCreate):
             return self._encode_item(event)
         return None
+
+    def send_idle_after(self) -> float | None:
+        """Seconds without client audio after which :meth:`send_idle` has the end of it to send,
+        or ``None`` (the :class:`~voicewire.providers.codec_connection.CodecConnection` hook)."""
+        return INPUT_RELEASE_AFTER_S if self._input_held else None
+
+    def send_idle(self) -> list[dict[str, Any]]:
+        """The app's audio paused: the ``user_audio_chunk`` with what the input resampler held
+        (none when it held nothing)."""
+        if not self._input_held:
+            return []
+        self._input_held = False
+        tail = self.bridge.end_input()
+        return [{_CHUNK_KEY: encode_base64(tail)}] if tail else []
 
     def written(self, event: ClientEvent) -> list[ServerEvent]:
         """What acknowledges ``event`` once it is on the socket (ElevenLabs echoes nothing): the
