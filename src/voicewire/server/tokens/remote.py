@@ -116,7 +116,12 @@ class RemoteJwks:
         self.fetches += 1
         self._fetched_at = self._clock()
         try:
-            keys = keys_from_jwks(json.loads(await self._download()))
+            body = await self._download()
+            try:
+                document = json.loads(body)
+            except ValueError:
+                raise ValueError("the JWKS is not JSON") from None
+            keys = keys_from_jwks(document)
         except (httpx.HTTPError, ValueError, ConfigurationError) as exc:
             reason = exc.message if isinstance(exc, ConfigurationError) else str(exc)[:200]
             self.last_error = f"{type(exc).__name__}: {reason}"
