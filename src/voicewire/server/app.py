@@ -14,6 +14,9 @@ Routes:
   instead (``model.authenticate()``), but only when ``allow_provider_credentials=True``;
   otherwise 403. This endpoint is open to anyone who can reach it (within the Origin policy):
   put your own authentication in front of it (Starlette middleware) in production.
+* ``GET /metrics`` serves Prometheus metrics (sessions, frames, tool calls, errors, latencies:
+  see :mod:`voicewire.server.metrics`); ``create_app(metrics=False)`` leaves it out. Like any
+  Prometheus endpoint it is not authenticated: keep it off the public network.
 * ``GET /`` is a demo page (start / mute / end, status, transcript, level meters, a text box) and
   ``/static/`` serves the browser client: ``voicewire.js`` (``RealtimeClient``,
   ``BrowserChannel``), ``react.js`` (``useRealtime``, ``useBrowserAudio``) and their worklet.
@@ -43,7 +46,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +70,8 @@ from voicewire.protocol import (
 )
 from voicewire.session import RealtimeSession, ReconnectPolicy
 
+from .log_context import current_session, install_session_logging
+from .metrics import CONTENT_TYPE_LATEST, ServerMetrics
 from .relay import CLIENT_SESSION_FIELDS, DEFAULT_MAX_OUTBOX_BYTES, Relay
 from .security import (
     OriginPolicy,
@@ -108,6 +113,7 @@ def create_app(
     max_outbox_bytes: int = DEFAULT_MAX_OUTBOX_BYTES,
     client_send_timeout: float = 5.0,
     client_close_timeout: float = 2.0,
+    metrics: bool = True,
 ) -> Starlette:
     """An ASGI app serving ``agent`` (see the module docstring for the routes).
 
@@ -138,6 +144,8 @@ def create_app(
             its session and model link are released (see :mod:`voicewire.server.relay`).
         client_close_timeout: how long a close frame may wait for room in the client's socket
             before the connection is left to the ASGI server.
+        metrics: count sessions, frames, tool calls, errors and latencies, and serve them
+            at ``GET /metrics`` (:mod:`voicewire.server.metrics`; several workers: there).
     """
     resolved = model if model is not None else agent.model
     if resolved is None:
@@ -155,6 +163,7 @@ def create_app(
         )
     install_log_redaction()
     install_refused_handshake_filter()
+    install_session_logging()
     server = VoicewireServer(
         agent,
         resolved,
@@ -169,9 +178,12 @@ def create_app(
         client_send_timeout=client_send_timeout,
         client_close_timeout=client_close_timeout,
     )
+    if metrics:
+        server.metrics = ServerMetrics(tool.name for tool in agent.tools)
     app = Starlette(
         routes=[
             Route(CREDENTIAL_PATH, server.credential, methods=["POST"]),
+            *([Route("/metrics", server.metrics_page, methods=["GET"])] if metrics else []),
             Route("/", _demo_page, methods=["GET", "HEAD"]),
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ],
@@ -203,6 +215,8 @@ class VoicewireServer:
         active_sessions: connections being served right now.
         sessions_served: connections accepted so far.
         relays: the :class:`Relay` of each connection being served (its outbox figures).
+        metrics: the app's :class:`~voicewire.server.metrics.ServerMetrics` (``None`` when
+            ``create_app(metrics=False)``).
     """
 
     def __init__(
@@ -236,6 +250,7 @@ class VoicewireServer:
         self.active_sessions = 0
         self.sessions_served = 0
         self.relays: set[Relay] = set()
+        self.metrics: ServerMetrics | None = None
         self._labels = itertools.count(1)
 
     # -- POST /realtime/credential ---------------------------------------------------------------
@@ -292,6 +307,11 @@ class VoicewireServer:
                 400, "unknown_model", f"this server's model is {self.model.model_id!r}"
             )
         return None
+
+    async def metrics_page(self, request: Request) -> Response:
+        """``GET /metrics``: the Prometheus text exposition."""
+        rendered = self.metrics.render() if self.metrics is not None else b""
+        return Response(rendered, media_type=CONTENT_TYPE_LATEST)
 
     # -- WS /v1/realtime -------------------------------------------------------------------------
 
@@ -359,12 +379,29 @@ class VoicewireServer:
         self.active_sessions += 1
         self.sessions_served += 1
         self.relays.add(relay)
+        logging_as = current_session.set(label)  # for what the session and its tasks log
+        unwatch = self._count(relay, session)
+        failed = False
         try:
             await relay.run()
+        except Exception:
+            failed = True
+            raise
         finally:
             self.relays.discard(relay)
             self.active_sessions -= 1
+            if self.metrics is not None:
+                unwatch()
+                self.metrics.session_closed(relay, failed=failed)
             log.info("%s: closed", label)
+            current_session.reset(logging_as)
+
+    def _count(self, relay: Relay, session: RealtimeSession) -> Callable[[], None]:
+        """Start counting a session in the metrics; returns what stops watching it."""
+        if self.metrics is None:
+            return lambda: None
+        relay.on_error = self.metrics.error
+        return self.metrics.session_opened(relay, session)
 
 
 class RealtimeRoute:

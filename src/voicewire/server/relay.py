@@ -89,7 +89,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, Final
 
 from pydantic_core import from_json, to_json
@@ -135,6 +135,10 @@ log = logging.getLogger("voicewire.server")
 
 _NOT_FOR_THE_CLIENT: Final = (StatusChanged, ToolOutput, SessionCreated, SessionUpdated)
 """Session events the relay does not encode (it renders ``session.*`` events itself)."""
+
+
+def _ignore(code: str) -> None:
+    """The default :attr:`Relay.on_error`."""
 
 
 class _Marker(bytes):
@@ -188,6 +192,9 @@ class Relay:
         self._low_water = max_outbox_bytes // 4  # ... until the outbox is down to this
         self._paused: asyncio.Event | None = None  # set when the paused reader may go on
         self._sent = 0  # messages handed to the socket: the watchdog's progress counter
+        self.frames_in = 0  # messages received from the client (for the metrics)
+        self.close_sent: tuple[int, str] | None = None  # the close frame sent, if one was
+        self.on_error: Callable[[str], None] = _ignore  # called with each error code sent
         self._watchdog: SendWatchdog | None = None
         self._too_slow: str | None = None  # why the client was given up on
         self._reader: asyncio.Task[Any] | None = None
@@ -208,6 +215,11 @@ class Relay:
     def outbox_peak_bytes(self) -> int:
         """The most :attr:`outbox_bytes` has been (it never exceeds ``max_outbox_bytes``)."""
         return self._outbox_peak
+
+    @property
+    def frames_out(self) -> int:
+        """Messages handed to the client's socket."""
+        return self._sent
 
     async def run(self) -> None:
         """Connect the session, relay both ways, and close the session when the client leaves
@@ -282,6 +294,7 @@ class Relay:
                 return
             if message["type"] != "websocket.receive":
                 return  # websocket.disconnect
+            self.frames_in += 1
             text = message.get("text")
             if text is None:
                 data = message.get("bytes") or b""
@@ -493,9 +506,11 @@ class Relay:
         self, code: str, message: str, *, event_id: str | None = None, param: str | None = None
     ) -> None:
         log.info("%s: rejected a client frame: %s", self.label, code)
+        self.on_error(code)
         await self._send([self.encoder.error(code, message, event_id=event_id, param=param)])
 
     async def _internal_error(self, event_id: str | None) -> None:
+        self.on_error("internal_error")
         await self._send(
             [
                 self.encoder.error(
@@ -592,6 +607,7 @@ class Relay:
 
     async def _send_close(self, code: int, reason: str) -> None:
         """Send a close frame, waiting at most ``close_timeout`` for room in the socket."""
+        self.close_sent = (code, reason)
         with contextlib.suppress(Exception):
             async with asyncio.timeout(self.close_timeout):
                 await self._send_asgi({"type": "websocket.close", "code": code, "reason": reason})
