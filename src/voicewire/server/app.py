@@ -83,7 +83,7 @@ from .security import (
     select_subprotocol,
     subprotocol_token,
 )
-from .tokens import TokenAuthority, TokenError
+from .tokens import RemoteJwks, TokenAuthority, TokenError, TokenKey
 
 __all__ = ["VoicewireServer", "create_app"]
 
@@ -104,6 +104,9 @@ def create_app(
     token_ttl: float = 600,
     audience: str = "voicewire",
     single_use: bool = False,
+    token_keys: Collection[TokenKey] = (),
+    token_jwks: RemoteJwks | None = None,
+    token_issuer: str | None = None,
     allowed_origins: Collection[str] | None = None,
     allow_provider_credentials: bool = False,
     max_frame_bytes: int = 1 << 20,
@@ -125,6 +128,13 @@ def create_app(
         token_ttl: token lifetime in seconds.
         audience: the audience tokens are minted for and must carry.
         single_use: each token opens one connection (reconnecting clients need a new token).
+        token_keys: more keys tokens may be signed with (:class:`.tokens.TokenKey`, picked
+            by ``kid``): your auth service's RS256/ES256 public keys, older HS256
+            secrets during a rotation. With keys and no ``secret`` the server only verifies
+            tokens, and its credential endpoint mints none (403 ``token_minting_disabled``).
+        token_jwks: your auth service's JWKS URL (:class:`.tokens.RemoteJwks`: fetched,
+            cached, fetched again for a new ``kid``).
+        token_issuer: the ``iss`` tokens must carry (and are minted with).
         allowed_origins: browser origins allowed besides the app's own; ``None`` means same
             origin only, ``["*"]`` any. Clients that send no ``Origin`` (non-browsers) pass.
         allow_provider_credentials: let the credential endpoint hand out the model's own
@@ -167,7 +177,15 @@ def create_app(
     server = VoicewireServer(
         agent,
         resolved,
-        tokens=TokenAuthority(secret, audience=audience, ttl=token_ttl, single_use=single_use),
+        tokens=TokenAuthority(
+            secret,
+            audience=audience,
+            ttl=token_ttl,
+            single_use=single_use,
+            keys=token_keys,
+            jwks=token_jwks,
+            issuer=token_issuer,
+        ),
         origins=OriginPolicy(allowed_origins),
         allow_provider_credentials=allow_provider_credentials,
         max_frame_bytes=max_frame_bytes,
@@ -268,6 +286,12 @@ class VoicewireServer:
         if isinstance(body, Response):
             return body
         if body.get("provider") is None:
+            if not self.tokens.can_issue:
+                return _json_error(
+                    403,
+                    "token_minting_disabled",
+                    "this server mints no tokens: get one from the service that does",
+                )
             credential: ClientCredential = self.tokens.issue()
             log.debug("issued a voicewire token expiring at %s", credential.expires_at.isoformat())
         else:
@@ -346,7 +370,7 @@ class VoicewireServer:
             )
             return
         try:
-            self.tokens.verify(token)
+            await self.tokens.redeem(token)
         except TokenError as exc:
             log.warning(
                 "refused a realtime connection from %s: %s (%s)", peer, exc.message, exc.code
