@@ -14,9 +14,6 @@ Routes:
   instead (``model.authenticate()``), but only when ``allow_provider_credentials=True``;
   otherwise 403. This endpoint is open to anyone who can reach it (within the Origin policy):
   put your own authentication in front of it (Starlette middleware) in production.
-* ``GET /metrics`` serves Prometheus metrics (sessions, frames, tool calls, errors, latencies:
-  see :mod:`voicewire.server.metrics`); ``create_app(metrics=False)`` leaves it out. Like any
-  Prometheus endpoint it is not authenticated: keep it off the public network.
 * ``GET /`` is a demo page (start / mute / end, status, transcript, level meters, a text box) and
   ``/static/`` serves the browser client: ``voicewire.js`` (``RealtimeClient``,
   ``BrowserChannel``), ``react.js`` (``useRealtime``, ``useBrowserAudio``) and their worklet.
@@ -46,7 +43,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -70,8 +67,7 @@ from voicewire.protocol import (
 )
 from voicewire.session import RealtimeSession, ReconnectPolicy
 
-from .log_context import current_session, install_session_logging
-from .metrics import CONTENT_TYPE_LATEST, ServerMetrics
+from .client_address import TrustedProxies, client_address, rate_bucket
 from .relay import CLIENT_SESSION_FIELDS, DEFAULT_MAX_OUTBOX_BYTES, Relay
 from .security import (
     OriginPolicy,
@@ -83,7 +79,15 @@ from .security import (
     select_subprotocol,
     subprotocol_token,
 )
-from .tokens import RemoteJwks, TokenAuthority, TokenError, TokenKey
+from .state import (
+    MemoryState,
+    RateLimited,
+    RateLimits,
+    StateBackend,
+    StateUnavailableError,
+    Throttle,
+)
+from .tokens import ANONYMOUS_SUBJECT, TokenAuthority, TokenError
 
 __all__ = ["VoicewireServer", "create_app"]
 
@@ -104,9 +108,9 @@ def create_app(
     token_ttl: float = 600,
     audience: str = "voicewire",
     single_use: bool = False,
-    token_keys: Collection[TokenKey] = (),
-    token_jwks: RemoteJwks | None = None,
-    token_issuer: str | None = None,
+    state: StateBackend | None = None,
+    rate_limits: RateLimits | None = None,
+    trusted_proxies: Collection[str] = (),
     allowed_origins: Collection[str] | None = None,
     allow_provider_credentials: bool = False,
     max_frame_bytes: int = 1 << 20,
@@ -116,7 +120,6 @@ def create_app(
     max_outbox_bytes: int = DEFAULT_MAX_OUTBOX_BYTES,
     client_send_timeout: float = 5.0,
     client_close_timeout: float = 2.0,
-    metrics: bool = True,
 ) -> Starlette:
     """An ASGI app serving ``agent`` (see the module docstring for the routes).
 
@@ -128,13 +131,15 @@ def create_app(
         token_ttl: token lifetime in seconds.
         audience: the audience tokens are minted for and must carry.
         single_use: each token opens one connection (reconnecting clients need a new token).
-        token_keys: more keys tokens may be signed with (:class:`.tokens.TokenKey`, picked
-            by ``kid``): your auth service's RS256/ES256 public keys, older HS256
-            secrets during a rotation. With keys and no ``secret`` the server only verifies
-            tokens, and its credential endpoint mints none (403 ``token_minting_disabled``).
-        token_jwks: your auth service's JWKS URL (:class:`.tokens.RemoteJwks`: fetched,
-            cached, fetched again for a new ``kid``).
-        token_issuer: the ``iss`` tokens must carry (and are minted with).
+        state: where single-use token ids and rate-limit counters live (default: a
+            :class:`~voicewire.server.state.MemoryState` of this process). Give every worker and
+            instance one :class:`~voicewire.server.state.RedisState` configuration to share
+            them; the caller closes it.
+        rate_limits: credential requests and session opens allowed per client address and per
+            token subject (default: :class:`~voicewire.server.state.RateLimits`;
+            ``RateLimits.disabled()`` for none). Over a limit: 429 with ``Retry-After``.
+        trusted_proxies: addresses or networks of reverse proxies whose ``X-Forwarded-For``
+            names the client (see :mod:`voicewire.server.client_address`); none by default.
         allowed_origins: browser origins allowed besides the app's own; ``None`` means same
             origin only, ``["*"]`` any. Clients that send no ``Origin`` (non-browsers) pass.
         allow_provider_credentials: let the credential endpoint hand out the model's own
@@ -154,8 +159,6 @@ def create_app(
             its session and model link are released (see :mod:`voicewire.server.relay`).
         client_close_timeout: how long a close frame may wait for room in the client's socket
             before the connection is left to the ASGI server.
-        metrics: count sessions, frames, tool calls, errors and latencies, and serve them
-            at ``GET /metrics`` (:mod:`voicewire.server.metrics`; several workers: there).
     """
     resolved = model if model is not None else agent.model
     if resolved is None:
@@ -173,18 +176,12 @@ def create_app(
         )
     install_log_redaction()
     install_refused_handshake_filter()
-    install_session_logging()
+    shared = state if state is not None else MemoryState()
     server = VoicewireServer(
         agent,
         resolved,
         tokens=TokenAuthority(
-            secret,
-            audience=audience,
-            ttl=token_ttl,
-            single_use=single_use,
-            keys=token_keys,
-            jwks=token_jwks,
-            issuer=token_issuer,
+            secret, audience=audience, ttl=token_ttl, single_use=single_use, replay_guard=shared
         ),
         origins=OriginPolicy(allowed_origins),
         allow_provider_credentials=allow_provider_credentials,
@@ -195,13 +192,12 @@ def create_app(
         max_outbox_bytes=max_outbox_bytes,
         client_send_timeout=client_send_timeout,
         client_close_timeout=client_close_timeout,
+        throttle=Throttle(shared, rate_limits or RateLimits()),
+        trusted_proxies=TrustedProxies(trusted_proxies),
     )
-    if metrics:
-        server.metrics = ServerMetrics(tool.name for tool in agent.tools)
     app = Starlette(
         routes=[
             Route(CREDENTIAL_PATH, server.credential, methods=["POST"]),
-            *([Route("/metrics", server.metrics_page, methods=["GET"])] if metrics else []),
             Route("/", _demo_page, methods=["GET", "HEAD"]),
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ],
@@ -219,9 +215,23 @@ def _error_body(code: str, message: str) -> dict[str, Any]:
     return {"error": {"type": "invalid_request_error", "code": code, "message": message}}
 
 
-def _json_error(status: int, code: str, message: str) -> JSONResponse:
+def _json_error(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
     return JSONResponse(
-        _error_body(code, message), status_code=status, headers={"Cache-Control": "no-store"}
+        _error_body(code, message),
+        status_code=status,
+        headers={"Cache-Control": "no-store", **(headers or {})},
+    )
+
+
+def _too_many(refusal: RateLimited) -> JSONResponse:
+    """429 with ``Retry-After`` and OpenAI's error code for it."""
+    return _json_error(
+        429,
+        "rate_limit_exceeded",
+        refusal.message,
+        {"Retry-After": str(refusal.retry_after)},
     )
 
 
@@ -233,8 +243,8 @@ class VoicewireServer:
         active_sessions: connections being served right now.
         sessions_served: connections accepted so far.
         relays: the :class:`Relay` of each connection being served (its outbox figures).
-        metrics: the app's :class:`~voicewire.server.metrics.ServerMetrics` (``None`` when
-            ``create_app(metrics=False)``).
+        throttle: the rate limits and the state backend counting them
+            (:class:`~voicewire.server.state.Throttle`; ``throttle.state`` is the backend).
     """
 
     def __init__(
@@ -252,6 +262,8 @@ class VoicewireServer:
         max_outbox_bytes: int = DEFAULT_MAX_OUTBOX_BYTES,
         client_send_timeout: float = 5.0,
         client_close_timeout: float = 2.0,
+        throttle: Throttle | None = None,
+        trusted_proxies: TrustedProxies | None = None,
     ) -> None:
         self.agent = agent
         self.model = model
@@ -265,11 +277,16 @@ class VoicewireServer:
         self.max_outbox_bytes = max_outbox_bytes
         self.client_send_timeout = client_send_timeout
         self.client_close_timeout = client_close_timeout
+        self.throttle = throttle or Throttle(MemoryState(), RateLimits())
+        self.trusted_proxies = trusted_proxies or TrustedProxies()
         self.active_sessions = 0
         self.sessions_served = 0
         self.relays: set[Relay] = set()
-        self.metrics: ServerMetrics | None = None
         self._labels = itertools.count(1)
+
+    def _address(self, scope: Scope) -> str:
+        """The rate-limit bucket of the request's client (its address, or IPv6 /64)."""
+        return rate_bucket(client_address(scope, self.trusted_proxies))
 
     # -- POST /realtime/credential ---------------------------------------------------------------
 
@@ -282,16 +299,14 @@ class VoicewireServer:
                 "refused a credential request: origin %r is not allowed", (origin or "")[:200]
             )
             return _json_error(403, "origin_not_allowed", "this origin may not request credentials")
+        limited = await self.throttle.credential(self._address(request.scope))
+        if limited is not None:
+            log.warning("refused a credential request: %s", limited.message)
+            return _too_many(limited)
         body = await _read_json_body(request)
         if isinstance(body, Response):
             return body
         if body.get("provider") is None:
-            if not self.tokens.can_issue:
-                return _json_error(
-                    403,
-                    "token_minting_disabled",
-                    "this server mints no tokens: get one from the service that does",
-                )
             credential: ClientCredential = self.tokens.issue()
             log.debug("issued a voicewire token expiring at %s", credential.expires_at.isoformat())
         else:
@@ -332,11 +347,6 @@ class VoicewireServer:
             )
         return None
 
-    async def metrics_page(self, request: Request) -> Response:
-        """``GET /metrics``: the Prometheus text exposition."""
-        rendered = self.metrics.render() if self.metrics is not None else b""
-        return Response(rendered, media_type=CONTENT_TYPE_LATEST)
-
     # -- WS /v1/realtime -------------------------------------------------------------------------
 
     async def realtime(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -355,6 +365,11 @@ class VoicewireServer:
             )
             await _deny(websocket, 403, "origin_not_allowed", "this origin may not connect")
             return
+        limited = await self.throttle.session_address(self._address(scope))
+        if limited is not None:
+            log.warning("refused a realtime connection from %s: %s", peer, limited.message)
+            await _deny_with(websocket, _too_many(limited))
+            return
         offered: list[str] = list(websocket.scope.get("subprotocols") or ())
         token = bearer_token(websocket.headers.getlist("authorization")) or subprotocol_token(
             offered
@@ -370,13 +385,28 @@ class VoicewireServer:
             )
             return
         try:
-            await self.tokens.redeem(token)
+            claims = await self.tokens.redeem(token)
         except TokenError as exc:
             log.warning(
                 "refused a realtime connection from %s: %s (%s)", peer, exc.message, exc.code
             )
             await _deny(websocket, 401, exc.code, exc.message)
             return
+        except StateUnavailableError as exc:  # single use fails closed: a replay must not pass
+            log.error("refused a realtime connection from %s: %s", peer, exc.message)
+            await _deny(
+                websocket,
+                503,
+                exc.code,
+                "the server cannot check single-use tokens right now; try again shortly",
+            )
+            return
+        if claims.sub != ANONYMOUS_SUBJECT:  # every anonymous caller shares that subject
+            limited = await self.throttle.session_subject(claims.sub)
+            if limited is not None:
+                log.warning("refused a realtime connection from %s: %s", peer, limited.message)
+                await _deny_with(websocket, _too_many(limited))
+                return
         label = f"session {next(self._labels)} ({peer})"
         await websocket.accept(subprotocol=select_subprotocol(offered))
         log.info("%s: connected", label)
@@ -403,29 +433,12 @@ class VoicewireServer:
         self.active_sessions += 1
         self.sessions_served += 1
         self.relays.add(relay)
-        logging_as = current_session.set(label)  # for what the session and its tasks log
-        unwatch = self._count(relay, session)
-        failed = False
         try:
             await relay.run()
-        except Exception:
-            failed = True
-            raise
         finally:
             self.relays.discard(relay)
             self.active_sessions -= 1
-            if self.metrics is not None:
-                unwatch()
-                self.metrics.session_closed(relay, failed=failed)
             log.info("%s: closed", label)
-            current_session.reset(logging_as)
-
-    def _count(self, relay: Relay, session: RealtimeSession) -> Callable[[], None]:
-        """Start counting a session in the metrics; returns what stops watching it."""
-        if self.metrics is None:
-            return lambda: None
-        relay.on_error = self.metrics.error
-        return self.metrics.session_opened(relay, session)
 
 
 class RealtimeRoute:
@@ -458,11 +471,16 @@ def _route_path(scope: Scope) -> str:
 
 
 async def _deny(websocket: WebSocket, status: int, code: str, message: str) -> None:
-    """Refuse the handshake with an HTTP status and a JSON body when the server supports it
-    (uvicorn does), else by closing before accept (an HTTP 403)."""
+    """Refuse the handshake with an HTTP status and a JSON body (see :func:`_deny_with`)."""
+    await _deny_with(websocket, _json_error(status, code, message))
+
+
+async def _deny_with(websocket: WebSocket, response: Response) -> None:
+    """Refuse the handshake with ``response`` when the server supports it (uvicorn does), else
+    by closing before accept (an HTTP 403)."""
     handshake_refused.set(True)
     if "websocket.http.response" in websocket.scope.get("extensions", {}):
-        await websocket.send_denial_response(_json_error(status, code, message))
+        await websocket.send_denial_response(response)
     else:
         await websocket.close(code=1008)
 

@@ -1,0 +1,82 @@
+"""The app's rate limits in one process: on by default, counted per client address as the ASGI
+scope gives it, and X-Forwarded-For believed only from proxies the app was told to trust."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from voicewire import RealtimeAgent
+from voicewire.protocol import ConfigurationError
+from voicewire.server import create_app
+from voicewire.server.state import RateLimit, RateLimits
+from voicewire.testing import ScriptedModel
+
+ONE_CREDENTIAL = RateLimits(credentials_per_address=RateLimit(1, 60))
+
+
+async def statuses(app: Any, *forwarded_for: str, client: str = "127.0.0.1") -> list[int]:
+    """POST /realtime/credential once per X-Forwarded-For value, from ``client``."""
+    transport = httpx.ASGITransport(app=app, client=(client, 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        return [
+            (
+                await http.post("/realtime/credential", json={}, headers={"X-Forwarded-For": ip})
+            ).status_code
+            for ip in forwarded_for
+        ]
+
+
+async def test_limits_are_on_by_default(agent: RealtimeAgent, model: ScriptedModel) -> None:
+    default = RateLimits().credentials_per_address
+    assert default is not None
+    app = create_app(agent, model)
+    answers = await statuses(app, *["198.51.100.1"] * (default.requests + 1))
+    assert answers == [200] * default.requests + [429]
+    # Another client address has its own count.
+    assert await statuses(app, "198.51.100.1", client="203.0.113.5") == [200]
+
+
+async def test_disabled_limits_never_answer_429(agent: RealtimeAgent, model: ScriptedModel) -> None:
+    app = create_app(agent, model, rate_limits=RateLimits.disabled())
+    assert set(await statuses(app, *["x"] * 150)) == {200}
+
+
+async def test_forwarded_for_is_ignored_unless_the_proxy_is_trusted(
+    agent: RealtimeAgent, model: ScriptedModel
+) -> None:
+    untrusting = create_app(agent, model, rate_limits=ONE_CREDENTIAL)
+    # Every request picks another X-Forwarded-For: still one client, the peer.
+    assert await statuses(untrusting, "198.51.100.1", "198.51.100.2") == [200, 429]
+
+    behind_proxy = create_app(
+        agent, model, rate_limits=ONE_CREDENTIAL, trusted_proxies=["127.0.0.0/8"]
+    )
+    assert await statuses(behind_proxy, "198.51.100.1", "198.51.100.2", "198.51.100.1") == [
+        200,
+        200,
+        429,
+    ]
+    # A peer that is not a trusted proxy is counted as itself, whatever it forwards.
+    assert await statuses(behind_proxy, "198.51.100.7", "198.51.100.8", client="203.0.113.9") == [
+        200,
+        429,
+    ]
+
+
+async def test_ipv6_clients_share_a_limit_per_64_network(
+    agent: RealtimeAgent, model: ScriptedModel
+) -> None:
+    app = create_app(agent, model, rate_limits=ONE_CREDENTIAL)
+    assert await statuses(app, "-", client="2001:db8:0:1::a") == [200]
+    assert await statuses(app, "-", client="2001:db8:0:1::b") == [429]
+    assert await statuses(app, "-", client="2001:db8:0:2::a") == [200]
+
+
+def test_a_bad_trusted_proxy_is_refused_at_startup(
+    agent: RealtimeAgent, model: ScriptedModel
+) -> None:
+    with pytest.raises(ConfigurationError, match="trusted_proxies"):
+        create_app(agent, model, trusted_proxies=["*"])
