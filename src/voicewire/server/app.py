@@ -14,6 +14,9 @@ Routes:
   instead (``model.authenticate()``), but only when ``allow_provider_credentials=True``;
   otherwise 403. This endpoint is open to anyone who can reach it (within the Origin policy):
   put your own authentication in front of it (Starlette middleware) in production.
+* ``GET /metrics`` serves Prometheus metrics (sessions, frames, tool calls, errors, latencies:
+  see :mod:`voicewire.server.metrics`); ``create_app(metrics=False)`` leaves it out. Like any
+  Prometheus endpoint it is not authenticated: keep it off the public network.
 * ``GET /`` is a demo page (start / mute / end, status, transcript, level meters, a text box) and
   ``/static/`` serves the browser client: ``voicewire.js`` (``RealtimeClient``,
   ``BrowserChannel``), ``react.js`` (``useRealtime``, ``useBrowserAudio``) and their worklet.
@@ -43,7 +46,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +71,8 @@ from voicewire.protocol import (
 from voicewire.session import RealtimeSession, ReconnectPolicy
 
 from .client_address import TrustedProxies, client_address, rate_bucket
+from .log_context import current_session, install_session_logging
+from .metrics import CONTENT_TYPE_LATEST, ServerMetrics
 from .relay import CLIENT_SESSION_FIELDS, DEFAULT_MAX_OUTBOX_BYTES, Relay
 from .security import (
     OriginPolicy,
@@ -87,7 +92,7 @@ from .state import (
     StateUnavailableError,
     Throttle,
 )
-from .tokens import ANONYMOUS_SUBJECT, TokenAuthority, TokenError
+from .tokens import ANONYMOUS_SUBJECT, RemoteJwks, TokenAuthority, TokenError, TokenKey
 
 __all__ = ["VoicewireServer", "create_app"]
 
@@ -108,6 +113,9 @@ def create_app(
     token_ttl: float = 600,
     audience: str = "voicewire",
     single_use: bool = False,
+    token_keys: Collection[TokenKey] = (),
+    token_jwks: RemoteJwks | None = None,
+    token_issuer: str | None = None,
     state: StateBackend | None = None,
     rate_limits: RateLimits | None = None,
     trusted_proxies: Collection[str] = (),
@@ -120,6 +128,7 @@ def create_app(
     max_outbox_bytes: int = DEFAULT_MAX_OUTBOX_BYTES,
     client_send_timeout: float = 5.0,
     client_close_timeout: float = 2.0,
+    metrics: bool = True,
 ) -> Starlette:
     """An ASGI app serving ``agent`` (see the module docstring for the routes).
 
@@ -140,6 +149,13 @@ def create_app(
             ``RateLimits.disabled()`` for none). Over a limit: 429 with ``Retry-After``.
         trusted_proxies: addresses or networks of reverse proxies whose ``X-Forwarded-For``
             names the client (see :mod:`voicewire.server.client_address`); none by default.
+        token_keys: more keys tokens may be signed with (:class:`.tokens.TokenKey`, picked
+            by ``kid``): your auth service's RS256/ES256 public keys, older HS256
+            secrets during a rotation. With keys and no ``secret`` the server only verifies
+            tokens, and its credential endpoint mints none (403 ``token_minting_disabled``).
+        token_jwks: your auth service's JWKS URL (:class:`.tokens.RemoteJwks`: fetched,
+            cached, fetched again for a new ``kid``).
+        token_issuer: the ``iss`` tokens must carry (and are minted with).
         allowed_origins: browser origins allowed besides the app's own; ``None`` means same
             origin only, ``["*"]`` any. Clients that send no ``Origin`` (non-browsers) pass.
         allow_provider_credentials: let the credential endpoint hand out the model's own
@@ -159,6 +175,8 @@ def create_app(
             its session and model link are released (see :mod:`voicewire.server.relay`).
         client_close_timeout: how long a close frame may wait for room in the client's socket
             before the connection is left to the ASGI server.
+        metrics: count sessions, frames, tool calls, errors and latencies, and serve them
+            at ``GET /metrics`` (:mod:`voicewire.server.metrics`; several workers: there).
     """
     resolved = model if model is not None else agent.model
     if resolved is None:
@@ -177,11 +195,19 @@ def create_app(
     install_log_redaction()
     install_refused_handshake_filter()
     shared = state if state is not None else MemoryState()
+    install_session_logging()
     server = VoicewireServer(
         agent,
         resolved,
         tokens=TokenAuthority(
-            secret, audience=audience, ttl=token_ttl, single_use=single_use, replay_guard=shared
+            secret,
+            audience=audience,
+            ttl=token_ttl,
+            single_use=single_use,
+            replay_guard=shared,
+            keys=token_keys,
+            jwks=token_jwks,
+            issuer=token_issuer,
         ),
         origins=OriginPolicy(allowed_origins),
         allow_provider_credentials=allow_provider_credentials,
@@ -195,9 +221,12 @@ def create_app(
         throttle=Throttle(shared, rate_limits or RateLimits()),
         trusted_proxies=TrustedProxies(trusted_proxies),
     )
+    if metrics:
+        server.metrics = ServerMetrics(tool.name for tool in agent.tools)
     app = Starlette(
         routes=[
             Route(CREDENTIAL_PATH, server.credential, methods=["POST"]),
+            *([Route("/metrics", server.metrics_page, methods=["GET"])] if metrics else []),
             Route("/", _demo_page, methods=["GET", "HEAD"]),
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ],
@@ -245,6 +274,8 @@ class VoicewireServer:
         relays: the :class:`Relay` of each connection being served (its outbox figures).
         throttle: the rate limits and the state backend counting them
             (:class:`~voicewire.server.state.Throttle`; ``throttle.state`` is the backend).
+        metrics: the app's :class:`~voicewire.server.metrics.ServerMetrics` (``None`` when
+            ``create_app(metrics=False)``).
     """
 
     def __init__(
@@ -282,6 +313,7 @@ class VoicewireServer:
         self.active_sessions = 0
         self.sessions_served = 0
         self.relays: set[Relay] = set()
+        self.metrics: ServerMetrics | None = None
         self._labels = itertools.count(1)
 
     def _address(self, scope: Scope) -> str:
@@ -307,6 +339,12 @@ class VoicewireServer:
         if isinstance(body, Response):
             return body
         if body.get("provider") is None:
+            if not self.tokens.can_issue:
+                return _json_error(
+                    403,
+                    "token_minting_disabled",
+                    "this server mints no tokens: get one from the service that does",
+                )
             credential: ClientCredential = self.tokens.issue()
             log.debug("issued a voicewire token expiring at %s", credential.expires_at.isoformat())
         else:
@@ -346,6 +384,11 @@ class VoicewireServer:
                 400, "unknown_model", f"this server's model is {self.model.model_id!r}"
             )
         return None
+
+    async def metrics_page(self, request: Request) -> Response:
+        """``GET /metrics``: the Prometheus text exposition."""
+        rendered = self.metrics.render() if self.metrics is not None else b""
+        return Response(rendered, media_type=CONTENT_TYPE_LATEST)
 
     # -- WS /v1/realtime -------------------------------------------------------------------------
 
@@ -433,12 +476,29 @@ class VoicewireServer:
         self.active_sessions += 1
         self.sessions_served += 1
         self.relays.add(relay)
+        logging_as = current_session.set(label)  # for what the session and its tasks log
+        unwatch = self._count(relay, session)
+        failed = False
         try:
             await relay.run()
+        except Exception:
+            failed = True
+            raise
         finally:
             self.relays.discard(relay)
             self.active_sessions -= 1
+            if self.metrics is not None:
+                unwatch()
+                self.metrics.session_closed(relay, failed=failed)
             log.info("%s: closed", label)
+            current_session.reset(logging_as)
+
+    def _count(self, relay: Relay, session: RealtimeSession) -> Callable[[], None]:
+        """Start counting a session in the metrics; returns what stops watching it."""
+        if self.metrics is None:
+            return lambda: None
+        relay.on_error = self.metrics.error
+        return self.metrics.session_opened(relay, session)
 
 
 class RealtimeRoute:
