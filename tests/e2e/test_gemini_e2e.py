@@ -356,3 +356,44 @@ async def test_speaking_over_a_tool_call_withdraws_it(server: FakeGeminiServer) 
     found = [f for f in server.received if "toolResponse" in f and "found" in json.dumps(f)]
     assert found == []  # the tool never finished
     assert server.violations == []
+
+
+async def test_an_update_mid_call_changes_the_instructions_with_nothing_lost(
+    server: FakeGeminiServer,
+) -> None:
+    """``session.update(instructions=...)`` mid-call: the connection moves to a socket whose
+    setup carries the new instructions (resuming the conversation), the next answer follows
+    them, the microphone's frames reach the session once each, and the app sees no reconnect."""
+    server.script.default = TextReply("noted")
+    server.when_instructed("french", TextReply("Bonjour."))
+    frames = marked_frames(90)
+    statuses: list[str] = []
+    config = {"modalities": ["text"], "input_audio_format": AudioFormat.pcm16(IN_RATE)}
+    async with session_for(server, **config) as session:
+        session.on("status", lambda e: statuses.append(e.status))
+        session.send_message("remember blue")
+        await until(session, "response.done")
+        for frame in frames[:30]:
+            session.send_audio(frame)
+            await asyncio.sleep(0)
+        session.update(instructions="Answer in French.")
+        for frame in frames[30:60]:  # while the connection moves to the new socket
+            session.send_audio(frame)
+            await asyncio.sleep(0)
+        await until(session, "session.updated")
+        for frame in frames[60:]:
+            session.send_audio(frame)
+        session.send_message("and red")
+        events = await until(session, "response.done")
+        assert session.status is TransportStatus.CONNECTED
+    assert texts(events, "text.output") == ["Bonjour."]
+    assert len(server.links) == 2 and len(server.sessions) == 1
+    resumed = server.links[1].received[0]["setup"]
+    assert resumed["systemInstruction"] == {"parts": [{"text": "Answer in French."}]}
+    assert server.links[1].resumed_from == server.session.handles[-3]  # the first answer's
+    assert b"".join(server.session.audio_frames) == b"".join(frames)  # once each, in order
+    said = [t["parts"][0]["text"] for t in server.conversation]
+    assert said == ["remember blue", "noted", "and red", "Bonjour."]
+    assert "reconnecting" not in statuses and session.reconnects == 0
+    assert [e for e in events if e.kind == "session.error"] == []
+    assert server.violations == []

@@ -367,3 +367,31 @@ async def test_realtime_client_through_the_server(backend: Backend) -> None:
         await served.wait_idle()
     assert said == ["Hello from the model."]
     assert backend.problems() == []
+
+
+async def test_openais_agents_sdk_changes_a_gemini_session_live() -> None:
+    """Gemini takes the Agents SDK's ``session.update`` on connect (its instructions and voice)
+    by moving to a socket with the new setup: an app leaves only the SDK's semantic turn
+    detection, which Gemini lacks, to its agent; no error, and the answer comes from the
+    session as resumed."""
+    from tests.agents_sdk.test_realtime_runner import assistant_said, sdk_client, turn_ended
+
+    async with gemini_backend() as backend:
+        config = SessionConfig(transcription=TranscriptionConfig())
+        fields = CLIENT_SESSION_FIELDS - {"turn_detection"}
+        app = create_app(
+            _agent(), backend.model, session_config=config, client_session_fields=fields
+        )
+        async with serve(app) as served, sdk_client(served) as client:
+            await client.session.send_message("What is the weather in Paris?")
+            await client.until(
+                lambda e: turn_ended(e) and "sunny" in " ".join(assistant_said(client))
+            )
+        assert client.errors() == []
+        assert assistant_said(client) == ["It is sunny in Paris."]
+        server = backend.server
+        assert len(server.sessions) == 1 and len(server.links) >= 2
+        setup = server.links[-1].received[0]["setup"]
+        assert setup["systemInstruction"]["parts"][0]["text"] == "Talk to the server."
+        assert setup["sessionResumption"]["handle"] in server.session.handles
+        assert backend.problems() == []

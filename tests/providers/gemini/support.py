@@ -76,6 +76,12 @@ class Peer:
             return
 
 
+async def idle(peer: Peer) -> None:
+    """A handler that accepts the setup and then only listens."""
+    await peer.handshake()
+    await peer.pump()
+
+
 async def until(predicate: Callable[[], bool]) -> None:
     """Wait until ``predicate()`` holds (state another task changes without an event to wait
     on, such as a connection's handle); the test's timeout bounds a failure."""

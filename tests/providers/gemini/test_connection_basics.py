@@ -28,8 +28,8 @@ from voicewire.protocol import (
     SessionError,
     ToolCancelled,
     TransportStatus,
+    TurnDetection,
     UnsupportedEventError,
-    VoiceConfig,
     user_text,
 )
 from voicewire.providers import gemini
@@ -138,6 +138,9 @@ async def test_a_malformed_frame_is_an_error_and_reading_goes_on() -> None:
 
 
 async def test_a_live_change_gemini_cannot_make_is_refused_by_the_session() -> None:
+    """Semantic turn detection is no setup Gemini takes: the update fails at once, clearly, the
+    session keeps its config and nothing is written."""
+
     async def handler(peer: Peer) -> None:
         await peer.handshake()
         await peer.pump()
@@ -146,8 +149,8 @@ async def test_a_live_change_gemini_cannot_make_is_refused_by_the_session() -> N
         model = gemini.realtime(api_key="g-test", base_url=server.base_url)
         agent = RealtimeAgent(id="a", name="A", instructions="one")
         async with RealtimeSession(agent, model=model) as session:
-            with pytest.raises(ConfigurationError, match="instructions"):
-                session.update(instructions="two")
-            with pytest.raises(ConfigurationError, match="voice"):
-                session.update(voice=VoiceConfig("Puck"))
+            with pytest.raises(ConfigurationError, match="semantic"):
+                session.update(turn_detection=TurnDetection("semantic_vad"))
+            assert session.config.turn_detection is None
         assert [list(f) for f in server.peers[0].received] == [["setup"]]
+        assert len(server.peers) == 1

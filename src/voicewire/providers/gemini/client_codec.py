@@ -24,8 +24,10 @@ Mapping (Gemini 2.5 / 3.x where they differ):
   JSON object (Gemini closes the socket with 1007 otherwise): an object output as is, anything
   else as ``{"output": ...}``, errors as ``{"error": ...}``. The result of a call Gemini
   cancelled (``toolCallCancellation``) is not sent: the model no longer waits for it.
-* ``audio.input.clear``, ``item.delete``, ``item.truncate``, ``response.cancel`` and a changed
-  ``session.update`` have no Gemini message: ``encode`` returns ``None`` (the capabilities say so).
+* ``audio.input.clear``, ``item.delete``, ``item.truncate`` and ``response.cancel`` have no
+  Gemini message: ``encode`` returns ``None`` (the capabilities say so). Nor has a changed
+  ``session.update``: the connection applies it by moving to a new socket with a new setup and
+  calls :meth:`GeminiClientCodec.reconfigure`.
 """
 
 from __future__ import annotations
@@ -93,6 +95,18 @@ class GeminiClientCodec:
         # No format given: the session's default, which is what every channel then sends.
         source = self.config.input_audio_format or SESSION_DEFAULT
         self._input = AudioConverter(source, WIRE_INPUT)
+
+    def reconfigure(self, config: SessionConfig) -> None:
+        """Encode what follows for ``config`` (a ``session.update`` the connection applies by
+        moving to a socket with the new setup): turn mode and input format."""
+        source = config.input_audio_format or self._input.src
+        if source != self._input.src:
+            self._input = AudioConverter(source, WIRE_INPUT)
+        turn = config.turn_detection
+        manual = turn is not None and turn.mode == "manual"
+        if manual != self.manual:
+            self.turns.activity_open = False  # the new socket starts with no activity open
+        self.config, self.manual = config, manual
 
     def encode(self, event: ClientEvent) -> Encoded | None:
         """The frames for ``event``; ``None`` when Gemini has no way to say it."""

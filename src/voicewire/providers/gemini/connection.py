@@ -23,18 +23,28 @@ with backoff; without a handle, after a fatal close (1007, 1008, see :mod:`.clos
 every attempt fails, the connection reports the error and ends, and the session's own reconnect
 (with its history replay) takes over.
 
-Every socket opens with ``setup``; nothing else is written before ``setupComplete``.
+A ``session.update`` moves the session the same way: Gemini fixes a socket's setup, but a
+resumption may bring a new one (everything but the model). The update takes its place in the
+queue; the frames before it are written on the old socket, and once it is at the head the
+connection holds what follows, waits (``ResumePolicy.update_wait``) for the model to be between
+turns with a fresh handle, then opens the new socket with the new setup and that handle and says
+``session.updated``. Before anything was said and with no handle yet, it simply opens a new
+session with the new setup. After words but with no handle by the end of the wait it cannot move
+the conversation, so it reports ``connection_lost`` and ends: the session's own reconnect opens
+with the new configuration and replays the history. A change of audio formats only needs no new
+socket (the codec resamples).
+
+Every socket opens with ``setup``; nothing else is written before ``setupComplete``; a ``goAway``
+a new socket sends before it is acted on once the socket carries the session.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from ...protocol import (
@@ -44,9 +54,11 @@ from ...protocol import (
     ProtocolError,
     ResponseCreated,
     ResponseDone,
-    ServerEvent,
+    SessionConfig,
     SessionCreated,
     SessionError,
+    SessionUpdate,
+    SessionUpdated,
     ToolCall,
     TransportStatus,
     UnsupportedEventError,
@@ -56,6 +68,18 @@ from ..event_stream import EventStream, StreamConnection
 from ..keepalive import Keepalive, watch
 from .client_codec import GeminiClientCodec
 from .close_codes import CloseOutcome, describe_close, setup_refused
+from .resumption import (
+    Dialer,
+    Frame,
+    Link,
+    ResumePolicy,
+    SetupClosed,
+    SetupFor,
+    answers_of,
+    answers_only,
+    dumps,
+    outcome_of,
+)
 from .server_decoder import GeminiServerDecoder
 from .signals import GoAway, ResumptionUpdate, SetupComplete
 
@@ -63,63 +87,9 @@ __all__ = ["GeminiConnection", "ResumePolicy"]
 
 log = logging.getLogger("voicewire.connection")
 
-SETUP_TIMEOUT_S = 15.0
 RESEND_LIMIT_BYTES = 8 * 1024 * 1024
 """At most this much written since the latest handle is kept to write again (about four minutes
 of 16 kHz audio in base64); older frames are dropped first, with a warning."""
-
-
-@dataclass(frozen=True, slots=True)
-class ResumePolicy:
-    """How the connection moves to a new socket."""
-
-    attempts: int = 3
-    """Dials tried after an unexpected close before giving up."""
-    backoff: tuple[float, ...] = (0.0, 0.5, 1.5)
-    """Seconds to wait before each attempt (the last value repeats)."""
-    go_away_margin: float = 2.0
-    """Switch at least this long before ``goAway``'s deadline (less when ``timeLeft`` is
-    shorter: then at 80 % of it)."""
-    setup_timeout: float = SETUP_TIMEOUT_S
-    """Seconds a new socket may take to answer ``setup``."""
-    fresh_handle_wait: float = 5.0
-    """After ``goAway``, with no turn under way, how long to wait for a handle newer than the
-    last turn before switching with the latest one (what was written since it is written again;
-    the model's last answer may be forgotten). Frames wait meanwhile, so this stays short."""
-
-
-@dataclass(slots=True)
-class _Frame:
-    text: str
-    acks: list[ServerEvent] = field(default_factory=list)
-    answers: tuple[str, ...] = ()
-    """A tool response: the ids of the calls it answers. The turn under way waits for it, so it
-    goes out even while the other frames are held for the next socket."""
-
-    @property
-    def urgent(self) -> bool:
-        return bool(self.answers)
-
-
-@dataclass(slots=True)
-class _Link:
-    socket: WireSocket
-    reader: asyncio.Task[None] | None = None
-    pinger: asyncio.Task[None] | None = None
-    retiring: bool = False
-    """Closed on purpose (a switch or close): its end is not a failure."""
-
-
-class _SetupClosed(Exception):
-    """A socket closed before ``setupComplete``."""
-
-    def __init__(self, outcome: CloseOutcome) -> None:
-        super().__init__(outcome.error.message)
-        self.outcome = outcome
-
-
-Dialer = Callable[[], Awaitable[WireSocket]]
-SetupFor = Callable[[str | None], dict[str, Any]]
 
 
 class GeminiConnection(StreamConnection):
@@ -137,26 +107,36 @@ class GeminiConnection(StreamConnection):
         keepalive: Keepalive | None = None,
         policy: ResumePolicy | None = None,
     ) -> None:
-        """``dial`` opens a socket; ``setup_for(handle)`` is the setup frame for a socket that
-        resumes ``handle`` (``None``: a new session)."""
+        """``dial`` opens a socket; ``setup_for(handle, config)`` is the setup frame for a socket
+        with ``config`` that resumes ``handle`` (``None``: a new session)."""
         self._dial = dial
         self._setup_for = setup_for
         self._client = client
         self._decoder = decoder
         self._keepalive = keepalive
         self._policy = policy or ResumePolicy()
+        self._config = client.config
+        """The configuration of the current socket."""
+        self._queued_config = client.config
+        """The configuration of the latest frame queued (after the updates still queued)."""
+        self._said = False
+        """Anything written or heard in this session: a new session can no longer replace it."""
+        self._deadline = 0.0
+        """When a waiting handover switches at the latest (event loop time)."""
+        self._go_away_after: float | None = None
+        """``timeLeft`` of a ``goAway`` a new socket sent before its setup was complete."""
         self._stream = EventStream()
         self._session_id: str | None = None
         self._handle: str | None = None
         self._handle_fresh = False
         self._changed = asyncio.Event()
         """Set when a handle arrives or a turn ends: a waiting handover looks again."""
-        self._link: _Link | None = None
+        self._link: Link | None = None
         self._ready = asyncio.Event()
-        self._outgoing: deque[_Frame] = deque()
+        self._outgoing: deque[Frame] = deque()
         self._wake = asyncio.Event()
         self._drained = asyncio.Event()
-        self._since_handle: deque[_Frame] = deque()
+        self._since_handle: deque[Frame] = deque()
         self._calls_since_handle: set[str] = set()
         """Tool calls the model made after the latest handle: a resumed session never made
         them, so their responses are not written again (Gemini refuses unknown call ids)."""
@@ -180,25 +160,32 @@ class GeminiConnection(StreamConnection):
         what the dial raises, or an error naming the close when setup is refused."""
         self._handle = handle
         try:
-            socket, session_id = await self._establish(handle)
-        except _SetupClosed as closed:
+            socket, session_id = await self._establish(handle, self._config)
+        except SetupClosed as closed:
             raise setup_refused(closed.outcome) from None
         self._session_id = session_id
         self._stream.put(SessionCreated(session_id))
         self._attach(socket)
         self._writer = asyncio.create_task(self._write_loop(), name="gemini-writer")
+        self._late_go_away()
 
-    async def _establish(self, handle: str | None) -> tuple[WireSocket, str | None]:
+    async def _establish(
+        self, handle: str | None, config: SessionConfig
+    ) -> tuple[WireSocket, str | None]:
         socket = await self._dial()
+        self._go_away_after = None
         try:
-            await socket.send(_dumps(self._setup_for(handle)))
+            await socket.send(dumps(self._setup_for(handle, config)))
             async with asyncio.timeout(self._policy.setup_timeout):
                 while True:
                     raw = await socket.recv()
                     for decoded in self._decoder.decode_text(raw):
                         if isinstance(decoded, SetupComplete):
                             return socket, decoded.session_id
-                        self._dispatch(decoded)
+                        if isinstance(decoded, GoAway):  # for this socket, once it is in use
+                            self._go_away_after = decoded.time_left
+                        else:
+                            self._dispatch(decoded)
         except TimeoutError:
             await self._close_quietly(socket)
             raise HandshakeError(
@@ -212,10 +199,10 @@ class GeminiConnection(StreamConnection):
             raise
         except Exception as exc:
             await self._close_quietly(socket)
-            raise _SetupClosed(_outcome(exc)) from None
+            raise SetupClosed(outcome_of(exc)) from None
 
     def _attach(self, socket: WireSocket) -> None:
-        link = _Link(socket)
+        link = Link(socket)
         link.reader = asyncio.create_task(self._read_loop(link), name="gemini-reader")
         ping: Callable[[], Awaitable[object]] | None = getattr(socket, "ping", None)
         if self._keepalive is not None and callable(ping):
@@ -225,6 +212,12 @@ class GeminiConnection(StreamConnection):
             )
         self._link = link
         self._ready.set()
+
+    def _late_go_away(self) -> None:
+        """A ``goAway`` the current socket sent before its setup was complete: act on it now."""
+        if self._go_away_after is not None and self._link is not None:
+            time_left, self._go_away_after = self._go_away_after, None
+            self._go_away(time_left)
 
     # -- RealtimeConnection ----------------------------------------------------------------------
 
@@ -245,6 +238,9 @@ class GeminiConnection(StreamConnection):
             raise ConnectionClosedError(
                 f"cannot send {event.kind}: the gemini connection is {self.status}"
             )
+        if isinstance(event, SessionUpdate):
+            self._update(event.config)
+            return
         encoded = self._client.encode(event)
         if encoded is None:
             raise UnsupportedEventError(
@@ -255,9 +251,26 @@ class GeminiConnection(StreamConnection):
             for ack in encoded.acks:
                 self._stream.put(ack)
             return
-        frames = [_Frame(_dumps(frame), answers=_answers(frame)) for frame in encoded.frames]
+        frames = [Frame(dumps(frame), answers=answers_of(frame)) for frame in encoded.frames]
         frames[-1].acks = encoded.acks
         self._outgoing.extend(frames)
+        self._drained.clear()
+        self._wake.set()
+
+    def _update(self, config: SessionConfig) -> None:
+        """A ``session.update``: the codec encodes what follows for ``config`` from now on;
+        when the setup changes, the frames after it go to a new socket opened with the new setup
+        and the latest handle (Gemini fixes a socket's configuration, but takes a new one on
+        resumption); ``session.updated`` follows once that socket is up."""
+        before = self._setup_for(None, self._queued_config)
+        after = self._setup_for(None, config)  # a config Gemini cannot take raises here
+        self._client.reconfigure(config)
+        self._decoder.reconfigure(config)
+        self._queued_config = config
+        if after == before:  # formats only (resampled here) or nothing: no new socket
+            self._stream.put(SessionUpdated(self._session_id))
+            return
+        self._outgoing.append(Frame("", config=config))
         self._drained.clear()
         self._wake.set()
 
@@ -265,7 +278,7 @@ class GeminiConnection(StreamConnection):
         """Send a Gemini wire message as is (for what the neutral events lack)."""
         if self.status is not TransportStatus.CONNECTED:
             raise ConnectionClosedError(f"the gemini connection is {self.status}")
-        self._outgoing.append(_Frame(_dumps(message)))
+        self._outgoing.append(Frame(dumps(message)))
         self._drained.clear()
         self._wake.set()
 
@@ -294,7 +307,7 @@ class GeminiConnection(StreamConnection):
         while True:
             index = self._next_frame()
             if index is None:
-                if not self._outgoing:
+                if not self._outgoing or self._update_queued():
                     self._drained.set()
                 self._wake.clear()
                 await self._wake.wait()
@@ -306,6 +319,10 @@ class GeminiConnection(StreamConnection):
                 if link is None or not self._ready.is_set() or index is None:
                     continue
                 frame = self._outgoing[index]
+                if frame.config is not None:  # a session.update: the next frames need a new socket
+                    self._holding = True
+                    self._begin_handover(self._policy.update_wait)
+                    continue
                 try:
                     async with asyncio.timeout(timeout):
                         await link.socket.send(frame.text)
@@ -313,7 +330,7 @@ class GeminiConnection(StreamConnection):
                     self._dead(link, f"a send waited more than {timeout:g} s for the link")
                     continue
                 except Exception as exc:
-                    self._link_ended(link, _outcome(exc))
+                    self._link_ended(link, outcome_of(exc))
                     continue
                 del self._outgoing[index]
                 self._sent(frame)
@@ -327,8 +344,9 @@ class GeminiConnection(StreamConnection):
             return 0 if self._outgoing else None
         return next((i for i, frame in enumerate(self._outgoing) if frame.urgent), None)
 
-    def _sent(self, frame: _Frame) -> None:
-        self._since_handle.append(_Frame(frame.text, answers=frame.answers))
+    def _sent(self, frame: Frame) -> None:
+        self._said = True
+        self._since_handle.append(Frame(frame.text, answers=frame.answers))
         self._since_handle_bytes += len(frame.text)
         if self._since_handle_bytes > RESEND_LIMIT_BYTES:
             while self._since_handle_bytes > RESEND_LIMIT_BYTES and self._since_handle:
@@ -342,14 +360,14 @@ class GeminiConnection(StreamConnection):
 
     # -- reading ---------------------------------------------------------------------------------
 
-    async def _read_loop(self, link: _Link) -> None:
+    async def _read_loop(self, link: Link) -> None:
         while True:
             try:
                 raw = await link.socket.recv()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                self._link_ended(link, _outcome(exc))
+                self._link_ended(link, outcome_of(exc))
                 return
             try:
                 decoded = self._decoder.decode_text(raw)
@@ -374,6 +392,7 @@ class GeminiConnection(StreamConnection):
         if isinstance(item, GoAway):
             self._go_away(item.time_left)
             return
+        self._said = True
         if isinstance(item, ToolCall):
             self._calls_since_handle.add(item.call_id)
         elif isinstance(item, ResponseCreated):
@@ -386,40 +405,85 @@ class GeminiConnection(StreamConnection):
     # -- moving to a new socket ------------------------------------------------------------------
 
     def _go_away(self, time_left: float) -> None:
-        if self._switch is not None or self._closing:
+        if self._closing:
             return
         log.info("gemini: goAway with %.1f s left; moving to a new socket", time_left)
+        margin = min(self._policy.go_away_margin, time_left * 0.2)
         if self._handle is not None:
             # What is written from now on could miss the handle the switch resumes (it is
             # issued before the written frames arrive): keep it for the new socket instead.
             self._holding = True
-        self._switch = asyncio.create_task(self._hand_over(time_left), name="gemini-go-away")
+        self._begin_handover(max(0.0, time_left - margin))
 
-    async def _hand_over(self, time_left: float) -> None:
+    def _begin_handover(self, within: float) -> None:
+        """Move to a new socket within ``within`` seconds (sooner if one is already due), at a
+        point where the model is not mid-turn and the handle is fresh if that comes first."""
+        deadline = asyncio.get_running_loop().time() + within
+        if self._switch is not None:  # a handover already waits (or a resumption runs)
+            self._deadline = min(self._deadline, deadline)
+            self._changed.set()
+            return
+        self._deadline = deadline
+        self._switch = asyncio.create_task(self._hand_over(), name="gemini-handover")
+
+    async def _hand_over(self) -> None:
+        update = self._update_queued()
+        if update and self._handle is None and not self._said:
+            # Nothing said yet and nothing to resume: a new session with the new setup.
+            self._holding = True
+            await self._replace(attempts=self._policy.attempts)
+            return
+        if update:
+            self._holding = True  # what follows the update belongs to the new setup
+        await self._settle()
+        if self._handle is not None:
+            await self._replace(attempts=self._policy.attempts)
+            return
+        self._switch = None
+        if not self._update_queued():
+            log.warning("gemini: goAway but no resumption handle yet; the session will end")
+            return
+        self._lost(
+            SessionError(
+                "connection_lost",
+                "gemini gave no resumption handle to apply session.update on a new socket; "
+                "the session opens again with the new configuration",
+                fatal=True,
+            )
+        )
+
+    async def _settle(self) -> None:
+        """Wait, until the deadline, for the model to be between turns with a fresh handle
+        (with no turn under way, a fresh handle is waited for only briefly)."""
         loop = asyncio.get_running_loop()
-        margin = min(self._policy.go_away_margin, time_left * 0.2)
-        deadline = loop.time() + max(0.0, time_left - margin)
-        idle_until: float | None = None  # no turn: how long a fresh handle is waited for
+        idle_until: float | None = None
         while not (self._handle_fresh and not self._decoder.in_turn):
             now = loop.time()
             if self._decoder.in_turn:
                 idle_until = None
             elif idle_until is None:
                 idle_until = now + self._policy.fresh_handle_wait
-            remaining = min(deadline, idle_until or deadline) - now
+            remaining = min(self._deadline, idle_until or self._deadline) - now
             if remaining <= 0:
-                break
+                return
             self._changed.clear()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(remaining):
                     await self._changed.wait()
-        if self._handle is None:
-            log.warning("gemini: goAway but no resumption handle yet; the session will end")
-            self._switch = None
-            return
-        await self._replace(attempts=self._policy.attempts)
 
-    def _link_ended(self, link: _Link, outcome: CloseOutcome) -> None:
+    def _update_queued(self) -> bool:
+        """Whether the next frame to write is a ``session.update``."""
+        return bool(self._outgoing) and self._outgoing[0].config is not None
+
+    def _take_updates(self) -> SessionConfig | None:
+        """The configuration of the ``session.update`` at the head of the queue (the last of
+        several in a row), taken off the queue; ``None`` when the head is a frame."""
+        config = None
+        while self._update_queued():
+            config = self._outgoing.popleft().config
+        return config
+
+    def _link_ended(self, link: Link, outcome: CloseOutcome) -> None:
         """A socket closed or failed; resume when there is a handle and it is worth it."""
         if link is not self._link or link.retiring or self._closing:
             return
@@ -438,7 +502,7 @@ class GeminiConnection(StreamConnection):
             self._replace(attempts=self._policy.attempts), name="gemini-resume"
         )
 
-    def _dead(self, link: _Link, reason: str) -> None:
+    def _dead(self, link: Link, reason: str) -> None:
         self._link_ended(link, describe_close(None, f"({reason})"))
 
     async def _replace(self, *, attempts: int) -> None:
@@ -451,17 +515,20 @@ class GeminiConnection(StreamConnection):
         finally:
             self._replacing = False
             self._switch = None
+        self._late_go_away()
 
     async def _replace_locked(self, attempts: int) -> None:
         async with self._send_lock:
+            update = self._take_updates()  # at the head: nothing before it is left to write
+            config = update or self._config
             await self._retire()
             last: CloseOutcome | None = None
             backoff = self._policy.backoff or (0.0,)
             for attempt in range(max(1, attempts)):
                 await asyncio.sleep(backoff[min(attempt, len(backoff) - 1)])
                 try:
-                    socket, _ = await self._establish(self._handle)
-                except _SetupClosed as closed:
+                    socket, session_id = await self._establish(self._handle, config)
+                except SetupClosed as closed:
                     log.warning("gemini: resuming failed: %s", closed.outcome.error.message)
                     if not closed.outcome.resumable:  # the handle is refused: no use retrying
                         self._lost(closed.outcome.error)
@@ -475,24 +542,29 @@ class GeminiConnection(StreamConnection):
                 for event in self._decoder.link_changed():
                     self._dispatch(event)
                 made_since = self._calls_since_handle
-                resend = [f for f in self._since_handle if not _answers_only(f, made_since)]
-                self._drop_queued_answers(made_since)
+                resend = [f for f in self._since_handle if not answers_only(f, made_since)]
+                self._drop_queuedanswers_of(made_since)
                 self._since_handle.clear()
                 self._since_handle_bytes = 0
                 self._calls_since_handle = set()
                 self._outgoing.extendleft(reversed(resend))
                 self.resumptions += 1
                 self._holding = False
+                self._config = config
+                if self._handle is None:  # a new session (nothing was said in the old one)
+                    self._session_id = session_id or self._session_id
+                if update is not None:
+                    self._stream.put(SessionUpdated(self._session_id))
                 self._attach(socket)
                 self._wake.set()
                 return
         self._lost((last or describe_close(None)).error)
 
-    def _drop_queued_answers(self, made_since: set[str]) -> None:
+    def _drop_queuedanswers_of(self, made_since: set[str]) -> None:
         """Tool responses still queued for calls made after the handle resumed: the session
         never made those calls, so they are not written (their acknowledgements still go out,
         as for any response the model no longer waits for)."""
-        stale = [frame for frame in self._outgoing if _answers_only(frame, made_since)]
+        stale = [frame for frame in self._outgoing if answers_only(frame, made_since)]
         for frame in stale:
             self._outgoing.remove(frame)
             for ack in frame.acks:
@@ -537,27 +609,3 @@ class GeminiConnection(StreamConnection):
         if self._writer is not None:
             self._writer.cancel()
         self._retiring = asyncio.get_running_loop().create_task(self._retire())
-
-
-def _outcome(exc: BaseException) -> CloseOutcome:
-    """The close behind ``exc`` (a ``websockets`` ConnectionClosed carries the close frame)."""
-    frame = getattr(exc, "rcvd", None)
-    code = getattr(frame, "code", None)
-    if code is not None:
-        return describe_close(code, getattr(frame, "reason", "") or "")
-    return describe_close(None, f"({type(exc).__name__}: {exc})" if str(exc) else "")
-
-
-def _answers_only(frame: _Frame, calls: set[str]) -> bool:
-    """Whether ``frame`` is a tool response answering only some of ``calls``."""
-    return bool(frame.answers) and set(frame.answers) <= calls
-
-
-def _answers(frame: dict[str, Any]) -> tuple[str, ...]:
-    """The call ids a ``toolResponse`` frame answers (none for other frames)."""
-    responses = frame.get("toolResponse", {}).get("functionResponses", [])
-    return tuple(str(r.get("id")) for r in responses if isinstance(r, dict))
-
-
-def _dumps(message: dict[str, Any]) -> str:
-    return json.dumps(message, separators=(",", ":"))

@@ -67,18 +67,21 @@ GEMINI_CAPABILITIES = RealtimeCapabilities(
     server_vad=True,
     semantic_vad=False,
     input_transcription=True,
-    live_instructions=False,
-    live_tools=False,
-    live_voice="never",
-    live_turn_detection=False,
-    live_audio_formats=False,
+    live_instructions=True,
+    live_tools=True,
+    live_voice="any_time",
+    live_turn_detection=True,
+    live_audio_formats=True,
     session_resumption=True,
     input_audio=ANY_AUDIO,
     output_audio=ANY_AUDIO,
 )
 """What the Live API takes: no truncation, deletion, cancellation or clearing, no semantic turn
-detection, nothing changed mid-session; audio of any format (resampled to 16 kHz in and from
-24 kHz out); sessions resumed by handle."""
+detection; audio of any format (resampled to 16 kHz in and from 24 kHz out); sessions resumed by
+handle. Gemini fixes a socket's setup, but a resumption takes a new one (everything but the
+model), so instructions, tools, voice and turn detection change mid-session by moving to a new
+socket with the new setup and the latest handle (see :mod:`.connection`); audio formats change
+here, in the resampling."""
 
 
 class GeminiRealtimeModel:
@@ -166,7 +169,7 @@ class GeminiRealtimeModel:
         turns = TurnState()
         connection = GeminiConnection(
             open_socket,
-            lambda handle: build_setup(model_id, config, handle=handle),
+            lambda handle, setup_config: build_setup(model_id, setup_config, handle=handle),
             GeminiClientCodec(model_id, config, turns),
             GeminiServerDecoder(config, turns),
             keepalive=self.keepalive,

@@ -138,6 +138,13 @@ class GeminiServerDecoder:
         self._speech_item: str | None = None
         self._usage: Usage | None = None
 
+    def reconfigure(self, config: SessionConfig) -> None:
+        """Decode what follows for ``config`` (a ``session.update``): its output format."""
+        output = config.output_audio_format or self.output_format
+        if output != self.output_format:
+            self.output_format = output
+            self._output = AudioConverter(self._output.src, output)
+
     @property
     def in_turn(self) -> bool:
         """A response is under way (moving sockets now would lose the rest of it)."""

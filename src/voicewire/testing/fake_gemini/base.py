@@ -17,7 +17,7 @@ from typing import Any
 from websockets.exceptions import ConnectionClosed
 
 from ..gemini_validation import validate_gemini_server
-from ..script import Script
+from ..script import Reply, Script
 from .state import Frame, GeminiLink, GeminiSession, get_field
 
 __all__ = ["INVALID_ARGUMENT", "GeminiBase"]
@@ -32,6 +32,7 @@ class GeminiBase:
     """What every part of the fake Gemini server shares: its state and how it sends."""
 
     script: Script
+    instruction_rules: list[tuple[str, Reply]]
     latency: float
     bundle: bool
     binary_frames: bool

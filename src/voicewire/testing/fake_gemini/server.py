@@ -38,9 +38,11 @@ google-genai's own client in the tests. In the order a client meets it:
   Gemini does; an unknown handle or another model with 1007.
 * Input and model turns: :mod:`.inputs` and :mod:`.turns`.
 
-Controls for tests: :meth:`go_away` (``goAway`` then a real close 1011 when the time is up),
-:meth:`drop_connections` (no close frame: the client sees 1006), :meth:`close_with`, and
-``pong_delay`` (pongs held that many seconds, as Gemini's slow pongs).
+Replies follow the script, or the setup in force (:meth:`when_instructed`: the system
+instruction a resumption's new setup brings). Controls for tests: :meth:`go_away` (``goAway``
+then a real close 1011 when the time is up), :meth:`drop_connections` (no close frame: the
+client sees 1006), :meth:`close_with`, and ``pong_delay`` (pongs held that many seconds, as
+Gemini's slow pongs).
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from ..gemini_validation import check_gemini_client
-from ..script import Script
+from ..script import Reply, Script
 from ..serving import Served, shut_down
 from .inputs import InputHandlers
 from .state import Frame, GeminiLink, GeminiSession, get_field, parse_duration
@@ -106,6 +108,7 @@ class FakeGeminiServer(InputHandlers, Served):
 
     Attributes:
         script: what the model answers and what user audio "says".
+        instruction_rules: replies chosen by the system instruction (:meth:`when_instructed`).
         tokens: the ephemeral tokens minted (:class:`.tokens.TokenBook`).
         received: every parsed client frame, in order, over all links.
         sent: every frame the server sent, in order, over all links.
@@ -139,6 +142,7 @@ class FakeGeminiServer(InputHandlers, Served):
         self.host = host
         self.port = port
         self.script: Script = script if script is not None else Script()
+        self.instruction_rules: list[tuple[str, Reply]] = []
         self.ssl = ssl
         self.bundle = bundle
         self.binary_frames = binary_frames
@@ -235,6 +239,13 @@ class FakeGeminiServer(InputHandlers, Served):
         return [link for link in self.links if not link.closed]
 
     # --- controls ----------------------------------------------------------------------------
+
+    def when_instructed(self, contains: str, reply: Reply) -> Self:
+        """Answer every turn with ``reply`` while the session's system instruction (that of the
+        setup in force, which a resumption may replace) contains ``contains`` (case-insensitive);
+        checked before the script, in the order added."""
+        self.instruction_rules.append((contains, reply))
+        return self
 
     async def go_away(self, time_left: str = "2s") -> None:
         """Send ``goAway`` on every live link that has a session, then really close each one

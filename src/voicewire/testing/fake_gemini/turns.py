@@ -67,6 +67,10 @@ class TurnHandlers(GeminiBase):
 
     def _reply_for_text(self, link: GeminiLink) -> Reply:
         session = link.session
+        instructions = _instruction_text(self._setup_field(link, "systemInstruction"))
+        for contains, reply in self.instruction_rules:
+            if contains.lower() in instructions.lower():
+                return reply  # the setup in force says how to answer
         return self.script.choose(session.latest_user_text() if session else None)
 
     async def _run_turn(self, link: GeminiLink, turn: ModelTurn, reply: Reply, fresh: bool) -> None:
@@ -256,3 +260,13 @@ class TurnHandlers(GeminiBase):
             turn.run.cancel("link_closed")
             turn.run.task.cancel()
             await asyncio.wait({turn.run.task}, timeout=_CANCEL_TIMEOUT_S)
+
+
+def _instruction_text(instruction: object) -> str:
+    """The text of a ``systemInstruction`` Content (empty when there is none)."""
+    parts = instruction.get("parts") if isinstance(instruction, dict) else None
+    return " ".join(
+        str(part["text"])
+        for part in parts or []
+        if isinstance(part, dict) and isinstance(part.get("text"), str)
+    )
