@@ -136,11 +136,17 @@ def echo_app(secret: str | None = None) -> Any:
 
     from voicewire import RealtimeAgent
     from voicewire.server import create_app
+    from voicewire.server.state import RateLimits
     from voicewire.testing import ScriptedModel
 
     logging.getLogger("voicewire").setLevel(logging.WARNING)
     agent = RealtimeAgent(id="echo", name="Echo", instructions="Echo the caller.")
-    return create_app(agent, ScriptedModel(echo=True, model_id="scripted-echo"), secret=secret)
+    return create_app(
+        agent,
+        ScriptedModel(echo=True, model_id="scripted-echo"),
+        secret=secret,
+        rate_limits=RateLimits.disabled(),  # every client comes from 127.0.0.1
+    )
 
 
 def _serve_voicewire(
