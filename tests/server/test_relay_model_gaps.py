@@ -26,8 +26,11 @@ from voicewire.protocol import (
     ResponseCreate,
     ResponseInterrupted,
     SessionConfig,
+    SessionUpdate,
     ToolResult,
+    TranscriptionConfig,
     TurnDetection,
+    UnsupportedEventError,
 )
 from voicewire.providers import openai
 from voicewire.server import create_app
@@ -59,8 +62,12 @@ LIMITED = RealtimeCapabilities(
     live_voice="never",
     live_turn_detection=False,
     live_audio_formats=False,
+    live_modalities=False,
+    live_transcription=False,
+    transcription_model=False,
 )
-"""What an ElevenLabs agent can take (Gemini takes a little more)."""
+"""What an ElevenLabs agent can take (Gemini takes a little more). Like an ElevenLabs agent's
+connection, the model's refuses every ``session.update``: nothing may reach it."""
 
 
 class AutoReplyModel(ScriptedModel):
@@ -99,8 +106,10 @@ class AutoReplyModel(ScriptedModel):
                 connection._emit(ResponseInterrupted(run.id))
 
         def send(event: ClientEvent) -> None:
-            if event.kind in missing:
+            if event.kind in missing or isinstance(event, SessionUpdate):
                 self.refused_but_sent.append(event.kind)
+            if isinstance(event, SessionUpdate):
+                raise UnsupportedEventError("limited cannot take session.update")
             if isinstance(event, AudioInputAppend) and not self.speech_events:
                 asyncio.get_running_loop().call_soon(interrupted)  # as if from its socket
                 return
@@ -357,6 +366,44 @@ async def test_a_browser_session_update_of_the_default_formats_is_no_change(
         "change its instructions mid-session"
     )
     assert client.types().count("error") == 1
+
+
+async def test_an_sdks_first_update_restating_what_the_model_does_is_no_change(
+    agent: RealtimeAgent, limited: AutoReplyModel
+) -> None:
+    """OpenAI's Agents SDK states audio output and its transcription model on connect: audio is
+    what the model does, and it transcribes with its own recogniser, so neither is a change (and
+    nothing reaches a model that takes no session.update). A real change is a clear error."""
+    sdk = {
+        "type": "session.update",
+        "session": {
+            "type": "realtime",
+            "output_modalities": ["audio"],
+            "audio": {"input": {"transcription": {"model": "gpt-4o-mini-transcribe"}}},
+        },
+    }
+    text_only = {
+        "type": "session.update",
+        "session": {"type": "realtime", "output_modalities": ["text"]},
+    }
+    config = SessionConfig(transcription=TranscriptionConfig(language="en"))
+    app = create_app(agent, limited, session_config=config)
+    async with serve(app) as served, raw_client(served) as client:
+        await client.send(sdk)
+        [*_, updated] = await client.until("session.updated")
+        await client.send(text_only)
+        [*_, error] = await client.until("error")
+        frames = await still_serving(client)
+    assert updated["session"]["output_modalities"] == ["audio"]
+    assert updated["session"]["audio"]["input"]["transcription"] == {"language": "en"}
+    assert error["error"]["code"] == "configuration_error"
+    assert error["error"]["message"] == (
+        "session.update was not applied: modalities: the limited model 'limited-1' cannot "
+        "change its output from audio to text mid-session (set modalities in the session config "
+        "it connects with)"
+    )
+    assert client.types().count("error") == 1 and frames
+    assert refused(limited) == []
 
 
 async def test_a_model_that_only_says_it_was_interrupted_still_gives_a_speech_started(

@@ -119,6 +119,12 @@ class RealtimeCapabilities:
     """See :data:`VoiceChange`; only a change of ``voice_id`` counts (not of speed)."""
     live_turn_detection: bool = _flag("change turn detection mid-session")
     live_audio_formats: bool = _flag("change audio formats mid-session")
+    live_modalities: bool = _flag("change output modalities (audio or text) mid-session")
+    live_transcription: bool = _flag("change the user's transcription mid-session")
+    """Turn it on or off, or change its language or prompt (see :attr:`transcription_model`)."""
+    transcription_model: bool = _flag("choose the transcription model")
+    """``TranscriptionConfig.model`` is honoured; without it a model name is ignored (the
+    provider transcribes with its own), at connect and in a live change alike."""
     session_resumption: bool = _flag(
         "resume a provider session (`ResumeConfig`; else history is replayed)", default=False
     )
@@ -152,6 +158,25 @@ class RealtimeCapabilities:
 
     # -- live changes ----------------------------------------------------------------------------
 
+    def settle_update(self, old: SessionConfig, new: SessionConfig) -> SessionConfig:
+        """``new`` without what only restates ``old`` for this model: output modalities that
+        speak the same way (``None`` is the providers' default, audio with its transcript, so
+        ``["audio"]`` restates it), and a transcription model name the model cannot choose (it
+        transcribes with its own; a transcription that names nothing else, while transcription
+        is on, asks for nothing new). A client that states its whole session on connect (OpenAI's
+        Agents SDK does) then asks for no change where it asks for none."""
+        settled = new
+        if new.modalities != old.modalities and _speaks(new) == _speaks(old):
+            settled = replace(settled, modalities=old.modalities)
+        after, before = new.transcription, old.transcription
+        if after is not None and not self.transcription_model and after.model is not None:
+            if before is not None and after.language is None and after.prompt is None:
+                settled = replace(settled, transcription=before)  # "transcribe": it does
+            else:
+                model = before.model if before else None
+                settled = replace(settled, transcription=replace(after, model=model))
+        return settled
+
     def refuse_update(
         self, old: SessionConfig, new: SessionConfig, *, spoken: bool
     ) -> tuple[str, str] | None:
@@ -175,6 +200,16 @@ class RealtimeCapabilities:
             fmt = getattr(new, name)
             if fmt is not None and fmt != getattr(old, name) and not self.live_audio_formats:
                 return name, "cannot change audio formats mid-session"
+        if not self.live_modalities and _speaks(new) != _speaks(old):
+            return "modalities", (
+                f"cannot change its output from {_speaks(old)} to {_speaks(new)} mid-session "
+                "(set modalities in the session config it connects with)"
+            )
+        if not self.live_transcription and new.transcription != old.transcription:
+            return "transcription", (
+                "cannot change the user's transcription mid-session (set transcription in the "
+                "session config it connects with)"
+            )
         return None
 
     def _refuse_voice(
@@ -189,6 +224,13 @@ class RealtimeCapabilities:
         if spoken:
             return "voice", "cannot change its voice once it has spoken in the session"
         return None
+
+
+def _speaks(config: SessionConfig) -> str:
+    """How ``config`` has the model answer: ``audio`` (with its transcript; the default) or
+    ``text`` only."""
+    modalities = config.modalities
+    return "audio" if modalities is None or "audio" in modalities else "text"
 
 
 def _khz(rate: int) -> str:

@@ -369,7 +369,13 @@ class RealtimeSession:
         **changes: Any,
     ) -> None:
         """Change the live session; any :class:`SessionConfig` field may be given (``None``
-        leaves a field as it is; ``TurnDetection("manual")`` turns voice detection off)."""
+        leaves a field as it is; ``TurnDetection("manual")`` turns voice detection off).
+
+        What only restates the session for this model is no change (see
+        :meth:`~voicewire.protocol.RealtimeCapabilities.settle_update`: ``["audio"]`` output
+        where audio is the default, a transcription model the provider cannot choose); an update
+        that changes nothing sends nothing. A change the model cannot make live raises
+        :class:`ConfigurationError` naming the field."""
         if instructions is not None:
             changes["instructions"] = instructions
         if tools is not None:
@@ -379,9 +385,19 @@ class RealtimeSession:
         if turn_detection is not None:
             changes["turn_detection"] = turn_detection
         try:
-            config = replace(self.config, **changes)
+            asked = replace(self.config, **changes)
         except TypeError as exc:
             raise ConfigurationError(f"update(): {exc}") from None
+        config = self.capabilities.settle_update(self.config, asked)
+        if config != asked:
+            log.debug(
+                "update(): the %s model %r already does what part of it asks (or cannot choose "
+                "the transcription model); that part is no change",
+                self.model.provider,
+                self.model.model_id,
+            )
+        if config == self.config:
+            return  # nothing changes: nothing to tell the model
         refused = self.capabilities.refuse_update(self.config, config, spoken=self._spoken)
         if refused is not None:
             field, reason = refused

@@ -94,6 +94,9 @@ CAPABILITIES: Final = RealtimeCapabilities(
     live_voice="never",
     live_turn_detection=False,
     live_audio_formats=False,
+    live_modalities=False,  # text_only is set by the first frame only
+    live_transcription=False,  # the agent's recogniser; its language by the first frame only
+    transcription_model=False,
     session_resumption=False,
 )
 """What an ElevenLabs agent can take: no truncation, no response control, no input buffer, no

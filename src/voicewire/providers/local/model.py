@@ -36,6 +36,7 @@ LOCAL_CAPABILITIES = RealtimeCapabilities(
     # voice speaks whatever voice is asked for (with a warning), so a voice change is taken
     # at any time and changes nothing. Audio of any format is converted both ways.
     semantic_vad=False,
+    transcription_model=False,  # faster-whisper tiny.en, whatever model is named
 )
 """What the local model can take (:class:`~voicewire.protocol.RealtimeCapabilities`)."""
 
