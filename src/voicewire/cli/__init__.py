@@ -8,8 +8,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
-import secrets
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -29,6 +29,7 @@ from ..protocol import (
 )
 from .converse import converse as run_converse
 from .models import MODEL_HELP, default_agent, load_agent, load_model, session_config_for
+from .token_options import SECRET_ENV, TokenOptions
 
 app = typer.Typer(
     name="voicewire",
@@ -133,6 +134,38 @@ def demo(
     _run_server(server_app, host, port, "the demo on the local model")
 
 
+@dataclass(frozen=True)
+class Limits:
+    """The limits ``voicewire serve`` gives the app (``create_app``) and its uvicorn server."""
+
+    max_sessions: int | None = None
+    idle_timeout: float | None = 300.0
+    max_session_duration: float | None = 4 * 3600.0
+    drain_timeout: float = 30.0
+    header_timeout: float = 10.0
+    keep_alive_timeout: float = 5.0
+    limit_concurrency: int | None = None
+
+    def app_options(self) -> dict[str, Any]:
+        """The ``create_app`` keyword arguments."""
+        return {
+            "max_sessions": self.max_sessions,
+            "idle_timeout": self.idle_timeout or None,
+            "max_session_duration": self.max_session_duration or None,
+            "drain_timeout": self.drain_timeout,
+        }
+
+    def serve_options(self) -> Any:
+        """The uvicorn server's :class:`~voicewire.server.http_limits.ServeOptions`."""
+        from ..server.http_limits import ServeOptions
+
+        return ServeOptions(
+            header_timeout=self.header_timeout,
+            keep_alive_timeout=self.keep_alive_timeout,
+            limit_concurrency=self.limit_concurrency,
+        )
+
+
 @app.command()
 def serve(
     model: ModelOption = "local",
@@ -149,32 +182,99 @@ def serve(
             min=1, help="processes serving the port (Linux): one core relays ~200 sessions"
         ),
     ] = 1,
+    token_secret: Annotated[
+        str | None,
+        typer.Option(
+            envvar=SECRET_ENV,
+            show_default=False,
+            help="HS256 token secret (32+ bytes) every instance shares; default: one per run",
+        ),
+    ] = None,
+    token_public_key: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="[KID=]PATH: PEM public key of the auth service minting tokens (repeatable)"
+        ),
+    ] = None,
+    token_jwks: Annotated[
+        str | None,
+        typer.Option(help="the auth service's JWKS: a file or an https:// URL (cached)"),
+    ] = None,
+    token_issuer: Annotated[str | None, typer.Option(help="the iss tokens must carry")] = None,
+    token_audience: Annotated[str, typer.Option(help="the aud tokens must carry")] = "voicewire",
+    max_sessions: Annotated[
+        int | None,
+        typer.Option(min=1, help="sessions per process; more are closed with 1013 (try later)"),
+    ] = None,
+    idle_timeout: Annotated[
+        float,
+        typer.Option(min=0, help="close a session silent for this many seconds (0: never)"),
+    ] = 300.0,
+    max_session_duration: Annotated[
+        float, typer.Option(min=0, help="close a session open this many seconds (0: never)")
+    ] = 4 * 3600.0,
+    drain_timeout: Annotated[
+        float,
+        typer.Option(min=0.001, help="on SIGTERM, seconds answers and tools may take before 1012"),
+    ] = 30.0,
+    header_timeout: Annotated[
+        float, typer.Option(min=0.001, help="seconds a connection may take to send its request")
+    ] = 10.0,
+    keep_alive_timeout: Annotated[
+        float, typer.Option(min=0.001, help="seconds an idle HTTP keep-alive connection is held")
+    ] = 5.0,
+    limit_concurrency: Annotated[
+        int | None,
+        typer.Option(min=1, help="connections per process past which HTTP requests get 503"),
+    ] = None,
 ) -> None:
     """Serve the agent: a credential endpoint, an OpenAI-compatible realtime WebSocket and the
     browser client."""
+    limits = Limits(
+        max_sessions,
+        idle_timeout,
+        max_session_duration,
+        drain_timeout,
+        header_timeout,
+        keep_alive_timeout,
+        limit_concurrency,
+    )
     try:
         chosen_agent = load_agent(agent)
         chosen_model = load_model(model, base_url=base_url)
-        server_app = _server_app(chosen_agent, chosen_model, origin) if workers == 1 else None
+        tokens = TokenOptions(
+            token_secret,
+            tuple(token_public_key or ()),
+            token_jwks,
+            token_issuer,
+            token_audience,
+        )
+        tokens.app_options()  # a bad key is a clear error here, not in each worker
+        server_app = (
+            _server_app(chosen_agent, chosen_model, origin, tokens, limits=limits)
+            if workers == 1
+            else None
+        )
     except RealtimeError as exc:
         raise _fail(exc.message) from None
     what = f"{chosen_model.provider}:{chosen_model.model_id}"
     if server_app is not None:
-        _run_server(server_app, host, port, what)
+        _run_server(server_app, host, port, what, limits)
         return
-    # Each worker process builds the same app, with one token secret so that a token minted by
-    # any worker opens a session on any other.
+    # Each worker process builds the same app, with the same token keys (one secret per run if
+    # none is given) so that a token minted by any worker opens a session on any other.
     factory = functools.partial(
-        build_app, agent, model, base_url, tuple(origin or ()), secrets.token_urlsafe(32)
+        build_app, agent, model, base_url, tuple(origin or ()), tokens.shared(), limits
     )
-    _run_workers(factory, host, port, workers, f"{what} with {workers} workers")
+    _run_workers(factory, host, port, workers, f"{what} with {workers} workers", limits)
 
 
 def _server_app(
     agent: RealtimeAgent,
     model: RealtimeModel,
     origins: Sequence[str] | None,
-    secret: str | None = None,
+    tokens: TokenOptions | None = None,
+    limits: Limits | None = None,
 ) -> Any:
     try:
         from ..server import create_app
@@ -186,8 +286,9 @@ def _server_app(
         agent,
         model=model,
         allowed_origins=origins or None,
-        secret=secret,
+        **(tokens or TokenOptions()).app_options(),
         session_config=session_config_for(model, agent),
+        **(limits or Limits()).app_options(),
     )
 
 
@@ -196,13 +297,18 @@ def build_app(
     model: str,
     base_url: str | None,
     origins: tuple[str, ...],
-    secret: str,
+    tokens: TokenOptions,
+    limits: Limits | None = None,
 ) -> Any:
     """The app ``voicewire serve`` serves, built from its options (in each worker process)."""
-    return _server_app(load_agent(agent), load_model(model, base_url=base_url), origins, secret)
+    return _server_app(
+        load_agent(agent), load_model(model, base_url=base_url), origins, tokens, limits
+    )
 
 
-def _run_workers(factory: Callable[[], Any], host: str, port: int, workers: int, what: str) -> None:
+def _run_workers(
+    factory: Callable[[], Any], host: str, port: int, workers: int, what: str, limits: Limits
+) -> None:
     from ..server.workers import serve as serve_workers
 
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
@@ -213,20 +319,31 @@ def _run_workers(factory: Callable[[], Any], host: str, port: int, workers: int,
         )
 
     try:
-        serve_workers(factory, host=host, port=port, workers=workers, ready=ready)
+        serve_workers(
+            factory,
+            host=host,
+            port=port,
+            workers=workers,
+            ready=ready,
+            options=limits.serve_options(),
+            drain_timeout=limits.drain_timeout,
+        )
     except OSError as exc:  # port in use, permission denied
         raise _fail(f"cannot listen on {host}:{port}: {exc}") from None
     except RuntimeError as exc:
         raise _fail(str(exc)) from None
 
 
-def _run_server(server_app: Any, host: str, port: int, what: str) -> None:
-    import uvicorn
+def _run_server(
+    server_app: Any, host: str, port: int, what: str, limits: Limits | None = None
+) -> None:
+    from ..server.http_limits import uvicorn_server
 
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     console.print(f"[bold green]voicewire[/] serving {what} at [link]http://{shown}:{port}/[/]")
+    options = (limits or Limits()).serve_options()
     try:
-        uvicorn.run(server_app, host=host, port=port, log_level="warning")
+        uvicorn_server(server_app, options, host=host, port=port).run()
     except OSError as exc:  # port in use, permission denied
         raise _fail(f"cannot listen on {host}:{port}: {exc}") from None
 

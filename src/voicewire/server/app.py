@@ -43,6 +43,7 @@ filters that line out for the handshakes it refused itself
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import logging
@@ -73,6 +74,9 @@ from voicewire.session import RealtimeSession, ReconnectPolicy
 from .client_address import TrustedProxies, client_address, rate_bucket
 from .log_context import current_session, install_session_logging
 from .metrics import CONTENT_TYPE_LATEST, ServerMetrics
+from .drain import close_when_quiet
+from .health import Readiness, healthz
+from .limits import CAPACITY_CLOSE_CODE, Activity, SessionLimits, enforce
 from .relay import CLIENT_SESSION_FIELDS, DEFAULT_MAX_OUTBOX_BYTES, Relay
 from .security import (
     OriginPolicy,
@@ -129,6 +133,10 @@ def create_app(
     client_send_timeout: float = 5.0,
     client_close_timeout: float = 2.0,
     metrics: bool = True,
+    max_sessions: int | None = None,
+    idle_timeout: float | None = 300.0,
+    max_session_duration: float | None = 4 * 3600.0,
+    drain_timeout: float = 30.0,
 ) -> Starlette:
     """An ASGI app serving ``agent`` (see the module docstring for the routes).
 
@@ -177,6 +185,16 @@ def create_app(
             before the connection is left to the ASGI server.
         metrics: count sessions, frames, tool calls, errors and latencies, and serve them
             at ``GET /metrics`` (:mod:`voicewire.server.metrics`; several workers: there).
+        max_sessions: sessions this process serves at once (``None``: no limit); one more is
+            closed at once with 1013 (try again later) and a reason.
+        idle_timeout: a session with no client frame, no model output and no response or tool
+            under way for this many seconds is closed with 1000 and the reason ``idle: ...``
+            (``None``: never).
+        max_session_duration: a session open this long is closed with 1000 and the reason
+            ``session time limit: ...`` (``None``: never). See :mod:`voicewire.server.limits`.
+        drain_timeout: on a drain (SIGTERM under ``voicewire serve``), how long responses and
+            tools under way may take to finish before every session is closed with 1012
+            (see :mod:`voicewire.server.drain`).
     """
     resolved = model if model is not None else agent.model
     if resolved is None:
@@ -192,6 +210,9 @@ def create_app(
             "client_send_timeout and client_close_timeout must be positive, got "
             f"{client_send_timeout} and {client_close_timeout}"
         )
+    if not drain_timeout > 0:
+        raise ConfigurationError(f"drain_timeout must be positive, got {drain_timeout}")
+    limits = SessionLimits(max_sessions, idle_timeout, max_session_duration)
     install_log_redaction()
     install_refused_handshake_filter()
     shared = state if state is not None else MemoryState()
@@ -218,6 +239,8 @@ def create_app(
         max_outbox_bytes=max_outbox_bytes,
         client_send_timeout=client_send_timeout,
         client_close_timeout=client_close_timeout,
+        limits=limits,
+        drain_timeout=drain_timeout,
         throttle=Throttle(shared, rate_limits or RateLimits()),
         trusted_proxies=TrustedProxies(trusted_proxies),
     )
@@ -226,6 +249,8 @@ def create_app(
     app = Starlette(
         routes=[
             Route(CREDENTIAL_PATH, server.credential, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET", "HEAD"]),
+            Route("/readyz", server.readiness.readyz, methods=["GET", "HEAD"]),
             *([Route("/metrics", server.metrics_page, methods=["GET"])] if metrics else []),
             Route("/", _demo_page, methods=["GET", "HEAD"]),
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
@@ -272,6 +297,8 @@ class VoicewireServer:
         active_sessions: connections being served right now.
         sessions_served: connections accepted so far.
         relays: the :class:`Relay` of each connection being served (its outbox figures).
+        readiness: what ``/readyz`` answers (:class:`~voicewire.server.health.Readiness`).
+        limits: the :class:`~voicewire.server.limits.SessionLimits` sessions are held to.
         throttle: the rate limits and the state backend counting them
             (:class:`~voicewire.server.state.Throttle`; ``throttle.state`` is the backend).
         metrics: the app's :class:`~voicewire.server.metrics.ServerMetrics` (``None`` when
@@ -293,6 +320,8 @@ class VoicewireServer:
         max_outbox_bytes: int = DEFAULT_MAX_OUTBOX_BYTES,
         client_send_timeout: float = 5.0,
         client_close_timeout: float = 2.0,
+        limits: SessionLimits | None = None,
+        drain_timeout: float = 30.0,
         throttle: Throttle | None = None,
         trusted_proxies: TrustedProxies | None = None,
     ) -> None:
@@ -308,13 +337,33 @@ class VoicewireServer:
         self.max_outbox_bytes = max_outbox_bytes
         self.client_send_timeout = client_send_timeout
         self.client_close_timeout = client_close_timeout
+        self.limits = limits or SessionLimits()
+        self.drain_timeout = drain_timeout
         self.throttle = throttle or Throttle(MemoryState(), RateLimits())
         self.trusted_proxies = trusted_proxies or TrustedProxies()
         self.active_sessions = 0
         self.sessions_served = 0
         self.relays: set[Relay] = set()
         self.metrics: ServerMetrics | None = None
+        self.readiness = Readiness()
+        self._activities: dict[Relay, Activity] = {}
         self._labels = itertools.count(1)
+
+    async def drain(self) -> None:
+        """Take no more sessions (``/readyz`` 503, new ones closed with 1013), let responses
+        and tools under way finish (at most ``drain_timeout``), and close every session with
+        1012 (service restart): see :mod:`voicewire.server.drain`."""
+        self.readiness.draining = True
+        log.info("draining %d session(s)", len(self._activities))
+        await close_when_quiet(self._activities, self.drain_timeout)
+
+    def _refusal(self) -> str | None:
+        """Why a new session is refused (draining, or at capacity), or ``None``."""
+        if self.readiness.draining:
+            return "server draining: try another instance"
+        if self.limits.full(self.active_sessions):
+            return f"server at capacity ({self.limits.max_sessions} sessions): try again later"
+        return None
 
     def _address(self, scope: Scope) -> str:
         """The rate-limit bucket of the request's client (its address, or IPv6 /64)."""
@@ -451,7 +500,18 @@ class VoicewireServer:
                 await _deny_with(websocket, _too_many(limited))
                 return
         label = f"session {next(self._labels)} ({peer})"
-        await websocket.accept(subprotocol=select_subprotocol(offered))
+        refusal = self._refusal()
+        if refusal is not None:
+            await websocket.accept(subprotocol=select_subprotocol(offered))
+            log.warning("%s: %s; closing with %d", label, refusal, CAPACITY_CLOSE_CODE)
+            await websocket.close(CAPACITY_CLOSE_CODE, refusal)
+            return
+        self.active_sessions += 1  # the slot is taken before the first await
+        try:
+            await websocket.accept(subprotocol=select_subprotocol(offered))
+        except BaseException:
+            self.active_sessions -= 1
+            raise
         log.info("%s: connected", label)
         session = RealtimeSession(
             self.agent,
@@ -461,8 +521,9 @@ class VoicewireServer:
             stream_events=False,  # the relay takes events through session.on()
             reconnect=self.reconnect,
         )
+        activity = Activity(session, receive)
         relay = Relay(
-            receive,
+            activity.receive,
             send,
             session,
             model_name=self.model.model_id,
@@ -473,9 +534,10 @@ class VoicewireServer:
             send_timeout=self.client_send_timeout,
             close_timeout=self.client_close_timeout,
         )
-        self.active_sessions += 1
         self.sessions_served += 1
         self.relays.add(relay)
+        self._activities[relay] = activity
+        limiter = asyncio.create_task(enforce(activity, self.limits, relay.end))
         logging_as = current_session.set(label)  # for what the session and its tasks log
         unwatch = self._count(relay, session)
         failed = False
@@ -485,6 +547,9 @@ class VoicewireServer:
             failed = True
             raise
         finally:
+            limiter.cancel()
+            activity.unsubscribe()
+            del self._activities[relay]
             self.relays.discard(relay)
             self.active_sessions -= 1
             if self.metrics is not None:

@@ -197,6 +197,7 @@ class Relay:
         self.on_error: Callable[[str], None] = _ignore  # called with each error code sent
         self._watchdog: SendWatchdog | None = None
         self._too_slow: str | None = None  # why the client was given up on
+        self._close_code = SLOW_CLIENT_CLOSE_CODE  # and the code it is closed with
         self._reader: asyncio.Task[Any] | None = None
         self._create_mark: int | None = None  # encoder.responses_started at the last create
         self._started = False  # session.created has been sent: the outbox may go out
@@ -249,7 +250,7 @@ class Relay:
                 self._flusher.cancel()
                 await asyncio.gather(self._flusher, return_exceptions=True)
             if self._too_slow is not None:
-                await self._send_close(SLOW_CLIENT_CLOSE_CODE, self._too_slow)
+                await self._send_close(self._close_code, self._too_slow)
 
     async def _start(self) -> bool:
         """Connect the session and send ``session.created`` (or an error and a close)."""
@@ -579,6 +580,12 @@ class Relay:
         self._outbox.clear()
         self._outbox_bytes = 0
 
+    def end(self, code: int, reason: str) -> None:
+        """End the connection from outside (a limit, a drain) as a too-slow client's is ended:
+        the session closes, then the client gets ``code`` and ``reason``."""
+        self._close_code = code
+        self._give_up(reason)
+
     def _give_up(self, reason: str) -> None:
         """Stop serving a client that does not read: drop its outbox and stop the tasks that
         wait on it; :meth:`run` then closes the session and the connection (1008)."""
@@ -589,7 +596,7 @@ class Relay:
             self.label,
             reason,
             self._outbox_bytes,
-            SLOW_CLIENT_CLOSE_CODE,
+            self._close_code,
         )
         self._closed = True
         self._too_slow = reason

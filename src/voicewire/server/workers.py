@@ -10,6 +10,11 @@ A token's single use is enforced per worker process.
 
 ``SO_REUSEPORT`` with this meaning is Linux's (3.9 and later); elsewhere :func:`serve` refuses
 more than one worker.
+
+Each worker runs :func:`~voicewire.server.http_limits.uvicorn_server` (connection limits, and a
+drain on SIGTERM: :mod:`voicewire.server.drain`). A SIGTERM or SIGINT to the parent is passed on
+to the workers as SIGTERM, so each drains its sessions; the parent waits ``drain_timeout`` plus
+:data:`STOP_TIMEOUT` for them before it kills what is left.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection, wait
 from types import FrameType
 from typing import Any
+
+from .http_limits import ServeOptions, uvicorn_server
 
 __all__ = ["AppFactory", "listen", "serve"]
 
@@ -63,6 +70,8 @@ def serve(
     log_level: str = "warning",
     loop: str = "auto",
     ready: Callable[[int], None] | None = None,
+    options: ServeOptions | None = None,
+    drain_timeout: float = 0.0,
 ) -> None:
     """Serve ``factory()``'s app on ``host:port`` from ``workers`` processes until interrupted.
 
@@ -70,8 +79,11 @@ def serve(
     0). ``loop`` is uvicorn's (``auto``: uvloop when installed). Raises :class:`OSError` when
     the port cannot be bound, and :class:`RuntimeError` when a worker stops on its own (the
     others are stopped too). Call it from the main thread: with several workers it handles
-    SIGINT and SIGTERM (it stops the workers) until it returns.
+    SIGINT and SIGTERM (it stops the workers) until it returns. ``options``: the connection
+    limits; ``drain_timeout``: the apps' (the workers get that long, and :data:`STOP_TIMEOUT`
+    more, to drain and stop).
     """
+    options = options or ServeOptions()
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
     if workers > 1 and not (sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")):
@@ -81,7 +93,7 @@ def serve(
         sock = listen(host, port, reuse_port=False)
         if ready is not None:
             ready(sock.getsockname()[1])
-        _run(app, sock, log_level, loop)
+        _run(app, sock, log_level, loop, options)
         return
     # Bound first here, so that a busy port fails at once and port 0 becomes one port for all.
     probe = listen(host, port, reuse_port=True)
@@ -106,7 +118,7 @@ def serve(
             parent, child = context.Pipe(duplex=False)
             worker = context.Process(
                 target=_worker_main,
-                args=(factory, host, chosen, log_level, loop, child),
+                args=(factory, host, chosen, log_level, loop, child, options),
                 name=f"voicewire-worker-{index + 1}",
             )
             worker.start()
@@ -138,7 +150,7 @@ def serve(
             if process.is_alive():
                 process.terminate()
         for process in processes:
-            process.join(STOP_TIMEOUT)
+            process.join(STOP_TIMEOUT + drain_timeout + options.graceful_timeout)
             if process.is_alive():
                 process.kill()
                 process.join()
@@ -147,24 +159,23 @@ def serve(
 
 
 def _worker_main(
-    factory: AppFactory, host: str, port: int, log_level: str, loop: str, started: Connection
+    factory: AppFactory,
+    host: str,
+    port: int,
+    log_level: str,
+    loop: str,
+    started: Connection,
+    options: ServeOptions,
 ) -> None:
     app = factory()  # first: a slow app (a local model loading) is not yet taking connections
     sock = listen(host, port, reuse_port=True)
     started.send("listening")
     started.close()
     with contextlib.suppress(KeyboardInterrupt):
-        _run(app, sock, log_level, loop)  # uvicorn stops gracefully on SIGTERM / SIGINT
+        _run(app, sock, log_level, loop, options)  # drains on SIGTERM, stops on SIGINT
 
 
-def _run(app: Any, sock: socket.socket, log_level: str, loop: str) -> None:
-    import uvicorn
-
-    config = uvicorn.Config(
-        app,
-        log_level=log_level,
-        loop=loop,
-        timeout_graceful_shutdown=5,
-        lifespan="auto",
+def _run(app: Any, sock: socket.socket, log_level: str, loop: str, options: ServeOptions) -> None:
+    uvicorn_server(app, options, log_level=log_level, loop=loop, lifespan="auto").run(
+        sockets=[sock]
     )
-    uvicorn.Server(config).run(sockets=[sock])
