@@ -444,3 +444,22 @@ async def test_the_end_of_the_users_converted_audio_reaches_the_agent_when_the_a
         await connection.close()
     assert wire_bytes == 16 * 2 * 300  # every sample, once
     assert peers[0].violations == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "wss://127.0.0.1:99999/v1/convai/conversation?agent_id=a&conversation_signature=SECRETSIG",
+        "wss://[bad/v1/convai/conversation?conversation_signature=SECRETSIG",
+        "https://api.elevenlabs.io/v1/convai/conversation?conversation_signature=SECRETSIG",
+    ],
+)
+async def test_a_malformed_signed_url_is_a_clear_error_that_never_quotes_its_signature(
+    url: str,
+) -> None:
+    model = elevenlabs.realtime("agent_x")
+    credential = UrlCredential(url, datetime.now(UTC) + timedelta(minutes=5))
+    with pytest.raises(ConfigurationError) as raised:
+        await model.connect(ConnectOptions(credential=credential))
+    assert "signed URL" in str(raised.value)
+    assert "SECRETSIG" not in str(raised.value)

@@ -28,7 +28,7 @@ import os
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx
 
@@ -228,7 +228,23 @@ class ElevenLabsRealtimeModel:
                 "the elevenlabs signed URL expired at "
                 f"{credential.expires_at.isoformat()}; fetch a new one with authenticate()"
             )
-        return credential.url
+        return _checked(credential.url)
+
+
+def _checked(url: str) -> str:
+    """``url`` if it can be dialed: a malformed signed URL is refused here, in words that never
+    quote it (the socket library's own errors carry the whole URL, signature and all)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises on a port out of range)
+    except ValueError as exc:
+        raise ConfigurationError(f"the elevenlabs signed URL is malformed ({exc})") from None
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        raise ConfigurationError(
+            "the elevenlabs signed URL must be a ws:// or wss:// URL with a host (got a "
+            f"{parts.scheme + '://' if parts.scheme else 'scheme-less'} URL)"
+        )
+    return url
 
 
 async def _greet(
