@@ -72,11 +72,11 @@ from voicewire.protocol import (
 from voicewire.session import RealtimeSession, ReconnectPolicy
 
 from .client_address import TrustedProxies, client_address, rate_bucket
-from .log_context import current_session, install_session_logging
-from .metrics import CONTENT_TYPE_LATEST, ServerMetrics
 from .drain import close_when_quiet
 from .health import Readiness, healthz
 from .limits import CAPACITY_CLOSE_CODE, Activity, SessionLimits, enforce
+from .log_context import current_session, install_session_logging
+from .metrics import CONTENT_TYPE_LATEST, ServerMetrics
 from .relay import CLIENT_SESSION_FIELDS, DEFAULT_MAX_OUTBOX_BYTES, Relay
 from .security import (
     OriginPolicy,
@@ -148,15 +148,6 @@ def create_app(
         token_ttl: token lifetime in seconds.
         audience: the audience tokens are minted for and must carry.
         single_use: each token opens one connection (reconnecting clients need a new token).
-        state: where single-use token ids and rate-limit counters live (default: a
-            :class:`~voicewire.server.state.MemoryState` of this process). Give every worker and
-            instance one :class:`~voicewire.server.state.RedisState` configuration to share
-            them; the caller closes it.
-        rate_limits: credential requests and session opens allowed per client address and per
-            token subject (default: :class:`~voicewire.server.state.RateLimits`;
-            ``RateLimits.disabled()`` for none). Over a limit: 429 with ``Retry-After``.
-        trusted_proxies: addresses or networks of reverse proxies whose ``X-Forwarded-For``
-            names the client (see :mod:`voicewire.server.client_address`); none by default.
         token_keys: more keys tokens may be signed with (:class:`.tokens.TokenKey`, picked
             by ``kid``): your auth service's RS256/ES256 public keys, older HS256
             secrets during a rotation. With keys and no ``secret`` the server only verifies
@@ -164,6 +155,15 @@ def create_app(
         token_jwks: your auth service's JWKS URL (:class:`.tokens.RemoteJwks`: fetched,
             cached, fetched again for a new ``kid``).
         token_issuer: the ``iss`` tokens must carry (and are minted with).
+        state: where single-use token ids and rate-limit counters live (default: a
+            :class:`~voicewire.server.state.MemoryState` of this process). Give every worker and
+            instance one :class:`~voicewire.server.state.RedisState` configuration to share
+            them; the caller closes it. A passed state also makes ``/readyz`` ping it.
+        rate_limits: credential requests and session opens allowed per client address and per
+            token subject (default: :class:`~voicewire.server.state.RateLimits`;
+            ``RateLimits.disabled()`` for none). Over a limit: 429 with ``Retry-After``.
+        trusted_proxies: addresses or networks of reverse proxies whose ``X-Forwarded-For``
+            names the client (see :mod:`voicewire.server.client_address`); none by default.
         allowed_origins: browser origins allowed besides the app's own; ``None`` means same
             origin only, ``["*"]`` any. Clients that send no ``Origin`` (non-browsers) pass.
         allow_provider_credentials: let the credential endpoint hand out the model's own
@@ -215,8 +215,8 @@ def create_app(
     limits = SessionLimits(max_sessions, idle_timeout, max_session_duration)
     install_log_redaction()
     install_refused_handshake_filter()
-    shared = state if state is not None else MemoryState()
     install_session_logging()
+    shared = state if state is not None else MemoryState()
     server = VoicewireServer(
         agent,
         resolved,
@@ -244,6 +244,8 @@ def create_app(
         throttle=Throttle(shared, rate_limits or RateLimits()),
         trusted_proxies=TrustedProxies(trusted_proxies),
     )
+    if state is not None:
+        server.readiness.add_check("state", state.ping)
     if metrics:
         server.metrics = ServerMetrics(tool.name for tool in agent.tools)
     app = Starlette(
@@ -337,14 +339,14 @@ class VoicewireServer:
         self.max_outbox_bytes = max_outbox_bytes
         self.client_send_timeout = client_send_timeout
         self.client_close_timeout = client_close_timeout
-        self.limits = limits or SessionLimits()
-        self.drain_timeout = drain_timeout
-        self.throttle = throttle or Throttle(MemoryState(), RateLimits())
-        self.trusted_proxies = trusted_proxies or TrustedProxies()
         self.active_sessions = 0
         self.sessions_served = 0
         self.relays: set[Relay] = set()
         self.metrics: ServerMetrics | None = None
+        self.limits = limits or SessionLimits()
+        self.drain_timeout = drain_timeout
+        self.throttle = throttle or Throttle(MemoryState(), RateLimits())
+        self.trusted_proxies = trusted_proxies or TrustedProxies()
         self.readiness = Readiness()
         self._activities: dict[Relay, Activity] = {}
         self._labels = itertools.count(1)

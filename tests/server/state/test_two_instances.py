@@ -170,8 +170,13 @@ async def test_with_redis_down_single_use_fails_closed_and_the_rest_keeps_servin
         refused = await open_session(strict, strict.server.tokens.issue().token)
         assert (refused.status, refused.code) == (503, "state_unavailable")
         assert (await open_session(lenient, lenient.server.tokens.issue().token)).status == 101
+        async with httpx.AsyncClient() as http:
+            ready = await http.get(f"{strict.http}/readyz")
+            assert ready.status_code == 503
+            assert ready.json()["checks"]["state"] != "ok"
+            server.start()
+            assert (await http.get(f"{strict.http}/readyz")).status_code == 200
 
-        server.start()
         assert (await open_session(strict, strict.server.tokens.issue().token)).status == 101
 
 
