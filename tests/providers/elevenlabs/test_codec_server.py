@@ -29,7 +29,7 @@ from voicewire.protocol import (
 )
 from voicewire.providers.codec_connection import Reply
 from voicewire.providers.elevenlabs import IGNORED_SERVER_TYPES, ElevenLabsCodec
-from voicewire.providers.elevenlabs.turns import END_AFTER_S, RELEASE_AFTER_S
+from voicewire.providers.elevenlabs.turns import END_AFTER_S, END_AFTER_TOOL_S, RELEASE_AFTER_S
 from voicewire.testing.elevenlabs_validation import (
     server_message_types,
     validate_elevenlabs_client,
@@ -492,9 +492,31 @@ def test_a_client_tool_call_waiting_for_its_result_keeps_the_response_open() -> 
     clock.now += 60
     assert codec.idle_after() is None and codec.idle() == []
     codec.written(ToolResult("call_7", "found", "lookup"))
-    assert codec.idle_after() == END_AFTER_S
+    # The agent's LLM reads the result before it speaks on: a second of quiet is not the end.
+    assert codec.idle_after() == END_AFTER_TOOL_S
     clock.now += END_AFTER_S
-    assert kinds(codec.idle()) == ["response.done"]
+    assert codec.idle() == []
+    answer = events(codec, agent_response("Found it.", 1), audio(1))
+    assert "response.created" not in kinds(answer)  # the same response goes on
+    assert codec.idle_after() == END_AFTER_S  # once it speaks, the usual quiet ends it
+    clock.now += END_AFTER_S
+    assert kinds(codec.idle())[-1] == "response.done"
+
+
+def test_a_pause_while_the_listener_still_hears_the_answer_is_not_its_end() -> None:
+    clock = Clock()
+    codec = ElevenLabsCodec(clock=clock)
+    events(codec, metadata(output_format="pcm_24000"))
+    start = events(codec, audio(1, b"\x01\x00" * 24000 * 3))  # 3 s of audio, at once
+    assert codec.idle_after() == pytest.approx(3.0)  # played out 3 s from now
+    clock.now += 2.0  # arrival paused (the LLM is slow), the listener hears the answer
+    assert codec.idle() == []
+    more = events(codec, audio(1))
+    assert kinds(more) == ["audio.output.delta"]  # still the same response
+    clock.now += 1.01
+    ended = codec.idle()
+    assert kinds(ended) == ["audio.output.done", "response.done"]
+    assert ended[1].response_id == start[0].response_id  # type: ignore[union-attr]
 
 
 def test_an_error_that_quotes_a_secret_is_masked() -> None:

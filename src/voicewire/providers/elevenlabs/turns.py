@@ -12,10 +12,14 @@ playback, tools and ledger work unchanged:
 * a *response* opens (``response.created``) at the agent's first output of a turn (audio, text,
   or a client tool call) and ends (``response.done``) at the first of: agent output of a newer
   ``event_id`` (the next turn began), the user's final transcript (the user took the turn), an
-  ``interruption`` (``cancelled``), :data:`END_AFTER_S` without agent output while no client
-  tool call waits for its result (ElevenLabs says nothing when the agent has finished, and apps
-  wait for ``response.done``; the connection calls :meth:`Turns.idle`), or the end of the
-  connection (the session reports that one). Output after a quiet end opens a new response;
+  ``interruption`` (``cancelled``), quiet while no client tool call waits for its result
+  (ElevenLabs says nothing when the agent has finished, and apps wait for ``response.done``; the
+  connection calls :meth:`Turns.idle`), or the end of the connection (the session reports that
+  one). Quiet means :data:`END_AFTER_S` without agent output, :data:`END_AFTER_TOOL_S` after a
+  tool result (the agent's LLM runs again before it speaks on), and never before the audio
+  received so far would have been played out from its first chunk (audio comes faster than it
+  plays, so a pause in its arrival while the listener still hears the answer is the TTS or LLM
+  catching up, not the end). Output after a quiet end opens a new response;
 * an assistant *item* (``item.created``) per generation of the agent: a second
   ``agent_response`` in one turn (after a tool call, say) opens a new item. Its audio ends with
   ``audio.output.done``; ``agent_response`` carries the complete text as the agent starts
@@ -83,7 +87,7 @@ from ...protocol import (
 from ...protocol.base64_audio import b64decode_strict
 from .audio_formats import FormatBridge
 
-__all__ = ["END_AFTER_S", "RELEASE_AFTER_S", "Turns"]
+__all__ = ["END_AFTER_S", "END_AFTER_TOOL_S", "RELEASE_AFTER_S", "Turns"]
 
 RELEASE_AFTER_S: Final = 0.15
 """Quiet after the agent's last output when the end of its converted audio, held in the
@@ -93,6 +97,9 @@ resampler."""
 END_AFTER_S: Final = 1.0
 """Quiet after the agent's last output when its response is taken as done (unless a client tool
 call is waiting for its result): ElevenLabs never says the agent has finished."""
+END_AFTER_TOOL_S: Final = 5.0
+"""The same after a client tool result: the agent's LLM reads it and answers, which takes longer
+than a pause between the sentences of an answer."""
 
 _KEPT_ITEMS: Final = 16
 """Assistant items remembered for corrections (a correction concerns the latest few)."""
@@ -118,6 +125,10 @@ class _Response:
     id: str
     event_id: int
     item: _Item | None = None
+    audio_from: float | None = None
+    """When its first audio came (the clock's time)."""
+    audio_s: float = 0.0
+    """Seconds of audio it has sent."""
 
 
 @dataclass(slots=True)
@@ -145,6 +156,7 @@ class Turns:
         self.bridge = bridge
         self._clock = clock
         self._last_output = clock()
+        self._quiet_s = END_AFTER_S  # the quiet that ends the response now
         self._calls: set[str] = set()
         self.text_only = text_only
         self._tag = secrets.token_hex(3)
@@ -181,8 +193,12 @@ class Turns:
             return []  # said before the user cut in: the listener must not hear it
         events = self._output(event_id)
         response, item = self._current_item(events)
+        if response.audio_from is None:
+            response.audio_from = self._last_output
         if self.bridge.output_passthrough:
-            item.audio_bytes += _decoded_length(audio_b64)
+            size = _decoded_length(audio_b64)
+            item.audio_bytes += size
+            response.audio_s += size / self.bridge.app_output.bytes_per_second
             events.append(AudioOutputDelta(response.id, item.id, audio_b64))
             return events
         try:
@@ -196,6 +212,7 @@ class Turns:
         self.holds_audio = True
         if audio:  # the resampler may hold a short chunk back whole
             item.audio_bytes += len(audio)
+            response.audio_s += len(audio) / self.bridge.app_output.bytes_per_second
             events.append(AudioOutputDelta.from_bytes(response.id, item.id, audio))
         return events
 
@@ -284,25 +301,34 @@ class Turns:
         """A ``client_tool_result`` went out: the agent goes on (and the quiet counts anew)."""
         self._calls.discard(call_id)
         self._last_output = self._clock()
+        self._quiet_s = END_AFTER_TOOL_S
 
     def idle_after(self) -> float | None:
         """Seconds of quiet from now after which :meth:`idle` has something to do, or ``None``
         while nothing waits on quiet."""
-        quiet = self._clock() - self._last_output
+        now = self._clock()
         if self.holds_audio:
-            return max(0.0, RELEASE_AFTER_S - quiet)
+            return max(0.0, RELEASE_AFTER_S - (now - self._last_output))
         if self._response is None or self._calls:
             return None
-        return max(0.0, END_AFTER_S - quiet)
+        return max(0.0, self._ends_at() - now)
 
     def idle(self) -> list[ServerEvent]:
-        """The agent has been quiet: let out the audio the resampler holds and, after
-        :data:`END_AFTER_S`, end its response (the next output opens a new one)."""
-        quiet = self._clock() - self._last_output
-        events = self.release() if quiet >= RELEASE_AFTER_S else []
-        if quiet >= END_AFTER_S and not self._calls:
+        """The agent has been quiet: let out the audio the resampler holds and, once quiet long
+        enough (see the module), end its response (the next output opens a new one)."""
+        now = self._clock()
+        events = self.release() if now - self._last_output >= RELEASE_AFTER_S else []
+        if self._response is not None and not self._calls and now >= self._ends_at():
             events += self.end()
         return events
+
+    def _ends_at(self) -> float:
+        """When the open response is over if the agent stays quiet."""
+        ends = self._last_output + self._quiet_s
+        response = self._response
+        if response is not None and response.audio_from is not None:
+            ends = max(ends, response.audio_from + response.audio_s)
+        return ends
 
     def release(self) -> list[ServerEvent]:
         """The agent's audio paused: let out what the output resampler holds (the end of what
@@ -380,6 +406,7 @@ class Turns:
     def _output(self, event_id: int) -> list[ServerEvent]:
         """The agent says something of turn ``event_id``: the response it belongs to is open."""
         self._last_output = self._clock()
+        self._quiet_s = END_AFTER_S
         events: list[ServerEvent] = []
         response = self._response
         if response is not None and event_id > response.event_id:
