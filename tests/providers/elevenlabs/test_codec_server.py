@@ -293,6 +293,19 @@ def test_text_only_answers_are_text_output() -> None:
     assert isinstance(decoded[-1], TextOutput) and decoded[-1].text == "Written."
 
 
+def test_the_same_words_spoken_long_after_they_were_typed_are_the_users_turn() -> None:
+    from voicewire.protocol import ItemCreate, user_text
+    from voicewire.providers.elevenlabs.turns import ECHO_WITHIN_S
+
+    clock = Clock()
+    codec = ElevenLabsCodec(clock=clock)
+    events(codec, metadata())
+    codec.written(ItemCreate(user_text("Yes.", "item_typed")))  # no echo ever came
+    clock.now += ECHO_WITHIN_S + 60
+    spoken = events(codec, user_transcript("Yes.", 4))
+    assert kinds(spoken) == ["audio.input.committed", "item.created", "transcript.input"]
+
+
 def test_an_echoed_typed_message_makes_no_second_item() -> None:
     from voicewire.protocol import ItemCreate, user_text
 

@@ -44,8 +44,10 @@ playback, tools and ledger work unchanged:
   heard): ``transcript.output`` again, with the corrected words, which the session's history
   takes in place of the full text;
 * typed text: ElevenLabs may report a typed ``user_message`` back as a ``user_transcript``; a
-  final transcript that no tentative one announced and that repeats a recent typed message is
-  taken as that echo (the message already has its item) and creates no second item.
+  final transcript that no tentative one announced and that repeats a message typed less than
+  :data:`ECHO_WITHIN_S` ago is taken as that echo (the message already has its item) and
+  creates no second item. An echo comes at once or not at all, so the same words *spoken*
+  later are the user's turn, whatever was typed before.
 """
 
 from __future__ import annotations
@@ -87,7 +89,7 @@ from ...protocol import (
 from ...protocol.base64_audio import b64decode_strict
 from .audio_formats import FormatBridge
 
-__all__ = ["END_AFTER_S", "END_AFTER_TOOL_S", "RELEASE_AFTER_S", "Turns"]
+__all__ = ["ECHO_WITHIN_S", "END_AFTER_S", "END_AFTER_TOOL_S", "RELEASE_AFTER_S", "Turns"]
 
 RELEASE_AFTER_S: Final = 0.15
 """Quiet after the agent's last output when the end of its converted audio, held in the
@@ -100,6 +102,9 @@ call is waiting for its result): ElevenLabs never says the agent has finished.""
 END_AFTER_TOOL_S: Final = 5.0
 """The same after a client tool result: the agent's LLM reads it and answers, which takes longer
 than a pause between the sentences of an answer."""
+
+ECHO_WITHIN_S: Final = 5.0
+"""How long after a typed message a final transcript of the same words is taken as its echo."""
 
 _KEPT_ITEMS: Final = 16
 """Assistant items remembered for corrections (a correction concerns the latest few)."""
@@ -167,7 +172,7 @@ class Turns:
         self.last_interruption: int | None = None
         self._usage: Usage | None = None
         self._spoken: OrderedDict[str, tuple[str, str]] = OrderedDict()
-        self._typed: deque[str] = deque(maxlen=_KEPT_TYPED)
+        self._typed: deque[tuple[str, float]] = deque(maxlen=_KEPT_TYPED)  # text, when
         self.holds_audio = False
         """The output resampler may hold the end of the agent's audio (see :meth:`release`)."""
 
@@ -184,7 +189,7 @@ class Turns:
 
     def typed(self, text: str) -> None:
         """A ``user_message`` went out (its echo, if any, makes no new item)."""
-        self._typed.append(text)
+        self._typed.append((text, self._clock()))
 
     # -- the agent ---------------------------------------------------------------------------------
 
@@ -370,9 +375,8 @@ class Turns:
 
     def user_final(self, text: str) -> list[ServerEvent]:
         events = self.end()
-        if self._user is None and text in self._typed:
-            self._typed.remove(text)  # the echo of a typed message, which has its item
-            return events
+        if self._user is None and self._echoes(text):
+            return events  # the echo of a typed message, which has its item
         user = self._user_turn()
         if user.started:
             events.append(SpeechStopped(user.id))
@@ -389,6 +393,19 @@ class Turns:
         return events
 
     # -- internals --------------------------------------------------------------------------------
+
+    def _echoes(self, text: str) -> bool:
+        """``text`` repeats a message typed within :data:`ECHO_WITHIN_S` (taken off the list:
+        one echo each); older ones are forgotten."""
+        since = self._clock() - ECHO_WITHIN_S
+        typed = self._typed
+        while typed and typed[0][1] < since:
+            typed.popleft()
+        for entry in typed:
+            if entry[0] == text:
+                typed.remove(entry)
+                return True
+        return False
 
     def _user_turn(self) -> _UserTurn:
         if self._user is None:
