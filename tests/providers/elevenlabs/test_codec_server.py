@@ -170,6 +170,15 @@ def test_audio_strictly_older_than_the_interruption_is_dropped_and_equal_ids_are
     assert kinds(later)[2:] == ["response.created", "item.created", "audio.output.delta"]
 
 
+def test_text_of_an_answer_older_than_the_interruption_opens_nothing() -> None:
+    codec = opened()
+    events(codec, audio(3), interruption(4))
+    assert events(codec, agent_response("the rest of the cut-off answer", 3)) == []
+    assert events(codec, response_part("delta", "more", 3)) == []
+    reply = events(codec, agent_response("Yes?", 4))
+    assert kinds(reply)[0] == "response.created"
+
+
 def test_an_interruption_reports_how_much_audio_was_sent_and_cancels_the_response() -> None:
     codec = opened(output_format="pcm_24000")
     start = events(codec, agent_response("A long answer.", 1), audio(1, b"\x00\x00" * 4800))

@@ -70,9 +70,10 @@ API_KEY_ENV: Final = "ELEVENLABS_API_KEY"
 SIGNED_URL_TTL: Final = timedelta(minutes=15)
 """How long a signed URL may be used to start a conversation (ElevenLabs' documentation)."""
 GREETING_FRAMES: Final = 64
+"""Frames read while waiting for the server's metadata before giving up on it (what they
+decode to is kept for the connection, so this bounds it)."""
 GREETING_TIMEOUT_S = OPEN_TIMEOUT_S
 """How long :meth:`ElevenLabsRealtimeModel.connect` waits for the server's metadata."""
-"""Frames read while waiting for the server's metadata before giving up on it."""
 
 CAPABILITIES: Final = RealtimeCapabilities(
     item_truncate=False,  # the server cuts its own record (agent_response_correction)

@@ -37,8 +37,9 @@ playback, tools and ledger work unchanged:
   audio had been sent) and ``response.done`` ``cancelled``. It is the only ``speech.started``:
   a session takes that event as a barge-in and stops playback, and only the agent knows whether
   the user's voice interrupts it (interruptions may be off, or off during a tool call), so
-  ``vad_score`` and tentative transcripts start none. Audio whose ``event_id`` is strictly
-  older than the interruption's is dropped; audio *with* the interruption's id is the reply to
+  ``vad_score`` and tentative transcripts start none. Audio and text whose ``event_id`` is
+  strictly older than the interruption's are dropped (a late ``agent_response`` of the cut-off
+  answer would otherwise open a response and an item nobody heard); audio *with* the interruption's id is the reply to
   the interrupting words and is kept (ElevenLabs' Python SDK drops it with ``<=``);
 * ``agent_response_correction`` (the server cut its record of an interrupted answer to what was
   heard): ``transcript.output`` again, with the corrected words, which the session's history
@@ -193,8 +194,13 @@ class Turns:
 
     # -- the agent ---------------------------------------------------------------------------------
 
+    def stale(self, event_id: int) -> bool:
+        """Output of a turn strictly older than the last interruption: the agent was cut off
+        there, so it is never heard nor recorded (the interrupting turn's own id is kept)."""
+        return self.last_interruption is not None and event_id < self.last_interruption
+
     def audio(self, event_id: int, audio_b64: str) -> list[ServerEvent]:
-        if self.last_interruption is not None and event_id < self.last_interruption:
+        if self.stale(event_id):
             return []  # said before the user cut in: the listener must not hear it
         events = self._output(event_id)
         response, item = self._current_item(events)
@@ -223,6 +229,8 @@ class Turns:
 
     def agent_text(self, event_id: int, text: str) -> list[ServerEvent]:
         """``agent_response``: the complete text of one generation."""
+        if self.stale(event_id):
+            return []  # an answer cut off: its words were never said (no phantom item)
         events = self._output(event_id)
         response = self._response
         assert response is not None
@@ -240,6 +248,8 @@ class Turns:
 
     def text_part(self, event_id: int, kind: str, text: str) -> list[ServerEvent]:
         """``agent_chat_response_part``: ``start``, ``delta`` or ``stop`` of streamed text."""
+        if self.stale(event_id):
+            return []
         events = self._output(event_id)
         response = self._response
         assert response is not None
