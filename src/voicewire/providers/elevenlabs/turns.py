@@ -39,8 +39,9 @@ playback, tools and ledger work unchanged:
   the user's voice interrupts it (interruptions may be off, or off during a tool call), so
   ``vad_score`` and tentative transcripts start none. Audio and text whose ``event_id`` is
   strictly older than the interruption's are dropped (a late ``agent_response`` of the cut-off
-  answer would otherwise open a response and an item nobody heard); audio *with* the interruption's id is the reply to
-  the interrupting words and is kept (ElevenLabs' Python SDK drops it with ``<=``);
+  answer would otherwise open a response and an item nobody heard); audio *with* the
+  interruption's id is the reply to the interrupting words and is kept (ElevenLabs' Python SDK
+  drops it with ``<=``);
 * ``agent_response_correction`` (the server cut its record of an interrupted answer to what was
   heard): ``transcript.output`` again, with the corrected words, which the session's history
   takes in place of the full text;
