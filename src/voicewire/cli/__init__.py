@@ -29,6 +29,7 @@ from ..protocol import (
 )
 from .converse import converse as run_converse
 from .models import MODEL_HELP, default_agent, load_agent, load_model, session_config_for
+from .state_options import REDIS_ENV, StateOptions
 from .token_options import SECRET_ENV, TokenOptions
 
 app = typer.Typer(
@@ -227,6 +228,25 @@ def serve(
         int | None,
         typer.Option(min=1, help="connections per process past which HTTP requests get 503"),
     ] = None,
+    redis: Annotated[
+        str | None,
+        typer.Option(
+            envvar=REDIS_ENV,
+            show_default=False,
+            help="redis://[:password@]host[:port][/db] every worker and instance shares for "
+            "single-use tokens and rate limits; default: each process's own memory",
+        ),
+    ] = None,
+    single_use: Annotated[
+        bool, typer.Option(help="a token opens one session (with --redis: in all instances)")
+    ] = False,
+    trusted_proxy: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="address or network of a reverse proxy whose X-Forwarded-For names the client "
+            "(repeatable)"
+        ),
+    ] = None,
 ) -> None:
     """Serve the agent: a credential endpoint, an OpenAI-compatible realtime WebSocket and the
     browser client."""
@@ -250,21 +270,25 @@ def serve(
             token_audience,
         )
         tokens.app_options()  # a bad key is a clear error here, not in each worker
+        shared = StateOptions(redis, single_use, tuple(trusted_proxy or ()))
+        redis_server = shared.check()
         server_app = (
-            _server_app(chosen_agent, chosen_model, origin, tokens, limits=limits)
+            _server_app(chosen_agent, chosen_model, origin, tokens, limits=limits, state=shared)
             if workers == 1
             else None
         )
     except RealtimeError as exc:
         raise _fail(exc.message) from None
     what = f"{chosen_model.provider}:{chosen_model.model_id}"
+    if redis_server is not None:
+        what += f", sharing state on {redis_server},"
     if server_app is not None:
         _run_server(server_app, host, port, what, limits)
         return
     # Each worker process builds the same app, with the same token keys (one secret per run if
     # none is given) so that a token minted by any worker opens a session on any other.
     factory = functools.partial(
-        build_app, agent, model, base_url, tuple(origin or ()), tokens.shared(), limits
+        build_app, agent, model, base_url, tuple(origin or ()), tokens.shared(), limits, shared
     )
     _run_workers(factory, host, port, workers, f"{what} with {workers} workers", limits)
 
@@ -275,6 +299,7 @@ def _server_app(
     origins: Sequence[str] | None,
     tokens: TokenOptions | None = None,
     limits: Limits | None = None,
+    state: StateOptions | None = None,
 ) -> Any:
     try:
         from ..server import create_app
@@ -289,6 +314,7 @@ def _server_app(
         **(tokens or TokenOptions()).app_options(),
         session_config=session_config_for(model, agent),
         **(limits or Limits()).app_options(),
+        **(state or StateOptions()).app_options(),
     )
 
 
@@ -299,10 +325,11 @@ def build_app(
     origins: tuple[str, ...],
     tokens: TokenOptions,
     limits: Limits | None = None,
+    state: StateOptions | None = None,
 ) -> Any:
     """The app ``voicewire serve`` serves, built from its options (in each worker process)."""
     return _server_app(
-        load_agent(agent), load_model(model, base_url=base_url), origins, tokens, limits
+        load_agent(agent), load_model(model, base_url=base_url), origins, tokens, limits, state
     )
 
 
