@@ -6,7 +6,8 @@ socket bound to the same port with ``SO_REUSEPORT``: the kernel spreads new conn
 evenly (a socket shared by all, as ``uvicorn --workers`` does, leaves the balance to whichever
 process wakes first). Each worker builds its app by calling ``factory()``; give the apps the same
 token ``secret`` (``create_app(secret=...)``), or a token minted by one worker fails on another.
-A token's single use is enforced per worker process.
+A token's single use and the rate limits are counted per worker process, unless the apps share a
+Redis (``create_app(state=RedisState.from_url(...))``: :mod:`voicewire.server.state`).
 
 ``SO_REUSEPORT`` with this meaning is Linux's (3.9 and later); elsewhere :func:`serve` refuses
 more than one worker.
