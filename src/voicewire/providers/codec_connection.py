@@ -58,7 +58,7 @@ from ..protocol import (
     WireSocket,
 )
 from .event_stream import EventStream, StreamConnection
-from .keepalive import Keepalive, watch
+from .keepalive import Keepalive, counting, watch
 
 __all__ = ["Codec", "CodecConnection", "Reply", "describe_close"]
 
@@ -128,6 +128,7 @@ class CodecConnection(StreamConnection):
             codec, "send_idle_after", None
         )
         self._receiving: asyncio.Future[str | bytes] | None = None
+        self._rearm: asyncio.Future[None] | None = None  # wakes a reader with no idle timer
         self._outgoing: asyncio.Queue[object] = asyncio.Queue()
         self._replies: deque[str] = deque()
         self.delivered = 0
@@ -143,7 +144,12 @@ class CodecConnection(StreamConnection):
         ping: Callable[[], Awaitable[object]] | None = getattr(socket, "ping", None)
         self._pinger = (
             asyncio.create_task(
-                watch(self._counted(ping), keepalive, self._dead), name=f"{provider}-pinger"
+                watch(
+                    counting(ping, lambda: self._events_written, self._proven),
+                    keepalive,
+                    self._dead,
+                ),
+                name=f"{provider}-pinger",
             )
             if keepalive is not None and callable(ping)
             else None
@@ -171,6 +177,8 @@ class CodecConnection(StreamConnection):
         text = json.dumps(message, separators=(",", ":"))
         acks = self._written(event) if self._written is not None else ()
         self._outgoing.put_nowait((text, acks) if acks else text)
+        if acks and self._rearm is not None and not self._rearm.done():
+            self._rearm.set_result(None)  # what was written may start an idle timer
 
     def send_raw(self, message: dict[str, Any]) -> None:
         """Send a provider wire message as is (for provider features the neutral events lack)."""
@@ -243,22 +251,8 @@ class CodecConnection(StreamConnection):
         except TimeoutError:
             return _QUIET
 
-    def _counted(self, ping: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[object]]:
-        """``ping``; when its pong comes, :attr:`delivered` counts the events written before it
-        (a WebSocket delivers in order, so the pong proves they arrived)."""
-
-        async def ping_counted() -> object:
-            written = self._events_written
-            pong = await ping()
-            if isinstance(pong, asyncio.Future):
-                pong.add_done_callback(lambda done: self._answered(done, written))
-            return pong
-
-        return ping_counted
-
-    def _answered(self, pong: asyncio.Future[object], written: int) -> None:
-        if not pong.cancelled() and pong.exception() is None:
-            self.delivered = max(self.delivered, written)
+    def _proven(self, count: int) -> None:
+        self.delivered = max(self.delivered, count)
 
     async def _write(self, text: str) -> bool:
         """Send one frame; ``False`` when the link is gone (and reported)."""
@@ -280,13 +274,10 @@ class CodecConnection(StreamConnection):
         idle_after = self._idle_after
         while True:
             try:
-                if idle_after is not None and (quiet := idle_after()) is not None:
-                    raw = await self._recv_or_idle(quiet)
+                if idle_after is not None:
+                    raw = await self._recv_or_idle(idle_after())
                     if raw is None:
                         continue
-                elif self._receiving is not None:  # a receive begun while idle waits: finish it
-                    raw = await self._receiving
-                    self._receiving = None
                 else:
                     raw = await self._socket.recv()
             except asyncio.CancelledError:
@@ -312,13 +303,26 @@ class CodecConnection(StreamConnection):
                 else:
                     self._take(event)  # type: ignore[arg-type]
 
-    async def _recv_or_idle(self, quiet: float) -> str | bytes | None:
+    async def _recv_or_idle(self, quiet: float | None) -> str | bytes | None:
         """The next frame, or ``None`` after ``quiet`` seconds without one, once the codec's
-        ``idle()`` events are out. The receive is never cancelled (not every socket's ``recv``
-        survives that): it is awaited again on the next call."""
+        ``idle()`` events are out. With no timer (``quiet`` is ``None``) it waits for a frame,
+        or for :meth:`send` to write something that acknowledges an event (a tool result may
+        start a timer), then ``None``. The receive is never cancelled (not every socket's
+        ``recv`` survives that): it is awaited again on the next call."""
         receiving = self._receiving
         if receiving is None:
             receiving = self._receiving = asyncio.ensure_future(self._socket.recv())
+        if quiet is None:
+            rearm = self._rearm = asyncio.get_running_loop().create_future()
+            try:
+                await asyncio.wait({receiving, rearm}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                self._rearm = None
+                rearm.cancel()
+            if not receiving.done():
+                return None
+            self._receiving = None
+            return receiving.result()
         done, _ = await asyncio.wait({receiving}, timeout=quiet)
         if done:
             self._receiving = None

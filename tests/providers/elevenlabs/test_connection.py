@@ -463,3 +463,42 @@ async def test_a_malformed_signed_url_is_a_clear_error_that_never_quotes_its_sig
         await model.connect(ConnectOptions(credential=credential))
     assert "signed URL" in str(raised.value)
     assert "SECRETSIG" not in str(raised.value)
+
+
+async def test_a_tool_result_starts_the_quiet_that_ends_the_response_with_no_frame_after_it() -> (
+    None
+):
+    """The reader waits for a frame with no idle timer while a tool call is open; the result
+    going out starts the timer, even if the agent then sends nothing at all."""
+    from voicewire.protocol import ToolResult
+    from voicewire.providers.elevenlabs.turns import END_AFTER_TOOL_S
+
+    from .support import tool_call
+
+    now = [100.0]
+    socket = GatedSocket(expected=1)
+    socket.gate.set()
+    codec = elevenlabs.ElevenLabsCodec(clock=lambda: now[0])
+    connection = CodecConnection(socket, codec, provider="elevenlabs")
+    seen: list[str] = []
+    called, done = asyncio.Event(), asyncio.Event()
+
+    def take(event: ServerEvent) -> None:
+        seen.append(event.kind)
+        if event.kind == "tool.call":
+            called.set()
+        elif event.kind == "response.done":
+            done.set()
+
+    connection.deliver_to(take, lambda: None)
+    socket.incoming.put_nowait(json.dumps(tool_call("lookup", "call_1", {}, 1)))
+    async with asyncio.timeout(WITHIN_S):
+        await called.wait()
+    await asyncio.sleep(0.01)  # the reader waits: no timer while the call is open
+    now[0] += 60
+    connection.send(ToolResult("call_1", "found", "lookup"))
+    now[0] += END_AFTER_TOOL_S  # and the agent stays quiet: no frame comes at all
+    async with asyncio.timeout(WITHIN_S):
+        await done.wait()
+    await connection.close()
+    assert seen[-1] == "response.done"
