@@ -384,7 +384,6 @@ class VoicewireServer:
             return _json_error(403, "origin_not_allowed", "this origin may not request credentials")
         limited = await self.throttle.credential(self._address(request.scope))
         if limited is not None:
-            log.warning("refused a credential request: %s", limited.message)
             return _too_many(limited)
         body = await _read_json_body(request)
         if isinstance(body, Response):
@@ -461,7 +460,6 @@ class VoicewireServer:
             return
         limited = await self.throttle.session_address(self._address(scope))
         if limited is not None:
-            log.warning("refused a realtime connection from %s: %s", peer, limited.message)
             await _deny_with(websocket, _too_many(limited))
             return
         offered: list[str] = list(websocket.scope.get("subprotocols") or ())
@@ -498,7 +496,6 @@ class VoicewireServer:
         if claims.sub != ANONYMOUS_SUBJECT:  # every anonymous caller shares that subject
             limited = await self.throttle.session_subject(claims.sub)
             if limited is not None:
-                log.warning("refused a realtime connection from %s: %s", peer, limited.message)
                 await _deny_with(websocket, _too_many(limited))
                 return
         label = f"session {next(self._labels)} ({peer})"

@@ -97,3 +97,21 @@ async def test_a_backend_that_is_down_lets_requests_through_and_warns_once(
             assert any("enforced again" in r.getMessage() for r in caplog.records)
     finally:
         await state.aclose()
+
+
+async def test_a_hammering_client_is_logged_once_a_window(caplog: pytest.LogCaptureFixture) -> None:
+    now = [0.0]
+    state = MemoryState(clock=lambda: now[0])
+    throttle = Throttle(state, RateLimits(credentials_per_address=RateLimit(1, 60)))
+    with caplog.at_level(logging.DEBUG, logger="voicewire.server"):
+        for _ in range(50):
+            await throttle.credential("198.51.100.4")
+        now[0] += 60
+        for _ in range(50):
+            await throttle.credential("198.51.100.4")
+    refusals = [r for r in caplog.records if r.getMessage().startswith("refused ")]
+    assert len(refusals) == 98
+    warnings = [r for r in refusals if r.levelno == logging.WARNING]
+    assert len(warnings) == 2  # the first refusal of each window
+    assert "198.51.100.4" in warnings[0].getMessage()
+    assert "credentials per address" in warnings[0].getMessage()

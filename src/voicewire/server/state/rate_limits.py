@@ -12,6 +12,10 @@ A refusal carries ``Retry-After`` (whole seconds until the window ends). The cou
 state backend, so with Redis a limit holds across every worker and instance. A backend that cannot
 be reached lets the request through (a limit protects capacity, not correctness) and logs one
 warning until it answers again.
+
+Refusals are logged here, bounded: the first one of a window for a client as a warning (the limit
+and whom it counted), the rest of that window at debug level, so a script hammering the server
+writes one warning a window, not one a request.
 """
 
 from __future__ import annotations
@@ -127,4 +131,12 @@ class Throttle:
             self._backend_down = False
         if decision.allowed:
             return None
-        return RateLimited(rule, max(1, math.ceil(decision.retry_after)))
+        refused = RateLimited(rule, max(1, math.ceil(decision.retry_after)))
+        first = decision.count == limit.requests + 1
+        log.log(
+            logging.WARNING if first else logging.DEBUG,
+            "refused %s: %s",
+            key,
+            refused.message,
+        )
+        return refused
