@@ -25,7 +25,7 @@ import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-__all__ = ["VOICE_KEEPALIVE", "WEBSOCKETS_DEFAULTS", "Keepalive", "watch"]
+__all__ = ["VOICE_KEEPALIVE", "WEBSOCKETS_DEFAULTS", "Keepalive", "counting", "watch"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +98,30 @@ async def watch(
             return
         except Exception:  # the socket is closing or closed: its reader reports that
             return
+
+
+def counting(
+    ping: Callable[[], Awaitable[object]],
+    written: Callable[[], int],
+    proven: Callable[[int], None],
+) -> Callable[[], Awaitable[object]]:
+    """``ping``, which on its pong calls ``proven(n)`` with what ``written()`` counted when it
+    was sent: a WebSocket delivers in order, so the pong proves those frames arrived (the
+    :class:`~voicewire.protocol.ReportsDelivery` hook)."""
+
+    async def ping_counted() -> object:
+        count = written()
+        pong = await ping()
+        if isinstance(pong, asyncio.Future):
+
+            def on_pong(done: asyncio.Future[object]) -> None:
+                if not done.cancelled() and done.exception() is None:
+                    proven(count)
+
+            pong.add_done_callback(on_pong)
+        return pong
+
+    return ping_counted
 
 
 def _answered(pong: object) -> bool:

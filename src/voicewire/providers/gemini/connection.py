@@ -65,7 +65,7 @@ from ...protocol import (
     WireSocket,
 )
 from ..event_stream import EventStream, StreamConnection
-from ..keepalive import Keepalive, watch
+from ..keepalive import Keepalive, counting, watch
 from .client_codec import GeminiClientCodec
 from .close_codes import CloseOutcome, describe_close, setup_refused
 from .resumption import (
@@ -152,6 +152,14 @@ class GeminiConnection(StreamConnection):
         self._closing = False
         self.resumptions = 0
         """How many times the session moved to a new socket."""
+        self._events = 0  # events given to send() and taken
+        self._unwritten: set[int] = set()  # of those, the ones with frames not yet on a socket
+        self.delivered = 0
+        """How many of the events given to :meth:`send` are known to have reached Gemini: those
+        written before the last ping a pong answered (the
+        :class:`~voicewire.protocol.ReportsDelivery` hook). A frame that reached a socket the
+        session later left is as good: the connection writes again what the resumed handle
+        lacks."""
 
     # -- opening ---------------------------------------------------------------------------------
 
@@ -207,7 +215,11 @@ class GeminiConnection(StreamConnection):
         ping: Callable[[], Awaitable[object]] | None = getattr(socket, "ping", None)
         if self._keepalive is not None and callable(ping):
             link.pinger = asyncio.create_task(
-                watch(ping, self._keepalive, lambda why: self._dead(link, why)),
+                watch(
+                    counting(ping, self._written_upto, self._proven),
+                    self._keepalive,
+                    lambda why: self._dead(link, why),
+                ),
                 name="gemini-pinger",
             )
         self._link = link
@@ -240,22 +252,36 @@ class GeminiConnection(StreamConnection):
             )
         if isinstance(event, SessionUpdate):
             self._update(event.config)
-            return
-        encoded = self._client.encode(event)
-        if encoded is None:
-            raise UnsupportedEventError(
-                f"gemini cannot take {event.kind}: the Live API has no such client message "
-                "(see the model's capabilities)"
-            )
-        if not encoded.frames:
-            for ack in encoded.acks:
-                self._stream.put(ack)
-            return
-        frames = [Frame(dumps(frame), answers=answers_of(frame)) for frame in encoded.frames]
-        frames[-1].acks = encoded.acks
+        else:
+            encoded = self._client.encode(event)
+            if encoded is None:
+                raise UnsupportedEventError(
+                    f"gemini cannot take {event.kind}: the Live API has no such client message "
+                    "(see the model's capabilities)"
+                )
+            if encoded.frames:
+                frames = [Frame(dumps(f), answers=answers_of(f)) for f in encoded.frames]
+                frames[-1].acks = encoded.acks
+                self._queue(frames)
+            else:  # nothing to write: acknowledged at once
+                for ack in encoded.acks:
+                    self._stream.put(ack)
+        self._events += 1
+
+    def _queue(self, frames: list[Frame]) -> None:
+        """Queue the frames of the event being sent (numbered for :attr:`delivered`)."""
+        frames[-1].event = self._events
+        self._unwritten.add(self._events)
         self._outgoing.extend(frames)
         self._drained.clear()
         self._wake.set()
+
+    def _written_upto(self) -> int:
+        """How many events, from the first, have all their frames on a socket."""
+        return min(self._unwritten) if self._unwritten else self._events
+
+    def _proven(self, count: int) -> None:
+        self.delivered = max(self.delivered, count)
 
     def _update(self, config: SessionConfig) -> None:
         """A ``session.update``: the codec encodes what follows for ``config`` from now on;
@@ -270,9 +296,7 @@ class GeminiConnection(StreamConnection):
         if after == before:  # formats only (resampled here) or nothing: no new socket
             self._stream.put(SessionUpdated(self._session_id))
             return
-        self._outgoing.append(Frame("", config=config))
-        self._drained.clear()
-        self._wake.set()
+        self._queue([Frame("", config=config)])
 
     def send_raw(self, message: dict[str, Any]) -> None:
         """Send a Gemini wire message as is (for what the neutral events lack)."""
@@ -334,6 +358,7 @@ class GeminiConnection(StreamConnection):
                     continue
                 del self._outgoing[index]
                 self._sent(frame)
+                self._unwritten.discard(frame.event)
             for ack in frame.acks:
                 self._stream.put(ack)
 
@@ -480,7 +505,9 @@ class GeminiConnection(StreamConnection):
         several in a row), taken off the queue; ``None`` when the head is a frame."""
         config = None
         while self._update_queued():
-            config = self._outgoing.popleft().config
+            marker = self._outgoing.popleft()
+            self._unwritten.discard(marker.event)
+            config = marker.config
         return config
 
     def _link_ended(self, link: Link, outcome: CloseOutcome) -> None:
@@ -567,6 +594,7 @@ class GeminiConnection(StreamConnection):
         stale = [frame for frame in self._outgoing if answers_only(frame, made_since)]
         for frame in stale:
             self._outgoing.remove(frame)
+            self._unwritten.discard(frame.event)
             for ack in frame.acks:
                 self._stream.put(ack)
 

@@ -58,6 +58,8 @@ class Frame:
     answers: tuple[str, ...] = ()
     """A tool response: the ids of the calls it answers. The turn under way waits for it, so it
     goes out even while the other frames are held for the next socket."""
+    event: int | None = None
+    """The number of the event given to ``send()`` whose last frame this is."""
     config: SessionConfig | None = None
     """Not a frame but a ``session.update``: the frames after it go to a new socket opened with
     this configuration."""
