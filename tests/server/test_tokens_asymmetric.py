@@ -4,6 +4,7 @@ only public keys (PEM or JWKS), picks them by kid, and algorithm confusion never
 from __future__ import annotations
 
 import base64
+import hmac
 import json
 import logging
 from pathlib import Path
@@ -181,6 +182,14 @@ def _unb64(segment: str) -> dict[str, Any]:
     return decoded
 
 
+def _hs256_signed_with(secret: bytes, kid: str | None = None) -> str:
+    """An HS256 token signed by hand (PyJWT itself refuses a PEM as an HMAC secret)."""
+    header = {"alg": "HS256", "typ": "JWT", **({"kid": kid} if kid else {})}
+    signing_input = f"{_b64(header)}.{_b64(auth_service_claims())}".encode()
+    mac = hmac.new(secret, signing_input, "sha256").digest()
+    return f"{signing_input.decode()}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
+
+
 def test_hs256_signed_with_the_rsa_public_key_as_secret_is_refused(
     rsa_key: rsa.RSAPrivateKey,
 ) -> None:
@@ -188,16 +197,9 @@ def test_hs256_signed_with_the_rsa_public_key_as_secret_is_refused(
     uses its PEM as an HMAC secret."""
     public_pem = _pem_public(rsa_key)
     verifier = TokenAuthority(keys=[TokenKey.from_pem(public_pem, kid="k")], clock=clock)
-    payload = _b64(auth_service_claims())
     for kid in ("k", None):
-        header = {"alg": "HS256", "typ": "JWT", **({"kid": kid} if kid else {})}
-        signing_input = f"{_b64(header)}.{payload}".encode()
-        import hmac as std_hmac
-
-        mac = std_hmac.new(public_pem, signing_input, "sha256").digest()
-        forged = f"{signing_input.decode()}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
         with pytest.raises(TokenSignatureError, match="allows only RS256"):
-            verifier.verify(forged)
+            verifier.verify(_hs256_signed_with(public_pem, kid))
     # ...and a PEM is never taken as a shared secret in the first place.
     with pytest.raises(ConfigurationError, match="PEM"):
         TokenKey.hmac(public_pem)
@@ -330,3 +332,24 @@ def test_pem_certificate_verifies(rsa_key: rsa.RSAPrivateKey) -> None:
     assert (key.algorithm, key.can_sign) == ("RS256", False)
     token = jwt.encode(auth_service_claims(), _pem_private(rsa_key), "RS256", {"kid": "cert"})
     assert TokenAuthority(keys=[key], clock=clock).verify(token).sub == "user-7"
+
+
+def test_a_secret_beside_an_unnamed_public_key(rsa_key: rsa.RSAPrivateKey) -> None:
+    """``serve --token-secret ... --token-public-key auth.pem``: the server mints HS256 tokens and
+    takes the auth service's RS256 ones; the header's alg picks the key, never another's."""
+    secret = "shared-secret-0123456789abcdef0123456789"
+    both = TokenAuthority(secret, keys=[TokenKey.from_pem(_pem_public(rsa_key))], clock=clock)
+    assert both.can_issue
+    assert both.verify(both.issue(subject="ours").token).sub == "ours"
+    for headers in (None, {"kid": "auth-9"}):
+        theirs = jwt.encode(auth_service_claims(), _pem_private(rsa_key), "RS256", headers=headers)
+        assert both.verify(theirs).sub == "user-7"
+    with pytest.raises(TokenSignatureError, match="signature is invalid"):
+        both.verify(_hs256_signed_with(_pem_public(rsa_key)))
+    with pytest.raises(TokenSignatureError, match="allows only HS256 or RS256"):
+        header, payload, signature = theirs.split(".")
+        both.verify(f"{_b64({**_unb64(header), 'alg': 'ES256'})}.{payload}.{signature}")
+    with pytest.raises(ConfigurationError, match="two RS256 token keys share the kid None"):
+        TokenAuthority(
+            keys=[TokenKey.from_pem(_pem_public(rsa_key)), TokenKey.from_pem(_pem_public(rsa_key))]
+        )

@@ -9,9 +9,10 @@ How a token is checked, in order, each step with its own error (:mod:`.errors`):
 
 1. its size (at most :data:`MAX_TOKEN_CHARS`) and shape, before any cryptography;
 2. its header's ``alg`` is HS256, RS256 or ES256, never ``none``;
-3. its ``kid`` picks one of the authority's keys (several at once during a rotation), and the
-   header's ``alg`` must be that key's own algorithm: a key allows exactly one, so an RS256
-   public key can never be used as an HS256 secret (algorithm confusion);
+3. its ``kid`` picks the authority's keys of that id (several ids at once during a rotation;
+   keys without an id take any ``kid``; a token naming none needs an unnamed key, or a single
+   key), and among them the header's ``alg`` picks the one key of that algorithm: a key allows
+   exactly one, so an RS256 public key is never used as an HS256 secret (algorithm confusion);
 4. the signature, then ``aud`` (and ``iss`` when the authority has an issuer);
 5. the required claims and their types, and the times against the authority's clock with a small
    leeway (:data:`DEFAULT_LEEWAY`, 5 s, for clocks that differ between the minting service and
@@ -125,7 +126,7 @@ class TokenAuthority:
             raise ConfigurationError(f"token leeway must be 0 to 300 seconds, got {leeway}")
         if not audience:
             raise ConfigurationError("the token audience must not be empty")
-        self._keys = {key.kid: key for key in static}
+        self._keys = tuple(static)
         self._jwks = jwks
         self._signer = _pick_signer(static, signing_kid)
         self.audience = audience
@@ -140,7 +141,7 @@ class TokenAuthority:
         )
 
     def __repr__(self) -> str:  # never show a key
-        kids = sorted(str(kid) for kid in self._keys)
+        kids = sorted(str(key.kid) for key in self._keys)
         return (
             f"TokenAuthority(audience={self.audience!r}, ttl={self.ttl}, "
             f"single_use={self.single_use}, kids={kids}, can_issue={self.can_issue})"
@@ -292,25 +293,29 @@ class TokenAuthority:
         kid = header.get("kid")
         if kid is not None and (not isinstance(kid, str) or len(kid) > MAX_ID_CHARS):
             raise TokenMalformedError("the token's kid is not a short string")
-        keys = dict(self._keys)
+        keys = list(self._keys)
         if self._jwks is not None:
-            keys.update((k.kid, k) for k in self._jwks.keys if k.kid not in keys)
-        key = keys.get(kid)
-        if key is None and len(keys) == 1:
-            only = next(iter(keys.values()))
-            if kid is None or only.kid is None:
-                key = only  # one key, unnamed or asked for by no name
-        if key is None:
+            known = {(k.kid, k.algorithm) for k in keys}
+            keys += [k for k in self._jwks.keys if (k.kid, k.algorithm) not in known]
+        # The keys the kid names; else the unnamed ones (they take any kid); else, for a token
+        # naming none, the only key. Then the one among them whose algorithm the header names:
+        # a key is only ever used with its own algorithm.
+        candidates = [k for k in keys if k.kid == kid] or [k for k in keys if k.kid is None]
+        if not candidates and kid is None and len(keys) == 1:
+            candidates = keys
+        if not candidates:
             raise TokenKeyError(
                 "the token names no key id (kid) and several keys could apply"
                 if kid is None
                 else "the token was signed with a key this server does not know (unknown kid)"
             )
-        if alg != key.algorithm:
-            raise TokenSignatureError(
-                f"the token says {alg} but its key allows only {key.algorithm} (refused)"
-            )
-        return key
+        for key in candidates:
+            if key.algorithm == alg:
+                return key
+        allowed = " or ".join(sorted({k.algorithm for k in candidates}))
+        raise TokenSignatureError(
+            f"the token says {alg} but its key allows only {allowed} (refused)"
+        )
 
     def _claims(self, payload: Mapping[str, Any], audience: str, kid: str | None) -> TokenClaims:
         jti, sub = payload["jti"], payload["sub"]

@@ -231,12 +231,14 @@ def load_jwks_file(path: str | Path) -> list[TokenKey]:
 
 
 def check_unique_kids(keys: Iterable[TokenKey]) -> None:
-    """Refuse two keys under one kid (a token naming it would be ambiguous)."""
-    seen: set[str | None] = set()
+    """Refuse two keys of one algorithm under one kid (a token naming it would be ambiguous).
+    Keys of different algorithms may share one (an unnamed secret beside an unnamed public key):
+    the token's ``alg`` tells them apart, and each key only ever verifies its own."""
+    seen: set[tuple[str | None, str]] = set()
     for key in keys:
-        if key.kid in seen:
-            raise ConfigurationError(f"two token keys share the kid {key.kid!r}")
-        seen.add(key.kid)
+        if (key.kid, key.algorithm) in seen:
+            raise ConfigurationError(f"two {key.algorithm} token keys share the kid {key.kid!r}")
+        seen.add((key.kid, key.algorithm))
 
 
 def _looks_like_pem(key: bytes) -> bool:
