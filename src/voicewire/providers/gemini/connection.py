@@ -16,7 +16,12 @@ resumed session never made those calls). From ``goAway`` on, frames are held for
 (tool responses excepted: the turn under way waits for them), since a frame written while the
 resumed handle is on its way to the client would be in neither the handle nor the resend. The
 price: a user who speaks over the rest of the answer is heard after the switch, so that answer
-plays to its end.
+plays to its end. Gemini's Developer API does not say which client message a handle covers
+(``lastConsumedClientMessageIndex`` comes only with Vertex's transparent resumption), so a frame
+written in the round trip before a handle arrives may be missing from it: holding frames from
+``goAway`` (or an update) on and waiting for a handle issued after the model's turn keeps that
+window shut when a turn ends in time, but a switch with a handle that arrived just before can
+still miss those few milliseconds of input.
 
 An unexpected close (or a dead link, noticed by the keepalive) resumes the same way, a few times
 with backoff; without a handle, after a fatal close (1007, 1008, see :mod:`.close_codes`) or when
