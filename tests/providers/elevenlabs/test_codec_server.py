@@ -343,6 +343,19 @@ def test_the_error_event_is_a_session_error_and_names_the_close() -> None:
     assert "code 1008" in closed.message and "override_error" in closed.message
 
 
+@pytest.mark.parametrize(
+    "error_type", ["safety_violation", "max_duration_exceeded", "transport_receive_timeout"]
+)
+def test_a_conversation_elevenlabs_ended_on_purpose_is_not_retried(error_type: str) -> None:
+    codec = opened()
+    events(codec, error(1002, "the conversation ended", error_type))
+    closed = codec.describe_close(1002, "")
+    assert isinstance(closed, SessionError) and closed.fatal and closed.code == error_type
+    other = opened()
+    events(other, error(1002, "LLM response took over 20 seconds", "llm_timeout"))
+    assert isinstance(other.describe_close(1002, ""), str)  # a new conversation may go better
+
+
 def test_close_codes_without_an_error_event_say_what_they_mean() -> None:
     codec = ElevenLabsCodec(SessionConfig(instructions="Be brief."))
     ended = codec.describe_close(1000, "")

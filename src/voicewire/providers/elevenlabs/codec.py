@@ -87,6 +87,7 @@ from .turns import Turns
 __all__ = [
     "DEFAULT_APP_FORMAT",
     "FINAL_CLOSES",
+    "FINAL_ERROR_TYPES",
     "IGNORED_SERVER_TYPES",
     "INPUT_RELEASE_AFTER_S",
     "ElevenLabsCodec",
@@ -135,6 +136,13 @@ FINAL_CLOSES: Final[Mapping[int, str]] = {
 become (an ``error`` event's ``error_type`` before the close takes precedence). 1000: the agent
 ended the call, or its maximum duration passed; 1008: the conversation's input was refused (an
 override the agent does not allow, a missing dynamic variable, a bad message)."""
+FINAL_ERROR_TYPES: Final = frozenset(
+    {"safety_violation", "max_duration_exceeded", "transport_receive_timeout"}
+)
+"""``error`` types after which the close is final whatever its code: ElevenLabs ended the
+conversation on purpose (a content policy, the agent's maximum duration, no input from the
+client for 60 s), and a session that opened a new one would defeat that (and, after the idle
+timeout, open one a minute while nobody is there)."""
 _CHUNK_KEY: Final = "user_audio_chunk"
 
 _Handler = Callable[[Mapping[str, Any]], Sequence[ServerEvent | Reply]]
@@ -294,7 +302,7 @@ class ElevenLabsCodec:
         the code's: words for ``connection_lost`` when a new conversation may go better (1002,
         1011: a timeout, a failure at ElevenLabs), or a fatal :class:`SessionError` that a
         session does not retry (see :data:`FINAL_CLOSES`: the agent ended the conversation, or
-        refused this one's input, which it would refuse again)."""
+        refused this one's input, which it would refuse again; and :data:`FINAL_ERROR_TYPES`)."""
         if code is None:
             return None
         said = f"elevenlabs closed the conversation (code {code}{': ' + reason if reason else ''})"
@@ -307,6 +315,8 @@ class ElevenLabsCodec:
             )
         text = redact(f"{said}: {meaning}" if meaning else said)
         final = FINAL_CLOSES.get(code)
+        if final is None and self._last_error_type in FINAL_ERROR_TYPES:
+            final = self._last_error_type
         if final is None:
             return text
         return SessionError(self._last_error_type or final, text, fatal=True)
