@@ -6,13 +6,7 @@ import pytest
 
 from voicewire.server.state import CLOCK_SKEW, MemoryState, StateUnavailableError
 
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from ..test_tokens import Clock
 
 
 @pytest.fixture
