@@ -175,7 +175,9 @@ async def test_an_unreachable_url_refuses_tokens() -> None:
 def test_only_https_or_loopback_urls(url: str) -> None:
     with pytest.raises(ConfigurationError, match="https://"):
         RemoteJwks(url)
-    RemoteJwks("https://auth.example.com/.well-known/jwks.json")  # nothing fetched yet
+    shown = repr(RemoteJwks("https://jwks:pa55word@auth.example.com:8443/jwks.json?sig=s3cret"))
+    assert "pa55word" not in shown and "s3cret" not in shown
+    assert "https://auth.example.com:8443/jwks.json" in shown
 
 
 def test_sync_verify_uses_the_cached_keys_only() -> None:

@@ -70,7 +70,8 @@ class RemoteJwks:
         if not (cache_seconds > 0 and min_interval >= 0 and timeout > 0):
             raise ConfigurationError("cache_seconds and timeout must be positive")
         self.url = url
-        self._shown = f"{parts.scheme}://{parts.netloc}{parts.path}"
+        port = f":{parts.port}" if parts.port else ""
+        self._shown = f"{parts.scheme}://{parts.hostname}{port}{parts.path}"  # no password, query
         self.cache_seconds = cache_seconds
         self.min_interval = min_interval
         self.timeout = timeout
