@@ -23,7 +23,7 @@ from voicewire.server import create_app
 from voicewire.server.state import MemoryState, RateLimit, RateLimits, RedisState, StateBackend
 from voicewire.testing import ScriptedModel
 
-from ..conftest import Served, raw_client, serve
+from ..conftest import Served, raw_client, serve, user_text
 from .conftest import RedisServer
 
 pytestmark = pytest.mark.timeout(60)
@@ -178,6 +178,24 @@ async def test_with_redis_down_single_use_fails_closed_and_the_rest_keeps_servin
             assert (await http.get(f"{strict.http}/readyz")).status_code == 200
 
         assert (await open_session(strict, strict.server.tokens.issue().token)).status == 101
+
+
+async def test_a_session_open_before_redis_went_down_keeps_talking(
+    agent: RealtimeAgent, own_redis: Callable[..., RedisServer]
+) -> None:
+    server = own_redis()
+    state = RedisState.from_url(server.url, prefix="p:", timeout=0.5)
+    async with (
+        instances(agent, [state], single_use=True) as (one,),
+        raw_client(one) as client,
+    ):
+        server.stop()
+        for turn in ("hello", "and again"):
+            await client.send(user_text(turn))
+            await client.send({"type": "response.create"})
+            frames = await client.until("response.done")
+            assert frames[-1]["response"]["status"] == "completed"
+        assert "error" not in client.types()
 
 
 async def test_the_audio_path_never_touches_redis(
