@@ -18,6 +18,7 @@ from voicewire.protocol import (
     ConfigurationError,
     ConnectOptions,
     HandshakeError,
+    ItemCreate,
     ResumeConfig,
     ServerEvent,
     SessionConfig,
@@ -25,6 +26,7 @@ from voicewire.protocol import (
     SessionError,
     ToolResult,
     TransportStatus,
+    user_text,
 )
 from voicewire.providers import gemini
 from voicewire.providers.gemini import GeminiConnection, ResumePolicy
@@ -520,4 +522,39 @@ async def test_a_queued_response_to_a_call_made_after_the_handle_is_not_written(
             e.kind == "item.created" and e.item.kind == "tool_result" for e in recorder.events
         )  # type: ignore[attr-defined]
         assert recorder.errors() == []
+        await connection.close()
+
+
+async def test_past_the_bound_audio_goes_first_and_typed_words_stay(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Past the bound, the oldest audio is dropped, not what the user typed: a resumption still
+    writes the words again (and the newest audio)."""
+    from voicewire.providers.gemini import connection as module
+
+    monkeypatch.setattr(module, "RESEND_LIMIT_BYTES", 10 * 900)
+
+    async def handler(peer: Peer) -> None:
+        await peer.handshake()
+        if len(server.peers) == 1:
+            await peer.send({"sessionResumptionUpdate": {"newHandle": "h-0", "resumable": True}})
+            while len(indices(peer.received)) < 40:
+                await peer.recv()
+            await peer.ws.close(1011, "Internal error encountered.")
+            return
+        await peer.pump()
+
+    async with RawGemini(handler) as server:
+        connection = await connect(server)
+        await until(lambda: connection.resume_handle == "h-0")
+        connection.send(ItemCreate(user_text("remember the blue door")))
+        await stream(connection, range(40))
+        await until(lambda: connection.resumptions >= 1)
+        connection.send(AudioInputAppend(frame(40)))
+        await until(lambda: 40 in indices(server.peers[1].received))
+        again = server.peers[1].received
+        [typed] = [f for f in again if "clientContent" in f]
+        assert typed["clientContent"]["turns"][0]["parts"] == [{"text": "remember the blue door"}]
+        assert again.index(typed) == 1  # first, as it was written before the audio
+        assert indices(again)[-1] == 40 and 1 <= len(indices(again)) - 1 <= 10
         await connection.close()

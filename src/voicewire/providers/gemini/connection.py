@@ -83,6 +83,7 @@ from .resumption import (
     answers_of,
     answers_only,
     dumps,
+    is_audio,
     outcome_of,
 )
 from .server_decoder import GeminiServerDecoder
@@ -93,8 +94,9 @@ __all__ = ["GeminiConnection", "ResumePolicy"]
 log = logging.getLogger("voicewire.connection")
 
 RESEND_LIMIT_BYTES = 8 * 1024 * 1024
-"""At most this much written since the latest handle is kept to write again (about four minutes
-of 16 kHz audio in base64); older frames are dropped first, with a warning."""
+"""At most this much written since the latest handle is kept to write again (about three minutes
+of 16 kHz audio in base64); past it the oldest audio is dropped first (then, if need be, the oldest
+frames), with a warning once per handle."""
 
 
 class GeminiConnection(StreamConnection):
@@ -265,7 +267,10 @@ class GeminiConnection(StreamConnection):
                     "(see the model's capabilities)"
                 )
             if encoded.frames:
-                frames = [Frame(dumps(f), answers=answers_of(f)) for f in encoded.frames]
+                frames = [
+                    Frame(dumps(f), answers=answers_of(f), audio=is_audio(f))
+                    for f in encoded.frames
+                ]
                 frames[-1].acks = encoded.acks
                 self._queue(frames)
             else:  # nothing to write: acknowledged at once
@@ -376,11 +381,15 @@ class GeminiConnection(StreamConnection):
 
     def _sent(self, frame: Frame) -> None:
         self._said = True
-        self._since_handle.append(Frame(frame.text, answers=frame.answers))
+        self._since_handle.append(Frame(frame.text, answers=frame.answers, audio=frame.audio))
         self._since_handle_bytes += len(frame.text)
         if self._since_handle_bytes > RESEND_LIMIT_BYTES:
             while self._since_handle_bytes > RESEND_LIMIT_BYTES and self._since_handle:
-                self._since_handle_bytes -= len(self._since_handle.popleft().text)
+                # the oldest audio first: typed words and tool responses are small and precious
+                kept = self._since_handle
+                index = next((i for i, old in enumerate(kept) if old.audio), 0)
+                self._since_handle_bytes -= len(kept[index].text)
+                del kept[index]
             if not self._overflowed:  # once per handle: the drop goes on frame by frame
                 self._overflowed = True
                 log.warning(

@@ -23,6 +23,7 @@ __all__ = [
     "answers_of",
     "answers_only",
     "dumps",
+    "is_audio",
     "outcome_of",
 ]
 
@@ -58,6 +59,8 @@ class Frame:
     answers: tuple[str, ...] = ()
     """A tool response: the ids of the calls it answers. The turn under way waits for it, so it
     goes out even while the other frames are held for the next socket."""
+    audio: bool = False
+    """A ``realtimeInput.audio`` frame: dropped first when too much is kept to write again."""
     event: int | None = None
     """The number of the event given to ``send()`` whose last frame this is."""
     config: SessionConfig | None = None
@@ -103,6 +106,11 @@ def outcome_of(exc: BaseException) -> CloseOutcome:
 def answers_only(frame: Frame, calls: set[str]) -> bool:
     """Whether ``frame`` is a tool response answering only some of ``calls``."""
     return bool(frame.answers) and set(frame.answers) <= calls
+
+
+def is_audio(frame: dict[str, Any]) -> bool:
+    """Whether ``frame`` is a ``realtimeInput`` carrying audio."""
+    return "audio" in frame.get("realtimeInput", {})
 
 
 def answers_of(frame: dict[str, Any]) -> tuple[str, ...]:
