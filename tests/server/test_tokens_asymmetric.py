@@ -262,7 +262,7 @@ def test_unusable_keys_are_refused_with_clear_errors(tmp_path: Path) -> None:
         TokenKey.from_pem(b"-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----\n")
     with pytest.raises(ConfigurationError, match="oct"):
         TokenKey.from_jwk({"kty": "oct", "k": "c2VjcmV0"})
-    with pytest.raises(ConfigurationError, match="no RS256 or ES256"):
+    with pytest.raises(ConfigurationError, match="no usable RS256 or ES256"):
         keys_from_jwks({"keys": [{"kty": "RSA", "use": "enc", "n": "x", "e": "AQAB"}]})
     with pytest.raises(ConfigurationError, match='"keys" list'):
         keys_from_jwks({"kid": "x"})
@@ -274,7 +274,7 @@ def test_unusable_keys_are_refused_with_clear_errors(tmp_path: Path) -> None:
 
 
 def test_a_jwks_skips_what_it_cannot_use_and_keeps_public_halves(
-    rsa_key: rsa.RSAPrivateKey,
+    rsa_key: rsa.RSAPrivateKey, caplog: pytest.LogCaptureFixture
 ) -> None:
     private_jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(rsa_key))
     document = {
@@ -283,9 +283,14 @@ def test_a_jwks_skips_what_it_cannot_use_and_keeps_public_halves(
             {**private_jwk, "kid": "enc", "use": "enc"},
             {**private_jwk, "kid": "pss", "alg": "PS256"},
             {"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"},
+            {**private_jwk, "kid": "hs", "alg": "HS256"},
+            {"kty": "RSA", "kid": "broken", "n": "AQAB", "e": "AQAB"},
+            {"kty": "EC", "kid": "p384", "crv": "P-384", "x": "AA", "y": "AA"},
         ]
     }
-    keys = keys_from_jwks(document)
+    with caplog.at_level(logging.WARNING, logger="voicewire.server"):
+        keys = keys_from_jwks(document)
+    assert "skipped JWKS key 'broken'" in caplog.text
     assert [(k.kid, k.algorithm, k.can_sign) for k in keys] == [("sig", "RS256", False)]
 
 

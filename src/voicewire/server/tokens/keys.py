@@ -17,6 +17,7 @@ algorithm are taken, and only their public halves.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -41,10 +42,13 @@ __all__ = [
 Algorithm = Literal["HS256", "RS256", "ES256"]
 ALGORITHMS: Final[frozenset[str]] = frozenset({"HS256", "RS256", "ES256"})
 """The only algorithms a token may name. ``none`` is never among them."""
+_PUBLIC: Final = frozenset({"RS256", "ES256"})
 
 MIN_SECRET_BYTES: Final = 32
 """RFC 7518 section 3.2: an HS256 key is at least as long as the hash (256 bits)."""
 MIN_RSA_BITS: Final = 2048
+
+log = logging.getLogger("voicewire.server")
 
 PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
@@ -200,8 +204,10 @@ class TokenKey:
 def keys_from_jwks(document: Mapping[str, Any]) -> list[TokenKey]:
     """The signature keys of a JWKS document (``{"keys": [...]}``), public halves only.
 
-    Keys for encryption (``use: enc``), of another algorithm (PS256, EdDSA, ...) or symmetric
-    are skipped; a document with no usable key, or with two keys of one kid, is refused.
+    Keys for encryption (``use: enc``), of another algorithm (PS256, EdDSA, HS256, ...) or
+    symmetric are skipped, and so is a key that cannot be read (logged with its kid), so one odd
+    entry does not take the others down; a document with no usable key, or with two keys of one
+    kid and algorithm, is refused.
     """
     entries = document.get("keys") if isinstance(document, Mapping) else None
     if not isinstance(entries, list):
@@ -210,11 +216,14 @@ def keys_from_jwks(document: Mapping[str, Any]) -> list[TokenKey]:
     for entry in entries:
         if not isinstance(entry, Mapping) or entry.get("use", "sig") != "sig":
             continue
-        if entry.get("kty") not in ("RSA", "EC") or entry.get("alg", "RS256") not in ALGORITHMS:
+        if entry.get("kty") not in ("RSA", "EC") or entry.get("alg", "RS256") not in _PUBLIC:
             continue
-        keys.append(TokenKey.from_jwk(entry, public_only=True))
+        try:
+            keys.append(TokenKey.from_jwk(entry, public_only=True))
+        except ConfigurationError as exc:
+            log.warning("skipped JWKS key %r: %s", str(entry.get("kid"))[:64], exc.message)
     if not keys:
-        raise ConfigurationError("the JWKS holds no RS256 or ES256 signature key")
+        raise ConfigurationError("the JWKS holds no usable RS256 or ES256 signature key")
     check_unique_kids(keys)
     return keys
 
