@@ -300,7 +300,7 @@ async def test_a_setup_refused_with_1007_fails_connect_clearly() -> None:
 async def test_what_is_kept_to_write_again_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     """Without a new handle for long, only the newest frames (up to a byte bound) are written
     again on a resumption: memory stays bounded, and the newest audio matters most."""
-    from voicewire.providers.gemini import connection as module
+    from voicewire.providers.gemini import resumption as module
 
     monkeypatch.setattr(module, "RESEND_LIMIT_BYTES", 10 * 900)
 
@@ -530,7 +530,7 @@ async def test_past_the_bound_audio_goes_first_and_typed_words_stay(
 ) -> None:
     """Past the bound, the oldest audio is dropped, not what the user typed: a resumption still
     writes the words again (and the newest audio)."""
-    from voicewire.providers.gemini import connection as module
+    from voicewire.providers.gemini import resumption as module
 
     monkeypatch.setattr(module, "RESEND_LIMIT_BYTES", 10 * 900)
 

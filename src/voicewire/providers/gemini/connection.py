@@ -77,6 +77,7 @@ from .resumption import (
     Dialer,
     Frame,
     Link,
+    ResendLog,
     ResumePolicy,
     SetupClosed,
     SetupFor,
@@ -92,11 +93,6 @@ from .signals import GoAway, ResumptionUpdate, SetupComplete
 __all__ = ["GeminiConnection", "ResumePolicy"]
 
 log = logging.getLogger("voicewire.connection")
-
-RESEND_LIMIT_BYTES = 8 * 1024 * 1024
-"""At most this much written since the latest handle is kept to write again (about three minutes
-of 16 kHz audio in base64); past it the oldest audio is dropped first (then, if need be, the oldest
-frames), with a warning once per handle."""
 
 
 class GeminiConnection(StreamConnection):
@@ -143,12 +139,7 @@ class GeminiConnection(StreamConnection):
         self._outgoing: deque[Frame] = deque()
         self._wake = asyncio.Event()
         self._drained = asyncio.Event()
-        self._since_handle: deque[Frame] = deque()
-        self._calls_since_handle: set[str] = set()
-        """Tool calls the model made after the latest handle: a resumed session never made
-        them, so their responses are not written again (Gemini refuses unknown call ids)."""
-        self._since_handle_bytes = 0
-        self._overflowed = False
+        self._resend = ResendLog()
         self._send_lock = asyncio.Lock()
         self._writer: asyncio.Task[None] | None = None
         self._switch: asyncio.Task[None] | None = None
@@ -381,21 +372,7 @@ class GeminiConnection(StreamConnection):
 
     def _sent(self, frame: Frame) -> None:
         self._said = True
-        self._since_handle.append(Frame(frame.text, answers=frame.answers, audio=frame.audio))
-        self._since_handle_bytes += len(frame.text)
-        if self._since_handle_bytes > RESEND_LIMIT_BYTES:
-            while self._since_handle_bytes > RESEND_LIMIT_BYTES and self._since_handle:
-                # the oldest audio first: typed words and tool responses are small and precious
-                kept = self._since_handle
-                index = next((i for i, old in enumerate(kept) if old.audio), 0)
-                self._since_handle_bytes -= len(kept[index].text)
-                del kept[index]
-            if not self._overflowed:  # once per handle: the drop goes on frame by frame
-                self._overflowed = True
-                log.warning(
-                    "gemini: no resumption handle for a long time; frames written since the "
-                    "last one are no longer all kept to write again on a resumption"
-                )
+        self._resend.written(frame)
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -422,10 +399,7 @@ class GeminiConnection(StreamConnection):
         if isinstance(item, ResumptionUpdate):
             if item.resumable and item.handle:
                 self._handle, self._handle_fresh = item.handle, True
-                self._since_handle.clear()
-                self._since_handle_bytes = 0
-                self._calls_since_handle.clear()
-                self._overflowed = False
+                self._resend.handle()
                 self._changed.set()
             return
         if isinstance(item, GoAway):
@@ -433,7 +407,7 @@ class GeminiConnection(StreamConnection):
             return
         self._said = True
         if isinstance(item, ToolCall):
-            self._calls_since_handle.add(item.call_id)
+            self._resend.calls.add(item.call_id)
         elif isinstance(item, ResponseCreated):
             self._handle_fresh = False  # the session moves on past the handle
             self._changed.set()
@@ -582,12 +556,8 @@ class GeminiConnection(StreamConnection):
                     continue
                 for event in self._decoder.link_changed():
                     self._dispatch(event)
-                made_since = self._calls_since_handle
-                resend = [f for f in self._since_handle if not answers_only(f, made_since)]
-                self._drop_queuedanswers_of(made_since)
-                self._since_handle.clear()
-                self._since_handle_bytes = 0
-                self._calls_since_handle = set()
+                resend, made_since = self._resend.take()
+                self._drop_queued_answers(made_since)
                 self._outgoing.extendleft(reversed(resend))
                 self.resumptions += 1
                 self._holding = False
@@ -601,7 +571,7 @@ class GeminiConnection(StreamConnection):
                 return
         self._lost((last or describe_close(None)).error)
 
-    def _drop_queuedanswers_of(self, made_since: set[str]) -> None:
+    def _drop_queued_answers(self, made_since: set[str]) -> None:
         """Tool responses still queued for calls made after the handle resumed: the session
         never made those calls, so they are not written (their acknowledgements still go out,
         as for any response the model no longer waits for)."""

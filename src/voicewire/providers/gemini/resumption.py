@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,10 +15,12 @@ from ...protocol import ServerEvent, SessionConfig, WireSocket
 from .close_codes import CloseOutcome, describe_close
 
 __all__ = [
+    "RESEND_LIMIT_BYTES",
     "SETUP_TIMEOUT_S",
     "Dialer",
     "Frame",
     "Link",
+    "ResendLog",
     "ResumePolicy",
     "SetupClosed",
     "SetupFor",
@@ -26,6 +30,8 @@ __all__ = [
     "is_audio",
     "outcome_of",
 ]
+
+log = logging.getLogger("voicewire.connection")
 
 SETUP_TIMEOUT_S = 15.0
 
@@ -106,6 +112,59 @@ def outcome_of(exc: BaseException) -> CloseOutcome:
 def answers_only(frame: Frame, calls: set[str]) -> bool:
     """Whether ``frame`` is a tool response answering only some of ``calls``."""
     return bool(frame.answers) and set(frame.answers) <= calls
+
+
+RESEND_LIMIT_BYTES = 8 * 1024 * 1024
+"""At most this much written since the latest handle is kept to write again (about three minutes
+of 16 kHz audio in base64); past it the oldest audio is dropped first (then, if need be, the oldest
+frames), with a warning once per handle."""
+
+
+class ResendLog:
+    """What was written since the latest handle, to write again on a socket that resumes it, and
+    the tool calls the model made since (a resumed session never made them, so responses to them
+    are not written again: Gemini refuses unknown call ids). Bounded by
+    :data:`RESEND_LIMIT_BYTES`."""
+
+    def __init__(self) -> None:
+        self._frames: deque[Frame] = deque()
+        self._bytes = 0
+        self._overflowed = False
+        self.calls: set[str] = set()
+        """Tool calls the model made after the latest handle."""
+
+    def written(self, frame: Frame) -> None:
+        """``frame`` is on the socket."""
+        self._frames.append(Frame(frame.text, answers=frame.answers, audio=frame.audio))
+        self._bytes += len(frame.text)
+        if self._bytes <= RESEND_LIMIT_BYTES:
+            return
+        while self._bytes > RESEND_LIMIT_BYTES and self._frames:
+            # the oldest audio first: typed words and tool responses are small and precious
+            index = next((i for i, old in enumerate(self._frames) if old.audio), 0)
+            self._bytes -= len(self._frames[index].text)
+            del self._frames[index]
+        if not self._overflowed:  # once per handle: the drop goes on frame by frame
+            self._overflowed = True
+            log.warning(
+                "gemini: no resumption handle for a long time; frames written since the last "
+                "one are no longer all kept to write again on a resumption"
+            )
+
+    def take(self) -> tuple[list[Frame], set[str]]:
+        """What to write again on a socket resuming the latest handle, and the calls made since
+        it (whose responses still queued are not to be written either); starts afresh."""
+        calls = self.calls
+        again = [frame for frame in self._frames if not answers_only(frame, calls)]
+        self.handle()
+        return again, calls
+
+    def handle(self) -> None:
+        """A new handle covers everything written so far."""
+        self._frames.clear()
+        self._bytes = 0
+        self._overflowed = False
+        self.calls = set()
 
 
 def is_audio(frame: dict[str, Any]) -> bool:
