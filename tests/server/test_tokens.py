@@ -87,6 +87,9 @@ def test_issue_and_verify_a_standard_jwt() -> None:
     assert plain["jti"] == verified.jti and len(verified.jti) >= 16
     assert authority.issue().token != credential.token
     assert authority.verify(authority.issue().token).sub == "anonymous"
+    clock.now += 0.1  # a fraction of a second in: a short lifetime still lives
+    short = authority.verify(authority.issue(ttl=0.5).token)
+    assert short.exp - short.iat == 1
 
 
 def test_secrets_never_in_repr() -> None:

@@ -180,12 +180,12 @@ class TokenAuthority:
                 "this token authority holds only public keys: it verifies tokens but cannot "
                 "mint them (your auth service does, with the private key)"
             )
-        now = self._clock()
-        expires = int(now + lifetime)
+        issued = int(self._clock())
+        expires = issued + max(1, math.ceil(lifetime))  # whole seconds, never exp == iat
         claims: dict[str, Any] = {
             "aud": audience or self.audience,
             "exp": expires,
-            "iat": int(now),
+            "iat": issued,
             "jti": secrets.token_urlsafe(16),
             "sub": subject,
         }
