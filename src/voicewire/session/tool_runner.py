@@ -132,7 +132,10 @@ class ToolRunner:
         if call.call_id in self._withdrawn:  # the model waits for no result: none is sent
             self._withdrawn.discard(call.call_id)
             self._emit(ToolCancelled(call.call_id))
-            self._maybe_continue(call.response_id)  # its other calls may all be answered
+            # A model withdraws calls when the user cuts in (Gemini): as after an interruption,
+            # the user's turn, not the other results, decides what comes next.
+            self._answered.discard(call.response_id)
+            self._pending.pop(call.response_id, None)
             return
         try:
             self._send(ToolResult(call.call_id, output, call.name, is_error))
