@@ -196,3 +196,29 @@ def test_a_telephony_agents_ulaw_is_decoded_to_the_apps_pcm() -> None:
     assert len(delta.audio) == 2 * len(wire)  # same rate: one µ-law byte, one PCM16 sample
     heard = np.frombuffer(delta.audio, "<i2")
     assert 6000 < np.abs(heard).max() < 8500  # the tone, not noise
+
+
+def test_a_conversation_without_audio_for_a_while_sends_a_little_silence() -> None:
+    """A muted session sends no audio, and ElevenLabs ends a conversation that hears nothing
+    from its client for 60 s: after SILENCE_EVERY_S a chunk of silence keeps it alive."""
+    from voicewire.protocol import user_text
+    from voicewire.protocol.events import ItemCreate
+    from voicewire.providers.elevenlabs.codec import SILENCE_EVERY_S
+    from voicewire.testing.elevenlabs_validation import validate_elevenlabs_client
+
+    now = [100.0]
+    codec = ElevenLabsCodec(
+        SessionConfig(input_audio_format=AudioFormat.pcmu()), clock=lambda: now[0]
+    )
+    events(codec, metadata(input_format="ulaw_8000"))
+    encode(codec, ItemCreate(user_text("Hi")))
+    assert codec.send_idle_after() is None  # a text conversation: nothing to keep up
+    encode(codec, AudioInputAppend(b"\x7f" * 160))
+    assert codec.send_idle_after() == SILENCE_EVERY_S
+    now[0] += SILENCE_EVERY_S - 1
+    assert codec.send_idle() == []
+    now[0] += 1
+    [kept] = codec.send_idle()
+    assert validate_elevenlabs_client(kept) == []
+    assert chunk_of(kept) == b"\xff" * 800  # 100 ms of µ-law silence, in the agent's format
+    assert codec.send_idle_after() == SILENCE_EVERY_S  # and again later

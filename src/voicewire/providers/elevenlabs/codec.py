@@ -27,6 +27,10 @@ holds the last 20-60 ms until more comes; :meth:`ElevenLabsCodec.send_idle` lets
 once the app has sent no audio for :data:`INPUT_RELEASE_AFTER_S` (the connection's writer calls it
 when it has had nothing to write that long), so the end of what the user said reaches the agent
 even when nothing follows it (a WAV file ends, the mic is muted, the user waits for the answer).
+And once a conversation has had audio, :data:`SILENCE_EVERY_S` without any sends a short chunk of
+silence: ElevenLabs ends a conversation that hears nothing from its client for 60 s
+(``transport_receive_timeout``), and a muted session sends no audio at all (a muted phone sends
+silence too).
 
 ElevenLabs echoes none of these, so :meth:`ElevenLabsCodec.written` gives the ``item.created``
 that acknowledges each item and tool result once it is on the socket (the session's ledger needs
@@ -90,6 +94,7 @@ __all__ = [
     "FINAL_ERROR_TYPES",
     "IGNORED_SERVER_TYPES",
     "INPUT_RELEASE_AFTER_S",
+    "SILENCE_EVERY_S",
     "ElevenLabsCodec",
 ]
 
@@ -100,6 +105,11 @@ INPUT_RELEASE_AFTER_S: Final = 0.2
 """A pause in the app's audio after which the end of it, held in the input resampler, is sent.
 Channels send audio every 20-100 ms while the user is heard; if audio goes on after a release, it
 goes through a fresh resampler (a few samples of filter ramp, nothing lost or repeated)."""
+
+SILENCE_EVERY_S: Final = 20.0
+"""Seconds without client audio, in a conversation that has had some, after which a chunk of
+silence goes out (ElevenLabs' ``transport_receive_timeout`` is 60 s without client input)."""
+_SILENCE_S: Final = 0.1
 
 IGNORED_SERVER_TYPES: Final[Mapping[str, str]] = {
     "vad_score": "the agent's voice detection score; turns are reported by transcripts and "
@@ -169,6 +179,8 @@ class ElevenLabsCodec:
         self.conversation_id: str | None = None
         self.last_error: str | None = None
         self._input_held = False  # the input resampler may hold the end of the user's audio
+        self._clock = clock
+        self._audio_at: float | None = None  # when client audio last went out
         """The words of the last ``error`` event (the close that follows repeats them)."""
         self._last_error_type: str | None = None
         self._handlers: dict[str, _Handler] = {
@@ -201,6 +213,7 @@ class ElevenLabsCodec:
         """The message for ``event``, or ``None`` when ElevenLabs has none (see the module)."""
         if isinstance(event, AudioInputAppend):
             self._input_held = not self.bridge.input_passthrough
+            self._audio_at = self._clock()
             return {_CHUNK_KEY: encode_base64(self.bridge.to_wire(event.audio))}
         if isinstance(event, ToolResult):
             return {
@@ -216,16 +229,25 @@ class ElevenLabsCodec:
     def send_idle_after(self) -> float | None:
         """Seconds without client audio after which :meth:`send_idle` has the end of it to send,
         or ``None`` (the :class:`~voicewire.providers.codec_connection.CodecConnection` hook)."""
-        return INPUT_RELEASE_AFTER_S if self._input_held else None
+        if self._input_held:
+            return INPUT_RELEASE_AFTER_S
+        if self._audio_at is None:
+            return None  # no audio yet (a text conversation): nothing to keep up
+        return max(0.0, self._audio_at + SILENCE_EVERY_S - self._clock())
 
     def send_idle(self) -> list[dict[str, Any]]:
         """The app's audio paused: the ``user_audio_chunk`` with what the input resampler held
-        (none when it held nothing)."""
-        if not self._input_held:
+        (none when it held nothing), or, after :data:`SILENCE_EVERY_S` without audio, one of
+        silence in the agent's input format."""
+        if self._input_held:
+            self._input_held = False
+            tail = self.bridge.end_input()
+            return [{_CHUNK_KEY: encode_base64(tail)}] if tail else []
+        now = self._clock()
+        if self._audio_at is None or now - self._audio_at < SILENCE_EVERY_S:
             return []
-        self._input_held = False
-        tail = self.bridge.end_input()
-        return [{_CHUNK_KEY: encode_base64(tail)}] if tail else []
+        self._audio_at = now
+        return [{_CHUNK_KEY: encode_base64(silence_of(self.bridge.wire_input, _SILENCE_S))}]
 
     def written(self, event: ClientEvent) -> list[ServerEvent]:
         """What acknowledges ``event`` once it is on the socket (ElevenLabs echoes nothing): the
@@ -447,6 +469,12 @@ class ElevenLabsCodec:
                 "an ElevenLabs guardrail stopped the agent's answer (see the agent's guardrails)",
             )
         ]
+
+
+def silence_of(fmt: AudioFormat, seconds: float) -> bytes:
+    """``seconds`` of silence in ``fmt`` (µ-law silence is 0xFF, PCM silence zeros)."""
+    size = int(fmt.bytes_per_second * seconds)
+    return {"pcmu": b"\xff", "pcma": b"\xd5"}.get(fmt.encoding, b"\x00") * size
 
 
 def _transcript(m: Mapping[str, Any], kind: str, where: str) -> str:
