@@ -30,10 +30,13 @@ Routes:
 
 Refusals happen before the WebSocket is accepted, as HTTP responses with a JSON error body: 401
 for a missing, malformed, forged, expired, wrong-audience or replayed token, 403 for an origin
-outside the allow-list. The reason is logged; the token never is. Provider keys never leave the
-model object: no response body or log line written here carries them, and ``create_app`` puts a
-redacting filter on uvicorn's loggers, whose DEBUG handshake logs would otherwise print the
-``Authorization`` header (see :func:`~voicewire.server.security.install_log_redaction`).
+outside the allow-list, 429 with ``Retry-After`` over a rate limit (the credential endpoint too),
+503 when the state backend cannot say whether a single-use token was spent (see
+:mod:`voicewire.server.state`). The reason is logged; the token never is. Provider keys never
+leave the model object: no response body or log line written here carries them, and
+``create_app`` puts a redacting filter on uvicorn's loggers, whose DEBUG handshake logs would
+otherwise print the ``Authorization`` header (see
+:func:`~voicewire.server.security.install_log_redaction`).
 
 uvicorn's default ``websockets-sansio`` implementation logs "ASGI callable returned without
 completing handshake." after every handshake refused with an HTTP response; ``create_app``
