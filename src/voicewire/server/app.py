@@ -370,6 +370,12 @@ class VoicewireServer:
             return f"server at capacity ({self.limits.max_sessions} sessions): try again later"
         return None
 
+    def _over_limit(self, limited: RateLimited) -> JSONResponse:
+        """The 429 for a request over a rate limit, counted in the metrics."""
+        if self.metrics is not None:
+            self.metrics.error("rate_limit_exceeded", "refusal")
+        return _too_many(limited)
+
     def _address(self, scope: Scope) -> str:
         """The rate-limit bucket of the request's client (its address, or IPv6 /64)."""
         return rate_bucket(client_address(scope, self.trusted_proxies))
@@ -387,7 +393,7 @@ class VoicewireServer:
             return _json_error(403, "origin_not_allowed", "this origin may not request credentials")
         limited = await self.throttle.credential(self._address(request.scope))
         if limited is not None:
-            return _too_many(limited)
+            return self._over_limit(limited)
         body = await _read_json_body(request)
         if isinstance(body, Response):
             return body
@@ -463,7 +469,7 @@ class VoicewireServer:
             return
         limited = await self.throttle.session_address(self._address(scope))
         if limited is not None:
-            await _deny_with(websocket, _too_many(limited))
+            await _deny_with(websocket, self._over_limit(limited))
             return
         offered: list[str] = list(websocket.scope.get("subprotocols") or ())
         token = bearer_token(websocket.headers.getlist("authorization")) or subprotocol_token(
@@ -489,6 +495,8 @@ class VoicewireServer:
             return
         except StateUnavailableError as exc:  # single use fails closed: a replay must not pass
             log.error("refused a realtime connection from %s: %s", peer, exc.message)
+            if self.metrics is not None:
+                self.metrics.error(exc.code, "refusal")
             await _deny(
                 websocket,
                 503,
@@ -499,7 +507,7 @@ class VoicewireServer:
         if claims.sub != ANONYMOUS_SUBJECT:  # every anonymous caller shares that subject
             limited = await self.throttle.session_subject(claims.sub)
             if limited is not None:
-                await _deny_with(websocket, _too_many(limited))
+                await _deny_with(websocket, self._over_limit(limited))
                 return
         label = f"session {next(self._labels)} ({peer})"
         refusal = self._refusal()

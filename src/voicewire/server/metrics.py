@@ -16,7 +16,9 @@ metric                                               taken from
 ``voicewire_sessions_resumed_total{outcome}``        :meth:`ServerMetrics.session_resumed`
 ``voicewire_tool_call_duration_seconds{tool,outcome}`` ``tool.call`` to ``tool.output``
 ``voicewire_errors_total{source,code}``              refused client frames (``source="client"``),
-                                                     ``session.error`` events (``"session"``)
+                                                     ``session.error`` events (``"session"``),
+                                                     requests refused for a rate limit or an
+                                                     unreachable state backend (``"refusal"``)
 ``voicewire_model_connect_seconds{phase}``           ``connecting``/``reconnecting`` to
                                                      ``connected``
 ``voicewire_speech_end_to_first_audio_seconds``      ``speech.stopped`` to the first audio delta

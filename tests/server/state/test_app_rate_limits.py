@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from voicewire import RealtimeAgent
 from voicewire.protocol import ConfigurationError
@@ -80,3 +81,24 @@ def test_a_bad_trusted_proxy_is_refused_at_startup(
 ) -> None:
     with pytest.raises(ConfigurationError, match="trusted_proxies"):
         create_app(agent, model, trusted_proxies=["*"])
+
+
+def refusals(metrics_text: str) -> dict[str, float]:
+    """``voicewire_errors_total{source="refusal"}`` by code (prometheus-client's parser)."""
+    return {
+        sample.labels["code"]: sample.value
+        for family in text_string_to_metric_families(metrics_text)
+        for sample in family.samples
+        if sample.name == "voicewire_errors_total" and sample.labels.get("source") == "refusal"
+    }
+
+
+async def test_refusals_are_counted_in_the_metrics(
+    agent: RealtimeAgent, model: ScriptedModel
+) -> None:
+    app = create_app(agent, model, rate_limits=ONE_CREDENTIAL)
+    assert await statuses(app, "-", "-", "-") == [200, 429, 429]
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        scraped = (await http.get("/metrics")).text
+    assert refusals(scraped) == {"rate_limit_exceeded": 2}

@@ -25,6 +25,7 @@ from voicewire.testing import ScriptedModel
 
 from ..conftest import Served, raw_client, serve, user_text
 from .conftest import RedisServer
+from .test_app_rate_limits import refusals
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -169,6 +170,8 @@ async def test_with_redis_down_single_use_fails_closed_and_the_rest_keeps_servin
         assert (await mint(strict)).status_code == 200  # rate limits fail open
         refused = await open_session(strict, strict.server.tokens.issue().token)
         assert (refused.status, refused.code) == (503, "state_unavailable")
+        assert strict.server.metrics is not None
+        assert refusals(strict.server.metrics.render().decode()) == {"state_unavailable": 1}
         assert (await open_session(lenient, lenient.server.tokens.issue().token)).status == 101
         async with httpx.AsyncClient() as http:
             ready = await http.get(f"{strict.http}/readyz")
