@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
 
 from voicewire.server.state import CLOCK_SKEW, RedisState, StateUnavailableError
 
+from . import conftest
 from .conftest import RedisServer
 
 
@@ -120,3 +122,11 @@ def test_a_bad_url_is_refused_without_repeating_it() -> None:
     with pytest.raises(ValueError, match="not a Redis URL") as caught:
         RedisState.from_url("http://user:hunter2-pass@example.com/")
     assert "hunter2" not in str(caught.value)
+
+
+def test_a_machine_without_redis_server_fails_these_tests_saying_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(conftest, "REDIS_SERVER", str(tmp_path / "no-redis-server"))
+    with pytest.raises(pytest.fail.Exception, match="make redis"):
+        RedisServer(tmp_path).start()
