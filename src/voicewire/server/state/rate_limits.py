@@ -5,8 +5,8 @@ The server asks :class:`Throttle` before it does any work for a request:
 * ``POST /realtime/credential``: per client address (:attr:`RateLimits.credentials_per_address`);
 * ``WS /v1/realtime``: per client address before the token is even read
   (:attr:`RateLimits.sessions_per_address`; failed attempts count too), then per token subject
-  once the token is verified (:attr:`RateLimits.sessions_per_subject`), and only then is a
-  single-use token spent, so a client refused for its rate keeps its token for the retry.
+  once the token is verified (:attr:`RateLimits.sessions_per_subject`). Verifying spends a
+  single-use token, so a client refused for its subject's rate needs a new one for the retry.
 
 A refusal carries ``Retry-After`` (whole seconds until the window ends). The counters live in the
 state backend, so with Redis a limit holds across every worker and instance. A backend that cannot
