@@ -50,7 +50,12 @@ async def voicewire_serve(*options: str, env: dict[str, str] | None = None) -> A
         stderr=asyncio.subprocess.PIPE,
     )
     try:
-        async with httpx.AsyncClient() as http:
+        assert server.stdout is not None
+        # The command prints its URL once every worker is ready (a request answered by one
+        # worker says nothing of the other).
+        line = await asyncio.wait_for(server.stdout.readline(), 40)
+        assert f"http://127.0.0.1:{port}/" in line.decode(), line
+        async with httpx.AsyncClient() as http:  # one worker prints it before it listens
             for _ in range(150):
                 try:
                     await http.get(f"http://127.0.0.1:{port}/static/", timeout=1)
