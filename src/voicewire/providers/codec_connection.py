@@ -60,9 +60,16 @@ from ..protocol import (
 from .event_stream import EventStream, StreamConnection
 from .keepalive import Keepalive, counting, watch
 
-__all__ = ["Codec", "CodecConnection", "Reply", "describe_close"]
+__all__ = ["INPUT_RELEASE_AFTER_S", "Codec", "CodecConnection", "Reply", "describe_close"]
 
 log = logging.getLogger("voicewire.connection")
+
+INPUT_RELEASE_AFTER_S = 0.2
+"""A pause in the app's audio after which the end of it, held in the input resampler, is sent
+(what a codec's ``send_idle_after()`` gives while it holds some; Gemini's connection, which has
+its own writer, asks its codec the same way). Channels send audio every 20-100 ms while the user
+is heard; if audio goes on after a release, it goes through a fresh resampler (a few samples of
+filter ramp, nothing lost or repeated)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -83,7 +83,7 @@ from ...protocol import (
 )
 from ...protocol.base64_audio import encode_base64
 from ...redaction import redact
-from ..codec_connection import Reply
+from ..codec_connection import INPUT_RELEASE_AFTER_S, Reply
 from .audio_formats import DEFAULT_WIRE_FORMAT, FormatBridge, parse_wire_format
 from .initiation import initiation_message
 from .turns import Turns
@@ -100,11 +100,6 @@ __all__ = [
 
 DEFAULT_APP_FORMAT: Final = AudioFormat.pcm16(24000)
 """The app's audio format when the session config names none (the session's own default)."""
-
-INPUT_RELEASE_AFTER_S: Final = 0.2
-"""A pause in the app's audio after which the end of it, held in the input resampler, is sent.
-Channels send audio every 20-100 ms while the user is heard; if audio goes on after a release, it
-goes through a fresh resampler (a few samples of filter ramp, nothing lost or repeated)."""
 
 SILENCE_EVERY_S: Final = 20.0
 """Seconds without client audio, in a conversation that has had some, after which a chunk of

@@ -10,7 +10,13 @@ Mapping (Gemini 2.5 / 3.x where they differ):
 * ``audio.input.append`` → ``realtimeInput.audio`` at 16 kHz, resampled from the session's input
   format (24 kHz PCM16 when the config names none, as the session then sends) by one streaming
   converter per connection. Under manual turns an ``activityStart`` goes
-  first when no activity is open, so an app that only appends and commits works too.
+  first when no activity is open, so an app that only appends and commits works too. The
+  resampler holds the last 20-60 ms until more comes: that tail goes out before the turn's end
+  (``activityEnd``, ``audioStreamEnd``), and otherwise once the app has sent no audio for
+  :data:`~voicewire.providers.codec_connection.INPUT_RELEASE_AFTER_S` (the connection's writer
+  asks :meth:`GeminiClientCodec.send_idle` when it has had nothing to write that long), so the
+  end of what the user said reaches Gemini even when nothing follows it (a WAV file ends, the
+  user waits for the answer).
 * ``audio.input.commit`` → ``activityEnd`` (manual turns) or ``audioStreamEnd`` (voice detection).
 * ``activity.start`` / ``activity.end`` → ``activityStart`` / ``activityEnd`` (manual turns only;
   Gemini refuses them while its own detection runs).
@@ -59,6 +65,7 @@ from ...protocol import (
     ToolResult,
     ToolResultItem,
 )
+from ..codec_connection import INPUT_RELEASE_AFTER_S
 from .setup import INPUT_RATE, takes_realtime_text
 from .turns import TurnState
 
@@ -95,6 +102,7 @@ class GeminiClientCodec:
         # No format given: the session's default, which is what every channel then sends.
         source = self.config.input_audio_format or SESSION_DEFAULT
         self._input = AudioConverter(source, WIRE_INPUT)
+        self._input_held = False  # the input resampler may hold the end of the user's audio
 
     def reconfigure(self, config: SessionConfig) -> None:
         """Encode what follows for ``config`` (a ``session.update`` the connection applies by
@@ -102,6 +110,7 @@ class GeminiClientCodec:
         source = config.input_audio_format or self._input.src
         if source != self._input.src:
             self._input = AudioConverter(source, WIRE_INPUT)
+            self._input_held = False
         turn = config.turn_detection
         manual = turn is not None and turn.mode == "manual"
         if manual != self.manual:
@@ -121,7 +130,7 @@ class GeminiClientCodec:
         if isinstance(event, AudioInputCommit):
             if self.manual:
                 return self._activity_end() if self.turns.activity_open else Encoded()
-            return Encoded([{"realtimeInput": {"audioStreamEnd": True}}])
+            return Encoded([*self._tail(), {"realtimeInput": {"audioStreamEnd": True}}])
         if isinstance(event, ActivityStart):
             return self._activity_start() if self.manual else None
         if isinstance(event, ActivityEnd):
@@ -130,6 +139,17 @@ class GeminiClientCodec:
             return Encoded(acks=[SessionUpdated()])
         return None
 
+    def send_idle_after(self) -> float | None:
+        """Seconds without client audio after which :meth:`send_idle` has the end of it to send,
+        or ``None`` (the same hook as a
+        :class:`~voicewire.providers.codec_connection.CodecConnection` codec's)."""
+        return INPUT_RELEASE_AFTER_S if self._input_held else None
+
+    def send_idle(self) -> list[dict[str, Any]]:
+        """The app's audio paused: the ``realtimeInput.audio`` frame with what the input
+        resampler held (none when it held nothing)."""
+        return self._tail()
+
     # -- audio and activity ----------------------------------------------------------------------
 
     def _audio(self, audio: bytes) -> Encoded:
@@ -137,10 +157,18 @@ class GeminiClientCodec:
         if self.manual and not self.turns.activity_open:
             encoded.frames.extend(self._activity_start().frames)
         pcm = self._input.convert(audio)
+        self._input_held = self._input_held or (bool(audio) and not self._input.passthrough)
         if pcm:
-            blob = {"mimeType": INPUT_MIME, "data": encode_base64(pcm)}
-            encoded.frames.append({"realtimeInput": {"audio": blob}})
+            encoded.frames.append(_audio_frame(pcm))
         return encoded
+
+    def _tail(self) -> list[dict[str, Any]]:
+        """The frame with what the input resampler holds, if anything (it starts afresh)."""
+        if not self._input_held:
+            return []
+        self._input_held = False
+        pcm = self._input.flush()
+        return [_audio_frame(pcm)] if pcm else []
 
     def _activity_start(self) -> Encoded:
         self.turns.activity_open = True
@@ -150,7 +178,7 @@ class GeminiClientCodec:
         self.turns.activity_open = False
         self.turns.user_turn_ended = True
         self.turns.answer_pending = True  # Gemini answers a manual turn at its end
-        return Encoded([{"realtimeInput": {"activityEnd": {}}}])
+        return Encoded([*self._tail(), {"realtimeInput": {"activityEnd": {}}}])
 
     # -- items, results, responses ---------------------------------------------------------------
 
@@ -225,6 +253,10 @@ def function_response(
     else:
         response = {"output": value}
     return {"id": call_id, "name": name or "", "response": response}
+
+
+def _audio_frame(pcm: bytes) -> dict[str, Any]:
+    return {"realtimeInput": {"audio": {"mimeType": INPUT_MIME, "data": encode_base64(pcm)}}}
 
 
 def _parse(text: str) -> Any:

@@ -39,6 +39,10 @@ the conversation, so it reports ``connection_lost`` and ends: the session's own 
 with the new configuration and replays the history. A change of audio formats only needs no new
 socket (the codec resamples).
 
+When the writer has had nothing to write for a moment while the client codec holds the end of
+the user's resampled audio, it queues that end (the same hook as
+:mod:`~voicewire.providers.codec_connection`'s, see :mod:`.client_codec`).
+
 Every socket opens with ``setup``; nothing else is written before ``setupComplete``; a ``goAway``
 a new socket sends before it is acted on once the socket carries the session.
 """
@@ -335,7 +339,7 @@ class GeminiConnection(StreamConnection):
                 if not self._outgoing or self._update_queued():
                     self._drained.set()
                 self._wake.clear()
-                await self._wake.wait()
+                await self._until_woken()
                 continue
             await self._ready.wait()
             async with self._send_lock:
@@ -362,6 +366,20 @@ class GeminiConnection(StreamConnection):
                 self._unwritten.discard(frame.event)
             for ack in frame.acks:
                 self._stream.put(ack)
+
+    async def _until_woken(self) -> None:
+        """Wait for something to write; when the client codec holds the end of the user's audio
+        (``send_idle_after()``) and nothing comes that long, queue what ``send_idle()`` gives, after
+        everything queued before (not an event given to :meth:`send`: not counted)."""
+        quiet = self._client.send_idle_after()
+        try:
+            async with asyncio.timeout(quiet):
+                await self._wake.wait()
+        except TimeoutError:
+            frames = self._client.send_idle()
+            self._outgoing.extend(Frame(dumps(f), audio=is_audio(f)) for f in frames)
+            if frames:
+                self._drained.clear()
 
     def _next_frame(self) -> int | None:
         """Where the next frame to write is in the queue: its head, or while frames are held
