@@ -12,6 +12,7 @@ from voicewire.protocol import (
     HandshakeError,
     SessionConfig,
     ToolDefinition,
+    TranscriptionConfig,
     TurnDetection,
     VoiceConfig,
 )
@@ -41,6 +42,15 @@ def test_declared_flags() -> None:
     assert caps.session_resumption and caps.activity_signals and caps.manual_turns
     assert caps.server_vad and not caps.semantic_vad and caps.input_transcription
     assert caps.input_audio == ANY_AUDIO and caps.output_audio == ANY_AUDIO
+    assert caps.live_modalities and caps.live_transcription and not caps.transcription_model
+
+
+def test_a_transcription_model_name_is_no_change_gemini_is_asked_for() -> None:
+    """Gemini transcribes with its own model: a named one is settled away, so an update that
+    only names a model moves to no new socket."""
+    old = SessionConfig(transcription=TranscriptionConfig())
+    new = SessionConfig(transcription=TranscriptionConfig(model="whisper-1"))
+    assert gemini.GEMINI_CAPABILITIES.settle_update(old, new) == old
 
 
 @pytest.mark.parametrize(
@@ -51,6 +61,8 @@ def test_declared_flags() -> None:
         SessionConfig(voice=VoiceConfig("Puck")),
         SessionConfig(turn_detection=TurnDetection("manual")),
         SessionConfig(input_audio_format=AudioFormat.pcmu()),
+        SessionConfig(modalities=["text"]),
+        SessionConfig(transcription=TranscriptionConfig()),
     ],
 )
 def test_mid_session_changes_are_taken_by_moving_to_a_new_socket(new: SessionConfig) -> None:

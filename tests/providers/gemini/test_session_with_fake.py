@@ -273,3 +273,26 @@ async def test_a_minted_token_opens_and_resumes_a_session() -> None:
         assert [link.resumed_from is not None for link in server.links] == [False, True]
         assert all("access_token=" in link.path for link in server.links)
         clean(server)
+
+
+async def test_a_live_change_of_modalities_and_transcription_moves_to_a_new_setup() -> None:
+    """Gemini fixes a socket's setup: text to audio (with the user transcribed) goes to a socket
+    resumed with the new setup, and the next answer speaks."""
+    async with FakeGeminiServer(api_key="g-test") as server:
+        server.script.default = AudioReply("Hello there.", duration_ms=200)  # text if asked
+        async with session_for(server, modalities=["text"]) as session:
+            session.send_message("hello")
+            events = await until(session, "response.done")
+            session.update(modalities=["audio"], transcription=TranscriptionConfig())
+            session.send_message("hello again")
+            events += await until(session, "response.done")
+        assert texts(events, "text.output") == ["Hello there."]
+        assert texts(events, "transcript.output") == ["Hello there."]
+        assert kinds(events).count("audio.output.done") == 1  # the second answer spoke
+        first, second = (link.received[0]["setup"] for link in server.links)
+        assert first["generationConfig"]["responseModalities"] == ["TEXT"]
+        assert second["generationConfig"]["responseModalities"] == ["AUDIO"]
+        assert "inputAudioTranscription" not in first and "inputAudioTranscription" in second
+        assert second["sessionResumption"]["handle"]
+        assert len(server.sessions) == 1
+        clean(server)

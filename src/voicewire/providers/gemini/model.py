@@ -72,6 +72,9 @@ GEMINI_CAPABILITIES = RealtimeCapabilities(
     live_voice="any_time",
     live_turn_detection=True,
     live_audio_formats=True,
+    live_modalities=True,  # responseModalities and outputAudioTranscription: a new setup
+    live_transcription=True,  # inputAudioTranscription on or off: a new setup
+    transcription_model=False,  # Gemini transcribes with its own model
     session_resumption=True,
     input_audio=ANY_AUDIO,
     output_audio=ANY_AUDIO,
@@ -79,9 +82,11 @@ GEMINI_CAPABILITIES = RealtimeCapabilities(
 """What the Live API takes: no truncation, deletion, cancellation or clearing, no semantic turn
 detection; audio of any format (resampled to 16 kHz in and from 24 kHz out); sessions resumed by
 handle. Gemini fixes a socket's setup, but a resumption takes a new one (everything but the
-model), so instructions, tools, voice and turn detection change mid-session by moving to a new
-socket with the new setup and the latest handle (see :mod:`.connection`); audio formats change
-here, in the resampling."""
+model), so instructions, tools, voice, turn detection, output modalities and the user's
+transcription (on or off) change mid-session by moving to a new socket with the new setup and the
+latest handle (see :mod:`.connection`); audio formats change here, in the resampling. Gemini
+transcribes with its own model: a transcription model name is ignored (nor does the setup carry a
+transcription language or prompt, at connect or later)."""
 
 
 class GeminiRealtimeModel:
