@@ -30,14 +30,18 @@ from voicewire.protocol import (
     ToolCall,
     ToolCallItem,
     ToolCancelled,
+    ToolResult,
+    ToolResultItem,
     TranscriptInput,
     TranscriptInputDelta,
     TranscriptOutput,
     Usage,
 )
+from voicewire.providers import gemini
+from voicewire.providers.gemini.client_codec import GeminiClientCodec
 from voicewire.providers.gemini.server_decoder import GeminiServerDecoder
 from voicewire.providers.gemini.signals import Decoded, GoAway, ResumptionUpdate, SetupComplete
-from voicewire.providers.gemini.turns import TurnState
+from voicewire.providers.gemini.turns import RECENT_CALLS, TurnState
 
 from .support import server_fixture
 
@@ -524,3 +528,23 @@ def test_unknown_fields_are_logged_at_debug(caplog: pytest.LogCaptureFixture) ->
     assert dec.decode({"serverContent": {"waitingForInput": True}, "brandNew": {}}) == []
     logged = caplog.text
     assert "brandNew" in logged and "waitingForInput" in logged
+
+
+def test_what_is_kept_per_tool_call_is_bounded() -> None:
+    """Hours of calls, each withdrawn (the session stops those and sends no result): the turn
+    state keeps the latest ones only, and a late result for a recent one is still held back."""
+    dec = decoder()
+    client = GeminiClientCodec(gemini.DEFAULT_MODEL, None, dec.turns)
+    for n in range(RECENT_CALLS * 3):
+        call = {"id": f"c{n}", "name": "lookup", "args": {}}
+        feed(dec, {"toolCall": {"functionCalls": [call]}})
+        feed(dec, {"toolCallCancellation": {"ids": [f"c{n}"]}})
+    assert len(dec.turns.withdrawn) == len(dec.turns.call_names) == RECENT_CALLS
+    newest = f"c{RECENT_CALLS * 3 - 1}"
+    assert newest in dec.turns.withdrawn and "c0" not in dec.turns.withdrawn
+    late = client.encode(ToolResult(newest, "late"))
+    assert late is not None and late.frames == []  # withdrawn: not sent, still acknowledged
+    assert newest not in dec.turns.withdrawn and len(late.acks) == 1
+    ack = late.acks[0]
+    assert isinstance(ack, ItemCreated) and isinstance(ack.item, ToolResultItem)
+    assert ack.item.name == "lookup"  # the name of a recent call is known

@@ -11,14 +11,62 @@ starts, and remembers tool names for the results.
 Ids are ``<kind>_<tag><n>``: the tag is random per connection (a session that reconnects gets a
 new connection, and its history must not see an old id again) and the counter runs on across the
 connection's own resumptions, so one Gemini session never repeats an id.
+
+What is kept per tool call (its name, its withdrawal) is kept for the latest
+:data:`RECENT_CALLS` calls only: a connection lives for hours and may see thousands of calls,
+while what needs it (the call's result) comes soon after the call.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections import OrderedDict
+from collections.abc import Iterator, MutableSet
 from dataclasses import dataclass, field
+from typing import Final, TypeVar
 
-__all__ = ["TurnState"]
+__all__ = ["RECENT_CALLS", "RecentCalls", "RecentIds", "TurnState"]
+
+RECENT_CALLS: Final = 128
+"""How many tool calls :class:`TurnState` remembers (names, withdrawals), the latest first kept.
+Far more than one turn makes: a result older than that is for a call the session gave up."""
+
+V = TypeVar("V")
+
+
+class RecentCalls(OrderedDict[str, V]):
+    """A mapping by call id that keeps the latest :data:`RECENT_CALLS` entries (the oldest
+    written goes when one more is)."""
+
+    def __setitem__(self, key: str, value: V) -> None:
+        super().__setitem__(key, value)
+        self.move_to_end(key)
+        while len(self) > RECENT_CALLS:
+            self.popitem(last=False)
+
+
+class RecentIds(MutableSet[str]):
+    """A set of call ids that keeps the latest :data:`RECENT_CALLS` added."""
+
+    def __init__(self) -> None:
+        self._ids: RecentCalls[None] = RecentCalls()
+
+    def __contains__(self, call_id: object) -> bool:
+        return call_id in self._ids
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ids)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def add(self, value: str) -> None:
+        """Remember ``value`` (the oldest id goes when there are too many)."""
+        self._ids[value] = None
+
+    def discard(self, value: str) -> None:
+        """Forget ``value`` if it is remembered."""
+        self._ids.pop(value, None)
 
 
 @dataclass(slots=True)
@@ -39,11 +87,14 @@ class TurnState:
     """The client ended a user turn by hand (``activityEnd``) and no user item holds it yet."""
     activity_open: bool = False
     """Manual turns: an ``activityStart`` was sent and its ``activityEnd`` not yet."""
-    call_names: dict[str, str] = field(default_factory=dict)
-    """Tool names by call id (Gemini's function responses name the function)."""
-    withdrawn: set[str] = field(default_factory=set)
+    call_names: RecentCalls[str] = field(default_factory=RecentCalls)
+    """Tool names by call id (Gemini's function responses name the function), of the latest
+    :data:`RECENT_CALLS` calls."""
+    withdrawn: RecentIds = field(default_factory=RecentIds)
     """Calls Gemini cancelled (``toolCallCancellation``) whose results have not come: a result
-    for one is not sent, since the model no longer waits for it."""
+    for one is not sent, since the model no longer waits for it. The latest
+    :data:`RECENT_CALLS` only: the session stops a withdrawn call, so a result for one can only
+    be one that was already on its way."""
 
     def new_id(self, kind: str) -> str:
         """A fresh id such as ``item_a1b2c3_7``."""
