@@ -81,6 +81,24 @@ async def test_a_session_beyond_max_sessions_is_closed_with_1013_and_a_reason(
             await again.until("response.done")
 
 
+async def test_a_single_use_token_refused_for_capacity_is_not_spent(
+    agent: RealtimeAgent, model: ScriptedModel
+) -> None:
+    async with serve(create_app(agent, model, max_sessions=1, single_use=True)) as served:
+        kept = served.token()
+        headers = {"additional_headers": {"Authorization": f"Bearer {kept}"}, "open_timeout": 5}
+        async with raw_client(served), websockets.connect(served.ws_url, **headers) as extra:
+            assert (await closed_with(extra))[0] == 1013
+        await served.wait_idle(model)
+        async with websockets.connect(served.ws_url, **headers) as again:  # the token still opens
+            assert json.loads(await asyncio.wait_for(again.recv(), 5))["type"] == "session.created"
+        forged = {"additional_headers": {"Authorization": "Bearer a.b.c"}, "open_timeout": 5}
+        async with raw_client(served):  # full again: a bad token is still refused as bad
+            with pytest.raises(websockets.InvalidStatus) as refused:
+                await websockets.connect(served.ws_url, **forged)
+        assert refused.value.response.status_code == 401
+
+
 async def test_concurrent_handshakes_never_overshoot_max_sessions(
     agent: RealtimeAgent, model: ScriptedModel
 ) -> None:

@@ -151,6 +151,7 @@ def create_app(
         token_ttl: token lifetime in seconds.
         audience: the audience tokens are minted for and must carry.
         single_use: each token opens one connection (reconnecting clients need a new token).
+            A client refused because the server is draining or full keeps its token.
         token_keys: more keys tokens may be signed with (:class:`.tokens.TokenKey`, picked
             by ``kid``): your auth service's RS256/ES256 public keys, older HS256
             secrets during a rotation. With keys and no ``secret`` the server only verifies
@@ -485,8 +486,12 @@ class VoicewireServer:
                 "or the subprotocol 'openai-insecure-api-key.<token>'",
             )
             return
+        # Draining or full is known before the token is spent, so a client refused for it keeps
+        # its single-use token (checked, not redeemed); a slot taken while it is redeemed is the
+        # one case that spends it.
+        refusal = self._refusal()
         try:
-            claims = await self.tokens.redeem(token)
+            claims = self.tokens.check(token) if refusal else await self.tokens.redeem(token)
         except TokenError as exc:
             log.warning(
                 "refused a realtime connection from %s: %s (%s)", peer, exc.message, exc.code
@@ -504,7 +509,7 @@ class VoicewireServer:
                 "the server cannot check single-use tokens right now; try again shortly",
             )
             return
-        if claims.sub != ANONYMOUS_SUBJECT:  # every anonymous caller shares that subject
+        if refusal is None and claims.sub != ANONYMOUS_SUBJECT:  # anonymous callers share one
             limited = await self.throttle.session_subject(claims.sub)
             if limited is not None:
                 await _deny_with(websocket, self._over_limit(limited))
