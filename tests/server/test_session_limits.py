@@ -103,6 +103,14 @@ async def test_concurrent_handshakes_never_overshoot_max_sessions(
     agent: RealtimeAgent, model: ScriptedModel
 ) -> None:
     async with serve(create_app(agent, model, max_sessions=2)) as served:
+        decided: list[str] = []
+        all_decided = asyncio.Event()
+
+        def outcome(what: str) -> str:
+            decided.append(what)
+            if len(decided) == 6:
+                all_decided.set()
+            return what
 
         async def attempt() -> str:
             async with websockets.connect(served.ws_url, **bearer(served)) as ws:
@@ -110,8 +118,9 @@ async def test_concurrent_handshakes_never_overshoot_max_sessions(
                     first = json.loads(await asyncio.wait_for(ws.recv(), 5))
                 except websockets.ConnectionClosed as closed:
                     assert closed.rcvd is not None
-                    return str(closed.rcvd.code)
-                await asyncio.sleep(0.3)  # hold the slot while the others try
+                    return outcome(str(closed.rcvd.code))
+                outcome(str(first["type"]))
+                await asyncio.wait_for(all_decided.wait(), 10)  # hold the slot until all know
                 return str(first["type"])
 
         outcomes = await asyncio.gather(*(attempt() for _ in range(6)))
@@ -121,18 +130,19 @@ async def test_concurrent_handshakes_never_overshoot_max_sessions(
 async def test_an_idle_session_is_closed_with_1000_idle(
     agent: RealtimeAgent, model: ScriptedModel
 ) -> None:
-    async with serve(create_app(agent, model, idle_timeout=0.4)) as served:
+    async with serve(create_app(agent, model, idle_timeout=1.0)) as served:
         async with websockets.connect(served.ws_url, **bearer(served)) as ws:
             assert json.loads(await ws.recv())["type"] == "session.created"
-            # Client frames the model does not answer keep it open past several idle timeouts...
-            for _ in range(8):
+            # Client frames the model does not answer keep it open past several idle timeouts
+            # (a frame every tenth of the timeout: a loaded machine's delays stay far below)...
+            for _ in range(25):
                 await ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": SILENCE}))
                 await asyncio.sleep(0.1)
             await ws.send(json.dumps({"type": "input_audio_buffer.clear"}))
             assert json.loads(await ws.recv())["type"] == "input_audio_buffer.cleared"
             # ... and silence closes it.
             code, reason = await closed_with(ws)
-        assert (code, reason) == (1000, "idle: no activity for 0.4 s")
+        assert (code, reason) == (1000, "idle: no activity for 1 s")
         await served.wait_idle(model)
 
 
@@ -179,7 +189,7 @@ async def test_a_session_is_closed_at_its_time_limit_even_when_active(
                 await asyncio.gather(talking, return_exceptions=True)
         assert rcvd is not None and rcvd.code == 1000
         assert rcvd.reason == "session time limit: open for 0.6 s"
-        assert seen.count("input_audio_buffer.cleared") >= 3  # it was busy talking meanwhile
+        assert "input_audio_buffer.cleared" in seen  # it was busy talking meanwhile
         await served.wait_idle(model)
 
 
