@@ -94,11 +94,10 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from http import HTTPStatus
-from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.asyncio.server import Server, ServerConnection
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
@@ -113,6 +112,7 @@ from .fake.input_audio import InputHandlers
 from .fake.items import ItemHandlers
 from .fake.session import SessionHandlers
 from .script import Script
+from .serving import WebSocketFake
 from .validation import validate_client_event, xai_client_event_to_openai
 
 __all__ = ["FakeRealtimeServer"]
@@ -121,14 +121,12 @@ _Handler = Callable[[FakeConnection, Event, str | None], Awaitable[None]]
 
 _logger = logging.getLogger(__name__)
 
-_CLOSE_TIMEOUT_S = 5.0
-_MAX_MESSAGE_BYTES = 16 * 2**20
 _XAI_UNSUPPORTED = frozenset(
     {"conversation.item.truncate", "conversation.item.retrieve", "output_audio_buffer.clear"}
 )
 
 
-class FakeRealtimeServer(SessionHandlers, ItemHandlers, InputHandlers):
+class FakeRealtimeServer(SessionHandlers, ItemHandlers, InputHandlers, WebSocketFake):
     """A scripted Realtime server on ``ws://127.0.0.1:<port>/v1`` for end-to-end tests.
 
     Args:
@@ -215,63 +213,27 @@ class FakeRealtimeServer(SessionHandlers, ItemHandlers, InputHandlers):
 
     # --- lifecycle ---------------------------------------------------------------------------
 
-    async def start(self) -> Self:
-        """Start listening (``async with`` does this)."""
-        if self._server is not None:
-            return self
-        self._server = await serve(
+    _label = "fake realtime server"
+
+    def _listen(self) -> Awaitable[Server]:
+        return self._serve(
             self._serve_connection,
-            self.host,
-            self.port,
             process_request=self._process_request,
             select_subprotocol=self._select_subprotocol,
-            max_size=_MAX_MESSAGE_BYTES,
-            open_timeout=_CLOSE_TIMEOUT_S,
-            close_timeout=_CLOSE_TIMEOUT_S,
         )
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self
 
-    async def close(self) -> None:
-        """Close every connection, stop listening and cancel all tasks (``async with`` does
-        this). Bounded: gives up waiting after a few seconds."""
-        server, self._server = self._server, None
-        if server is None:
-            return
+    async def _stop_work(self) -> None:
+        """Cancel every connection's response."""
         for conn in list(self._connections):
             if conn.response is not None and conn.response.task is not None:
                 conn.response.task.cancel()
-        server.close()
-        try:
-            async with asyncio.timeout(_CLOSE_TIMEOUT_S):
-                await server.wait_closed()
-        except TimeoutError:
-            _logger.warning("fake realtime server: connections did not close in time")
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.wait(tasks, timeout=_CLOSE_TIMEOUT_S)
-
-    async def __aenter__(self) -> Self:
-        return await self.start()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     # --- public helpers ----------------------------------------------------------------------
 
     @property
     def base_url(self) -> str:
         """``ws://127.0.0.1:PORT/v1``; clients connect to ``f"{base_url}/realtime?model=..."``."""
-        if self._server is None:
-            raise RuntimeError("the fake server is not running; use 'async with' or start()")
-        return f"ws://{self.host}:{self.port}/v1"
+        return f"{self._origin()}/v1"
 
     def url(self, model: str | None = None) -> str:
         """The realtime URL for ``model`` (default: gpt-realtime, or grok-voice-latest for xAI)."""

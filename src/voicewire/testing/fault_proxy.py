@@ -45,9 +45,10 @@ import socket
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from types import TracebackType
 from typing import Final, Literal, Self
 from urllib.parse import urlsplit, urlunsplit
+
+from .serving import Served
 
 __all__ = ["Direction", "FaultProxy", "ProxyStats"]
 
@@ -105,7 +106,7 @@ class _ByteTrigger:
     fire: Callable[[], None]
 
 
-class FaultProxy:
+class FaultProxy(Served):
     """A TCP proxy on ``host:port`` (default ``127.0.0.1``, a free port) relaying to
     ``upstream_host:upstream_port``, with faults that can be switched on and off at any time.
 
@@ -171,17 +172,6 @@ class FaultProxy:
         if server is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(server.wait_closed(), timeout=5.0)
-
-    async def __aenter__(self) -> Self:
-        return await self.start()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     # -- addresses ---------------------------------------------------------------------------
 

@@ -17,14 +17,14 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Self
+from typing import Any
 
-from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.asyncio.server import Server, ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from ..elevenlabs_validation import validate_elevenlabs_client, validate_elevenlabs_server
 from ..script import AudioReply, Script, TextReply
-from ..serving import Served, shut_down
+from ..serving import WebSocketFake
 from .agent import AgentConfig, OverrideError, apply_overrides
 from .http import Handshake
 from .state import Conversation, Event, PingRecord
@@ -34,13 +34,11 @@ __all__ = ["FakeElevenLabsServer"]
 
 _logger = logging.getLogger(__name__)
 
-_CLOSE_TIMEOUT_S = 5.0
-_MAX_MESSAGE_BYTES = 16 * 2**20
 _ALWAYS_SENT = frozenset({"error", "conversation_initiation_metadata"})
 _AUDIO = "user_audio_chunk"
 
 
-class FakeElevenLabsServer(Served, TurnHandlers):
+class FakeElevenLabsServer(WebSocketFake, TurnHandlers):
     """A scripted ElevenLabs Agents server on ``ws://127.0.0.1:PORT`` for end-to-end tests.
 
     Args:
@@ -119,38 +117,22 @@ class FakeElevenLabsServer(Served, TurnHandlers):
 
     # --- lifecycle ---------------------------------------------------------------------------
 
-    async def start(self) -> Self:
-        """Start listening (``async with`` does this)."""
-        if self._server is None:
-            self._server = await serve(
-                self._serve,
-                self.host,
-                self.port,
-                process_request=self._handshake.answer,
-                max_size=_MAX_MESSAGE_BYTES,
-                open_timeout=_CLOSE_TIMEOUT_S,
-                close_timeout=_CLOSE_TIMEOUT_S,
-            )
-            self.port = self._server.sockets[0].getsockname()[1]
-        return self
+    _label = "fake ElevenLabs server"
 
-    async def close(self) -> None:
-        """Stop every conversation and listening; bounded (``async with`` does this)."""
-        server, self._server = self._server, None
-        if server is None:
-            return
+    def _listen(self) -> Awaitable[Server]:
+        return self._serve(self._serve_conversation, process_request=self._handshake.answer)
+
+    async def _stop_work(self) -> None:
+        """Cancel every live conversation's turn."""
         for conv in self._live():
             await self._cancel_turn(conv)
-        await shut_down(server, self._tasks, "fake ElevenLabs server")
 
     # --- what tests read ---------------------------------------------------------------------
 
     @property
     def base_url(self) -> str:
         """``ws://127.0.0.1:PORT``: the WebSocket base (REST is ``http://`` on the same port)."""
-        if self._server is None:
-            raise RuntimeError("the fake server is not running; use 'async with' or start()")
-        return f"ws://{self.host}:{self.port}"
+        return self._origin()
 
     @property
     def public_url(self) -> str:
@@ -244,7 +226,7 @@ class FakeElevenLabsServer(Served, TurnHandlers):
 
     # --- the conversation loop ---------------------------------------------------------------
 
-    async def _serve(self, ws: ServerConnection) -> None:
+    async def _serve_conversation(self, ws: ServerConnection) -> None:
         conv = Conversation(ws, f"conv_{secrets.token_hex(8)}", self.agent)
         self.conversations.append(conv)
         self.connection_count += 1

@@ -52,17 +52,18 @@ import json
 import logging
 import ssl as ssl_module
 import time
+from collections.abc import Awaitable
 from http import HTTPStatus
 from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
-from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.asyncio.server import Server, ServerConnection
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from ..gemini_validation import check_gemini_client
 from ..script import Reply, Script
-from ..serving import Served, shut_down
+from ..serving import WebSocketFake
 from .inputs import InputHandlers
 from .state import Frame, GeminiLink, GeminiSession, get_field, parse_duration
 from .tokens import TOKEN_PATH, Token, TokenBook, TokenRefusal, rest_error
@@ -83,11 +84,9 @@ NO_KEY = (
     "Please use API Key or other form of API consumer identity to call this API."
 )
 DEADLINE = "Deadline expired before operation could complete."
-_CLOSE_TIMEOUT_S = 5.0
-_MAX_MESSAGE_BYTES = 16 * 2**20
 
 
-class FakeGeminiServer(InputHandlers, Served):
+class FakeGeminiServer(InputHandlers, WebSocketFake):
     """A scripted Gemini Live server on ``ws://127.0.0.1:<port>`` for end-to-end tests.
 
     Args:
@@ -166,44 +165,30 @@ class FakeGeminiServer(InputHandlers, Served):
 
     # --- lifecycle ---------------------------------------------------------------------------
 
-    async def start(self) -> Self:
-        """Start listening (``async with`` does this)."""
-        if self._server is not None:
-            return self
-        self._server = await serve(
+    _label = "fake Gemini server"
+
+    def _listen(self) -> Awaitable[Server]:
+        return self._serve(
             self._serve_link,
-            self.host,
-            self.port,
             ssl=self.ssl,
             process_request=self._process_request,
             create_connection=connection_class(self._rest, lambda: self.pong_delay),
-            max_size=_MAX_MESSAGE_BYTES,
             ping_interval=None,
-            open_timeout=_CLOSE_TIMEOUT_S,
-            close_timeout=_CLOSE_TIMEOUT_S,
         )
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self
 
-    async def close(self) -> None:
-        """Close every link, stop listening and cancel all tasks (bounded)."""
-        server, self._server = self._server, None
-        if server is None:
-            return
+    async def _stop_work(self) -> None:
+        """Cancel every link's deadline and turn."""
         for link in self.links:
             if link.deadline is not None:
                 link.deadline.cancel()
             await self._cancel_link_turn(link)
-        await shut_down(server, self._tasks, "fake Gemini server")
 
     # --- what tests read ---------------------------------------------------------------------
 
     @property
     def base_url(self) -> str:
         """``ws://127.0.0.1:PORT`` (``wss://`` with TLS): the WebSocket base."""
-        if self._server is None:
-            raise RuntimeError("the fake server is not running; use 'async with' or start()")
-        return f"{'wss' if self.ssl else 'ws'}://{self.host}:{self.port}"
+        return self._origin("wss" if self.ssl else "ws")
 
     @property
     def http_url(self) -> str:
