@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
+import uvicorn
 import websockets
 from starlette.applications import Starlette
 
@@ -17,10 +19,28 @@ from voicewire.server.http_limits import ServeOptions, listening_port, uvicorn_s
 from .conftest import Served
 
 
+@dataclass
+class LimitedServed(Served):
+    """A served app and the uvicorn server under it (its open connections)."""
+
+    running: uvicorn.Server
+
+    @property
+    def connections(self) -> int:
+        """Connections the server holds right now."""
+        return len(self.running.server_state.connections)
+
+    async def until(self, condition: Callable[[], bool]) -> None:
+        """Wait until ``condition()`` holds (bounded: a server that never gets there fails)."""
+        async with asyncio.timeout(10):
+            while not condition():  # noqa: ASYNC110
+                await asyncio.sleep(0.005)
+
+
 @asynccontextmanager
 async def serve_limited(
     app: Starlette, options: ServeOptions | None = None, sock: socket.socket | None = None
-) -> AsyncIterator[Served]:
+) -> AsyncIterator[LimitedServed]:
     """Run ``app`` under :func:`uvicorn_server` (port 0, or the listening ``sock``) for the
     duration of the block."""
     server = uvicorn_server(
@@ -33,7 +53,7 @@ async def serve_limited(
                 if task.done():
                     task.result()
                 await asyncio.sleep(0.005)
-        yield Served(app, listening_port(server))
+        yield LimitedServed(app, listening_port(server), server)
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, 10)

@@ -118,11 +118,11 @@ async def test_limit_concurrency_answers_503_past_the_limit(
     options = ServeOptions(header_timeout=30, limit_concurrency=2)
     async with serve_limited(create_app(agent, model), options) as served:
         held = [await _connect(served) for _ in range(2)]
-        await asyncio.sleep(0.1)  # the server has taken both
+        await served.until(lambda: served.connections == 2)  # the server has taken both
         refused = await _exchange(served, HEALTHZ_ONCE)
         for _, w in held:
             w.close()
-        await asyncio.sleep(0.1)
+        await served.until(lambda: served.connections == 0)
         served_again = await _exchange(served, HEALTHZ_ONCE)
     assert refused.startswith(b"HTTP/1.1 503")
     assert served_again.startswith(b"HTTP/1.1 200")
