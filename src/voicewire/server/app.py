@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import logging
 from collections.abc import Callable, Collection
 from pathlib import Path
@@ -80,11 +79,12 @@ from .health import Readiness, healthz
 from .limits import CAPACITY_CLOSE_CODE, Activity, SessionLimits, enforce
 from .log_context import current_session, install_session_logging
 from .metrics import CONTENT_TYPE_LATEST, ServerMetrics
+from .refusals import deny, deny_with, json_error, read_json_body, too_many
 from .relay import CLIENT_SESSION_FIELDS, DEFAULT_MAX_OUTBOX_BYTES, Relay
+from .resume import RESUME_HANDLE_HEADER, STATUS_OF, ResumeHandles, Resumer, ResumeRefused
 from .security import (
     OriginPolicy,
     bearer_token,
-    handshake_refused,
     install_log_redaction,
     install_refused_handshake_filter,
     redact,
@@ -105,7 +105,6 @@ __all__ = ["VoicewireServer", "create_app"]
 
 log = logging.getLogger("voicewire.server")
 
-MAX_BODY_BYTES = 16 * 1024
 CREDENTIAL_PATH = "/realtime/credential"
 REALTIME_PATH = "/v1/realtime"
 STATIC_DIR = Path(__file__).parent / "static"
@@ -140,6 +139,7 @@ def create_app(
     idle_timeout: float | None = 300.0,
     max_session_duration: float | None = 4 * 3600.0,
     drain_timeout: float = 30.0,
+    resume_ttl: float = 600.0,
 ) -> Starlette:
     """An ASGI app serving ``agent`` (see the module docstring for the routes).
 
@@ -199,6 +199,10 @@ def create_app(
         drain_timeout: on a drain (SIGTERM under ``voicewire serve``), how long responses and
             tools under way may take to finish before every session is closed with 1012
             (see :mod:`voicewire.server.drain`).
+        resume_ttl: how long a session's conversation is kept, after its last change, for a
+            client to resume with its handle (see :mod:`voicewire.server.resume`); handles are
+            signed with a key derived from ``secret``, so instances sharing the secret and the
+            ``state`` resume each other's sessions.
     """
     resolved = model if model is not None else agent.model
     if resolved is None:
@@ -247,6 +251,7 @@ def create_app(
         drain_timeout=drain_timeout,
         throttle=Throttle(shared, rate_limits or RateLimits()),
         trusted_proxies=TrustedProxies(trusted_proxies),
+        resumer=Resumer(ResumeHandles(secret), shared, resume_ttl),
     )
     if state is not None:
         server.readiness.add_check("state", state.ping)
@@ -269,30 +274,6 @@ def create_app(
 
 async def _demo_page(request: Request) -> Response:
     return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
-
-
-def _error_body(code: str, message: str) -> dict[str, Any]:
-    return {"error": {"type": "invalid_request_error", "code": code, "message": message}}
-
-
-def _json_error(
-    status: int, code: str, message: str, headers: dict[str, str] | None = None
-) -> JSONResponse:
-    return JSONResponse(
-        _error_body(code, message),
-        status_code=status,
-        headers={"Cache-Control": "no-store", **(headers or {})},
-    )
-
-
-def _too_many(refusal: RateLimited) -> JSONResponse:
-    """429 with ``Retry-After`` and OpenAI's error code for it."""
-    return _json_error(
-        429,
-        "rate_limit_exceeded",
-        refusal.message,
-        {"Retry-After": str(refusal.retry_after)},
-    )
 
 
 class VoicewireServer:
@@ -330,6 +311,7 @@ class VoicewireServer:
         drain_timeout: float = 30.0,
         throttle: Throttle | None = None,
         trusted_proxies: TrustedProxies | None = None,
+        resumer: Resumer | None = None,
     ) -> None:
         self.agent = agent
         self.model = model
@@ -352,6 +334,7 @@ class VoicewireServer:
         self.throttle = throttle or Throttle(MemoryState(), RateLimits())
         self.trusted_proxies = trusted_proxies or TrustedProxies()
         self.readiness = Readiness()
+        self.resumer = resumer or Resumer(ResumeHandles(None), self.throttle.state, 600.0)
         self._activities: dict[Relay, Activity] = {}
         self._labels = itertools.count(1)
 
@@ -375,7 +358,7 @@ class VoicewireServer:
         """The 429 for a request over a rate limit, counted in the metrics."""
         if self.metrics is not None:
             self.metrics.error("rate_limit_exceeded", "refusal")
-        return _too_many(limited)
+        return too_many(limited)
 
     def _address(self, scope: Scope) -> str:
         """The rate-limit bucket of the request's client (its address, or IPv6 /64)."""
@@ -391,16 +374,16 @@ class VoicewireServer:
             log.warning(
                 "refused a credential request: origin %r is not allowed", (origin or "")[:200]
             )
-            return _json_error(403, "origin_not_allowed", "this origin may not request credentials")
+            return json_error(403, "origin_not_allowed", "this origin may not request credentials")
         limited = await self.throttle.credential(self._address(request.scope))
         if limited is not None:
             return self._over_limit(limited)
-        body = await _read_json_body(request)
+        body = await read_json_body(request)
         if isinstance(body, Response):
             return body
         if body.get("provider") is None:
             if not self.tokens.can_issue:
-                return _json_error(
+                return json_error(
                     403,
                     "token_minting_disabled",
                     "this server mints no tokens: get one from the service that does",
@@ -418,7 +401,7 @@ class VoicewireServer:
                     "the model could not mint a provider credential: %s",
                     redact(f"{type(exc).__name__}: {exc}"),
                 )
-                return _json_error(
+                return json_error(
                     502, "provider_credential_failed", "the provider did not issue a credential"
                 )
         return JSONResponse(
@@ -428,7 +411,7 @@ class VoicewireServer:
     def _check_provider_request(self, body: dict[str, Any]) -> Response | None:
         if not self.allow_provider_credentials:
             log.info("refused a provider credential request: not enabled")
-            return _json_error(
+            return json_error(
                 403,
                 "provider_credentials_disabled",
                 "this server does not hand out provider credentials; omit 'provider' to get a "
@@ -436,11 +419,11 @@ class VoicewireServer:
             )
         provider, model_id = body.get("provider"), body.get("modelId")
         if provider != self.model.provider:
-            return _json_error(
+            return json_error(
                 400, "unknown_provider", f"this server's provider is {self.model.provider!r}"
             )
         if model_id is not None and model_id != self.model.model_id:
-            return _json_error(
+            return json_error(
                 400, "unknown_model", f"this server's model is {self.model.model_id!r}"
             )
         return None
@@ -466,11 +449,11 @@ class VoicewireServer:
                 peer,
                 (origin or "")[:200],
             )
-            await _deny(websocket, 403, "origin_not_allowed", "this origin may not connect")
+            await deny(websocket, 403, "origin_not_allowed", "this origin may not connect")
             return
         limited = await self.throttle.session_address(self._address(scope))
         if limited is not None:
-            await _deny_with(websocket, self._over_limit(limited))
+            await deny_with(websocket, self._over_limit(limited))
             return
         offered: list[str] = list(websocket.scope.get("subprotocols") or ())
         token = bearer_token(websocket.headers.getlist("authorization")) or subprotocol_token(
@@ -478,7 +461,7 @@ class VoicewireServer:
         )
         if token is None:
             log.warning("refused a realtime connection from %s: no credential", peer)
-            await _deny(
+            await deny(
                 websocket,
                 401,
                 "missing_credential",
@@ -496,13 +479,13 @@ class VoicewireServer:
             log.warning(
                 "refused a realtime connection from %s: %s (%s)", peer, exc.message, exc.code
             )
-            await _deny(websocket, 401, exc.code, exc.message)
+            await deny(websocket, 401, exc.code, exc.message)
             return
         except StateUnavailableError as exc:  # single use fails closed: a replay must not pass
             log.error("refused a realtime connection from %s: %s", peer, exc.message)
             if self.metrics is not None:
                 self.metrics.error(exc.code, "refusal")
-            await _deny(
+            await deny(
                 websocket,
                 503,
                 exc.code,
@@ -512,8 +495,19 @@ class VoicewireServer:
         if refusal is None and claims.sub != ANONYMOUS_SUBJECT:  # anonymous callers share one
             limited = await self.throttle.session_subject(claims.sub)
             if limited is not None:
-                await _deny_with(websocket, self._over_limit(limited))
+                await deny_with(websocket, self._over_limit(limited))
                 return
+        try:
+            resumption = await self.resumer.begin(
+                websocket.headers, scope.get("query_string", b""), claims.sub
+            )
+        except (ResumeRefused, StateUnavailableError) as exc:
+            log.warning("refused to resume a session for %s: %s (%s)", peer, exc.message, exc.code)
+            if self.metrics is not None:
+                self.metrics.session_resumed("refused")
+            status = STATUS_OF.get(exc.code, 503)
+            await deny(websocket, status, exc.code, exc.message)
+            return
         label = f"session {next(self._labels)} ({peer})"
         refusal = self._refusal()
         if refusal is not None:
@@ -523,7 +517,10 @@ class VoicewireServer:
             return
         self.active_sessions += 1  # the slot is taken before the first await
         try:
-            await websocket.accept(subprotocol=select_subprotocol(offered))
+            await websocket.accept(
+                subprotocol=select_subprotocol(offered),
+                headers=[(RESUME_HANDLE_HEADER.encode(), resumption.handle.encode())],
+            )
         except BaseException:
             self.active_sessions -= 1
             raise
@@ -549,6 +546,11 @@ class VoicewireServer:
             send_timeout=self.client_send_timeout,
             close_timeout=self.client_close_timeout,
         )
+        self.resumer.attach(resumption, session, relay)
+        if resumption.stored is not None:
+            log.info("%s: resuming %d item(s)", label, len(session.history))
+            if self.metrics is not None:
+                self.metrics.session_resumed()
         self.sessions_served += 1
         self.relays.add(relay)
         self._activities[relay] = activity
@@ -608,39 +610,3 @@ def _route_path(scope: Scope) -> str:
     path: str = scope["path"]
     root: str = scope.get("root_path", "")
     return path[len(root) :] if root and path.startswith(root) else path
-
-
-async def _deny(websocket: WebSocket, status: int, code: str, message: str) -> None:
-    """Refuse the handshake with an HTTP status and a JSON body (see :func:`_deny_with`)."""
-    await _deny_with(websocket, _json_error(status, code, message))
-
-
-async def _deny_with(websocket: WebSocket, response: Response) -> None:
-    """Refuse the handshake with ``response`` when the server supports it (uvicorn does), else
-    by closing before accept (an HTTP 403)."""
-    handshake_refused.set(True)
-    if "websocket.http.response" in websocket.scope.get("extensions", {}):
-        await websocket.send_denial_response(response)
-    else:
-        await websocket.close(code=1008)
-
-
-async def _read_json_body(request: Request) -> dict[str, Any] | Response:
-    """The request's JSON object body (``{}`` when empty), bounded to :data:`MAX_BODY_BYTES`."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        return _json_error(413, "body_too_large", f"the body exceeds {MAX_BODY_BYTES} bytes")
-    chunks = bytearray()
-    async for chunk in request.stream():
-        chunks.extend(chunk)
-        if len(chunks) > MAX_BODY_BYTES:
-            return _json_error(413, "body_too_large", f"the body exceeds {MAX_BODY_BYTES} bytes")
-    if not chunks.strip():
-        return {}
-    try:
-        body = json.loads(chunks)
-    except ValueError:
-        return _json_error(400, "invalid_json", "the body is not valid JSON")
-    if not isinstance(body, dict):
-        return _json_error(400, "invalid_json", "the body must be a JSON object")
-    return body
