@@ -47,12 +47,26 @@ class RedisServer:
         return f"redis://{auth}127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
+        """Start the server and wait until it answers. A port of its own choosing that something
+        else took since it was probed is given up for another; a restart keeps its port."""
         if not os.access(REDIS_SERVER, os.X_OK):
             pytest.fail(
                 f"redis-server not found ({REDIS_SERVER}): the shared-state tests need it; "
                 "run `make redis` (Debian's redis-server package)"
             )
-        self.port = self.port or _free_port()
+        chosen = not self.port
+        for _ in range(5):
+            self.port = self.port or _free_port()
+            failure = self._launch()
+            if failure is None:
+                return
+            if not (chosen and "Address already in use" in failure):
+                pytest.fail(failure)
+            self.port = 0
+        pytest.fail(f"redis-server found no free port: {failure}")
+
+    def _launch(self) -> str | None:
+        """Run redis-server on :attr:`port`; why it did not come up, or ``None`` once it answers."""
         command = [
             REDIS_SERVER,
             "--port",
@@ -68,19 +82,21 @@ class RedisServer:
         ]
         if self.password:
             command += ["--requirepass", self.password]
-        log = (self.directory / "redis.log").open("ab")
-        self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        log_path = self.directory / "redis.log"
+        seen = log_path.stat().st_size if log_path.exists() else 0  # earlier runs' lines
+        with log_path.open("ab") as log:
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 10
         while not self._answers():
             if self.process.poll() is not None:
-                pytest.fail(
-                    f"redis-server exited with {self.process.returncode}: "
-                    f"{(self.directory / 'redis.log').read_text()[-2000:]}"
-                )
+                failure = f"redis-server exited with {self.process.returncode}: "
+                self.process = None
+                return failure + log_path.read_bytes()[seen:].decode(errors="replace")[-2000:]
             if time.monotonic() > deadline:
                 self.stop()
-                pytest.fail("redis-server did not answer within 10 s")
+                return "redis-server did not answer within 10 s"
             time.sleep(0.02)
+        return None
 
     def _answers(self) -> bool:
         try:

@@ -3,6 +3,7 @@ that is down, frozen or password-protected."""
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -130,3 +131,22 @@ def test_a_machine_without_redis_server_fails_these_tests_saying_why(
     monkeypatch.setattr(conftest, "REDIS_SERVER", str(tmp_path / "no-redis-server"))
     with pytest.raises(pytest.fail.Exception, match="make redis"):
         RedisServer(tmp_path).start()
+
+
+def test_a_port_taken_between_probe_and_start_is_given_up_for_another(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as busy:  # what another test run may bind in the meantime
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken: int = busy.getsockname()[1]
+        offered = iter([taken])
+        free_port = conftest._free_port
+        monkeypatch.setattr(conftest, "_free_port", lambda: next(offered, 0) or free_port())
+        server = RedisServer(tmp_path)
+        try:
+            server.start()
+            assert server.port != taken
+            assert server.process is not None and server.process.poll() is None
+        finally:
+            server.stop()
