@@ -49,8 +49,8 @@ from ...protocol import (
     UrlCredential,
     WireSocket,
 )
-from ...redaction import redact
 from ..codec_connection import CodecConnection, Reply
+from ..credential_request import request_credential
 from ..dial import OPEN_TIMEOUT_S, dial, http_from_ws, websocket_factory
 from ..keepalive import VOICE_KEEPALIVE, Keepalive
 from .codec import ElevenLabsCodec
@@ -159,27 +159,18 @@ class ElevenLabsRealtimeModel:
                 "(a public agent needs none)"
             )
         url = f"{self.rest_base_url}/v1/convai/conversation/get-signed-url"
-        client = self._http_client or httpx.AsyncClient(timeout=15.0)
         fetched_at = datetime.now(UTC)
-        try:
-            response = await client.get(
-                url, params={"agent_id": self._agent_id}, headers={"xi-api-key": key}
-            )
-        except httpx.HTTPError as exc:
-            raise AuthenticationError(
-                redact(f"could not reach elevenlabs to sign a URL: {exc}")
-            ) from None
-        finally:
-            if self._http_client is None:
-                await client.aclose()
-        if response.status_code >= 400:
-            hint = " (check the API key and the agent id)" if response.status_code < 500 else ""
-            raise AuthenticationError(
-                redact(
-                    f"elevenlabs refused to sign a URL for agent {self._agent_id!r} "
-                    f"(HTTP {response.status_code}){hint}: {response.text[:300]}"
-                )
-            )
+        response = await request_credential(
+            self._http_client,
+            "GET",
+            url,
+            provider="elevenlabs",
+            purpose=f"sign a URL for agent {self._agent_id!r}",
+            key=key,
+            hint=" (check the API key and the agent id)",
+            params={"agent_id": self._agent_id},
+            headers={"xi-api-key": key},
+        )
         try:
             signed = response.json().get("signed_url")
         except (ValueError, AttributeError):

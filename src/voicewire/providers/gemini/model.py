@@ -26,7 +26,7 @@ from ...protocol import (
     parse_expiry,
 )
 from ...protocol.capabilities import ANY_AUDIO
-from ...redaction import redact
+from ..credential_request import request_credential
 from ..dial import dial, websocket_factory
 from ..keepalive import Keepalive
 from .client_codec import GeminiClientCodec
@@ -209,21 +209,16 @@ class GeminiRealtimeModel:
             "fieldMask": "model",
         }
         url = f"{self.rest_base_url}/v1alpha/auth_tokens"
-        client = self._http_client or httpx.AsyncClient(timeout=15.0)
-        try:
-            response = await client.post(url, json=body, headers={"x-goog-api-key": key})
-        except httpx.HTTPError as exc:
-            raise AuthenticationError(
-                f"could not reach gemini to mint a token: {type(exc).__name__}"
-            ) from None
-        finally:
-            if self._http_client is None:
-                await client.aclose()
-        if response.status_code >= 400:
-            raise AuthenticationError(
-                f"gemini refused to mint a token (HTTP {response.status_code}): "
-                f"{redact(response.text[:300].replace(key, '***'))}"
-            )
+        response = await request_credential(
+            self._http_client,
+            "POST",
+            url,
+            provider="gemini",
+            purpose="mint a token",
+            key=key,
+            json=body,
+            headers={"x-goog-api-key": key},
+        )
         return _token_from(response, now + new_session_within)
 
 
