@@ -89,7 +89,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from typing import Any, Final
 
 from pydantic_core import from_json, to_json
@@ -206,6 +206,12 @@ class Relay:
         self._flusher: asyncio.Task[None] | None = None
         self._gaps = ModelGaps(session, self.encoder)  # what the model cannot take or tell
         self._untold: SpeechStarted | None = None  # see _tell_untold
+        # A resumed session (see voicewire.server.resume): the settings to restore, the item
+        # ids restored (the client's own replay of them is not passed on twice), and what runs
+        # once the session is closed, before the close frame (the last conversation writes).
+        self.restored_config: SessionConfig | None = None
+        self.restored_ids: frozenset[str] = frozenset()
+        self.before_close: Callable[[], Awaitable[None]] | None = None
 
     @property
     def outbox_bytes(self) -> int:
@@ -246,6 +252,8 @@ class Relay:
                 self._watchdog.stop()
             unsubscribe()
             await self.session.close()
+            if self.before_close is not None:
+                await self.before_close()
             if self._flusher is not None:
                 self._flusher.cancel()
                 await asyncio.gather(self._flusher, return_exceptions=True)
@@ -276,6 +284,11 @@ class Relay:
             )
             await self._close(1011, "model unavailable")
             return False
+        if self.restored_config is not None:  # its session.updated: session.created says it
+            try:
+                self._update(self.restored_config)
+            except RealtimeError as exc:
+                log.warning("%s: the resumed settings were not all restored: %s", self.label, exc)
         self.encoder.config = self._client_view()
         created = to_json(self.encoder.encode(SessionCreated(self.session.session_id))[0])
         self._outbox.appendleft(created)
@@ -389,6 +402,8 @@ class Relay:
         elif isinstance(event, SessionUpdate):
             return self._update(event.config)
         elif isinstance(event, ItemCreate):
+            if event.item.id in self.restored_ids:
+                return []  # a resuming client's replay of an item the server restored
             session.add_item(event.item, event.previous_item_id)
             gaps.client_sent(event)
         elif isinstance(event, ResponseCancel):
@@ -459,6 +474,10 @@ class Relay:
                 self._client_instructions = changes["instructions"]
         self.encoder.config = self._client_view()
         return self.encoder.encode(SessionUpdated(self.session.session_id))
+
+    def client_config(self) -> SessionConfig:
+        """The session config as the client is shown it."""
+        return self._client_view()
 
     def _client_view(self) -> SessionConfig:
         return client_view(self.session.config, self._client_instructions)

@@ -44,6 +44,7 @@ from ..protocol import (
     ResponseCreated,
     ResponseDone,
     ResponseInterrupted,
+    ResumeConfig,
     ServerEvent,
     SessionConfig,
     SessionError,
@@ -224,6 +225,9 @@ class RealtimeSession:
         meanwhile go out, in that order."""
         self._connection = connection
         self._final_close = False
+        handle = getattr(connection, "resume_handle", None)
+        if isinstance(handle, str) and handle:  # a voicewire server's: the next link resumes it
+            self._options = replace(self._options, resume=ResumeConfig(handle))
         self._unacked.link(connection)  # what it proves delivered, if it can tell
         self._spoken = False
         self.context.session_id = connection.session_id

@@ -82,3 +82,48 @@ async def test_an_impossible_limit_is_refused(
 async def test_ping_answers(backend: StateBackend) -> None:
     await backend.ping()
     assert "@" not in backend.description
+
+
+async def test_a_conversation_is_stored_item_by_item_in_order(backend: StateBackend) -> None:
+    assert await backend.load_session("h1") is None
+    await backend.put_item("h1", "lost", b"{}", None, 60)  # not saved yet: nothing to add to
+    await backend.save_session("h1", b'{"voice":"alloy"}', 60)
+    await backend.put_item("h1", "a", b'"A"', None, 60)
+    await backend.put_item("h1", "c", b'"C"', "a", 60)
+    await backend.put_item("h1", "b", b'"B"', "a", 60)  # after a, before c
+    await backend.put_item("h1", "a", b'"A2"', None, 60)  # an update stays where it is
+    await backend.put_item("h1", "d", b'"D"', "unknown", 60)  # at the end
+    await backend.delete_item("h1", "c", 60)
+    await backend.delete_item("h1", "never", 60)
+    stored = await backend.load_session("h1")
+    assert stored is not None
+    assert stored.config == b'{"voice":"alloy"}'
+    assert stored.items == (b'"A2"', b'"B"', b'"D"')
+    await backend.save_session("h1", b"{}", 60)  # a new config keeps the items
+    again = await backend.load_session("h1")
+    assert again is not None and (again.config, len(again.items)) == (b"{}", 3)
+    assert await backend.load_session("h2") is None
+    await backend.drop_session("h1")
+    assert await backend.load_session("h1") is None
+
+
+async def test_a_conversation_expires_after_its_last_write(backend: StateBackend) -> None:
+    await backend.save_session("short", b"{}", 0.2)
+    await backend.put_item("short", "a", b'"A"', None, 0.2)
+    assert await backend.load_session("short") is not None
+    await asyncio.sleep(0.35)
+    assert await backend.load_session("short") is None
+    await backend.put_item("short", "b", b'"B"', None, 60)  # an expired one is not revived
+    assert await backend.load_session("short") is None
+
+
+async def test_a_conversation_keeps_the_latest_items_only(backend: StateBackend) -> None:
+    from voicewire.server.state.backend import MAX_STORED_ITEMS
+
+    await backend.save_session("long", b"{}", 60)
+    for n in range(MAX_STORED_ITEMS + 3):
+        await backend.put_item("long", f"i{n}", str(n).encode(), None, 60)
+    stored = await backend.load_session("long")
+    assert stored is not None
+    assert len(stored.items) == MAX_STORED_ITEMS
+    assert stored.items[0] == b"3"

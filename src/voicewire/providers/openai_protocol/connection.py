@@ -16,4 +16,10 @@ __all__ = ["Codec", "OpenAIProtocolConnection", "describe_close"]
 class OpenAIProtocolConnection(CodecConnection):
     """A :class:`~voicewire.protocol.RealtimeConnection` over an open socket, speaking the OpenAI
     Realtime protocol through an :class:`~voicewire.openai_wire.client_codec.OpenAIProtocolCodec`
-    (which never replies to the server nor synthesizes acknowledgements)."""
+    (which never replies to the server nor synthesizes acknowledgements).
+
+    ``resume_handle`` is the resume handle a voicewire server gave the link (its
+    ``X-Voicewire-Resume-Handle`` upgrade header), if any: a session reconnects with it (see
+    :mod:`voicewire.server.resume`). OpenAI itself sends none."""
+
+    resume_handle: str | None = None

@@ -3,6 +3,7 @@ wire) and an endpoint (where and how to dial it)."""
 
 from __future__ import annotations
 
+import logging
 import os
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypedDict
@@ -16,15 +17,20 @@ from ...protocol import (
     AuthenticationError,
     ConnectOptions,
     CredentialExpiredError,
+    HandshakeError,
     RealtimeCapabilities,
     SessionUpdate,
     TokenCredential,
     UrlCredential,
+    WireSocket,
 )
+from ..credential_request import request_credential
 from ..dial import dial, http_from_ws, websocket_factory
 from ..keepalive import Keepalive
 from .connection import OpenAIProtocolConnection
 from .endpoint import Endpoint, endpoint_for
+
+log = logging.getLogger("voicewire.openai")
 
 DEFAULT_TOKEN_TTL_S = 600
 
@@ -121,14 +127,7 @@ class OpenAIProtocolModel:
             subprotocols.append(self.endpoint.token_subprotocol_prefix + credential.token)
         else:
             headers["Authorization"] = f"Bearer {self._api_key_or_raise()}"
-        socket = await dial(
-            self.url,
-            subprotocols,
-            headers,
-            provider=self.dialect.name,
-            factory=options.websocket or websocket_factory(self.keepalive),
-            abort=options.abort,
-        )
+        socket = await self._dial(subprotocols, headers, options)
         connection = OpenAIProtocolConnection(
             socket,
             self.codec,
@@ -137,10 +136,39 @@ class OpenAIProtocolModel:
             # dies while audio flows (see keepalive.py), so the default factory turns it off.
             keepalive=self.keepalive,
         )
+        connection.resume_handle = _resume_handle(socket)
         config = options.initial_session()
         if config is not None:
             connection.send(SessionUpdate(config))
         return connection
+
+    async def _dial(
+        self, subprotocols: list[str], headers: dict[str, str], options: ConnectOptions
+    ) -> WireSocket:
+        """Open the socket; with a voicewire server's resume handle, resume its session, or,
+        when the server has no conversation for it (another state backend, expired), start a
+        new one (the session then replays its own history)."""
+
+        async def attempt(sent: dict[str, str]) -> WireSocket:
+            return await dial(
+                self.url,
+                subprotocols,
+                sent,
+                provider=self.dialect.name,
+                factory=options.websocket or websocket_factory(self.keepalive),
+                abort=options.abort,
+            )
+
+        handle = options.resume.handle if options.resume is not None else None
+        if not handle:
+            return await attempt(headers)
+        try:
+            return await attempt({**headers, RESUME_REQUEST_HEADER: handle})
+        except HandshakeError as exc:
+            if exc.status not in (400, 403, 404) or "resume_" not in exc.message:
+                raise
+            log.info("the server did not resume the session (HTTP %d); starting anew", exc.status)
+            return await attempt(headers)
 
     async def authenticate(self, *, ttl_seconds: int = DEFAULT_TOKEN_TTL_S) -> TokenCredential:
         """Mint an ephemeral client secret with the API key; its expiry is the provider's."""
@@ -150,21 +178,16 @@ class OpenAIProtocolModel:
             body["expires_after"]["anchor"] = "created_at"
             body["session"] = {"type": "realtime", "model": self._model_id}
         url = f"{self.rest_base_url}/realtime/client_secrets"
-        client = self._http_client or httpx.AsyncClient(timeout=15.0)
-        try:
-            response = await client.post(url, json=body, headers={"Authorization": f"Bearer {key}"})
-        except httpx.HTTPError as exc:
-            raise AuthenticationError(
-                f"could not reach {self.dialect.name} to mint a client secret: {exc}"
-            ) from None
-        finally:
-            if self._http_client is None:
-                await client.aclose()
-        if response.status_code >= 400:
-            raise AuthenticationError(
-                f"{self.dialect.name} refused to mint a client secret "
-                f"(HTTP {response.status_code}): {response.text[:300]}"
-            )
+        response = await request_credential(
+            self._http_client,
+            "POST",
+            url,
+            provider=self.dialect.name,
+            purpose="mint a client secret",
+            key=key,
+            json=body,
+            headers={"Authorization": f"Bearer {key}"},
+        )
         return _token_from_answer(response, self.dialect.name, ttl_seconds)
 
 
@@ -186,3 +209,16 @@ def _token_from_answer(response: httpx.Response, provider: str, ttl: int) -> Tok
     else:
         expires_at = datetime.now(UTC) + timedelta(seconds=ttl)
     return TokenCredential(value, expires_at)
+
+
+RESUME_REQUEST_HEADER = "X-Voicewire-Resume"
+"""The header a link resumes a voicewire server's session with (see
+:mod:`voicewire.server.resume`)."""
+
+
+def _resume_handle(socket: object) -> str | None:
+    """The resume handle a voicewire server put in the upgrade response, if the socket shows
+    its response (``websockets``' does) and the server sent one."""
+    headers = getattr(getattr(socket, "response", None), "headers", None)
+    handle = headers.get("X-Voicewire-Resume-Handle") if headers is not None else None
+    return handle if isinstance(handle, str) and handle else None

@@ -9,10 +9,16 @@
 
 :class:`Throttle` applies :class:`RateLimits` through the backend. See
 :mod:`voicewire.server.state.backend` for the interface, what happens when a backend is down, and
-the methods planned for resumable sessions.
+how resumable sessions are stored.
 """
 
-from .backend import CLOCK_SKEW, RateDecision, StateBackend, StateUnavailableError
+from .backend import (
+    CLOCK_SKEW,
+    RateDecision,
+    StateBackend,
+    StateUnavailableError,
+    StoredSession,
+)
 from .memory import MemoryState
 from .rate_limits import RateLimit, RateLimited, RateLimits, Throttle
 from .redis_state import RedisState
@@ -27,5 +33,6 @@ __all__ = [
     "RedisState",
     "StateBackend",
     "StateUnavailableError",
+    "StoredSession",
     "Throttle",
 ]

@@ -18,23 +18,22 @@ names the backend, never a password). The server answers it per rule (see
 since a replay must never pass), a rate limit fails open (the request is served and a warning
 logged, since a limit protects capacity, not correctness).
 
-Planned: resumable sessions (not built yet). A session's conversation will be written through to
-the same backend, per resume handle, as it changes, so a client reconnecting to any instance gets
-it back. The methods this interface is meant to gain, kept out of it until they exist:
+Resumable sessions: a session's conversation is written through to the same backend, under the
+id of its resume handle, as it changes, so a client reconnecting to any instance gets it back:
 
-* ``save_session(handle_id, config: bytes, ttl: float)`` stores the session config (JSON) and
-  (re)starts the conversation's expiry;
-* ``put_item(handle_id, item_id, item: bytes, previous_item_id: str | None)`` writes one
-  conversation item (a new one after ``previous_item_id``, or an update of an existing one by id),
-  once per item and never per audio frame; ``delete_item(handle_id, item_id)`` removes one;
-* ``load_session(handle_id) -> StoredSession | None`` returns the config and the items in
-  conversation order, or ``None`` once expired or deleted; ``drop_session(handle_id)`` ends it.
+* :meth:`StateBackend.save_session` stores the session config (JSON) and (re)starts the
+  conversation's expiry;
+* :meth:`StateBackend.put_item` writes one conversation item (a new one after
+  ``previous_item_id``, or an update of an existing one by id), once per item and never per audio
+  frame; :meth:`StateBackend.delete_item` removes one;
+* :meth:`StateBackend.load_session` returns the config and the items in conversation order, or
+  ``None`` once expired or dropped; :meth:`StateBackend.drop_session` ends it.
 
-In Redis each handle would be a hash (config, expiry) plus an item hash keyed by id and an ordered
-list of ids, all under one key prefix and updated in one ``MULTI``, with ``PEXPIRE`` on every
-write; in memory, the same with dicts and a bounded number of sessions. The handle itself (signed,
-bound to the token's subject) belongs to the server, not to the backend: the backend stores opaque
-bytes under an id it is given.
+Every write restarts the conversation's expiry (``ttl`` seconds after the last activity). A
+conversation holds at most :data:`MAX_STORED_ITEMS` items; beyond that the oldest are forgotten.
+The handle itself (signed, bound to the token's subject) belongs to the server
+(:mod:`voicewire.server.resume`), not to the backend: the backend stores opaque bytes under an id
+it is given.
 """
 
 from __future__ import annotations
@@ -46,15 +45,29 @@ from voicewire.protocol import RealtimeError
 
 __all__ = [
     "CLOCK_SKEW",
+    "MAX_STORED_ITEMS",
     "RateDecision",
     "StateBackend",
     "StateUnavailableError",
+    "StoredSession",
     "check_rate",
 ]
 
 CLOCK_SKEW = 60.0
 """Seconds a claimed token id is kept beyond its expiry: clocks of the instances that verify tokens
 may differ by up to this much, and a token one of them still takes must still be remembered."""
+
+MAX_STORED_ITEMS = 1000
+"""Conversation items kept per resumable session; beyond it the oldest are forgotten."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSession:
+    """A resumable session as the backend holds it: the config (JSON bytes) and the items
+    (JSON bytes each) in conversation order."""
+
+    config: bytes
+    items: tuple[bytes, ...]
 
 
 class StateUnavailableError(RealtimeError):
@@ -118,6 +131,31 @@ class StateBackend(Protocol):
         zero. (A burst can therefore reach twice ``limit`` across a window boundary.) Raises
         :class:`StateUnavailableError` when the backend cannot be reached.
         """
+        ...
+
+    async def save_session(self, handle_id: str, config: bytes, ttl: float) -> None:
+        """Store the session config of ``handle_id`` and (re)start its expiry: the conversation
+        is forgotten ``ttl`` seconds after its last write."""
+        ...
+
+    async def put_item(
+        self, handle_id: str, item_id: str, item: bytes, previous_item_id: str | None, ttl: float
+    ) -> None:
+        """Write one item: an update in place when ``item_id`` is held, else a new item after
+        ``previous_item_id`` (at the end when that is ``None`` or not held). No-op for a
+        session not saved (or expired)."""
+        ...
+
+    async def delete_item(self, handle_id: str, item_id: str, ttl: float) -> None:
+        """Remove one item (no-op when not held)."""
+        ...
+
+    async def load_session(self, handle_id: str) -> StoredSession | None:
+        """The stored session, or ``None`` once expired or dropped (or never saved)."""
+        ...
+
+    async def drop_session(self, handle_id: str) -> None:
+        """Forget the session."""
         ...
 
     async def ping(self) -> None:

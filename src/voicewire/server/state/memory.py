@@ -18,12 +18,14 @@ import heapq
 import time
 from collections.abc import Callable
 
-from .backend import CLOCK_SKEW, RateDecision, StateUnavailableError, check_rate
+from .backend import CLOCK_SKEW, RateDecision, StateUnavailableError, StoredSession, check_rate
+from .conversations import Conversations
 
 __all__ = ["MemoryState"]
 
 DEFAULT_MAX_CLAIMS = 1_000_000
 DEFAULT_MAX_COUNTERS = 100_000
+DEFAULT_MAX_CONVERSATIONS = 10_000
 
 
 class _ExpiringMap:
@@ -74,6 +76,8 @@ class MemoryState:
             claims are refused.
         max_counters: rate-limit counters kept at most; beyond it the oldest windows are
             forgotten.
+        max_conversations: resumable conversations kept at most; beyond it the one closest to
+            its expiry is forgotten.
         clock: monotonic seconds, for windows and deadlines (tests pass a fake one).
         wall_clock: unix seconds, to turn a token's ``expires_at`` into a deadline.
     """
@@ -83,6 +87,7 @@ class MemoryState:
         *,
         max_claims: int = DEFAULT_MAX_CLAIMS,
         max_counters: int = DEFAULT_MAX_COUNTERS,
+        max_conversations: int = DEFAULT_MAX_CONVERSATIONS,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
@@ -92,6 +97,7 @@ class MemoryState:
         self._counters = _ExpiringMap(max_counters)
         self._clock = clock
         self._wall_clock = wall_clock
+        self._conversations = Conversations(max_conversations, clock)
 
     def __repr__(self) -> str:
         return (
@@ -115,7 +121,7 @@ class MemoryState:
         return len(self._counters.entries)
 
     async def claim_once(self, jti: str, expires_at: float) -> bool:
-        """See :meth:`StateBackend.claim_once <voicewire.server.state.StateBackend.claim_once>`."""
+        """See :meth:`~voicewire.server.state.StateBackend.claim_once`."""
         now = self._clock()
         claims = self._claims
         claims.prune(now)
@@ -131,7 +137,7 @@ class MemoryState:
         return True
 
     async def hit(self, key: str, *, limit: int, window: float) -> RateDecision:
-        """See :meth:`StateBackend.hit <voicewire.server.state.StateBackend.hit>`."""
+        """See :meth:`~voicewire.server.state.StateBackend.hit`."""
         check_rate(limit, window)
         now = self._clock()
         counters = self._counters
@@ -146,6 +152,28 @@ class MemoryState:
         counters.put(key, deadline, count)
         return RateDecision(allowed=count <= limit, count=count, retry_after=deadline - now)
 
+    async def save_session(self, handle_id: str, config: bytes, ttl: float) -> None:
+        """See :meth:`~voicewire.server.state.StateBackend.save_session`."""
+        self._conversations.save(handle_id, config, ttl)
+
+    async def put_item(
+        self, handle_id: str, item_id: str, item: bytes, previous_item_id: str | None, ttl: float
+    ) -> None:
+        """See :meth:`~voicewire.server.state.StateBackend.put_item`."""
+        self._conversations.put(handle_id, item_id, item, previous_item_id, ttl)
+
+    async def delete_item(self, handle_id: str, item_id: str, ttl: float) -> None:
+        """See :meth:`~voicewire.server.state.StateBackend.delete_item`."""
+        self._conversations.delete(handle_id, item_id, ttl)
+
+    async def load_session(self, handle_id: str) -> StoredSession | None:
+        """See :meth:`~voicewire.server.state.StateBackend.load_session`."""
+        return self._conversations.load(handle_id)
+
+    async def drop_session(self, handle_id: str) -> None:
+        """See :meth:`~voicewire.server.state.StateBackend.drop_session`."""
+        self._conversations.drop(handle_id)
+
     async def ping(self) -> None:
         """Always answers: memory is always there."""
 
@@ -153,3 +181,4 @@ class MemoryState:
         """Forget everything."""
         self._claims = _ExpiringMap(self._claims.max_entries)
         self._counters = _ExpiringMap(self._counters.max_entries)
+        self._conversations = Conversations(self._conversations.max_sessions, self._clock)

@@ -9,6 +9,11 @@
   returning the count and the time left: one round trip, and no window can lose its expiry
   between two commands.
 
+* A resumable conversation is three keys under ``<prefix>conv:<id>``: the config (a string),
+  the items (a hash by id) and their order (a list of ids). Each write is one Lua script that
+  updates them and restarts the expiry of all three, so a conversation is never half written nor
+  half expired.
+
 Redis down: every operation gives up after ``timeout`` seconds (one retry on a broken pooled
 connection, which is what a Redis restart leaves behind) and raises
 :class:`~voicewire.server.state.StateUnavailableError` naming the server by host, port and
@@ -29,7 +34,14 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
-from .backend import CLOCK_SKEW, RateDecision, StateUnavailableError, check_rate
+from .backend import (
+    CLOCK_SKEW,
+    MAX_STORED_ITEMS,
+    RateDecision,
+    StateUnavailableError,
+    StoredSession,
+    check_rate,
+)
 
 __all__ = ["DEFAULT_PREFIX", "RedisState"]
 
@@ -44,6 +56,41 @@ if left < 0 then
 end
 return {count, left}
 """
+
+# KEYS: config, items, order. ARGV: ttl ms, item id, item, previous id ("" for none), max items.
+_PUT_ITEM = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('HEXISTS', KEYS[2], ARGV[2]) == 0 then
+  local placed = 0
+  if ARGV[4] ~= '' and redis.call('HEXISTS', KEYS[2], ARGV[4]) == 1 then
+    placed = redis.call('LINSERT', KEYS[3], 'AFTER', ARGV[4], ARGV[2])
+  end
+  if placed <= 0 then redis.call('RPUSH', KEYS[3], ARGV[2]) end
+  while redis.call('LLEN', KEYS[3]) > tonumber(ARGV[5]) do
+    redis.call('HDEL', KEYS[2], redis.call('LPOP', KEYS[3]))
+  end
+end
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
+return 1
+"""
+
+_DELETE_ITEM = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('HDEL', KEYS[2], ARGV[2]) == 1 then redis.call('LREM', KEYS[3], 0, ARGV[2]) end
+for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
+return 1
+"""
+
+_SAVE = """
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[1])
+for i = 2, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
+return 1
+"""
+
+
+def _ms(seconds: float) -> int:
+    return max(math.ceil(seconds * 1000), 1)
 
 
 class RedisState:
@@ -76,6 +123,9 @@ class RedisState:
         self._owns_client = owns_client
         self._wall_clock = wall_clock
         self._hit = client.register_script(_HIT)
+        self._put_item = client.register_script(_PUT_ITEM)
+        self._delete_item = client.register_script(_DELETE_ITEM)
+        self._save = client.register_script(_SAVE)
 
     @classmethod
     def from_url(
@@ -140,12 +190,54 @@ class RedisState:
         return bool(created)
 
     async def hit(self, key: str, *, limit: int, window: float) -> RateDecision:
-        """See :meth:`StateBackend.hit <voicewire.server.state.StateBackend.hit>`."""
+        """See :meth:`~voicewire.server.state.StateBackend.hit`."""
         check_rate(limit, window)
         window_ms = max(math.ceil(window * 1000), 1)
         answer = await self._call(self._hit(keys=[f"{self.prefix}rate:{key}"], args=[window_ms]))
         count, left_ms = int(answer[0]), int(answer[1])
         return RateDecision(allowed=count <= limit, count=count, retry_after=max(left_ms, 1) / 1000)
+
+    def _conversation(self, handle_id: str) -> list[str]:
+        base = f"{self.prefix}conv:{handle_id}"
+        return [base, f"{base}:items", f"{base}:order"]
+
+    async def save_session(self, handle_id: str, config: bytes, ttl: float) -> None:
+        """See :meth:`~voicewire.server.state.StateBackend.save_session`."""
+        await self._call(self._save(keys=self._conversation(handle_id), args=[_ms(ttl), config]))
+
+    async def put_item(
+        self, handle_id: str, item_id: str, item: bytes, previous_item_id: str | None, ttl: float
+    ) -> None:
+        """See :meth:`~voicewire.server.state.StateBackend.put_item`."""
+        args: list[bytes | str | int] = [
+            _ms(ttl),
+            item_id,
+            item,
+            previous_item_id or "",
+            MAX_STORED_ITEMS,
+        ]
+        await self._call(self._put_item(keys=self._conversation(handle_id), args=args))
+
+    async def delete_item(self, handle_id: str, item_id: str, ttl: float) -> None:
+        """See :meth:`~voicewire.server.state.StateBackend.delete_item`."""
+        keys = self._conversation(handle_id)
+        await self._call(self._delete_item(keys=keys, args=[_ms(ttl), item_id]))
+
+    async def load_session(self, handle_id: str) -> StoredSession | None:
+        """See :meth:`~voicewire.server.state.StateBackend.load_session`."""
+        config_key, items_key, order_key = self._conversation(handle_id)
+        async with self._client.pipeline(transaction=True) as pipe:
+            pipe.get(config_key)
+            pipe.lrange(order_key, 0, -1)
+            pipe.hgetall(items_key)
+            config, order, items = await self._call(pipe.execute())
+        if config is None:
+            return None
+        return StoredSession(bytes(config), tuple(bytes(items[i]) for i in order if i in items))
+
+    async def drop_session(self, handle_id: str) -> None:
+        """See :meth:`~voicewire.server.state.StateBackend.drop_session`."""
+        await self._call(self._client.delete(*self._conversation(handle_id)))
 
     async def ping(self) -> None:
         """``PING``; raises :class:`~voicewire.server.state.StateUnavailableError` when Redis

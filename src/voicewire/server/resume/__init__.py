@@ -1,0 +1,40 @@
+"""Resumable sessions: a conversation that survives its connection, its instance and a restart.
+
+Each session served at ``WS /v1/realtime`` gets a **resume handle** (:mod:`.handles`): opaque,
+signed with a key derived from the app's secret, bound to the token's subject. The server hands
+it out in the ``X-Voicewire-Resume-Handle`` header of the WebSocket upgrade response, which
+OpenAI clients (the ``openai`` package, the Agents SDK) never look at: no event they would have
+to know is added to the protocol.
+
+The conversation (its items, and the settings the client chose) is written through to the state
+backend under the handle as it changes, per item and never per audio frame (:mod:`.store`), and
+expires ``resume_ttl`` seconds after its last change. A client that connects again with the
+handle (``X-Voicewire-Resume`` header, or ``?resume=`` in the URL), to any instance sharing the
+backend and secret, gets its conversation back: the new session holds the stored items, its fresh
+model link hears them first (the session's reconnect replay), and the client is told each one
+again (``conversation.item.added`` / ``.done``) as the model takes it. The client's own replay of
+items the server restored is not passed on twice.
+"""
+
+from .handles import (
+    RESUME_HANDLE_HEADER,
+    RESUME_REQUEST_HEADER,
+    ResumeHandles,
+    ResumeRefused,
+    requested_handle,
+)
+from .serving import STATUS_OF, Resumer, Resumption
+from .store import ConversationStore, restore
+
+__all__ = [
+    "RESUME_HANDLE_HEADER",
+    "RESUME_REQUEST_HEADER",
+    "STATUS_OF",
+    "ConversationStore",
+    "ResumeHandles",
+    "ResumeRefused",
+    "Resumer",
+    "Resumption",
+    "requested_handle",
+    "restore",
+]

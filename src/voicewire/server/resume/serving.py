@@ -1,0 +1,91 @@
+"""What the ``WS /v1/realtime`` endpoint does for resumable sessions: check the handle a
+connection brings (or mint one), and give the new session and its relay the stored conversation
+and the writer that keeps it (see :mod:`voicewire.server.resume`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from voicewire.session import RealtimeSession
+
+from ..relay import Relay
+from ..state import StateBackend, StoredSession
+from .handles import ResumeHandles, ResumeRefused, requested_handle
+from .store import ConversationStore, restore
+
+__all__ = ["STATUS_OF", "Resumer", "Resumption"]
+
+
+@dataclass(frozen=True, slots=True)
+class Resumption:
+    """The handle a connection is served under, and the conversation it brings back (``None``:
+    a new one)."""
+
+    handle: str
+    handle_id: str
+    stored: StoredSession | None
+
+    def __repr__(self) -> str:  # never the handle
+        return f"Resumption(resumed={self.stored is not None})"
+
+
+class Resumer:
+    """Resume handles and conversation storage for one app.
+
+    Args:
+        handles: mints and checks handles.
+        state: where conversations are stored.
+        ttl: seconds a conversation is kept after its last change.
+    """
+
+    def __init__(self, handles: ResumeHandles, state: StateBackend, ttl: float) -> None:
+        if not ttl > 0:
+            raise ValueError(f"resume_ttl must be positive seconds, got {ttl!r}")
+        self.handles = handles
+        self.state = state
+        self.ttl = ttl
+
+    async def begin(
+        self, headers: Mapping[str, str], query_string: bytes, subject: str
+    ) -> Resumption:
+        """The handle for a connection by ``subject``: the one it asks to resume, checked and
+        with its conversation loaded, or a new one. Raises :class:`ResumeRefused` (with a
+        ``code`` saying why) or :class:`~voicewire.server.state.StateUnavailableError`."""
+        asked = requested_handle(headers, query_string)
+        if asked is None:
+            handle, handle_id = self.handles.mint(subject)
+            return Resumption(handle, handle_id, None)
+        handle_id = self.handles.check(asked, subject)
+        stored = await self.state.load_session(handle_id)
+        if stored is None:
+            raise ResumeRefused(
+                "the conversation of this resume handle expired or ended; connect without it "
+                "to start a new one",
+                code="resume_handle_expired",
+            )
+        return Resumption(asked, handle_id, stored)
+
+    def attach(
+        self, resumption: Resumption, session: RealtimeSession, relay: Relay
+    ) -> ConversationStore:
+        """Restore the stored conversation into ``session`` (not yet connected) and ``relay``,
+        and start writing the conversation through; the relay finishes the writes as it
+        closes."""
+        if resumption.stored is not None:
+            relay.restored_config = restore(resumption.stored, session)
+            relay.restored_ids = frozenset(i.id for i in session.history.items if i.id)
+        store = ConversationStore(
+            self.state, resumption.handle_id, self.ttl, session, relay.client_config
+        )
+        store.start()
+        relay.before_close = store.aclose
+        return store
+
+
+STATUS_OF: Mapping[str, int] = {
+    "resume_handle_invalid": 400,
+    "resume_subject_mismatch": 403,
+    "resume_handle_expired": 404,
+}
+"""The HTTP status a refused handle is answered with, by code."""

@@ -1,0 +1,179 @@
+"""Resumable sessions in one process (the in-memory state backend): a client that connects
+again with its resume handle gets its conversation back, and the model link hears it; a forged,
+another subject's or an expired handle is refused clearly; OpenAI clients see nothing new."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+import websockets
+from websockets.exceptions import InvalidStatus
+
+from voicewire import RealtimeAgent
+from voicewire.protocol import MessageItem
+from voicewire.server import create_app
+from voicewire.server.resume import ResumeHandles
+from voicewire.server.state import MemoryState
+from voicewire.testing import ScriptedModel
+
+from .conftest import RawClient, Served, assert_strict, serve, user_text
+
+pytestmark = pytest.mark.timeout(30)
+
+SECRET = "resume-tests-shared-secret-0123456789abcdef"
+
+
+@asynccontextmanager
+async def resumable(
+    served: Served, token: str, handle: str | None = None, *, query: bool = False
+) -> AsyncIterator[tuple[RawClient, str]]:
+    """A raw client, resuming ``handle`` (header, or ``?resume=``); yields it and its handle."""
+    headers = {"Authorization": f"Bearer {token}"}
+    url = served.ws_url
+    if handle is not None and query:
+        url += f"&resume={handle}"
+    elif handle is not None:
+        headers["X-Voicewire-Resume"] = handle
+    async with websockets.connect(url, additional_headers=headers, open_timeout=5) as ws:
+        assert ws.response is not None
+        given = ws.response.headers["X-Voicewire-Resume-Handle"]
+        client = RawClient(ws)
+        assert (await client.recv())["type"] == "session.created"
+        yield client, given
+
+
+async def refused(served: Served, token: str, handle: str) -> tuple[int, dict[str, Any]]:
+    try:
+        async with resumable(served, token, handle):
+            pass
+    except InvalidStatus as exc:
+        return exc.response.status_code, json.loads(exc.response.body or b"{}")["error"]
+    raise AssertionError("the handle was accepted")
+
+
+async def turn(client: RawClient, text: str) -> list[dict[str, Any]]:
+    await client.send(user_text(text))
+    await client.send({"type": "response.create"})
+    return await client.until("response.done")
+
+
+def item_ids(frames: list[dict[str, Any]], kind: str) -> list[str]:
+    return [f["item"]["id"] for f in frames if f["type"] == kind]
+
+
+@pytest.fixture
+async def one(agent: RealtimeAgent, model: ScriptedModel) -> AsyncIterator[Served]:
+    state = MemoryState()
+    async with serve(create_app(agent, model, secret=SECRET, state=state)) as served:
+        yield served
+
+
+async def test_a_resumed_session_gets_its_conversation_back(
+    one: Served, model: ScriptedModel
+) -> None:
+    token = one.server.tokens.issue(subject="alice").token
+    async with resumable(one, token) as (first, handle):
+        await first.send({"type": "session.update", "session": {"instructions": "Be terse."}})
+        await first.until("session.updated")
+        said = await turn(first, "my name is Ada")
+        earlier = list(dict.fromkeys(item_ids(said, "conversation.item.added")))
+        assert len(earlier) == 2  # the user's message and the answer
+    await one.wait_idle(model)
+
+    async with resumable(one, token, handle, query=True) as (second, again):
+        assert again == handle  # the same conversation, under the same handle
+        created = second.frames[0]["session"]
+        assert created["instructions"] == "Be terse."  # the client's settings came back
+        restored = await second.until("conversation.item.done")
+        restored += await second.until("conversation.item.done")
+        assert item_ids(restored, "conversation.item.done") == earlier
+        # The fresh model link heard the conversation, then the new turn after it.
+        await turn(second, "what is my name?")
+        heard = [i for i in model.connections[-1].conversation.values() if i.id in earlier]
+        assert [i.id for i in heard] == earlier
+        assert isinstance(heard[0], MessageItem) and "Ada" in heard[0].text
+    assert one.server.metrics is not None
+    assert "voicewire_sessions_resumed_total{outcome=\"resumed\"} 1.0" in (
+        one.server.metrics.render().decode()
+    )
+
+
+async def test_a_resuming_clients_replay_of_restored_items_is_not_passed_on_twice(
+    one: Served, model: ScriptedModel
+) -> None:
+    token = one.server.tokens.issue(subject="alice").token
+    async with resumable(one, token) as (first, handle):
+        said = await turn(first, "remember the number seven")
+        user_id = item_ids(said, "conversation.item.added")[0]
+    await one.wait_idle(model)
+    async with resumable(one, token, handle) as (second, _):
+        await second.until("conversation.item.done")
+        replay = user_text("remember the number seven")
+        replay["item"]["id"] = user_id
+        await second.send(replay)
+        await turn(second, "and now?")
+        assert "error" not in second.types()
+        ids = [i.id for i in model.connections[-1].conversation.values()]
+        assert ids.count(user_id) == 1
+
+
+async def test_handles_that_resume_nothing_are_refused_clearly(
+    one: Served, model: ScriptedModel
+) -> None:
+    alice = one.server.tokens.issue(subject="alice").token
+    async with resumable(one, alice) as (_, handle):
+        pass
+    await one.wait_idle(model)
+    forged = handle[:-2] + ("AA" if not handle.endswith("AA") else "BB")
+    assert await refused(one, alice, forged) == (
+        400,
+        {
+            "type": "invalid_request_error",
+            "code": "resume_handle_invalid",
+            "message": "the resume handle was not issued by this service",
+        },
+    )
+    status, error = await refused(one, alice, "not-a-handle")
+    assert (status, error["code"]) == (400, "resume_handle_invalid")
+    bob = one.server.tokens.issue(subject="bob").token
+    status, error = await refused(one, bob, handle)
+    assert (status, error["code"]) == (403, "resume_subject_mismatch")
+    # Another service's handle (another secret) is a forgery here.
+    elsewhere, _ = ResumeHandles("another-secret-of-another-service-0123").mint("alice")
+    assert (await refused(one, alice, elsewhere))[0] == 400
+    # A handle that names no stored conversation: expired (or never used).
+    unused, _ = ResumeHandles(SECRET).mint("alice")
+    status, error = await refused(one, alice, unused)
+    assert (status, error["code"]) == (404, "resume_handle_expired")
+    assert one.server.metrics is not None
+    text = one.server.metrics.render().decode()
+    assert 'voicewire_sessions_resumed_total{outcome="refused"} 5.0' in text
+
+
+async def test_a_conversation_expires_after_resume_ttl(
+    agent: RealtimeAgent, model: ScriptedModel
+) -> None:
+    app = create_app(agent, model, secret=SECRET, resume_ttl=0.3)
+    async with serve(app) as served:
+        token = served.server.tokens.issue(subject="alice").token
+        async with resumable(served, token) as (first, handle):
+            await turn(first, "hello")
+        await served.wait_idle(model)
+        await asyncio.sleep(0.5)
+        status, error = await refused(served, token, handle)
+        assert (status, error["code"]) == (404, "resume_handle_expired")
+        assert "expired" in error["message"]
+
+
+async def test_the_handle_travels_only_in_a_header_openai_clients_ignore(one: Served) -> None:
+    async with resumable(one, one.token()) as (client, handle):
+        await turn(client, "hello")
+        for frame in client.frames:
+            assert_strict(frame)  # every event is one the openai package's types know
+            assert handle not in json.dumps(frame)
+    assert handle.startswith("vwr1.")
