@@ -127,13 +127,15 @@ def serve(
             processes.append(worker)
             pipes.append(parent)
         for pipe, started in zip(pipes, processes, strict=True):
-            wait([pipe, started.sentinel], START_TIMEOUT)
+            woke = wait([pipe, started.sentinel], START_TIMEOUT)
             try:
                 listening = pipe.poll() and pipe.recv() == "listening"
             except EOFError:  # it exited before saying so
                 listening = False
             if not listening:
-                started.join(0.5)
+                # Woken without "listening", it is on its way out (its pipe can close a while
+                # before it is gone on a loaded machine): its exit code says why.
+                started.join(STOP_TIMEOUT if woke else 0)
                 why = "timed out" if started.is_alive() else f"exit code {started.exitcode}"
                 raise RuntimeError(f"{started.name} did not start ({why})")
         probe.close()
