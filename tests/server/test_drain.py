@@ -46,7 +46,8 @@ async def test_drain_finishes_the_answer_under_way_then_closes_with_1012(
                     code, reason = await closed_with(late)
                 assert code == 1013 and "draining" in reason
                 # ... while the busy one is still served, its tool still running.
-                assert not draining.done() and served.server.active_sessions == 1
+                await served.until(lambda: served.server.active_sessions == 1)  # quiet is gone
+                assert not draining.done()
                 Gate.release.set()
                 said = await busy.until("response.done")
                 [answer] = [f["text"] for f in said if f["type"] == "response.output_text.done"]
