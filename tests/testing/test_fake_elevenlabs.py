@@ -5,6 +5,7 @@ so the fake is checked against the platform's documented behaviour, not against 
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import AsyncIterator
 from urllib.parse import parse_qs, urlsplit
 
@@ -229,6 +230,15 @@ async def test_invalid_frames_get_an_error_event_and_close_1008(
     assert code == 1008
     assert len(server.violations) == 1
     assert server.violations[0].startswith(violation)
+
+
+async def test_audio_chunks_are_waited_for_by_their_key(server: FakeElevenLabsServer) -> None:
+    # user_audio_chunk messages have no "type": their key is their kind.
+    async with open_client(server) as client:
+        await client.start()
+        await client.audio(bytes(1280))
+        second = await server.wait_for_received("user_audio_chunk", count=2)
+    assert second == {"user_audio_chunk": base64.b64encode(bytes(640)).decode()}
 
 
 async def test_unknown_keys_are_violations_but_the_message_is_served(

@@ -111,6 +111,7 @@ from .fake.handshake import offered_subprotocols, query_model, reject
 from .fake.input_audio import InputHandlers
 from .fake.items import ItemHandlers
 from .fake.session import SessionHandlers
+from .received_log import ReceivedLog
 from .script import Script
 from .serving import WebSocketFake
 from .validation import validate_client_event, xai_client_event_to_openai
@@ -126,7 +127,7 @@ _XAI_UNSUPPORTED = frozenset(
 )
 
 
-class FakeRealtimeServer(SessionHandlers, ItemHandlers, InputHandlers, WebSocketFake):
+class FakeRealtimeServer(SessionHandlers, ItemHandlers, InputHandlers, ReceivedLog, WebSocketFake):
     """A scripted Realtime server on ``ws://127.0.0.1:<port>/v1`` for end-to-end tests.
 
     Args:
@@ -266,23 +267,6 @@ class FakeRealtimeServer(SessionHandlers, ItemHandlers, InputHandlers, WebSocket
         """The ``type`` of every sent server event, in order."""
         return [str(event.get("type")) for event in self.sent]
 
-    async def wait_for_received(
-        self,
-        event_type: str,
-        *,
-        count: int = 1,
-        timeout: float = 5.0,  # noqa: ASYNC109 - a bounded default is the point of this helper
-    ) -> Event:
-        """Wait until ``count`` client messages of ``event_type`` have arrived; return the
-        ``count``-th. Raises ``TimeoutError`` after ``timeout`` seconds."""
-
-        def matches() -> list[Event]:
-            return [e for e in self.received if e.get("type") == event_type]
-
-        async with asyncio.timeout(timeout), self._received_changed:
-            await self._received_changed.wait_for(lambda: len(matches()) >= count)
-        return matches()[count - 1]
-
     async def send_event(self, event: Mapping[str, Any]) -> None:
         """Send an arbitrary server event to every live connection (``event_id`` is added when
         missing). Raises ``RuntimeError`` when no connection is live."""
@@ -406,9 +390,7 @@ class FakeRealtimeServer(SessionHandlers, ItemHandlers, InputHandlers, WebSocket
             self.violations.append("<not an object>: a client event must be a JSON object")
             await self._error(conn, "A client event must be a JSON object.", code="invalid_json")
             return
-        async with self._received_changed:
-            self.received.append(event)
-            self._received_changed.notify_all()
+        await self._record(event)
         await self._dispatch(conn, event)
 
     async def _dispatch(self, conn: FakeConnection, event: Event) -> None:

@@ -23,6 +23,7 @@ from websockets.asyncio.server import Server, ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from ..elevenlabs_validation import validate_elevenlabs_client, validate_elevenlabs_server
+from ..received_log import ReceivedLog
 from ..script import AudioReply, Script, TextReply
 from ..serving import WebSocketFake
 from .agent import AgentConfig, OverrideError, apply_overrides
@@ -38,7 +39,7 @@ _ALWAYS_SENT = frozenset({"error", "conversation_initiation_metadata"})
 _AUDIO = "user_audio_chunk"
 
 
-class FakeElevenLabsServer(WebSocketFake, TurnHandlers):
+class FakeElevenLabsServer(ReceivedLog, WebSocketFake, TurnHandlers):
     """A scripted ElevenLabs Agents server on ``ws://127.0.0.1:PORT`` for end-to-end tests.
 
     Args:
@@ -119,6 +120,9 @@ class FakeElevenLabsServer(WebSocketFake, TurnHandlers):
 
     _label = "fake ElevenLabs server"
 
+    def _kind_of(self, message: Event) -> str:
+        return _kind(message)
+
     def _listen(self) -> Awaitable[Server]:
         return self._serve(self._serve_conversation, process_request=self._handshake.answer)
 
@@ -177,22 +181,6 @@ class FakeElevenLabsServer(WebSocketFake, TurnHandlers):
     def signed_url(self) -> str:
         """Mint a signed URL directly (as ``get-signed-url`` would)."""
         return self._handshake.mint()
-
-    async def wait_for_received(
-        self,
-        kind: str,
-        *,
-        count: int = 1,
-        timeout: float = 5.0,  # noqa: ASYNC109 - a bounded default is the point of this helper
-    ) -> Event:
-        """Wait for the ``count``-th client message of type ``kind`` and return it."""
-
-        def matches() -> list[Event]:
-            return [m for m in self.received if _kind(m) == kind]
-
-        async with asyncio.timeout(timeout), self._received_changed:
-            await self._received_changed.wait_for(lambda: len(matches()) >= count)
-        return matches()[count - 1]
 
     # --- controls ----------------------------------------------------------------------------
 
@@ -286,9 +274,7 @@ class FakeElevenLabsServer(WebSocketFake, TurnHandlers):
             await self._reject(conv, "<not an object>", "A message must be a JSON object.")
             return
         conv.received.append(message)
-        async with self._received_changed:
-            self.received.append(message)
-            self._received_changed.notify_all()
+        await self._record(message)
         problems = validate_elevenlabs_client(message)
         self.violations.extend(problems)
         # Unknown keys alone are recorded but tolerated (the platform's models ignore extras);
