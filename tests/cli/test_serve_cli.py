@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
+import signal
 import socket
 import sys
 from datetime import UTC, datetime
@@ -20,6 +22,40 @@ from voicewire.protocol import credential_from_json
 
 pytestmark = pytest.mark.timeout(60)
 ROOT = Path(__file__).resolve().parents[2]
+
+
+async def stopped(
+    server: asyncio.subprocess.Process,
+    timeout: float = 20,  # noqa: ASYNC109
+) -> tuple[bytes, bytes]:
+    """Stop a served process (SIGTERM: it drains) and collect its output. One still running
+    after ``timeout`` is killed with its children (workers), then the timeout is raised: no
+    test leaves a server behind."""
+    with contextlib.suppress(ProcessLookupError):
+        server.terminate()
+    try:
+        return await asyncio.wait_for(server.communicate(), timeout)
+    except TimeoutError:
+        for pid in [*_children(server.pid), server.pid]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        await server.wait()
+        raise
+
+
+async def until_listening(port: int) -> None:
+    """Wait until ``port`` on 127.0.0.1 takes connections (bounded: 30 s). A single server
+    process prints its URL just before it listens."""
+    async with asyncio.timeout(30):
+        while True:
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", port)
+            except OSError:
+                await asyncio.sleep(0.05)
+                continue
+            writer.close()
+            await writer.wait_closed()
+            return
 
 
 def free_port() -> int:
@@ -47,23 +83,18 @@ async def test_serve_then_mint_a_token() -> None:
         stderr=asyncio.subprocess.PIPE,
     )
     try:
-        async with httpx.AsyncClient() as http:
-            for _ in range(100):
-                try:
-                    await http.get(f"http://127.0.0.1:{port}/static/", timeout=1)
-                    break
-                except httpx.TransportError:
-                    await asyncio.sleep(0.1)
+        assert server.stdout is not None
+        ready = await asyncio.wait_for(server.stdout.readline(), 40)
+        assert f"http://127.0.0.1:{port}/" in ready.decode(), ready
+        await until_listening(port)
         code, out, err = await run_cli("token", "--url", f"http://127.0.0.1:{port}")
         assert code == 0, err
         credential = credential_from_json(json.loads(out))
         assert credential.expires_at > datetime.now(UTC)
         assert "sk-never-shown" not in out
     finally:
-        server.terminate()
-        served_out, served_err = await asyncio.wait_for(server.communicate(), 20)
-    assert f"http://127.0.0.1:{port}/" in served_out.decode()
-    assert "sk-never-shown" not in (served_out + served_err).decode()
+        served_out, served_err = await stopped(server)
+    assert "sk-never-shown" not in (ready + served_out + served_err).decode()
 
 
 async def test_token_from_nowhere_is_a_clear_error() -> None:
@@ -141,8 +172,7 @@ async def test_serve_with_two_workers_any_worker_honours_any_workers_token() -> 
                     assert event["type"] != "error", event
                 assert event["delta"] == audio
     finally:
-        server.terminate()
-        await asyncio.wait_for(server.communicate(), 20)
+        await stopped(server)
     assert server.returncode is not None
     assert not [p for p in workers if _alive(p)]  # no worker left behind
 
@@ -156,3 +186,21 @@ def _cmdline(pid: int) -> str:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     except OSError:
         return ""
+
+
+async def test_a_server_that_does_not_stop_is_killed_not_left_behind() -> None:
+    stubborn = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        "import signal, sys, time\n"
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "print('ready', flush=True)\n"
+        "time.sleep(60)",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert stubborn.stdout is not None
+    await asyncio.wait_for(stubborn.stdout.readline(), 20)  # its SIGTERM handler is in place
+    with pytest.raises(TimeoutError):
+        await stopped(stubborn, timeout=0.5)
+    assert stubborn.returncode == -signal.SIGKILL

@@ -17,6 +17,8 @@ import pytest
 import websockets
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.cli.test_serve_cli import stopped
+
 pytestmark = pytest.mark.timeout(60)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,8 +62,7 @@ async def process(directory: Path) -> AsyncIterator[str]:
         port = await asyncio.wait_for(child.stdout.readline(), 30)
         yield f"127.0.0.1:{int(port)}"
     finally:
-        child.terminate()
-        await asyncio.wait_for(child.wait(), 10)
+        await stopped(child, timeout=10)
 
 
 @asynccontextmanager

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from websockets.exceptions import InvalidStatus
 
 from tests.cli.test_converse_cli import run_cli
-from tests.cli.test_serve_cli import free_port
+from tests.cli.test_serve_cli import free_port, stopped
 from voicewire.cli.token_options import SECRET_ENV, TokenOptions
 from voicewire.server.tokens import TokenAuthority
 
@@ -64,8 +64,7 @@ async def voicewire_serve(*options: str, env: dict[str, str] | None = None) -> A
                     await asyncio.sleep(0.1)
         yield port
     finally:
-        server.terminate()
-        out, err = await asyncio.wait_for(server.communicate(), 20)
+        out, err = await stopped(server)
         assert SECRET not in (out + err).decode()
 
 
