@@ -79,7 +79,7 @@ async def test_a_backend_that_is_down_lets_requests_through_and_warns_once(
     own_redis: Callable[..., RedisServer], caplog: pytest.LogCaptureFixture
 ) -> None:
     server = own_redis()
-    state = RedisState.from_url(server.url, prefix="t:", timeout=0.5)
+    state = RedisState.from_url(server.url, prefix="t:", timeout=5)
     throttle = Throttle(state, RateLimits(credentials_per_address=RateLimit(1, 60)))
     try:
         assert await throttle.credential("a") is None

@@ -65,7 +65,7 @@ async def test_a_stopped_redis_is_a_clear_error_and_a_restarted_one_is_used_agai
     own_redis: Callable[..., RedisServer],
 ) -> None:
     server = own_redis()
-    state = RedisState.from_url(server.url, prefix="p:", timeout=0.5)
+    state = RedisState.from_url(server.url, prefix="p:", timeout=5)
     try:
         assert await state.claim_once("before", time.time() + 60)
         server.stop()

@@ -160,8 +160,8 @@ async def test_with_redis_down_single_use_fails_closed_and_the_rest_keeps_servin
     agent: RealtimeAgent, own_redis: Callable[..., RedisServer]
 ) -> None:
     server = own_redis()
-    single = RedisState.from_url(server.url, prefix="p:", timeout=0.5)
-    reusable = RedisState.from_url(server.url, prefix="p:", timeout=0.5)
+    single = RedisState.from_url(server.url, prefix="p:", timeout=5)
+    reusable = RedisState.from_url(server.url, prefix="p:", timeout=5)
     async with (
         instances(agent, [single], single_use=True) as (strict,),
         instances(agent, [reusable]) as (lenient,),
@@ -187,7 +187,7 @@ async def test_a_session_open_before_redis_went_down_keeps_talking(
     agent: RealtimeAgent, own_redis: Callable[..., RedisServer]
 ) -> None:
     server = own_redis()
-    state = RedisState.from_url(server.url, prefix="p:", timeout=0.5)
+    state = RedisState.from_url(server.url, prefix="p:", timeout=5)
     async with (
         instances(agent, [state], single_use=True) as (one,),
         raw_client(one) as client,
