@@ -93,6 +93,8 @@ async def test_a_conversation_is_stored_item_by_item_in_order(backend: StateBack
     await backend.put_item("h1", "b", b'"B"', "a", 60)  # after a, before c
     await backend.put_item("h1", "a", b'"A2"', None, 60)  # an update stays where it is
     await backend.put_item("h1", "d", b'"D"', "unknown", 60)  # at the end
+    before = await backend.load_session("h1")
+    assert before is not None and before.items == (b'"A2"', b'"B"', b'"C"', b'"D"')
     await backend.delete_item("h1", "c", 60)
     await backend.delete_item("h1", "never", 60)
     stored = await backend.load_session("h1")
