@@ -6,11 +6,13 @@ tests with a message saying so: they never skip, since the Redis backend is what
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -22,6 +24,16 @@ import pytest
 from voicewire.server.state import MemoryState, RedisState, StateBackend
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+
+
+PR_SET_PDEATHSIG = 1  # prctl(2)
+
+
+def _die_with_parent() -> None:
+    """In redis-server before it starts: Linux sends it SIGTERM when the test run that started
+    it dies without its teardown (killed, or a hard timeout), so no Redis is left running."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _free_port() -> int:
@@ -85,7 +97,9 @@ class RedisServer:
         log_path = self.directory / "redis.log"
         seen = log_path.stat().st_size if log_path.exists() else 0  # earlier runs' lines
         with log_path.open("ab") as log:
-            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
+            )
         deadline = time.monotonic() + 10
         while not self._answers():
             if self.process.poll() is not None:

@@ -3,7 +3,11 @@ that is down, frozen or password-protected."""
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -150,3 +154,36 @@ def test_a_port_taken_between_probe_and_start_is_given_up_for_another(
             assert server.process is not None and server.process.poll() is None
         finally:
             server.stop()
+
+
+def test_redis_server_does_not_outlive_a_test_run_that_dies(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[3]
+    script = (
+        "import os, sys\n"
+        "from pathlib import Path\n"
+        "from tests.server.state.conftest import RedisServer\n"
+        f"server = RedisServer(Path({str(tmp_path)!r}))\n"
+        "server.start()\n"
+        "print(server.process.pid, flush=True)\n"
+        "os._exit(1)  # no teardown: as when a run is killed\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", script], cwd=root, capture_output=True, timeout=60, check=False
+    )
+    pid = int(run.stdout.split()[0])
+    try:
+        deadline = time.monotonic() + 10
+        while _running(pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not _running(pid), "redis-server outlived the process that started it"
+    finally:
+        if _running(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
