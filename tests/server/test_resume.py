@@ -18,10 +18,11 @@ from voicewire import RealtimeAgent
 from voicewire.protocol import MessageItem
 from voicewire.server import create_app
 from voicewire.server.resume import ResumeHandles
-from voicewire.server.state import MemoryState
+from voicewire.server.state import MemoryState, StateUnavailableError
 from voicewire.testing import ScriptedModel
 
 from .conftest import RawClient, Served, assert_strict, serve, user_text
+from .limited_server import closed_with
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -98,7 +99,7 @@ async def test_a_resumed_session_gets_its_conversation_back(
         assert [i.id for i in heard] == earlier
         assert isinstance(heard[0], MessageItem) and "Ada" in heard[0].text
     assert one.server.metrics is not None
-    assert "voicewire_sessions_resumed_total{outcome=\"resumed\"} 1.0" in (
+    assert 'voicewire_sessions_resumed_total{outcome="resumed"} 1.0' in (
         one.server.metrics.render().decode()
     )
 
@@ -177,3 +178,54 @@ async def test_the_handle_travels_only_in_a_header_openai_clients_ignore(one: Se
             assert_strict(frame)  # every event is one the openai package's types know
             assert handle not in json.dumps(frame)
     assert handle.startswith("vwr1.")
+
+
+class SlowState(MemoryState):
+    """Item writes take a while (a distant Redis): the last ones are still under way when the
+    session ends."""
+
+    async def put_item(
+        self, handle_id: str, item_id: str, item: bytes, previous_item_id: str | None, ttl: float
+    ) -> None:
+        await asyncio.sleep(0.2)
+        await super().put_item(handle_id, item_id, item, previous_item_id, ttl)
+
+
+class DownState(MemoryState):
+    """A backend that stopped answering after the handshake."""
+
+    async def put_item(self, *args: Any) -> None:
+        raise StateUnavailableError("redis at 10.0.0.5:6379: Connection refused")
+
+    async def save_session(self, *args: Any) -> None:
+        raise StateUnavailableError("redis at 10.0.0.5:6379: Connection refused")
+
+
+async def test_the_close_frame_waits_for_the_last_conversation_writes(
+    agent: RealtimeAgent, model: ScriptedModel
+) -> None:
+    state = SlowState()
+    async with serve(create_app(agent, model, secret=SECRET, state=state)) as served:
+        token = served.server.tokens.issue(subject="alice").token
+        async with resumable(served, token) as (client, handle):
+            said = await turn(client, "hello")
+            await served.server.drain()
+            code, _ = await closed_with(client.ws)
+            assert code == 1012
+            # A client resuming right after the close finds every item it was shown.
+            stored = await state.load_session(served.server.resumer.handles.check(handle, "alice"))
+            assert stored is not None
+            assert len(stored.items) == len(set(item_ids(said, "conversation.item.added")))
+
+
+async def test_a_backend_that_fails_writes_costs_resumability_not_the_session(
+    agent: RealtimeAgent, model: ScriptedModel, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = create_app(agent, model, secret=SECRET, state=DownState())
+    async with serve(app) as served, resumable(served, served.token()) as (client, handle):
+        for text in ("hello", "and again"):
+            said = await turn(client, text)
+            assert said[-1]["response"]["status"] == "completed"
+    saved = [r.getMessage() for r in caplog.records if "could not be saved" in r.getMessage()]
+    assert saved and all("Connection refused" in line for line in saved)
+    assert all(handle not in r.getMessage() for r in caplog.records)
