@@ -51,7 +51,6 @@ import itertools
 import logging
 from collections.abc import Callable, Collection
 from pathlib import Path
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -64,16 +63,15 @@ from starlette.websockets import WebSocket
 
 from voicewire.agent import RealtimeAgent
 from voicewire.protocol import (
-    ClientCredential,
     ConfigurationError,
     ConnectOptions,
     RealtimeModel,
     SessionConfig,
-    credential_to_json,
 )
 from voicewire.session import RealtimeSession, ReconnectPolicy
 
 from .client_address import TrustedProxies, client_address, rate_bucket
+from .credential import mint_credential
 from .drain import close_when_quiet
 from .health import Readiness, healthz
 from .limits import CAPACITY_CLOSE_CODE, Activity, SessionLimits, enforce
@@ -87,7 +85,6 @@ from .security import (
     bearer_token,
     install_log_redaction,
     install_refused_handshake_filter,
-    redact,
     select_subprotocol,
     subprotocol_token,
 )
@@ -381,52 +378,9 @@ class VoicewireServer:
         body = await read_json_body(request)
         if isinstance(body, Response):
             return body
-        if body.get("provider") is None:
-            if not self.tokens.can_issue:
-                return json_error(
-                    403,
-                    "token_minting_disabled",
-                    "this server mints no tokens: get one from the service that does",
-                )
-            credential: ClientCredential = self.tokens.issue()
-            log.debug("issued a voicewire token expiring at %s", credential.expires_at.isoformat())
-        else:
-            refused = self._check_provider_request(body)
-            if refused is not None:
-                return refused
-            try:
-                credential = await self.model.authenticate()
-            except Exception as exc:
-                log.warning(
-                    "the model could not mint a provider credential: %s",
-                    redact(f"{type(exc).__name__}: {exc}"),
-                )
-                return json_error(
-                    502, "provider_credential_failed", "the provider did not issue a credential"
-                )
-        return JSONResponse(
-            {"credential": credential_to_json(credential)}, headers={"Cache-Control": "no-store"}
+        return await mint_credential(
+            body, self.tokens, self.model, allow_provider=self.allow_provider_credentials
         )
-
-    def _check_provider_request(self, body: dict[str, Any]) -> Response | None:
-        if not self.allow_provider_credentials:
-            log.info("refused a provider credential request: not enabled")
-            return json_error(
-                403,
-                "provider_credentials_disabled",
-                "this server does not hand out provider credentials; omit 'provider' to get a "
-                "voicewire token for /v1/realtime",
-            )
-        provider, model_id = body.get("provider"), body.get("modelId")
-        if provider != self.model.provider:
-            return json_error(
-                400, "unknown_provider", f"this server's provider is {self.model.provider!r}"
-            )
-        if model_id is not None and model_id != self.model.model_id:
-            return json_error(
-                400, "unknown_model", f"this server's model is {self.model.model_id!r}"
-            )
-        return None
 
     async def metrics_page(self, request: Request) -> Response:
         """``GET /metrics``: the Prometheus text exposition."""
