@@ -170,6 +170,7 @@ def test_redis_server_does_not_outlive_a_test_run_that_dies(tmp_path: Path) -> N
     run = subprocess.run(
         [sys.executable, "-c", script], cwd=root, capture_output=True, timeout=60, check=False
     )
+    assert run.stdout.strip(), run.stderr.decode()[-2000:]
     pid = int(run.stdout.split()[0])
     try:
         deadline = time.monotonic() + 10
