@@ -19,6 +19,7 @@ from voicewire.testing import ScriptedModel
 
 from .conftest import raw_client
 from .limited_server import bearer, closed_with, serve_limited
+from .state.test_app_rate_limits import refusals
 from .test_session_limits import Gate, ask_the_slow_tool, slow_agent, slow_model
 
 pytestmark = pytest.mark.timeout(40)
@@ -45,6 +46,9 @@ async def test_drain_finishes_the_answer_under_way_then_closes_with_1012(
                 async with websockets.connect(served.ws_url, **bearer(served)) as late:
                     code, reason = await closed_with(late)
                 assert code == 1013 and "draining" in reason
+                assert served.server.metrics is not None
+                metrics_text = served.server.metrics.render().decode()
+                assert refusals(metrics_text) == {"server_draining": 1}
                 # ... while the busy one is still served, its tool still running.
                 await served.until(lambda: served.server.active_sessions == 1)  # quiet is gone
                 assert not draining.done()

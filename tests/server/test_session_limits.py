@@ -18,6 +18,7 @@ from voicewire.testing import ScriptedModel, TextReply, ToolCallReply
 
 from .conftest import RawClient, raw_client, serve, user_text
 from .limited_server import bearer, closed_with
+from .state.test_app_rate_limits import refusals
 
 pytestmark = pytest.mark.timeout(30)
 SILENCE = base64.b64encode(bytes(960)).decode()
@@ -71,6 +72,8 @@ async def test_a_session_beyond_max_sessions_is_closed_with_1013_and_a_reason(
             assert code == 1013
             assert "capacity" in reason and "try again later" in reason
             assert served.server.active_sessions == 1
+            assert served.server.metrics is not None  # an operator sees the refusals
+            assert refusals(served.server.metrics.render().decode()) == {"server_at_capacity": 1}
             await first.send(user_text("still here?"))
             await first.send({"type": "response.create"})
             await first.until("response.done")  # the session in place goes on

@@ -467,6 +467,9 @@ class VoicewireServer:
         if refusal is not None:
             await websocket.accept(subprotocol=select_subprotocol(offered))
             log.warning("%s: %s; closing with %d", label, refusal, CAPACITY_CLOSE_CODE)
+            if self.metrics is not None:
+                why = "server_draining" if self.readiness.draining else "server_at_capacity"
+                self.metrics.error(why, "refusal")
             await websocket.close(CAPACITY_CLOSE_CODE, refusal)
             return
         self.active_sessions += 1  # the slot is taken before the first await

@@ -17,8 +17,9 @@ metric                                               taken from
 ``voicewire_tool_call_duration_seconds{tool,outcome}`` ``tool.call`` to ``tool.output``
 ``voicewire_errors_total{source,code}``              refused client frames (``source="client"``),
                                                      ``session.error`` events (``"session"``),
-                                                     requests refused for a rate limit or an
-                                                     unreachable state backend (``"refusal"``)
+                                                     requests refused for a rate limit, an
+                                                     unreachable state backend, capacity or a
+                                                     drain (``"refusal"``)
 ``voicewire_model_connect_seconds{phase}``           ``connecting``/``reconnecting`` to
                                                      ``connected``
 ``voicewire_speech_end_to_first_audio_seconds``      ``speech.stopped`` to the first audio delta
