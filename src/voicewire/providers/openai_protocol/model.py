@@ -30,7 +30,7 @@ from ..keepalive import Keepalive
 from .connection import OpenAIProtocolConnection
 from .endpoint import Endpoint, endpoint_for
 
-log = logging.getLogger("voicewire.openai")
+log = logging.getLogger("voicewire.connection")
 
 DEFAULT_TOKEN_TTL_S = 600
 
