@@ -28,6 +28,7 @@ _SECRETISH: Final = re.compile(
     r"|(bearer\s+)\S+"  # a bearer value quoted anywhere
     r"|\b(?:sk|xai|ek|rk)[-_][A-Za-z0-9_\-*.]{6,}"  # provider keys and ephemeral secrets
     r"|\bvw1\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+"  # voicewire tokens
+    r"|\bvwr1\.[A-Za-z0-9_\-.]+"  # voicewire resume handles (headers, ?resume=)
     r"|\beyJ[A-Za-z0-9_\-]*\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*"  # JWTs (voicewire tokens)
     r"|\b[a-z0-9-]*(?:api-key|client-secret)\.[^\s,;'\"]+"  # token subprotocols
     # URL query parameters that carry a credential: ?key=, ?api-key=, access_token=, sig=,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,6 +17,7 @@ from websockets.exceptions import InvalidStatus
 
 from voicewire import RealtimeAgent
 from voicewire.protocol import MessageItem
+from voicewire.redaction import redact
 from voicewire.server import create_app
 from voicewire.server.resume import ResumeHandles
 from voicewire.server.state import MemoryState, StateUnavailableError
@@ -229,3 +231,22 @@ async def test_a_backend_that_fails_writes_costs_resumability_not_the_session(
     saved = [r.getMessage() for r in caplog.records if "could not be saved" in r.getMessage()]
     assert saved and all("Connection refused" in line for line in saved)
     assert all(handle not in r.getMessage() for r in caplog.records)
+
+
+async def test_a_handle_in_the_url_never_reaches_a_log_line(
+    one: Served, model: ScriptedModel, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    token = one.server.tokens.issue(subject="alice").token
+    async with resumable(one, token) as (_, handle):
+        pass
+    await one.wait_idle(model)
+    async with resumable(one, token, handle, query=True):
+        pass
+    await refused(one, token, handle[:-2] + ("AA" if not handle.endswith("AA") else "BB"))
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "resume" in logged  # the lines were there, without the handle
+    assert handle[:-2] not in logged
+    assert (
+        redact(f"GET /v1/realtime?resume={handle} X-Voicewire-Resume: {handle}").count("vwr1") == 0
+    )
