@@ -27,6 +27,9 @@ Routes:
   query parameter is accepted for compatibility and ignored: the server picks the model.
   A client that does not read what it is sent is closed with 1008 and its session released
   (``max_outbox_bytes``, ``client_send_timeout``: see :mod:`voicewire.server.relay`).
+  The upgrade response's ``X-Voicewire-Resume-Handle`` header carries the session's resume
+  handle; connecting with it (``X-Voicewire-Resume`` or ``?resume=``) brings the conversation
+  back, on any instance sharing the secret and state (see :mod:`voicewire.server.resume`).
 
 Refusals happen before the WebSocket is accepted, as HTTP responses with a JSON error body: 401
 for a missing, malformed, forged, expired, wrong-audience or replayed token, 403 for an origin
