@@ -41,7 +41,8 @@ class CountingModel:
 
 
 AGENT = RealtimeAgent(id="a", name="A", instructions="Hi.")
-SOON = datetime.now(UTC) + timedelta(minutes=5)
+# Computed at collection; a whole day so a long suite run never outlives it.
+SOON = datetime.now(UTC) + timedelta(days=1)
 
 
 async def test_status_sequence_seen_by_callback_and_iterator() -> None:

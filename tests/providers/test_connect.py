@@ -26,7 +26,8 @@ from voicewire.protocol import (
 )
 from voicewire.providers import openai, xai
 
-LATER = datetime.now(UTC) + timedelta(hours=1)
+# Computed at collection; a whole day so a long suite run never outlives it.
+LATER = datetime.now(UTC) + timedelta(days=1)
 
 
 class Recorder:
