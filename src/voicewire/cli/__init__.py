@@ -29,6 +29,7 @@ from ..protocol import (
 )
 from .converse import converse as run_converse
 from .models import MODEL_HELP, default_agent, load_agent, load_model, session_config_for
+from .preload import preload
 from .state_options import REDIS_ENV, StateOptions
 from .token_options import SECRET_ENV, TokenOptions
 
@@ -129,6 +130,7 @@ def demo(
     """Talk to the offline local model in your browser: serves the demo page and prints its URL."""
     try:
         model = load_model("local")
+        preload(model)
         server_app = _server_app(default_agent(), model, None)
     except RealtimeError as exc:
         raise _fail(exc.message) from None
@@ -272,11 +274,12 @@ def serve(
         tokens.app_options()  # a bad key is a clear error here, not in each worker
         shared = StateOptions(redis, single_use, tuple(trusted_proxy or ()))
         redis_server = shared.check()
-        server_app = (
-            _server_app(chosen_agent, chosen_model, origin, tokens, limits=limits, state=shared)
-            if workers == 1
-            else None
-        )
+        server_app = None
+        if workers == 1:
+            preload(chosen_model)  # each worker loads its own, in build_app
+            server_app = _server_app(
+                chosen_agent, chosen_model, origin, tokens, limits=limits, state=shared
+            )
     except RealtimeError as exc:
         raise _fail(exc.message) from None
     what = f"{chosen_model.provider}:{chosen_model.model_id}"
@@ -327,10 +330,12 @@ def build_app(
     limits: Limits | None = None,
     state: StateOptions | None = None,
 ) -> Any:
-    """The app ``voicewire serve`` serves, built from its options (in each worker process)."""
-    return _server_app(
-        load_agent(agent), load_model(model, base_url=base_url), origins, tokens, limits, state
-    )
+    """The app ``voicewire serve`` serves, built from its options (in each worker process),
+    with the model's weights loaded before it takes a connection."""
+    chosen_agent = load_agent(agent)
+    chosen_model = load_model(model, base_url=base_url)
+    preload(chosen_model)
+    return _server_app(chosen_agent, chosen_model, origins, tokens, limits, state)
 
 
 def _run_workers(

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from .llm import LocalLLM
@@ -54,16 +55,45 @@ def shared_tts(
     return shared(("tts", p, c, threads), lambda: PiperTTS(p, c, threads=threads))
 
 
+Progress = Callable[[str, float], None]
+"""Told each model's label and the seconds its load took, as soon as it is loaded."""
+
+
 @dataclass
 class Engines:
+    """The four models a local session runs. ``loads`` counts the times :meth:`load` actually
+    loaded them (0 or 1): a server that loads before it listens leaves nothing to its first
+    session."""
+
     vad: SileroModel
     stt: WhisperSTT
     tts: PiperTTS
     llm: LocalLLM
+    loads: int = field(default=0, init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
-    def load(self) -> None:
+    @property
+    def loaded(self) -> bool:
+        return self.loads > 0
+
+    def labels(self) -> list[tuple[str, Callable[[], None]]]:
+        """Each model's label (for progress lines) and its ``load``."""
+        voice = os.path.basename(self.tts.model_path or "joe (en_US, medium)")
+        return [
+            ("voice activity detection (silero)", self.vad.load),
+            ("speech to text (whisper tiny.en)", self.stt.load),
+            (f"language model ({self.llm.name})", self.llm.load),
+            (f"text to speech (piper, {voice})", self.tts.load),
+        ]
+
+    def load(self, progress: Progress | None = None) -> None:
         """Load everything (idempotent, thread-safe); call it off the event loop."""
-        self.vad.load()
-        self.stt.load()
-        self.tts.load()
-        self.llm.load()
+        with self._lock:
+            if self.loaded:
+                return
+            for label, load in self.labels():
+                started = time.perf_counter()
+                load()
+                if progress is not None:
+                    progress(label, time.perf_counter() - started)
+            self.loads += 1

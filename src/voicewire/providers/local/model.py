@@ -18,7 +18,7 @@ from ...protocol import (
 )
 from ._deps import require_installed
 from .connection import LocalConnection
-from .engines import Engines, shared_stt, shared_tts, shared_vad
+from .engines import Engines, Progress, shared_stt, shared_tts, shared_vad
 from .llm import LocalLLM, ToolRouting, make_llm
 from .options import LocalOptions
 
@@ -46,15 +46,15 @@ class LocalRealtimeModel:
 
     Silero VAD -> faster-whisper (tiny.en) -> an LLM (SmolLM2-135M-Instruct by default, or any
     GGUF, or an OpenAI-compatible endpoint) -> piper (joe voice), streamed clause by clause. The
-    models load once per process, in a worker thread, on the first :meth:`connect` (or
-    :meth:`load`), and are shared by every session.
+    models load once per process and are shared by every session: in a worker thread on the
+    first :meth:`connect` (or :meth:`load`), or before anyone connects with :meth:`preload`
+    (what ``voicewire serve`` and ``voicewire demo`` do).
     """
 
     def __init__(self, engines: Engines, options: LocalOptions, model_id: str) -> None:
         self.engines = engines
         self.options = options
         self._model_id = model_id
-        self._loaded = False
 
     @property
     def provider(self) -> str:
@@ -77,9 +77,13 @@ class LocalRealtimeModel:
 
     async def load(self) -> None:
         """Load every model now (off the event loop); ``connect`` does it when needed."""
-        if not self._loaded:
+        if not self.engines.loaded:
             await asyncio.to_thread(self.engines.load)
-            self._loaded = True
+
+    def preload(self, progress: Progress | None = None) -> None:
+        """Load every model now, in this thread (before a server listens), telling ``progress``
+        each model's label and load time."""
+        self.engines.load(progress)
 
     async def connect(self, options: ConnectOptions | None = None) -> LocalConnection:
         options = options or ConnectOptions()

@@ -1,0 +1,59 @@
+"""``voicewire serve`` / ``demo`` on the local model load its models before they take the first
+connection (issue 13): the first session's connect loads nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+
+import pytest
+
+from tests.cli.test_serve_cli import ROOT, free_port, stopped
+from tests.server.conftest import raw_client, serve
+from voicewire.cli import build_app
+from voicewire.cli.token_options import TokenOptions
+from voicewire.providers.local import LocalRealtimeModel
+
+from .conftest import needs_models
+
+pytestmark = [needs_models, pytest.mark.timeout(180)]
+
+LABELS = ("voice activity detection", "speech to text", "language model", "text to speech")
+
+
+async def test_the_served_app_has_its_models_loaded_before_the_first_session(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    app = build_app(None, "local", None, (), TokenOptions().shared())
+    model = app.state.voicewire.model
+    assert isinstance(model, LocalRealtimeModel)
+    assert model.engines.loads == 1, "the app was built before its models were loaded"
+    err = capsys.readouterr().err
+    for label in LABELS:
+        assert f"ready {label}" in err, err
+    async with serve(app) as served, raw_client(served) as client:
+        await client.send({"type": "session.update", "session": {"type": "realtime"}})
+        await client.until("session.updated", timeout=30)
+    assert model.engines.loads == 1, "the first session loaded the models again"
+
+
+async def test_each_worker_says_each_model_is_ready_before_serve_says_it_serves() -> None:
+    port = free_port()
+    server = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "voicewire.cli", "serve", "--model", "local"),
+        *("--workers", "2", "--port", str(port)),
+        cwd=ROOT,
+        env={**os.environ, "COLUMNS": "200"},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert server.stdout is not None
+        serving = await asyncio.wait_for(server.stdout.readline(), 150)
+        assert f"http://127.0.0.1:{port}/" in serving.decode(), serving
+    finally:
+        _, err = await stopped(server)
+    progress = err.decode()
+    for label in LABELS:
+        assert progress.count(f"ready {label}") == 2, progress
