@@ -1,4 +1,5 @@
-"""A real ``redis-server`` for the shared-state tests, on a free port of 127.0.0.1.
+"""A real ``redis-server`` for the shared-state tests, on a free port of 127.0.0.1
+(:class:`~voicewire.testing.redis_server.RedisServer`).
 
 The Debian package provides it (``make redis`` installs it). A machine without it fails these
 tests with a message saying so: they never skip, since the Redis backend is what they test.
@@ -6,141 +7,14 @@ tests with a message saying so: they never skip, since the Redis backend is what
 
 from __future__ import annotations
 
-import ctypes
-import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from voicewire.server.state import MemoryState, RedisState, StateBackend
-
-REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
-
-
-PR_SET_PDEATHSIG = 1  # prctl(2)
-
-
-def _die_with_parent() -> None:
-    """In redis-server before it starts: Linux sends it SIGTERM when the test run that started
-    it dies without its teardown (killed, or a hard timeout), so no Redis is left running."""
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@dataclass
-class RedisServer:
-    """One ``redis-server`` process; :meth:`stop`, :meth:`start`, :meth:`pause` for the tests
-    that take Redis away."""
-
-    directory: Path
-    port: int = 0
-    password: str | None = None
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        auth = f":{self.password}@" if self.password else ""
-        return f"redis://{auth}127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        """Start the server and wait until it answers. A port of its own choosing that something
-        else took since it was probed is given up for another; a restart keeps its port."""
-        if not os.access(REDIS_SERVER, os.X_OK):
-            pytest.fail(
-                f"redis-server not found ({REDIS_SERVER}): the shared-state tests need it; "
-                "run `make redis` (Debian's redis-server package)"
-            )
-        chosen = not self.port
-        for _ in range(5):
-            self.port = self.port or _free_port()
-            failure = self._launch()
-            if failure is None:
-                return
-            if not (chosen and "Address already in use" in failure):
-                pytest.fail(failure)
-            self.port = 0
-        pytest.fail(f"redis-server found no free port: {failure}")
-
-    def _launch(self) -> str | None:
-        """Run redis-server on :attr:`port`; why it did not come up, or ``None`` once it answers."""
-        command = [
-            REDIS_SERVER,
-            "--port",
-            str(self.port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(self.directory),
-        ]
-        if self.password:
-            command += ["--requirepass", self.password]
-        log_path = self.directory / "redis.log"
-        seen = log_path.stat().st_size if log_path.exists() else 0  # earlier runs' lines
-        with log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
-            )
-        deadline = time.monotonic() + 10
-        while not self._answers():
-            if self.process.poll() is not None:
-                failure = f"redis-server exited with {self.process.returncode}: "
-                self.process = None
-                return failure + log_path.read_bytes()[seen:].decode(errors="replace")[-2000:]
-            if time.monotonic() > deadline:
-                self.stop()
-                return "redis-server did not answer within 10 s"
-            time.sleep(0.02)
-        return None
-
-    def _answers(self) -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as probe:
-                probe.sendall(b"PING\r\n")
-                reply = probe.recv(64)
-        except OSError:
-            return False
-        return reply.startswith((b"+PONG", b"-NOAUTH"))
-
-    def stop(self) -> None:
-        """Stop the server (the port stays this server's for a later :meth:`start`)."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGCONT)
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
-        self.process = None
-
-    def pause(self) -> None:
-        """Freeze the server (it keeps its connections and answers nothing)."""
-        assert self.process is not None
-        self.process.send_signal(signal.SIGSTOP)
-
-    def resume(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGCONT)
+from voicewire.testing.redis_server import RedisServer
 
 
 @pytest.fixture(scope="session")

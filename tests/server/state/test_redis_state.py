@@ -16,8 +16,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from voicewire.server.state import CLOCK_SKEW, RedisState, StateUnavailableError
+from voicewire.testing import redis_server as redis_launcher
 
-from . import conftest
 from .conftest import RedisServer
 
 
@@ -132,8 +132,8 @@ def test_a_bad_url_is_refused_without_repeating_it() -> None:
 def test_a_machine_without_redis_server_fails_these_tests_saying_why(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(conftest, "REDIS_SERVER", str(tmp_path / "no-redis-server"))
-    with pytest.raises(pytest.fail.Exception, match="make redis"):
+    monkeypatch.setattr(redis_launcher, "REDIS_SERVER", str(tmp_path / "no-redis-server"))
+    with pytest.raises(redis_launcher.RedisServerError, match="make redis"):
         RedisServer(tmp_path).start()
 
 
@@ -145,8 +145,8 @@ def test_a_port_taken_between_probe_and_start_is_given_up_for_another(
         busy.listen()
         taken: int = busy.getsockname()[1]
         offered = iter([taken])
-        free_port = conftest._free_port
-        monkeypatch.setattr(conftest, "_free_port", lambda: next(offered, 0) or free_port())
+        free_port = redis_launcher._free_port
+        monkeypatch.setattr(redis_launcher, "_free_port", lambda: next(offered, 0) or free_port())
         server = RedisServer(tmp_path)
         try:
             server.start()
