@@ -88,7 +88,9 @@ async def test_credentials_are_checked_before_and_by_the_server(silent_wav: Path
         assert served.server.sessions_served == 1
         # Chromium logs the refused handshake itself; nothing else may be an error.
         problems.errors = [
-            e for e in problems.errors if "/v1/realtime' failed: HTTP Authentication" not in e
+            e
+            for e in problems.errors
+            if "/v1/realtime?voicewire_resume=1' failed: HTTP Authentication" not in e
         ]
         problems.check()
 

@@ -182,6 +182,46 @@ async def test_the_handle_travels_only_in_a_header_openai_clients_ignore(one: Se
     assert handle.startswith("vwr1.")
 
 
+async def test_a_client_that_asks_is_told_its_handle_in_an_event_after_session_created(
+    one: Served, model: ScriptedModel
+) -> None:
+    """A browser cannot read the upgrade header: with ``?voicewire_resume=1`` the handle comes
+    as a ``voicewire.resume_handle`` event right after ``session.created``, resumed or not."""
+    token = one.server.tokens.issue(subject="alice").token
+
+    async def first_frames(url: str, headers: dict[str, str]) -> tuple[str, list[Any]]:
+        async with websockets.connect(url, additional_headers=headers, open_timeout=5) as ws:
+            assert ws.response is not None
+            header = ws.response.headers["X-Voicewire-Resume-Handle"]
+            frames = [json.loads(await asyncio.wait_for(ws.recv(), 5)) for _ in range(2)]
+            await ws.send(json.dumps(user_text("remember me")))
+            while (json.loads(await asyncio.wait_for(ws.recv(), 5)))["type"] != (
+                "conversation.item.done"
+            ):
+                pass
+        return header, frames
+
+    auth = {"Authorization": f"Bearer {token}"}
+    handle, frames = await first_frames(one.ws_url + "&voicewire_resume=1", auth)
+    assert [f["type"] for f in frames] == ["session.created", "voicewire.resume_handle"]
+    assert frames[1]["handle"] == handle
+    await one.wait_idle(model)
+
+    resumed_url = one.ws_url + f"&voicewire_resume=1&resume={handle}"
+    again, frames = await first_frames(resumed_url, auth)
+    assert again == handle
+    assert [f["type"] for f in frames] == ["session.created", "voicewire.resume_handle"]
+    assert frames[1]["handle"] == handle
+
+    for off in ("0", "false", ""):  # asking for nothing is not asking
+        url = one.ws_url + f"&voicewire_resume={off}"
+        async with websockets.connect(url, additional_headers=auth, open_timeout=5) as ws:
+            assert json.loads(await ws.recv())["type"] == "session.created"
+            await ws.send(json.dumps(user_text("hi")))
+            following = json.loads(await asyncio.wait_for(ws.recv(), 5))
+            assert following["type"] == "conversation.item.added", following
+
+
 class SlowState(MemoryState):
     """Item writes take a while (a distant Redis): the last ones are still under way when the
     session ends."""

@@ -4,7 +4,9 @@ Each session served at ``WS /v1/realtime`` gets a **resume handle** (:mod:`.hand
 signed with a key derived from the app's secret, bound to the token's subject. The server hands
 it out in the ``X-Voicewire-Resume-Handle`` header of the WebSocket upgrade response, which
 OpenAI clients (the ``openai`` package, the Agents SDK) never look at: no event they would have
-to know is added to the protocol.
+to know is added to the protocol. A browser cannot read upgrade response headers; it asks with
+``?voicewire_resume=1`` and is then sent ``{"type": "voicewire.resume_handle", "handle": ...}``
+right after ``session.created`` (``voicewire.js`` does, and reconnects with it).
 
 The conversation (its items, and the settings the client chose) is written through to the state
 backend under the handle as it changes, per item and never per audio frame (:mod:`.store`), and
@@ -17,6 +19,8 @@ items the server restored is not passed on twice.
 """
 
 from .handles import (
+    HANDLE_EVENT_PARAM,
+    HANDLE_EVENT_TYPE,
     RESUME_HANDLE_HEADER,
     RESUME_REQUEST_HEADER,
     ResumeHandles,
@@ -27,6 +31,8 @@ from .serving import STATUS_OF, Resumer, Resumption
 from .store import ConversationStore, restore
 
 __all__ = [
+    "HANDLE_EVENT_PARAM",
+    "HANDLE_EVENT_TYPE",
     "RESUME_HANDLE_HEADER",
     "RESUME_REQUEST_HEADER",
     "STATUS_OF",

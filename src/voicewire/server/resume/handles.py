@@ -23,10 +23,13 @@ from urllib.parse import parse_qs
 from voicewire.protocol import RealtimeError
 
 __all__ = [
+    "HANDLE_EVENT_PARAM",
+    "HANDLE_EVENT_TYPE",
     "RESUME_HANDLE_HEADER",
     "RESUME_REQUEST_HEADER",
     "ResumeHandles",
     "ResumeRefused",
+    "handle_event_wanted",
     "requested_handle",
 ]
 
@@ -34,6 +37,13 @@ RESUME_HANDLE_HEADER = "x-voicewire-resume-handle"
 """The upgrade response header that carries a session's handle."""
 RESUME_REQUEST_HEADER = "x-voicewire-resume"
 """The request header a client resumes with (``?resume=`` in the URL does the same)."""
+HANDLE_EVENT_PARAM = "voicewire_resume"
+"""The query parameter (``?voicewire_resume=1``) by which a client that cannot read upgrade
+response headers (a browser) asks for its handle in a :data:`HANDLE_EVENT_TYPE` event."""
+HANDLE_EVENT_TYPE = "voicewire.resume_handle"
+"""The event ``{"type": "voicewire.resume_handle", "handle": ...}`` sent after
+``session.created`` to a client that asked for it (never to one that did not: the OpenAI Agents
+SDK turns event types it does not know into errors)."""
 _VERSION = "vwr1"
 _MAX_HANDLE = 200
 
@@ -105,6 +115,16 @@ def requested_handle(headers: Mapping[str, str], query_string: bytes) -> str | N
     """The handle a connection asks to resume (header first, then ``?resume=``), if any."""
     handle = headers.get(RESUME_REQUEST_HEADER)
     if handle is None:
-        values = parse_qs(query_string.decode("latin-1")).get("resume")
-        handle = values[0] if values else None
+        handle = _query_value(query_string, "resume")
     return handle.strip() if handle else None
+
+
+def handle_event_wanted(query_string: bytes) -> bool:
+    """Whether the connection asked for its handle as an event (``?voicewire_resume=1``)."""
+    return _query_value(query_string, HANDLE_EVENT_PARAM) not in (None, "0", "false")
+
+
+def _query_value(query_string: bytes, name: str) -> str | None:
+    """The first value of ``name`` in the query string, if it has one."""
+    values = parse_qs(query_string.decode("latin-1")).get(name)
+    return values[0] if values else None

@@ -11,7 +11,13 @@ from voicewire.session import RealtimeSession
 
 from ..relay import Relay
 from ..state import StateBackend, StoredSession
-from .handles import ResumeHandles, ResumeRefused, requested_handle
+from .handles import (
+    HANDLE_EVENT_TYPE,
+    ResumeHandles,
+    ResumeRefused,
+    handle_event_wanted,
+    requested_handle,
+)
 from .store import ConversationStore, restore
 
 __all__ = ["STATUS_OF", "Resumer", "Resumption"]
@@ -19,12 +25,13 @@ __all__ = ["STATUS_OF", "Resumer", "Resumption"]
 
 @dataclass(frozen=True, slots=True)
 class Resumption:
-    """The handle a connection is served under, and the conversation it brings back (``None``:
-    a new one)."""
+    """The handle a connection is served under, the conversation it brings back (``None``: a
+    new one), and whether the client asked to be told the handle in an event (``announce``)."""
 
     handle: str
     handle_id: str
     stored: StoredSession | None
+    announce: bool = False
 
     def __repr__(self) -> str:  # never the handle
         return f"Resumption(resumed={self.stored is not None})"
@@ -53,9 +60,10 @@ class Resumer:
         with its conversation loaded, or a new one. Raises :class:`ResumeRefused` (with a
         ``code`` saying why) or :class:`~voicewire.server.state.StateUnavailableError`."""
         asked = requested_handle(headers, query_string)
+        announce = handle_event_wanted(query_string)
         if asked is None:
             handle, handle_id = self.handles.mint(subject)
-            return Resumption(handle, handle_id, None)
+            return Resumption(handle, handle_id, None, announce)
         handle_id = self.handles.check(asked, subject)
         stored = await self.state.load_session(handle_id)
         if stored is None:
@@ -64,14 +72,18 @@ class Resumer:
                 "to start a new one",
                 code="resume_handle_expired",
             )
-        return Resumption(asked, handle_id, stored)
+        return Resumption(asked, handle_id, stored, announce)
 
     def attach(
         self, resumption: Resumption, session: RealtimeSession, relay: Relay
     ) -> ConversationStore:
         """Restore the stored conversation into ``session`` (not yet connected) and ``relay``,
         and start writing the conversation through; the relay finishes the writes as it
-        closes."""
+        closes. A client that asked for it is told its handle right after ``session.created``
+        (the relay puts ``session.created`` ahead of what its outbox holds when it starts, and
+        the handle does not change while the connection lasts)."""
+        if resumption.announce:
+            relay._enqueue([{"type": HANDLE_EVENT_TYPE, "handle": resumption.handle}])
         if resumption.stored is not None:
             relay.restored_config = restore(resumption.stored, session)
             relay.restored_ids = frozenset(i.id for i in session.history.items if i.id)

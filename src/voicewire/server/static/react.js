@@ -19,7 +19,7 @@ import * as React from "react";
 import { BrowserChannel, RealtimeClient } from "./voicewire.js";
 
 const AGENT_KEYS = ["instructions", "voice", "name", "id"];
-const OPTION_KEYS = ["url", "channel", "session", "getCredential", "channelOptions", "agent"];
+const OPTION_KEYS = ["url", "channel", "session", "getCredential", "channelOptions", "agent", "resume"];
 
 function looksLikeAgent(value) {
   return (

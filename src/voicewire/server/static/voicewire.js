@@ -18,6 +18,15 @@ export const WIRE_RATE = 24000;
 const PLAYBACK_LEAD_S = 0.05; // scheduling lead: absorbs network jitter on the first chunk
 const TOKEN_SUBPROTOCOL = "openai-insecure-api-key.";
 const RECONNECT_DELAYS_MS = [250, 500, 1000, 2000, 4000];
+// Close codes after which reconnecting would only meet the same end: the server ended the session
+// (1000: idle, time limit, done) or refused how it was used (1008 policy; 1002, 1003, 1007, 1009,
+// 1010: frames it could not take). Any other close (1001 going away, 1006 dropped, 1011 server
+// error, 1012 service restart, 1013 try again later) is reconnected with backoff.
+const FINAL_CLOSE_CODES = new Set([1000, 1002, 1003, 1007, 1008, 1009, 1010]);
+// A voicewire server sends the session's resume handle as this event when asked with
+// ?voicewire_resume=1 (browsers cannot read the upgrade response's header), and resumes the
+// session on any instance when reconnected to with ?resume=<handle>.
+const RESUME_HANDLE_EVENT = "voicewire.resume_handle";
 // Microphone audio captured before the session can take it (while connecting: the server's
 // session.created may come seconds after the socket opens; while reconnecting) is kept, up to
 // 10 s by default, and sent in order once connected. Past that the oldest goes, counted in
@@ -454,8 +463,17 @@ export class RealtimeClient extends Emitter {
    * @param {object} [options.session] extra GA session fields, deep-merged into session.update
    *   (e.g. `{audio: {input: {transcription: {model: "gpt-4o-mini-transcribe"}}}}` for OpenAI).
    * @param {() => Promise<object>} [options.getCredential] fetches a fresh credential; given it,
-   *   a dropped connection is retried with backoff (status 'reconnecting'): the conversation so
-   *   far is replayed as text items and what the user said meanwhile is sent once back.
+   *   a dropped connection is retried with backoff (status 'reconnecting'), each attempt with a
+   *   credential of its own (a single-use token is spent by the connection it opened). A
+   *   voicewire server resumes the session from its resume handle (the conversation comes back
+   *   from the server, on whichever instance answers); elsewhere, or when the server no longer
+   *   has it, the conversation so far is replayed as text items. Either way what the user said
+   *   meanwhile is sent once back. A close that says the session is over (1000: ended by the
+   *   server, idle or time limit; 1008: policy) is not retried: status 'disconnected' and an
+   *   'error' with code `session_ended` or `policy_violation`.
+   * @param {boolean} [options.resume] ask the server for a resume handle
+   *   (`?voicewire_resume=1`; only a voicewire server knows it) and reconnect with it (default:
+   *   true with the default `url`, false with a `url` of your own).
    * @param {object} [options.channelOptions] options of the default BrowserChannel.
    * @param {number} [options.backlogMs=10000] how much microphone audio is kept while connecting
    *   or reconnecting (the oldest is dropped past it).
@@ -485,6 +503,8 @@ export class RealtimeClient extends Emitter {
     this._backlogLimit = Math.round(((options.backlogMs ?? BACKLOG_MS) / 1000) * WIRE_RATE) * 2;
     this._replayEchoes = 0;
     this._lastReconnectError = null;
+    /** The resume handle of the session (voicewire servers; null until one was sent). */
+    this.resumeHandle = null;
   }
 
   // -- status ------------------------------------------------------------------------------------
@@ -548,9 +568,26 @@ export class RealtimeClient extends Emitter {
     }
   }
 
-  /** Open the WebSocket; resolves on session.created (status 'connected'). */
-  _open(credential) {
-    const url = credential.kind === "url" ? credential.url : this.options.url || defaultUrl();
+  /** Whether to ask the server for a resume handle (see options.resume). */
+  get _wantsHandle() {
+    return this.options.resume ?? !this.options.url;
+  }
+
+  /** The WebSocket URL: asking for the resume handle, resuming with `resumeHandle` if given. */
+  _url(credential, resumeHandle) {
+    if (credential.kind === "url") return credential.url;
+    const url = new URL(this.options.url || defaultUrl(), location.href);
+    if (this._wantsHandle) url.searchParams.set("voicewire_resume", "1");
+    if (resumeHandle) url.searchParams.set("resume", resumeHandle);
+    return url.toString();
+  }
+
+  /**
+   * Open the WebSocket; resolves on session.created (status 'connected'). With `resumeHandle`
+   * the server resumes that session.
+   */
+  _open(credential, resumeHandle = null) {
+    const url = this._url(credential, resumeHandle);
     const protocols =
       credential.kind === "token" ? ["realtime", TOKEN_SUBPROTOCOL + credential.token] : ["realtime"];
     return new Promise((resolve, reject) => {
@@ -588,6 +625,9 @@ export class RealtimeClient extends Emitter {
           this._setState("listening");
           resolve();
         }
+        if (event.type === RESUME_HANDLE_EVENT && typeof event.handle === "string") {
+          this.resumeHandle = event.handle; // the newest: reconnect with it
+        }
         this._onEvent(event);
       };
       ws.onerror = () => {
@@ -607,28 +647,44 @@ export class RealtimeClient extends Emitter {
         }
         if (this._ws !== ws) return; // closed on purpose
         this._ws = null;
-        this._lost(why);
+        this._lost(why, close.code);
       };
     });
   }
 
-  /** The connection dropped: reconnect when we can (options.getCredential), else disconnect. */
-  async _lost(why) {
+  /**
+   * The connection closed under us (`code`: its close code): reconnect when it makes sense and
+   * we can (options.getCredential), resuming with the handle if we have one, else disconnect.
+   */
+  async _lost(why, code) {
     if (this.channel) this.channel.interrupt();
     this._activeResponse = null;
     this._pendingResponse = false;
     this._responseDone = true;
     this._lastReconnectError = null;
+    if (FINAL_CLOSE_CODES.has(code)) {
+      const errorCode =
+        code === 1000 ? "session_ended" : code === 1008 ? "policy_violation" : "protocol_error";
+      this._report(clientError(`the server ended the session (${why})`, errorCode));
+      this._teardown();
+      this._setStatus("disconnected");
+      return;
+    }
     const getCredential = this.options.getCredential;
     if (getCredential && this.status === "connected") {
       this._setStatus("reconnecting");
       this._setState("listening");
-      for (const delay of RECONNECT_DELAYS_MS) {
+      for (const [attempt, delay] of RECONNECT_DELAYS_MS.entries()) {
         await new Promise((r) => setTimeout(r, delay));
         if (this.status !== "reconnecting") return; // disconnect() meanwhile
+        // A browser cannot tell a refused resume (the conversation expired) from a server that
+        // is not back yet: the last attempt starts a new session and replays instead.
+        const last = attempt === RECONNECT_DELAYS_MS.length - 1;
+        const handle = last ? null : this.resumeHandle;
         try {
-          await this._open(checkCredential(parseCredential(await getCredential())));
-          this._replay();
+          await this._open(checkCredential(parseCredential(await getCredential())), handle);
+          if (handle) this._resumed();
+          else this._replay();
           return;
         } catch (err) {
           if (this.status !== "reconnecting") return;
@@ -643,6 +699,17 @@ export class RealtimeClient extends Emitter {
       this._teardown();
       this._setStatus("disconnected");
     }
+  }
+
+  /**
+   * After a resumed reconnect: the server has the conversation and tells each item again under
+   * the id it had (already in the transcript: not added twice); send what was said meanwhile.
+   */
+  _resumed() {
+    this._interrupted.clear();
+    this._receivedMs.clear();
+    this._replayEchoes = 0;
+    this._sendBacklog();
   }
 
   /** After a reconnect: give the new session the conversation so far, then what was said. */
@@ -727,6 +794,7 @@ export class RealtimeClient extends Emitter {
     this._replayEchoes = 0;
     this._interrupted.clear();
     this._receivedMs.clear();
+    this.resumeHandle = null; // a new connect() starts a new session
     this._setState("listening");
   }
 
