@@ -14,6 +14,20 @@ N WebSocket sessions on 127.0.0.1 each stream 24 kHz PCM16 audio in 20 ms frames
   GA event encode, base64 encode, JSON dump.
 - **reference**: a bare ``websockets`` server that sends every text frame back unchanged (no
   parsing at all): the floor for a Python WebSocket echo on this machine.
+- **two instances, in memory and on Redis** (``--redis``): two voicewire processes on ports of
+  their own, as two instances behind a load balancer: one token secret, each session minting
+  its token at and connecting to the next instance in turn (round robin). First each on its own
+  memory (``MemoryState``, the default), then both on one ``redis-server`` the benchmark starts
+  on 127.0.0.1 (``RedisState``; Debian's package, ``make redis``). Resumable sessions are always
+  on, so every session's conversation is written through to the backend: on Redis, one script
+  call per item change (``voicewire.server.resume.store``). The echo opens one reply item per
+  session with its first frame; audio frames themselves must write nothing. Single-use tokens
+  and rate limits stay off in both runs, so the backend is the only difference. Redis's
+  ``INFO commandstats`` is read before the sessions open, once they are open, once the last
+  frame has come back and once they are closed: the commands of each phase (a script's own
+  commands counted too), and of streaming per frame sent, which is what shows the audio path
+  never waits for Redis. The server's memory and CPU figures are the two processes' sums;
+  redis-server's CPU is shown on its own.
 
 Each server runs alone in its own process (the two are measured one after the other, in the same
 run), so the client's load and the server do not share an event loop or a core. Both servers and
@@ -47,15 +61,19 @@ Figures:
 - client send lag: how late the client managed to send frames against the real-time schedule
   (if large, the client could not keep up: the machine, not only the server, was saturated).
 
-Goals (issue 4): 200 sessions held, p99 added latency <= 20 ms, 0 frames lost.
+Goals (issue 4): 200 sessions held, p99 added latency <= 20 ms, 0 frames lost. With Redis
+(issue 12): 200 sessions held, 0 frames lost, Redis's p99 at most 5 ms above the same two
+instances in memory, and Redis written per item, not per frame, while streaming (at most one
+write per session, and fewer commands than frames).
 
 The host's other tenants make single runs vary (CPU per frame moves by a fifth from one minute to
 the next, for the bare echo as for voicewire): ``--repeat N`` measures N rounds, each the reference
-and then voicewire back to back, and reports every round's figure and the median round's.
+and then voicewire back to back, and reports every round's figure and the median round's (with
+``--redis``, the two instances in memory and then on Redis too, in the same round).
 
 Run: ``python benchmarks/server_load.py [--sessions 200] [--seconds 10] [--workers 1,2]
-[--repeat 3]`` (``make bench-server`` runs three rounds). Linux only (reads
-``/proc``); everything listens on 127.0.0.1 and stops by itself.
+[--repeat 3] [--redis]`` (``make bench-server`` runs three rounds, with Redis). Linux only
+(reads ``/proc``); everything, Redis included, listens on 127.0.0.1 and stops by itself.
 """
 
 from __future__ import annotations
@@ -72,10 +90,10 @@ import socket
 import struct
 import sys
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pybase64
 from pydantic_core import from_json
@@ -84,6 +102,9 @@ from websockets.extensions.permessage_deflate import enable_client_permessage_de
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Response
 from websockets.uri import parse_uri
+
+if TYPE_CHECKING:
+    from voicewire.testing.redis_server import RedisServer
 
 SAMPLE_RATE = 24_000
 FRAME_MS = 20
@@ -94,6 +115,8 @@ _HEADER_B64 = 12  # base64 characters that cover the header
 
 GOAL_SESSIONS = 200
 GOAL_P99_ADDED_MS = 20.0
+GOAL_REDIS_P99_ADDED_MS = 5.0
+INSTANCES = 2
 
 CONNECT_CONCURRENCY = 32
 CONNECT_TIMEOUT = 20.0
@@ -130,8 +153,9 @@ def run_on(loop: str, main: Awaitable[None]) -> None:
         runner.run(main)  # type: ignore[arg-type]
 
 
-def echo_app(secret: str | None = None) -> Any:
-    """The app under test: an agent on the scripted echo model."""
+def echo_app(secret: str | None = None, state: Any = None) -> Any:
+    """The app under test: an agent on the scripted echo model (``state``: its state backend,
+    ``None`` for the default, this process's memory)."""
     import logging
 
     from voicewire import RealtimeAgent
@@ -145,6 +169,7 @@ def echo_app(secret: str | None = None) -> Any:
         agent,
         ScriptedModel(echo=True, model_id="scripted-echo"),
         secret=secret,
+        state=state,
         rate_limits=RateLimits.disabled(),  # every client comes from 127.0.0.1
     )
 
@@ -164,9 +189,27 @@ def _serve_voicewire(
         serve(factory, port=0, workers=workers, loop=loop, ready=conn.send)
         return
 
+    _run_uvicorn(conn, echo_app(), ws, loop)
+
+
+def _serve_instance(
+    conn: Connection, loop: str, secret: str, redis_url: str | None, prefix: str
+) -> None:
+    """One instance of several behind a load balancer: a process of its own, the shared token
+    secret, and the shared Redis state backend at ``redis_url`` under the key ``prefix``
+    (``None``: the default backend, this process's memory)."""
+    state = None
+    if redis_url is not None:
+        from voicewire.server.state import RedisState
+
+        state = RedisState.from_url(redis_url, prefix=prefix)
+    _run_uvicorn(conn, echo_app(secret, state), "auto", loop)
+
+
+def _run_uvicorn(conn: Connection, app: Any, ws: str, loop: str) -> None:
+    """Serve ``app`` under uvicorn (its defaults) on a free port, sent back through ``conn``."""
     import uvicorn
 
-    app = echo_app()
     sock = _listen()
     config = uvicorn.Config(
         app,
@@ -239,12 +282,7 @@ class Server:
 
     def cpu_seconds(self) -> float:
         """User + system CPU time the server's processes have used (``/proc/<pid>/stat``)."""
-        ticks = 0
-        for pid in self.pids():
-            with contextlib.suppress(OSError), open(f"/proc/{pid}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-                ticks += int(fields[11]) + int(fields[12])
-        return ticks / os.sysconf("SC_CLK_TCK")
+        return sum(process_cpu_seconds(pid) for pid in self.pids())
 
     def stopped(self) -> str:
         if self.process.is_alive():
@@ -258,6 +296,34 @@ class Server:
         if self.process.is_alive():
             self.process.kill()
             self.process.join(SERVER_STOP_TIMEOUT)
+
+
+@dataclass
+class Instances:
+    """Several servers measured as one: their memory and CPU summed."""
+
+    servers: list[Server]
+
+    def rss_kib(self) -> int:
+        return sum(server.rss_kib() for server in self.servers)
+
+    def cpu_seconds(self) -> float:
+        return sum(server.cpu_seconds() for server in self.servers)
+
+    def stopped(self) -> str:
+        return ", ".join(server.stopped() for server in self.servers)
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop()
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time process ``pid`` has used (``/proc/<pid>/stat``; 0 once gone)."""
+    with contextlib.suppress(OSError), open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return 0.0
 
 
 def machine_busy_seconds() -> float:
@@ -318,7 +384,12 @@ class Target:
     echo_field: str  # its base64 audio field
     ready_type: str | None  # the event to wait for before streaming (None: the handshake)
     done_type: str  # the event that ends the stream after the commit
-    headers: Callable[[], Awaitable[dict[str, str]]]
+    headers: Callable[[int], Awaitable[dict[str, str]]]  # for a connection to the given port
+    ports: tuple[int, ...] = ()  # several instances: sessions go round-robin over these
+
+    def port_for(self, session: int) -> int:
+        """The port session number ``session`` connects to (a round-robin load balancer)."""
+        return self.ports[session % len(self.ports)] if self.ports else self.port
 
 
 @dataclass
@@ -358,14 +429,15 @@ class Session(asyncio.Protocol):
     async def connect(self) -> None:
         target = self.target
         extensions = enable_client_permessage_deflate(None) if self.compression else None
-        uri = parse_uri(f"ws://127.0.0.1:{target.port}{target.path}")
+        port = target.port_for(self.index)
+        uri = parse_uri(f"ws://127.0.0.1:{port}{target.path}")
         self.protocol = ClientProtocol(uri, extensions=extensions, max_size=None)
         request = self.protocol.connect()
-        for name, value in (await target.headers()).items():
+        for name, value in (await target.headers(port)).items():
             request.headers[name] = value
         loop = asyncio.get_running_loop()
         async with asyncio.timeout(CONNECT_TIMEOUT):
-            await loop.create_connection(lambda: self, "127.0.0.1", target.port)
+            await loop.create_connection(lambda: self, "127.0.0.1", port)
             self.protocol.send_request(request)
             self._flush()
             await asyncio.shield(self.ready)
@@ -526,6 +598,7 @@ class Measurement:
     client_cpu: float  # and the client (this process)
     other_cpu: float  # and the rest of the machine: other processes, interrupts
     max_lag: float  # how late the client sent its latest frame against the schedule
+    redis: RedisActivity | None = None  # what Redis did meanwhile (a run on the Redis backend)
 
     @property
     def held(self) -> int:
@@ -588,7 +661,12 @@ async def stream(clients: list[Session], start: float, frames: int) -> float:
     return max_lag
 
 
-async def _run_sessions(clients: list[Session], seconds: float, on_loaded: Any) -> float:
+async def _run_sessions(
+    clients: list[Session],
+    seconds: float,
+    on_loaded: Any,
+    on_streamed: Callable[[], Awaitable[None]] | None = None,
+) -> float:
     frames = max(1, round(seconds * 1000 / FRAME_MS))
     start = time.perf_counter() + 0.2
     sender = asyncio.create_task(stream(clients, start, frames))
@@ -596,6 +674,8 @@ async def _run_sessions(clients: list[Session], seconds: float, on_loaded: Any) 
     await asyncio.sleep(max(0.0, start + seconds * 0.9 - time.perf_counter()))
     on_loaded()
     max_lag = await sender
+    if on_streamed is not None:
+        await on_streamed()
     for client in clients:
         client.commit()
     await asyncio.wait([c.done for c in clients], timeout=DRAIN_TIMEOUT)
@@ -605,20 +685,118 @@ async def _run_sessions(clients: list[Session], seconds: float, on_loaded: Any) 
 
 
 async def _warm_up(target: Target, compression: str | None) -> None:
-    """One short session, so lazy imports and first-use caches are not counted per session."""
-    client = Session(10**6, target, compression)
-    try:
-        await client.connect()
-        await _run_sessions([client], 0.1, lambda: None)
-    finally:
-        await client.close()
-    if not client.result.held:
-        raise RuntimeError(f"{target.label}: the warm-up session failed: {client.result}")
+    """One short session on each server, so lazy imports and first-use caches are not counted
+    per session."""
+    servers = max(1, len(target.ports))
+    first = 10**6 - 10**6 % servers  # session numbers the round robin sends to each server
+    for index in range(first, first + servers):
+        client = Session(index, target, compression)
+        try:
+            await client.connect()
+            await _run_sessions([client], 0.1, lambda: None)
+        finally:
+            await client.close()
+        if not client.result.held:
+            raise RuntimeError(f"{target.label}: the warm-up session failed: {client.result}")
+
+
+@dataclass(frozen=True)
+class RedisCount:
+    commands: int  # as ``INFO commandstats`` counts them: the commands scripts run included
+    scripts: int  # EVAL / EVALSHA calls (voicewire writes a conversation item with one)
+
+    def __sub__(self, other: RedisCount) -> RedisCount:
+        return RedisCount(self.commands - other.commands, self.scripts - other.scripts)
+
+
+@dataclass(frozen=True)
+class RedisActivity:
+    """What Redis did during a run, by phase: the sessions opening, streaming (from the first
+    frame sent to the last frame echoed), and committing and closing."""
+
+    opening: RedisCount
+    streaming: RedisCount
+    closing: RedisCount
+    streaming_cpu: float  # CPU seconds redis-server used while the sessions streamed
+    streaming_wall: float
+    conversations: int  # conversations stored under the run's key prefix at the end
+
+
+class RedisWatch:
+    """Counts the commands one ``redis-server`` runs (``INFO commandstats``, before and after
+    each phase of a run) and the CPU it uses. Its own commands (INFO, SCAN) are left out."""
+
+    OWN = frozenset({"info", "scan"})
+
+    def __init__(self, pid: int, port: int, prefix: str) -> None:
+        import redis.asyncio as aioredis
+
+        self.pid = pid
+        self.prefix = prefix
+        self.client = aioredis.Redis(host="127.0.0.1", port=port)
+        self.marks: dict[str, tuple[RedisCount, float, float]] = {}
+
+    async def count(self) -> RedisCount:
+        stats = await self.client.info("commandstats")
+        calls = {name.removeprefix("cmdstat_"): int(stat["calls"]) for name, stat in stats.items()}
+        commands = sum(n for name, n in calls.items() if name.split("|")[0] not in self.OWN)
+        scripts = sum(n for name, n in calls.items() if name.startswith(("eval", "fcall")))
+        return RedisCount(commands, scripts)
+
+    async def mark(self, phase: str, quiet: float = 0.2, limit: float = 5.0) -> None:
+        """Note the counts once Redis has run nothing for ``quiet`` seconds (the writes under
+        way have landed), or after ``limit`` seconds."""
+        deadline = time.perf_counter() + limit
+        counted = await self.count()
+        while time.perf_counter() < deadline:
+            await asyncio.sleep(quiet)
+            settled, counted = counted, await self.count()
+            if counted == settled:
+                break
+        self.marks[phase] = (counted, process_cpu_seconds(self.pid), time.perf_counter())
+
+    async def activity(self) -> RedisActivity:
+        (opened, _, _), (streaming, cpu, began), (streamed, cpu_end, ended), (closed, _, _) = (
+            self.marks[phase] for phase in ("open", "stream", "streamed", "closed")
+        )
+        conversations = 0
+        async for key in self.client.scan_iter(match=f"{self.prefix}conv:*", count=1000):
+            conversations += not key.endswith((b":items", b":order"))
+        return RedisActivity(
+            streaming - opened,
+            streamed - streaming,
+            closed - streamed,
+            cpu_end - cpu,
+            ended - began,
+            conversations,
+        )
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+async def _echoes_back(clients: list[Session]) -> None:
+    """Wait until every frame sent has come back, or its session ended (at most the drain
+    timeout)."""
+    deadline = time.perf_counter() + DRAIN_TIMEOUT
+
+    def pending() -> bool:
+        return any(c.sent and not c.done.done() for c in clients)
+
+    while time.perf_counter() < deadline and pending():  # noqa: ASYNC110
+        await asyncio.sleep(0.01)
 
 
 async def measure(
-    target: Target, server: Server, sessions: int, seconds: float, compression: str | None
+    target: Target,
+    server: Server | Instances,
+    sessions: int,
+    seconds: float,
+    compression: str | None,
+    watch: RedisWatch | None = None,
 ) -> Measurement:
+    """Run ``sessions`` sessions against ``target`` and measure them (``watch``: the Redis the
+    server uses, whose commands are counted at the open, while streaming and at the end)."""
     await _warm_up(target, compression)
     await asyncio.sleep(0.5)
     rss_idle = server.rss_kib()
@@ -638,24 +816,37 @@ async def measure(
         nonlocal rss_loaded
         rss_loaded = server.rss_kib()
 
+    async def streamed() -> None:
+        if watch is not None:
+            await _echoes_back(live)
+            await watch.mark("streamed", quiet=0.05)
+
+    if watch is not None:
+        await watch.mark("open")
     began = time.perf_counter()
     try:
         await asyncio.gather(*(connect(c) for c in clients))
         connect_seconds = time.perf_counter() - began
         live = [c for c in clients if c.result.connected]
+        if watch is not None:
+            await watch.mark("stream")  # once the writes of the opens have landed
         cpu = (
             time.perf_counter(),
             server.cpu_seconds(),
             time.process_time(),
             machine_busy_seconds(),
         )
-        max_lag = await _run_sessions(live, seconds, loaded)
+        max_lag = await _run_sessions(live, seconds, loaded, streamed)
         wall = time.perf_counter() - cpu[0]
         server_cpu = server.cpu_seconds() - cpu[1]
         client_cpu = time.process_time() - cpu[2]
         other_cpu = max(0.0, machine_busy_seconds() - cpu[3] - server_cpu - client_cpu)
     finally:
         await asyncio.gather(*(c.close() for c in clients))
+    redis = None
+    if watch is not None:
+        await watch.mark("closed")
+        redis = await watch.activity()
     return Measurement(
         target,
         sessions,
@@ -669,11 +860,12 @@ async def measure(
         client_cpu,
         other_cpu,
         max_lag,
+        redis,
     )
 
 
 def reference_target(port: int) -> Target:
-    async def headers() -> dict[str, str]:
+    async def headers(port: int) -> dict[str, str]:
         return {}
 
     return Target(
@@ -690,7 +882,7 @@ def reference_target(port: int) -> Target:
 
 
 def voicewire_target(port: int, http: Any, workers: int = 1) -> Target:
-    async def headers() -> dict[str, str]:
+    async def headers(port: int) -> dict[str, str]:
         response = await http.post(f"http://127.0.0.1:{port}/realtime/credential", json={})
         response.raise_for_status()
         token = response.json()["credential"]["token"]
@@ -707,6 +899,14 @@ def voicewire_target(port: int, http: Any, workers: int = 1) -> Target:
         done_type="response.done",
         headers=headers,
     )
+
+
+def instances_target(ports: list[int], http: Any, backend: str) -> Target:
+    """Several voicewire instances behind a round-robin load balancer: each session mints its
+    token at, and connects to, the next instance."""
+    target = voicewire_target(ports[0], http)
+    label = f"voicewire (ScriptedModel echo, {len(ports)} instances, {backend})"
+    return replace(target, label=label, ports=tuple(ports))
 
 
 # --- report ------------------------------------------------------------------------------------
@@ -742,27 +942,106 @@ def report(m: Measurement) -> list[str]:
         lines.append(f"  corrupt: {corrupt}, duplicates: {duplicates}, error events: {errors}")
     for failure, count in sorted(m.failures().items()):
         lines.append(f"  failed sessions: {count} x {failure[:200]}")
+    if m.redis is not None:
+        lines += redis_lines(m, m.redis)
     return lines
 
 
-def summary(reference: Measurement, voicewire: Measurement) -> list[str]:
-    added50 = voicewire.percentile_ms(50) - reference.percentile_ms(50)
-    added99 = voicewire.percentile_ms(99) - reference.percentile_ms(99)
-    held, lost = voicewire.held, voicewire.lost
+def redis_lines(m: Measurement, redis: RedisActivity) -> list[str]:
+    """What Redis did in a run: commands by phase (a script's own commands counted too)."""
+    sessions = max(1, sum(r.connected for r in m.results))
 
-    def verdict(ok: bool) -> str:
-        return "met" if ok else "NOT met"
+    def count(c: RedisCount) -> str:
+        return f"{c.commands} commands, {c.scripts} script calls"
 
     return [
-        f"added latency ({voicewire.target.label} - reference)",
-        f"  p50 added:           {_ms(added50)}",
-        f"  p99 added:           {_ms(added99)}",
-        f"goals ({voicewire.target.label})",
+        f"  Redis at the opens:  {count(redis.opening)} "
+        f"({redis.opening.commands / sessions:.1f} commands per session)",
+        f"  Redis streaming:     {count(redis.streaming)} "
+        f"({commands_per_frame(m):.3f} commands per frame)",
+        f"  Redis at the ends:   {count(redis.closing)} "
+        f"({redis.closing.commands / sessions:.1f} commands per session, commit and close)",
+        f"  redis-server CPU:    {100 * redis.streaming_cpu / redis.streaming_wall:.0f}% "
+        "while streaming (of one core)",
+        f"  conversations kept:  {redis.conversations} in Redis (every session's, written "
+        "through; the warm-ups' too)",
+    ]
+
+
+def commands_per_frame(m: Measurement) -> float:
+    """Redis commands while streaming, per frame sent (NaN without Redis)."""
+    if m.redis is None:
+        return math.nan
+    return m.redis.streaming.commands / m.sent if m.sent else math.nan
+
+
+def writes_per_item(m: Measurement) -> bool:
+    """Whether Redis was written per item, not per frame, while streaming: at most one write
+    (script call) per session, as the echo opens one reply item per session, and fewer commands
+    than frames (a write per frame would be one script call and several commands a frame)."""
+    if m.redis is None:
+        return False
+    connected = sum(r.connected for r in m.results)
+    return m.redis.streaming.scripts <= connected and commands_per_frame(m) < 1
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
+def added_latency(title: str, base: Measurement, measured: Measurement) -> list[str]:
+    """``measured``'s p50 and p99 minus ``base``'s, under ``title``."""
+    return [
+        title,
+        f"  p50 added:           {_ms(measured.percentile_ms(50) - base.percentile_ms(50))}",
+        f"  p99 added:           {_ms(measured.percentile_ms(99) - base.percentile_ms(99))}",
+    ]
+
+
+def sessions_held(m: Measurement) -> str:
+    """The goal line of the sessions held."""
+    return (
         f"  {GOAL_SESSIONS} sessions held:   "
-        f"{verdict(held >= GOAL_SESSIONS)} ({held} held of {voicewire.sessions} run)",
+        f"{verdict(m.held >= GOAL_SESSIONS)} ({m.held} held of {m.sessions} run)"
+    )
+
+
+def summary(reference: Measurement, voicewire: Measurement) -> list[str]:
+    added99 = voicewire.percentile_ms(99) - reference.percentile_ms(99)
+    lost = voicewire.lost
+    return [
+        *added_latency(
+            f"added latency ({voicewire.target.label} - reference)", reference, voicewire
+        ),
+        f"goals ({voicewire.target.label})",
+        sessions_held(voicewire),
         f"  p99 added <= {GOAL_P99_ADDED_MS:.0f} ms:  "
         f"{verdict(added99 <= GOAL_P99_ADDED_MS)} ({_ms(added99)})",
         f"  0 frames lost:       {verdict(lost == 0)} ({lost} lost)",
+    ]
+
+
+def redis_summary(memory: Measurement, redis: Measurement) -> list[str]:
+    """The Redis run against the same run on each process's memory: what the write-through
+    costs the audio path."""
+    added99 = redis.percentile_ms(99) - memory.percentile_ms(99)
+    per_frame = commands_per_frame(redis)
+    assert redis.redis is not None
+    streaming = redis.redis.streaming
+    connected = sum(r.connected for r in redis.results)
+    return [
+        *added_latency(
+            f"added latency of Redis ({INSTANCES} instances: Redis - in memory)", memory, redis
+        ),
+        f"goals (Redis write-through, {INSTANCES} instances)",
+        sessions_held(redis),
+        f"  Redis p99 added <= {GOAL_REDIS_P99_ADDED_MS:.0f} ms: "
+        f"{verdict(added99 <= GOAL_REDIS_P99_ADDED_MS)} ({_ms(added99)})",
+        f"  0 frames lost:       {verdict(redis.lost == 0 and memory.lost == 0)} "
+        f"({redis.lost} lost with Redis, {memory.lost} in memory)",
+        f"  Redis written per item, not per frame: {verdict(writes_per_item(redis))} "
+        f"({streaming.scripts} writes and {streaming.commands} commands while streaming "
+        f"{redis.sent} frames in {connected} sessions: {per_frame:.3f} commands per frame)",
     ]
 
 
@@ -770,8 +1049,6 @@ def summary(reference: Measurement, voicewire: Measurement) -> list[str]:
 
 
 async def run(args: argparse.Namespace) -> None:
-    import httpx
-
     compression = None if args.compression == "none" else "deflate"
     frames = max(1, round(args.seconds * 1000 / FRAME_MS))
     print(
@@ -784,42 +1061,124 @@ async def run(args: argparse.Namespace) -> None:
         flush=True,
     )
     rounds: dict[int, list[tuple[Measurement, Measurement]]] = {w: [] for w in args.workers}
-    for round_number in range(1, args.repeat + 1):
-        if args.repeat > 1:
-            print(f"round {round_number} of {args.repeat}", flush=True)
-        server = start_server("reference", _serve_reference, args.loop)
+    redis_rounds: list[tuple[Measurement, Measurement]] = []
+    async with contextlib.AsyncExitStack() as stack:
+        redis = stack.enter_context(redis_server()) if args.redis else None
+        for round_number in range(1, args.repeat + 1):
+            await measure_round(args, compression, round_number, rounds, redis, redis_rounds)
+    if args.repeat > 1:
+        print("\n".join(across_rounds(rounds, redis_rounds)), flush=True)
+
+
+async def measure_round(
+    args: argparse.Namespace,
+    compression: str | None,
+    round_number: int,
+    rounds: dict[int, list[tuple[Measurement, Measurement]]],
+    redis: RedisServer | None,
+    redis_rounds: list[tuple[Measurement, Measurement]],
+) -> None:
+    """One round: the reference, voicewire for each worker count, and (``redis``) two instances
+    in memory and then on Redis."""
+    import httpx
+
+    if args.repeat > 1:
+        print(f"round {round_number} of {args.repeat}", flush=True)
+    server = start_server("reference", _serve_reference, args.loop)
+    try:
+        target = reference_target(server.port)
+        reference = await measure(target, server, args.sessions, args.seconds, compression)
+    finally:
+        server.stop()
+    print("\n".join(report(reference)), flush=True)
+    print(f"  server stopped:      {server.stopped()}", flush=True)
+
+    for workers in args.workers:
+        server = start_server("voicewire", _serve_voicewire, args.uvicorn_ws, args.loop, workers)
         try:
-            target = reference_target(server.port)
-            reference = await measure(target, server, args.sessions, args.seconds, compression)
+            limits = httpx.Limits(max_connections=CONNECT_CONCURRENCY)
+            async with httpx.AsyncClient(timeout=CONNECT_TIMEOUT, limits=limits) as http:
+                target = voicewire_target(server.port, http, workers)
+                measured = await measure(target, server, args.sessions, args.seconds, compression)
         finally:
             server.stop()
-        print("\n".join(report(reference)), flush=True)
+        print("\n".join(report(measured)), flush=True)
         print(f"  server stopped:      {server.stopped()}", flush=True)
+        print("\n".join(summary(reference, measured)), flush=True)
+        rounds[workers].append((reference, measured))
 
-        for workers in args.workers:
-            server = start_server(
-                "voicewire", _serve_voicewire, args.uvicorn_ws, args.loop, workers
+    if redis is not None:
+        in_memory = await measure_instances(args, compression, None, "")
+        print("\n".join(summary(reference, in_memory)), flush=True)
+        on_redis = await measure_instances(args, compression, redis, f"bench{round_number}:")
+        print("\n".join(summary(reference, on_redis)), flush=True)
+        print("\n".join(redis_summary(in_memory, on_redis)), flush=True)
+        redis_rounds.append((in_memory, on_redis))
+
+
+async def measure_instances(
+    args: argparse.Namespace, compression: str | None, redis: RedisServer | None, prefix: str
+) -> Measurement:
+    """Two voicewire instances, each its own process, sharing the token secret and (``redis``)
+    the Redis state backend under ``prefix``; the sessions go round-robin over them. Prints the
+    run's report."""
+    import secrets
+
+    import httpx
+
+    secret = secrets.token_urlsafe(32)
+    url = redis.url if redis is not None else None
+    instances = Instances([])
+    watch = None
+    try:
+        for number in range(1, INSTANCES + 1):
+            instances.servers.append(
+                start_server(f"instance {number}", _serve_instance, args.loop, secret, url, prefix)
             )
-            try:
-                limits = httpx.Limits(max_connections=CONNECT_CONCURRENCY)
-                async with httpx.AsyncClient(timeout=CONNECT_TIMEOUT, limits=limits) as http:
-                    target = voicewire_target(server.port, http, workers)
-                    measured = await measure(
-                        target, server, args.sessions, args.seconds, compression
-                    )
-            finally:
-                server.stop()
-            print("\n".join(report(measured)), flush=True)
-            print(f"  server stopped:      {server.stopped()}", flush=True)
-            print("\n".join(summary(reference, measured)), flush=True)
-            rounds[workers].append((reference, measured))
-    if args.repeat > 1:
-        print("\n".join(across_rounds(rounds)), flush=True)
+        if redis is not None:
+            assert redis.process is not None
+            watch = RedisWatch(redis.process.pid, redis.port, prefix)
+        limits = httpx.Limits(max_connections=CONNECT_CONCURRENCY)
+        async with httpx.AsyncClient(timeout=CONNECT_TIMEOUT, limits=limits) as http:
+            ports = [server.port for server in instances.servers]
+            target = instances_target(ports, http, "in memory" if redis is None else "Redis")
+            measured = await measure(
+                target, instances, args.sessions, args.seconds, compression, watch
+            )
+    finally:
+        instances.stop()
+        if watch is not None:
+            await watch.aclose()
+    print("\n".join(report(measured)), flush=True)
+    print(f"  servers stopped:     {instances.stopped()}", flush=True)
+    return measured
 
 
-def across_rounds(rounds: dict[int, list[tuple[Measurement, Measurement]]]) -> list[str]:
+@contextlib.contextmanager
+def redis_server() -> Iterator[RedisServer]:
+    """A ``redis-server`` on a free port of 127.0.0.1 for the run (its files in a temporary
+    directory), stopped at the end."""
+    import tempfile
+    from pathlib import Path
+
+    from voicewire.testing.redis_server import RedisServer
+
+    with tempfile.TemporaryDirectory(prefix="server-load-redis-") as directory:
+        server = RedisServer(Path(directory))
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
+def across_rounds(
+    rounds: dict[int, list[tuple[Measurement, Measurement]]],
+    redis_rounds: Sequence[tuple[Measurement, Measurement]] = (),
+) -> list[str]:
     """Each round measures the reference and voicewire back to back, so that a phase of the
-    machine (other tenants of the host) weighs on both; the median round is the figure."""
+    machine (other tenants of the host) weighs on both; the median round is the figure. The
+    same for the two instances on Redis against the two in memory (``redis_rounds``)."""
     lines = ["across rounds (median of the rounds' figures)"]
     for workers, pairs in rounds.items():
         added = sorted(v.percentile_ms(99) - r.percentile_ms(99) for r, v in pairs)
@@ -832,6 +1191,21 @@ def across_rounds(rounds: dict[int, list[tuple[Measurement, Measurement]]]) -> l
             f"  {workers} worker{'s' * (workers > 1)}: p99 added median {median:.2f} ms "
             f"(rounds, sorted: {shown} ms), fewest sessions held {held}, frames lost {lost}: "
             f"goal {verdict}"
+        )
+    if redis_rounds:
+        added = sorted(r.percentile_ms(99) - m.percentile_ms(99) for m, r in redis_rounds)
+        median = added[len(added) // 2]
+        held = min(r.held for _, r in redis_rounds)
+        lost = sum(m.lost + r.lost for m, r in redis_rounds)
+        per_frame = max(commands_per_frame(r) for _, r in redis_rounds)
+        shown = ", ".join(f"{a:.2f}" for a in added)
+        per_item = all(writes_per_item(r) for _, r in redis_rounds)
+        met = median <= GOAL_REDIS_P99_ADDED_MS and lost == 0 and per_item
+        lines.append(
+            f"  {INSTANCES} instances, Redis - in memory: p99 added median {median:.2f} ms "
+            f"(rounds, sorted: {shown} ms), fewest sessions held {held}, frames lost {lost}, "
+            f"Redis commands per frame at most {per_frame:.3f} (written per "
+            f"{'item' if per_item else 'FRAME'}): goal {'met' if met else 'NOT met'}"
         )
     return lines
 
@@ -864,7 +1238,15 @@ def main(argv: list[str] | None = None) -> None:
         "--workers",
         default="1,2",
         help="voicewire server processes, comma-separated: each count is measured in turn "
-        "(as `voicewire serve --workers N`; more than 1 needs Linux)",
+        "(as `voicewire serve --workers N`; more than 1 needs Linux); empty for none (with "
+        "--redis)",
+    )
+    parser.add_argument(
+        "--redis",
+        action="store_true",
+        help=f"also measure {INSTANCES} voicewire instances behind a round-robin balancer, in "
+        "memory and then sharing a redis-server (started on 127.0.0.1; Debian's redis-server "
+        "package, `make redis`), and what Redis adds",
     )
     parser.add_argument(
         "--repeat",
@@ -877,12 +1259,14 @@ def main(argv: list[str] | None = None) -> None:
     if not 1 <= args.repeat <= 20:
         parser.error("--repeat must be between 1 and 20")
     try:
-        args.workers = [int(w) for w in args.workers.split(",")]
+        args.workers = [int(w) for w in args.workers.split(",") if w.strip()]
     except ValueError:
         parser.error(f"--workers takes numbers like 1,2, got {args.workers!r}")
+    if not args.workers and not args.redis:
+        parser.error("--workers: give at least one count (or --redis)")
     if not all(1 <= w <= 16 for w in args.workers):
         parser.error("--workers: each count must be between 1 and 16")
-    if args.uvicorn_ws != "auto" and max(args.workers) > 1:
+    if args.uvicorn_ws != "auto" and max(args.workers, default=1) > 1:
         parser.error("--uvicorn-ws applies to one worker only")
     if not 1 <= args.sessions <= 2000:
         parser.error("--sessions must be between 1 and 2000")
