@@ -18,16 +18,17 @@ N WebSocket sessions on 127.0.0.1 each stream 24 kHz PCM16 audio in 20 ms frames
   their own, as two instances behind a load balancer: one token secret, each session minting
   its token at and connecting to the next instance in turn (round robin). First each on its own
   memory (``MemoryState``, the default), then both on one ``redis-server`` the benchmark starts
-  on 127.0.0.1 (``RedisState``; Debian's package, ``make redis``). Resumable sessions are always
-  on, so every session's conversation is written through to the backend: on Redis, one script
-  call per item change (``voicewire.server.resume.store``). The echo opens one reply item per
-  session with its first frame; audio frames themselves must write nothing. Single-use tokens
-  and rate limits stay off in both runs, so the backend is the only difference. Redis's
-  ``INFO commandstats`` is read before the sessions open, once they are open, once the last
-  frame has come back and once they are closed: the commands of each phase (a script's own
-  commands counted too), and of streaming per frame sent, which is what shows the audio path
-  never waits for Redis. The server's memory and CPU figures are the two processes' sums;
-  redis-server's CPU is shown on its own.
+  on 127.0.0.1 (``RedisState``; Debian's package, ``make redis``); Redis first in the even
+  rounds of ``--repeat``, so that neither always meets the machine's next phase. Resumable
+  sessions are always on, so every session's conversation is written through to the backend:
+  on Redis, one script call per item change (``voicewire.server.resume.store``). The echo
+  opens one reply item per session with its first frame; audio frames themselves must write
+  nothing. Single-use tokens and rate limits stay off in both runs, so the backend is the only
+  difference. Redis's ``INFO commandstats`` is read before the sessions open, once they are
+  open, once the last frame has come back and once they are closed: the commands of each phase
+  (a script's own commands counted too), and of streaming per frame sent, which is what shows
+  that the audio path never waits for Redis. The server's memory and CPU figures are the two
+  processes' sums; redis-server's CPU is shown on its own.
 
 Each server runs alone in its own process (the two are measured one after the other, in the same
 run), so the client's load and the server do not share an event loop or a core. Both servers and
@@ -336,23 +337,36 @@ def machine_busy_seconds() -> float:
 
 def start_server(name: str, target: Callable[..., None], *args: Any) -> Server:
     """Run ``target(pipe, *args)`` in a fresh process; it sends back the port it listens on."""
+    return start_servers([(name, target, args)])[0]
+
+
+def start_servers(specs: list[tuple[str, Callable[..., None], tuple[Any, ...]]]) -> list[Server]:
+    """Start a fresh process for each ``(name, target, args)`` (all at once) running
+    ``target(pipe, *args)``; each sends back the port it listens on."""
     context = multiprocessing.get_context("spawn")
-    parent, child = context.Pipe(duplex=False)
-    # Not a daemon: a multi-worker server starts processes of its own. Server.stop() ends it.
-    process = context.Process(target=target, args=(child, *args), name=f"server-{name}")
-    process.start()
-    child.close()
-    server = Server(name, process, 0)
+    started: list[tuple[Server, Connection]] = []
     try:
-        if not parent.poll(SERVER_START_TIMEOUT):
-            raise RuntimeError(f"the {name} server did not start in {SERVER_START_TIMEOUT:.0f} s")
-        server.port = parent.recv()
+        for name, target, args in specs:
+            parent, child = context.Pipe(duplex=False)
+            # Not a daemon: a multi-worker server starts processes of its own. stop() ends it.
+            process = context.Process(target=target, args=(child, *args), name=f"server-{name}")
+            started.append((Server(name, process, 0), parent))
+            process.start()
+            child.close()
+        for server, parent in started:
+            if not parent.poll(SERVER_START_TIMEOUT):
+                raise RuntimeError(
+                    f"the {server.name} server did not start in {SERVER_START_TIMEOUT:.0f} s"
+                )
+            server.port = parent.recv()
     except BaseException:
-        server.stop()
+        for server, _ in started:
+            server.stop()
         raise
     finally:
-        parent.close()
-    return server
+        for _, parent in started:
+            parent.close()
+    return [server for server, _ in started]
 
 
 # --- clients -----------------------------------------------------------------------------------
@@ -1108,12 +1122,17 @@ async def measure_round(
         rounds[workers].append((reference, measured))
 
     if redis is not None:
-        in_memory = await measure_instances(args, compression, None, "")
-        print("\n".join(summary(reference, in_memory)), flush=True)
-        on_redis = await measure_instances(args, compression, redis, f"bench{round_number}:")
-        print("\n".join(summary(reference, on_redis)), flush=True)
-        print("\n".join(redis_summary(in_memory, on_redis)), flush=True)
-        redis_rounds.append((in_memory, on_redis))
+        # In memory first, then Redis; the other way round in even rounds, so that neither
+        # always meets the machine's next phase.
+        backends = [None, redis] if round_number % 2 else [redis, None]
+        on_redis: dict[bool, Measurement] = {}
+        for backend in backends:
+            prefix = f"bench{round_number}:"
+            run = await measure_instances(args, compression, backend, prefix)
+            print("\n".join(summary(reference, run)), flush=True)
+            on_redis[backend is not None] = run
+        print("\n".join(redis_summary(on_redis[False], on_redis[True])), flush=True)
+        redis_rounds.append((on_redis[False], on_redis[True]))
 
 
 async def measure_instances(
@@ -1128,13 +1147,13 @@ async def measure_instances(
 
     secret = secrets.token_urlsafe(32)
     url = redis.url if redis is not None else None
-    instances = Instances([])
+    specs = [
+        (f"instance {number}", _serve_instance, (args.loop, secret, url, prefix))
+        for number in range(1, INSTANCES + 1)
+    ]
+    instances = Instances(start_servers(specs))
     watch = None
     try:
-        for number in range(1, INSTANCES + 1):
-            instances.servers.append(
-                start_server(f"instance {number}", _serve_instance, args.loop, secret, url, prefix)
-            )
         if redis is not None:
             assert redis.process is not None
             watch = RedisWatch(redis.process.pid, redis.port, prefix)
