@@ -58,6 +58,7 @@ from voicewire.protocol import (
 )
 
 from .client_encoder import ClientEncoder, client_encoders
+from .close_codes import describe_close
 from .dialect import Dialect
 from .fields import ServerEventFields, describe
 from .items import decode_item_from_server
@@ -197,6 +198,11 @@ class OpenAIProtocolCodec:
     def is_known(self, type_: str) -> bool:
         """Whether ``type_`` is decoded or deliberately ignored (``False``: newer than us)."""
         return type_ in self._handlers or type_ in self._ignored
+
+    def describe_close(self, code: int | None, reason: str) -> SessionError | None:
+        """A close that ends the session (1000, 1008, ...: see :mod:`.close_codes`) as its
+        fatal error; ``None`` for a drop worth reconnecting after."""
+        return describe_close(self.dialect.name, code, reason)
 
     def encode_client(self, event: ClientEvent) -> dict[str, Any] | None:
         """The JSON object for ``event``, or ``None`` when the dialect cannot express it."""
