@@ -734,6 +734,7 @@ class RedisActivity:
     streaming_cpu: float  # CPU seconds redis-server used while the sessions streamed
     streaming_wall: float
     conversations: int  # conversations stored under the run's key prefix at the end
+    items: int  # and their items
 
 
 class RedisWatch:
@@ -773,9 +774,12 @@ class RedisWatch:
         (opened, _, _), (streaming, cpu, began), (streamed, cpu_end, ended), (closed, _, _) = (
             self.marks[phase] for phase in ("open", "stream", "streamed", "closed")
         )
-        conversations = 0
+        conversations = items = 0  # read after the last mark: not counted
         async for key in self.client.scan_iter(match=f"{self.prefix}conv:*", count=1000):
-            conversations += not key.endswith((b":items", b":order"))
+            if key.endswith(b":items"):
+                items += await self.client.hlen(key)
+            elif not key.endswith(b":order"):
+                conversations += 1
         return RedisActivity(
             streaming - opened,
             streamed - streaming,
@@ -783,6 +787,7 @@ class RedisWatch:
             cpu_end - cpu,
             ended - began,
             conversations,
+            items,
         )
 
     async def aclose(self) -> None:
@@ -977,8 +982,8 @@ def redis_lines(m: Measurement, redis: RedisActivity) -> list[str]:
         f"({redis.closing.commands / sessions:.1f} commands per session, commit and close)",
         f"  redis-server CPU:    {100 * redis.streaming_cpu / redis.streaming_wall:.0f}% "
         "while streaming (of one core)",
-        f"  conversations kept:  {redis.conversations} in Redis (every session's, written "
-        "through; the warm-ups' too)",
+        f"  conversations kept:  {redis.conversations} in Redis with {redis.items} items "
+        "(written through: each session's config and reply item; the warm-ups' too)",
     ]
 
 

@@ -57,8 +57,10 @@ def test_two_instances_on_redis_write_per_item_and_lose_no_frame() -> None:
     assert scripts == SESSIONS, redis
     assert 0 < commands < SESSIONS * FRAMES, redis
     assert float(streaming[3]) == pytest.approx(commands / (SESSIONS * FRAMES), abs=1e-3)
-    # Every session's conversation is in Redis: the run's and the two warm-ups'.
-    assert re.search(rf"^  conversations kept: +{SESSIONS + 2} in Redis", redis, re.M), redis
+    # Every session's conversation is in Redis, its reply item too: the run's and the two
+    # warm-ups'.
+    kept = rf"^  conversations kept: +{SESSIONS + 2} in Redis with {SESSIONS + 2} items "
+    assert re.search(kept, redis, re.MULTILINE), redis
 
     added = _block(out, "added latency of Redis (2 instances: Redis - in memory)")
     assert re.search(rf"^  p99 added: +{_MS}$", added, re.MULTILINE), added
@@ -79,7 +81,7 @@ def test_a_write_per_frame_fails_the_goal(bench: Any) -> None:
         count = bench.RedisCount
         redis = None
         if streaming is not None:
-            redis = bench.RedisActivity(count(4, 1), count(*streaming), count(0, 0), 0, 1, 1)
+            redis = bench.RedisActivity(count(4, 1), count(*streaming), count(0, 0), 0, 1, 1, 1)
         return bench.Measurement(
             bench.instances_target([1, 2], None, "Redis"),
             1,
