@@ -1,21 +1,29 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
+from tests.server.conftest import Served, serve
 from tests.session.conftest import FakeChannel, MemoryConnection, settle
 from voicewire import RealtimeAgent
 from voicewire.client import RealtimeClient
 from voicewire.protocol import (
     ConnectOptions,
     CredentialExpiredError,
+    RealtimeModel,
+    SessionError,
     TextOutput,
     TokenCredential,
     TransportStatus,
 )
+from voicewire.server import create_app
 from voicewire.session import ReconnectPolicy
+from voicewire.testing import ScriptedModel, TextReply
 
 
 class CountingModel:
@@ -185,3 +193,76 @@ async def test_a_dropped_link_is_brought_back_under_the_same_session() -> None:
     ]
     assert client.session is session and session is not None and session.reconnects == 1
     await client.disconnect()
+
+
+# --- against a voicewire server: which closes reconnect, and with what credential -----------------
+
+
+@asynccontextmanager
+async def voicewire_server(**options: Any) -> AsyncIterator[tuple[Served, RealtimeModel]]:
+    """A voicewire server (scripted model) and an OpenAI-protocol model dialling it."""
+    from voicewire.providers import openai
+
+    scripted = ScriptedModel(model_id="scripted-realtime")
+    scripted.script.default = TextReply("Noted.")
+    app = create_app(AGENT, scripted, secret="client-tests-secret-0123456789abcdef", **options)
+    async with serve(app) as served:
+        yield served, openai.realtime(base_url=f"ws://127.0.0.1:{served.port}/v1")
+
+
+async def until_reconnected(client: RealtimeClient, served: Served) -> None:
+    """Until the client is connected to a second session of ``served``."""
+    async with asyncio.timeout(10):
+        while not (  # noqa: ASYNC110
+            client.status is TransportStatus.CONNECTED
+            and served.server.sessions_served == 2
+            and served.server.active_sessions == 1
+        ):
+            await asyncio.sleep(0.01)
+
+
+async def test_each_reconnect_dials_with_a_fresh_credential_from_get_credential() -> None:
+    async with voicewire_server(single_use=True) as (served, upstream):
+        minted: list[object] = []
+
+        async def fresh() -> object:
+            minted.append(served.server.tokens.issue(subject="alice"))
+            return minted[-1]
+
+        client = RealtimeClient(
+            AGENT, upstream, get_credential=fresh, reconnect=ReconnectPolicy(initial_delay=0.01)
+        )
+        await client.connect()  # with a credential from get_credential
+        assert len(minted) == 1
+        (relay,) = served.server.relays
+        relay.end(1012, "service restart")  # a drain: the single-use token is spent
+        await until_reconnected(client, served)
+        assert len(minted) == 2
+        assert served.server.metrics is not None
+        scraped = served.server.metrics.render().decode()
+        assert 'voicewire_sessions_resumed_total{outcome="resumed"} 1.0' in scraped
+        await client.disconnect()
+
+
+@pytest.mark.parametrize(("code", "error"), [(1000, "session_ended"), (1008, "policy_violation")])
+async def test_a_session_the_server_ended_is_not_reconnected(code: int, error: str) -> None:
+    async with voicewire_server() as (served, upstream):
+        client = RealtimeClient(AGENT, upstream, reconnect=ReconnectPolicy(initial_delay=0.01))
+        errors: list[SessionError] = []
+        client.on("session.error", lambda event: errors.append(event))  # type: ignore[arg-type]
+        statuses: list[TransportStatus] = []
+        client.on_status(statuses.append)
+        await client.connect(served.server.tokens.issue())
+        (relay,) = served.server.relays
+        relay.end(code, "idle: no activity for 300 s")
+        async with asyncio.timeout(10):
+            while client.status is not TransportStatus.DISCONNECTED:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+        await asyncio.sleep(0.2)  # many times the reconnect delay
+        assert statuses == [
+            TransportStatus.CONNECTING,
+            TransportStatus.CONNECTED,
+            TransportStatus.DISCONNECTED,
+        ]
+        assert [(e.code, e.fatal) for e in errors] == [(error, True)]
+        assert served.server.sessions_served == 1

@@ -4,6 +4,11 @@
 ``send_message(text)`` — the seed's ``UseRealtimeReturn`` — for desktop apps, TUIs and notebooks.
 Each ``connect`` starts a fresh :class:`RealtimeSession`; what a session that was already
 disconnected still emits is ignored, so a late event can never leak into the next conversation.
+
+A session brings a dropped link back by itself (``reconnecting``), resuming a voicewire server's
+session with its handle. A credential may not open a second link (a single-use token is spent by
+the first, a short-lived one expires): given ``get_credential``, every link after the first asks
+it for a credential of its own.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
@@ -21,6 +26,7 @@ from .protocol import (
     CredentialExpiredError,
     CredentialInput,
     RealtimeChannel,
+    RealtimeConnection,
     RealtimeModel,
     TransportStatus,
     credential_from_json,
@@ -31,10 +37,35 @@ from .session.dispatch import EventHub, Handler
 log = logging.getLogger("voicewire.client")
 
 StatusCallback = Callable[[TransportStatus], None]
+CredentialSource = Callable[[], Awaitable[CredentialInput]]
+"""Fetches a fresh credential (from your credential endpoint, say), in any form ``connect``
+takes."""
 
 
 _MIRRORED = frozenset({TransportStatus.RECONNECTING, TransportStatus.CONNECTED})
 """Statuses of the live session that the client takes on as they come."""
+
+
+class FreshCredentials:
+    """A transport that dials every link after the first with a credential of its own, fetched
+    from ``get_credential`` (the first link uses the credential the session was given)."""
+
+    handles_audio = False
+
+    def __init__(self, get_credential: CredentialSource) -> None:
+        self._get_credential = get_credential
+        self._dialled = False
+
+    async def connect(
+        self, model: RealtimeModel, options: ConnectOptions | None = None
+    ) -> RealtimeConnection:
+        options = options or ConnectOptions()
+        if self._dialled:  # a reconnect: the last credential may be spent or expired
+            fresh = credential_from_json(await self._get_credential())
+            options = replace(options, credential=fresh)
+        connection = await model.connect(options)
+        self._dialled = True
+        return connection
 
 
 class RealtimeClient:
@@ -53,11 +84,16 @@ class RealtimeClient:
         context: Any = None,
         connect_options: ConnectOptions | None = None,
         reconnect: ReconnectPolicy | None = None,
+        get_credential: CredentialSource | None = None,
     ) -> None:
         """``reconnect`` is each session's policy for a dropped link (see
         :class:`~voicewire.session.ReconnectPolicy`); meanwhile ``status`` is ``reconnecting``,
-        and ``disconnected`` once the session gives up."""
+        and ``disconnected`` once the session gives up, or at once when the server closed the
+        session for good (a ``session_ended`` or ``policy_violation`` error: see
+        :mod:`voicewire.openai_wire.close_codes`). ``get_credential`` fetches a credential for
+        each reconnect, and for a ``connect()`` given none."""
         self.agent = agent
+        self._get_credential = get_credential
         self._reconnect = reconnect
         self.model = model
         self._channel = channel
@@ -90,7 +126,8 @@ class RealtimeClient:
 
     async def connect(self, credential: CredentialInput | None = None) -> None:
         """Connect with ``credential`` (a ``ClientCredential`` or the JSON a credential endpoint
-        returns, ``expiresAt`` as string or datetime), or with the model's API key when ``None``.
+        returns, ``expiresAt`` as string or datetime); when ``None``, with one from
+        ``get_credential`` if the client has it, else with the model's API key.
 
         A no-op while connected; while a connect is under way, waits for that one.
         """
@@ -99,6 +136,8 @@ class RealtimeClient:
         if self._connecting is not None:
             await asyncio.shield(self._connecting)
             return
+        if credential is None and self._get_credential is not None:
+            credential = await self._get_credential()
         parsed = credential_from_json(credential) if credential is not None else None
         if parsed is not None and parsed.is_expired():
             raise CredentialExpiredError(
@@ -178,6 +217,7 @@ class RealtimeClient:
             context=self._context,
             connect_options=options,
             reconnect=self._reconnect,
+            transport=FreshCredentials(self._get_credential) if self._get_credential else None,
         )
         if self._muted:
             session.mute()
