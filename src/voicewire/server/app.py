@@ -426,12 +426,17 @@ class VoicewireServer:
                 "or the subprotocol 'openai-insecure-api-key.<token>'",
             )
             return
-        # Draining or full is known before the token is spent, so a client refused for it keeps
-        # its single-use token (checked, not redeemed); a slot taken while it is redeemed is the
-        # one case that spends it.
+        # Draining, full or over the subject's rate limit is known before the token is spent,
+        # so a client refused for it keeps its single-use token (inspected, not spent); a slot
+        # taken while it is spent is the one case that costs it.
         refusal = self._refusal()
+        limited = None
         try:
-            claims = self.tokens.check(token) if refusal else await self.tokens.redeem(token)
+            claims = await self.tokens.inspect(token)
+            if refusal is None and claims.sub != ANONYMOUS_SUBJECT:  # anonymous callers share one
+                limited = await self.throttle.session_subject(claims.sub)
+            if refusal is None and limited is None:
+                await self.tokens.spend(claims)
         except TokenError as exc:
             log.warning(
                 "refused a realtime connection from %s: %s (%s)", peer, exc.message, exc.code
@@ -449,11 +454,9 @@ class VoicewireServer:
                 "the server cannot check single-use tokens right now; try again shortly",
             )
             return
-        if refusal is None and claims.sub != ANONYMOUS_SUBJECT:  # anonymous callers share one
-            limited = await self.throttle.session_subject(claims.sub)
-            if limited is not None:
-                await deny_with(websocket, self._over_limit(limited))
-                return
+        if limited is not None:
+            await deny_with(websocket, self._over_limit(limited))
+            return
         try:
             resumption = await self.resumer.begin(
                 websocket.headers, scope.get("query_string", b""), claims.sub

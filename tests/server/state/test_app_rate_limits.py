@@ -12,8 +12,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from voicewire import RealtimeAgent
 from voicewire.protocol import ConfigurationError
 from voicewire.server import create_app
-from voicewire.server.state import RateLimit, RateLimits
+from voicewire.server.state import MemoryState, RateLimit, RateLimits
 from voicewire.testing import ScriptedModel
+
+from ..conftest import serve
+from ..test_tokens_cli import opens
 
 ONE_CREDENTIAL = RateLimits(credentials_per_address=RateLimit(1, 60))
 
@@ -102,3 +105,21 @@ async def test_refusals_are_counted_in_the_metrics(
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         scraped = (await http.get("/metrics")).text
     assert refusals(scraped) == {"rate_limit_exceeded": 2}
+
+
+async def test_a_session_refused_for_its_subjects_rate_limit_keeps_its_single_use_token(
+    agent: RealtimeAgent, model: ScriptedModel
+) -> None:
+    secret = "rate-limit-tests-secret-0123456789abcdef"
+    shared = MemoryState()  # both apps spend tokens in it, as two instances on one Redis
+    one_each = RateLimits(sessions_per_subject=RateLimit(1, 60))
+    strict = create_app(
+        agent, model, secret=secret, state=shared, single_use=True, rate_limits=one_each
+    )
+    lenient = create_app(agent, model, secret=secret, state=shared, single_use=True)
+    async with serve(strict) as first, serve(lenient) as second:
+        tokens = [first.server.tokens.issue(subject="alice").token for _ in range(2)]
+        assert await opens(first.port, tokens[0]) is None
+        assert await opens(first.port, tokens[1]) == 429  # alice's one session a minute
+        assert await opens(second.port, tokens[1]) is None  # the refused token was not spent
+        assert await opens(second.port, tokens[0]) == 401  # while the one used was

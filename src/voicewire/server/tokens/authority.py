@@ -219,25 +219,37 @@ class TokenAuthority:
         return claims
 
     async def redeem(self, token: str, *, audience: str | None = None) -> TokenClaims:
-        """Verify ``token`` and, for a single-use authority, spend it through the replay guard.
+        """Verify ``token`` and, for a single-use authority, spend it through the replay guard
+        (:meth:`inspect`, then :meth:`spend`).
 
-        A JWKS URL is fetched again (within its limits) when it is stale or the token names a
-        ``kid`` it lacks, so a rotation at the auth service is picked up. Errors of a shared
-        guard (the state backend unreachable) propagate: the caller must refuse the token.
+        Errors of a shared guard (the state backend unreachable) propagate: the caller must
+        refuse the token.
         """
+        claims = await self.inspect(token, audience=audience)
+        await self.spend(claims)
+        return claims
+
+    async def inspect(self, token: str, *, audience: str | None = None) -> TokenClaims:
+        """Every check but single use, as :meth:`check`, with the keys brought up to date: a
+        JWKS URL is fetched again (within its limits) when it is stale or the token names a
+        ``kid`` it lacks, so a rotation at the auth service is picked up. Nothing is spent: a
+        caller that refuses the token for another reason (a rate limit) leaves it usable."""
         if self._jwks is not None:
             await self._jwks.refresh_if_stale()
         try:
-            claims = self.check(token, audience=audience)
+            return self.check(token, audience=audience)
         except TokenKeyError:
             if self._jwks is None or not await self._jwks.refresh_for_unknown_kid():
                 raise
-            claims = self.check(token, audience=audience)
+            return self.check(token, audience=audience)
+
+    async def spend(self, claims: TokenClaims) -> None:
+        """For a single-use authority, spend the verified token of ``claims`` (raises a
+        :class:`TokenError` when it was spent already)."""
         if self.single_use and not await self.replay_guard.claim_once(
             claims.jti, claims.exp + self.leeway
         ):
             raise _replayed()
-        return claims
 
     def check(self, token: str, *, audience: str | None = None) -> TokenClaims:
         """Every check but single use (nothing is spent): the claims of a valid token."""
