@@ -235,8 +235,9 @@ def serve(
         typer.Option(
             envvar=REDIS_ENV,
             show_default=False,
-            help="redis://[:password@]host[:port][/db] every worker and instance shares for "
-            "single-use tokens and rate limits; default: each process's own memory",
+            help="redis://host:port/db (redis://:password@host:port/db) every worker and "
+            "instance shares for single-use tokens, rate limits and resumable sessions; "
+            "default: each process's own memory",
         ),
     ] = None,
     single_use: Annotated[
