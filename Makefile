@@ -9,10 +9,10 @@ LOCAL_STAMP := $(VENV)/.local-installed
 # and takes ~15 min; these portable flags take ~7 min on 2 cores, and pip caches the wheel.
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DLLAVA_BUILD=OFF
 
-.PHONY: test check lint types unit bench bench-local bench-server bench-links local-deps clean chromium redis demo
+.PHONY: test check lint types unit bench bench-local bench-server bench-links local-deps clean chromium redis demo js js-test
 
 # VOICEWIRE_REQUIRE_LOCAL=1: a local-model test whose packages are missing fails, never skips.
-test: $(STAMP) $(LOCAL_STAMP) lint types chromium redis
+test: $(STAMP) $(LOCAL_STAMP) lint types chromium redis js-test
 	VOICEWIRE_REQUIRE_LOCAL=1 $(BIN)/pytest -q
 
 $(VENV)/bin/python:
@@ -44,6 +44,36 @@ lint: $(STAMP)
 types: $(STAMP)
 	$(BIN)/mypy
 
+# The browser packages in js/ (@voicewire/client, @voicewire/react): `npm ci` from the committed
+# lock, tsup builds them, Vite builds the React example app the browser tests drive. `make js` also
+# rebuilds the bundle the server ships under /static (committed; tests/server/static fails when it
+# differs from the sources). `make test` never rewrites it, so that check means something.
+JS_STAMP := js/node_modules/.voicewire-installed
+JS_CLIENT := js/packages/client/dist/index.js
+JS_REACT := js/packages/react/dist/index.js
+JS_EXAMPLE := js/examples/react-app/dist/index.html
+
+js: $(JS_EXAMPLE)
+	cd js && npm run build:static
+
+$(JS_STAMP): js/package-lock.json js/package.json $(wildcard js/packages/*/package.json js/examples/*/package.json)
+	cd js && npm ci --no-audit --no-fund --loglevel=error
+	touch $(JS_STAMP)
+
+$(JS_CLIENT): $(JS_STAMP) js/tsconfig.base.json $(wildcard js/packages/client/src/*.ts js/packages/client/*.json js/packages/client/*.ts)
+	cd js && npm run build -w @voicewire/client
+
+$(JS_REACT): $(JS_CLIENT) $(wildcard js/packages/react/src/*.ts js/packages/react/*.json js/packages/react/*.ts)
+	cd js && npm run build -w @voicewire/react
+
+$(JS_EXAMPLE): $(JS_REACT) $(wildcard js/examples/react-app/src/* js/examples/react-app/*.html js/examples/react-app/*.ts)
+	cd js && npm run build:example
+
+# tsc over the packages, the example and a consumer of every export (the seed's UseRealtimeReturn
+# checked field by field), then Vitest (a fake WebSocket; React in jsdom).
+js-test: $(JS_EXAMPLE)
+	cd js && npm run typecheck && npm test
+
 # The browser tests (tests/browser) drive Debian's chromium through Playwright; Playwright's own
 # browser download is never used.
 chromium:
@@ -72,8 +102,8 @@ demo: $(LOCAL_STAMP)
 bench-local: $(LOCAL_STAMP)
 	$(BIN)/python benchmarks/local_latency.py
 
-bench-server: $(STAMP)
-	$(BIN)/python benchmarks/server_load.py --repeat 3
+bench-server: $(STAMP) redis
+	$(BIN)/python benchmarks/server_load.py --repeat 3 --redis
 
 # Dead-link detection, blackholed and stalled (websockets' keepalive against voicewire's), and
 # the memory a client that never reads holds (limits on against limits off).
