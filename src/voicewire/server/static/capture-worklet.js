@@ -1,61 +1,57 @@
-// voicewire capture worklet: microphone audio at the AudioContext's own rate (44.1 kHz, 48 kHz,
-// whatever the device gives) -> mono PCM16 at the wire rate (24 kHz), posted to the main thread
-// in frames of `frameMs` as transferable ArrayBuffers.
-//
-// Resampling: a windowed-sinc low-pass (when downsampling) followed by linear interpolation,
-// streamed across render quanta so there are no seams between blocks.
+// Built from js/packages/client/src/capture-worklet.ts by `make js` (js/scripts/build-static.mjs): edit the TypeScript, not this file.
 
-const TAPS = 31;
-
+// packages/client/src/capture-worklet.ts
+var TAPS = 31;
 function lowpass(taps, cutoff) {
-  // cutoff: a fraction of the input sample rate (0 < cutoff < 0.5)
   const h = new Float32Array(taps);
   const mid = (taps - 1) / 2;
   let sum = 0;
   for (let i = 0; i < taps; i++) {
     const x = i - mid;
     const sinc = x === 0 ? 2 * cutoff : Math.sin(2 * Math.PI * cutoff * x) / (Math.PI * x);
-    const window =
-      0.42 - 0.5 * Math.cos((2 * Math.PI * i) / (taps - 1)) +
-      0.08 * Math.cos((4 * Math.PI * i) / (taps - 1));
+    const window = 0.42 - 0.5 * Math.cos(2 * Math.PI * i / (taps - 1)) + 0.08 * Math.cos(4 * Math.PI * i / (taps - 1));
     h[i] = sinc * window;
     sum += h[i];
   }
   for (let i = 0; i < taps; i++) h[i] /= sum;
   return h;
 }
-
-class VoicewireCapture extends AudioWorkletProcessor {
+var VoicewireCapture = class extends AudioWorkletProcessor {
+  targetRate;
+  step;
+  taps;
+  history;
+  mono = new Float32Array(128);
+  filtered = new Float32Array(128);
+  previous = 0;
+  // the last filtered sample of the previous block (index -1)
+  position = 0;
+  // where the next output sample falls, in input samples from this block
+  frameSize;
+  frame;
+  filled = 0;
+  enabled = true;
   constructor(options) {
     super();
-    const opts = (options && options.processorOptions) || {};
-    this.targetRate = opts.targetRate || 24000;
+    const opts = options && options.processorOptions || {};
+    this.targetRate = opts.targetRate || 24e3;
     const frameMs = opts.frameMs || 20;
-    // `sampleRate` is the AudioContext's real rate (a global of the worklet scope).
     this.step = sampleRate / this.targetRate;
-    this.taps = this.step > 1 ? lowpass(TAPS, (0.5 / this.step) * 0.9) : null;
+    this.taps = this.step > 1 ? lowpass(TAPS, 0.5 / this.step * 0.9) : null;
     this.history = new Float32Array(this.taps ? this.taps.length - 1 : 0);
-    this.mono = new Float32Array(128);
-    this.filtered = new Float32Array(128);
-    this.previous = 0; // the last filtered sample of the previous block (index -1)
-    this.position = 0; // where the next output sample falls, in input samples from this block
-    this.frameSize = Math.max(1, Math.round((this.targetRate * frameMs) / 1000));
+    this.frameSize = Math.max(1, Math.round(this.targetRate * frameMs / 1e3));
     this.frame = new Int16Array(this.frameSize);
-    this.filled = 0;
-    this.enabled = true;
     this.port.onmessage = (event) => {
       const data = event.data || {};
       if (data.type === "enabled") this.enabled = Boolean(data.value);
     };
   }
-
   grow(n) {
     if (this.mono.length < n) {
       this.mono = new Float32Array(n);
       this.filtered = new Float32Array(n);
     }
   }
-
   process(inputs) {
     const input = inputs[0];
     if (!input || input.length === 0 || !input[0]) return true;
@@ -76,7 +72,6 @@ class VoicewireCapture extends AudioWorkletProcessor {
       const h = history.length;
       for (let i = 0; i < n; i++) {
         let acc = 0;
-        // sample k of the virtual stream history ++ mono, newest first
         for (let k = 0; k < taps.length; k++) {
           const j = i - k;
           acc += taps[k] * (j >= 0 ? mono[j] : history[h + j]);
@@ -112,6 +107,5 @@ class VoicewireCapture extends AudioWorkletProcessor {
     this.previous = filtered[n - 1];
     return true;
   }
-}
-
+};
 registerProcessor("voicewire-capture", VoicewireCapture);
