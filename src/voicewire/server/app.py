@@ -29,7 +29,9 @@ Routes:
   (``max_outbox_bytes``, ``client_send_timeout``: see :mod:`voicewire.server.relay`).
   The upgrade response's ``X-Voicewire-Resume-Handle`` header carries the session's resume
   handle; connecting with it (``X-Voicewire-Resume`` or ``?resume=``) brings the conversation
-  back, on any instance sharing the secret and state (see :mod:`voicewire.server.resume`).
+  back, on any instance sharing the secret and state (see :mod:`voicewire.server.resume`). A
+  browser, which cannot read that header, asks with ``?voicewire_resume=1`` and is sent the
+  handle in a ``voicewire.resume_handle`` event after ``session.created``.
 
 Refusals happen before the WebSocket is accepted, as HTTP responses with a JSON error body: 401
 for a missing, malformed, forged, expired, wrong-audience or replayed token, 403 for an origin
