@@ -14,6 +14,8 @@ import websockets
 from voicewire import RealtimeAgent, tool
 from voicewire.protocol import ConfigurationError
 from voicewire.server import create_app
+from voicewire.server.limits import Activity
+from voicewire.session import RealtimeSession
 from voicewire.testing import ScriptedModel, TextReply, ToolCallReply
 
 from .conftest import RawClient, raw_client, serve, user_text
@@ -210,3 +212,34 @@ def test_limits_must_be_positive(
 ) -> None:
     with pytest.raises(ConfigurationError, match=next(iter(kwargs))):
         create_app(agent, model, **kwargs)
+
+
+class Traffic:
+    """Message counts as a relay keeps them."""
+
+    frames_in = 0
+    frames_out = 0
+
+
+async def test_activity_is_a_message_either_way_since_the_last_check(
+    agent: RealtimeAgent, model: ScriptedModel
+) -> None:
+    """The idle clock reads the relay's message counts at each check (no clock per frame)."""
+    session = RealtimeSession(agent, model=model, stream_events=False)
+    traffic = Traffic()
+    activity = Activity(session, traffic)
+    try:
+        activity.check(100.0)  # the first look counts as activity: the session just opened
+        assert activity.last == 100.0
+        activity.check(101.0)
+        assert activity.last == 100.0  # nothing went either way
+        traffic.frames_in += 1
+        activity.check(102.0)
+        assert activity.last == 102.0
+        traffic.frames_out += 3  # the model talking to a silent client is activity too
+        activity.check(103.0)
+        assert activity.last == 103.0
+        activity.check(104.0)
+        assert activity.last == 103.0 and not activity.busy
+    finally:
+        activity.unsubscribe()

@@ -498,9 +498,8 @@ class VoicewireServer:
             stream_events=False,  # the relay takes events through session.on()
             reconnect=self.reconnect,
         )
-        activity = Activity(session, receive)
         relay = Relay(
-            activity.receive,
+            receive,
             send,
             session,
             model_name=self.model.model_id,
@@ -511,6 +510,7 @@ class VoicewireServer:
             send_timeout=self.client_send_timeout,
             close_timeout=self.client_close_timeout,
         )
+        activity = Activity(session, relay)
         self.resumer.attach(resumption, session, relay)
         if resumption.stored is not None:
             log.info("%s: resuming %d item(s)", label, len(session.history))
