@@ -58,7 +58,6 @@ from typing import Final
 from voicewire.openai_wire.fields import shown
 from voicewire.openai_wire.server_encoder import Message, ServerEventEncoder
 from voicewire.protocol import (
-    AudioInputAppend,
     AudioInputClear,
     AudioInputCleared,
     AudioInputCommit,
@@ -115,7 +114,7 @@ class ModelGaps:
     """Stands in for the client events ``session``'s model cannot take (see the module
     docstring). The relay asks :meth:`lacks` before forwarding an event, passes it to
     :meth:`apply` if so, and shows it the session's events (:meth:`observe`) and the client's
-    (:meth:`client_sent`)."""
+    (:meth:`client_sent`, and :attr:`input_bytes` for audio)."""
 
     def __init__(self, session: RealtimeSession, encoder: ServerEventEncoder) -> None:
         self.session = session
@@ -126,8 +125,10 @@ class ModelGaps:
         self._own_turns = capabilities.server_vad
         self._turn_unclaimed = False  # a user turn no response.create has claimed yet
         self._stopping = False  # the current response is being stopped by the model
-        self._uncommitted = False  # audio appended since the last commit or clear
-        self._input_bytes = 0  # input audio the client has appended
+        self.input_bytes = 0
+        """Input audio the client has appended (the relay adds each append's bytes: the
+        commonest frame costs no call here)."""
+        self._committed_bytes = 0  # input_bytes at the last commit or clear
         self._speech_told = False  # speech_started sent since the current response began
 
     def lacks(self, event: ClientEvent) -> bool:
@@ -146,12 +147,14 @@ class ModelGaps:
 
     # -- what the relay sees ---------------------------------------------------------------------
 
+    @property
+    def _uncommitted(self) -> bool:
+        """Audio was appended since the last commit or clear."""
+        return self.input_bytes != self._committed_bytes
+
     def client_sent(self, event: ClientEvent) -> None:
-        """A client event the model takes went to the session."""
-        if isinstance(event, AudioInputAppend):
-            self._uncommitted = True
-            self._input_bytes += len(event.audio)
-        elif isinstance(event, ItemCreate) and _is_user_message(event):
+        """A client event the model takes, other than an audio append, went to the session."""
+        if isinstance(event, ItemCreate) and _is_user_message(event):
             self._turn_unclaimed = True
             self._stopping = True  # the model stops what it says for the new turn
 
@@ -173,14 +176,14 @@ class ModelGaps:
             if not (by_client or self._speech_told):
                 self._speech_told = True
                 rate = self.session.input_format.bytes_per_second
-                return SpeechStarted(None, self._input_bytes * 1000 // rate if rate else None)
+                return SpeechStarted(None, self.input_bytes * 1000 // rate if rate else None)
         elif isinstance(event, AudioInputCommitted):
             # A spoken turn (a typed one counts when the client adds it: the model's echo of
             # that item comes later and must not make it unclaimed again).
             self._turn_unclaimed = True
-            self._uncommitted = False
+            self._committed_bytes = self.input_bytes
         else:  # AudioInputCleared
-            self._uncommitted = False
+            self._committed_bytes = self.input_bytes
         return None
 
     # -- standing in -----------------------------------------------------------------------------

@@ -105,6 +105,7 @@ from voicewire.openai_wire.server_decoder import (
 from voicewire.openai_wire.server_encoder import Message, ServerEventEncoder
 from voicewire.protocol import (
     AudioInputAppend,
+    AudioOutputDelta,
     ClientEvent,
     ConfigurationError,
     ConnectionClosedError,
@@ -396,9 +397,10 @@ class Relay:
         would refuse the event (see the table in the module docstring), and stands in for the
         model where it cannot take the event (:mod:`.model_gaps`)."""
         session, gaps = self.session, self._gaps
-        if isinstance(event, AudioInputAppend):
-            session.send_audio(event.audio)
-            gaps.client_sent(event)
+        if isinstance(event, AudioInputAppend):  # the hot path: no call but the session's
+            audio = event.audio
+            session.send_audio(audio)
+            gaps.input_bytes += len(audio)
         elif isinstance(event, SessionUpdate):
             return self._update(event.config)
         elif isinstance(event, ItemCreate):
@@ -487,7 +489,13 @@ class Relay:
     def _on_session_event(self, event: SessionEvent) -> None:
         """Every session event, synchronously, in the task that produced it: encode it into the
         outbox, and see that the outbox goes out."""
-        if isinstance(event, _NOT_FOR_THE_CLIENT):
+        if type(event) is AudioOutputDelta and self._untold is None:
+            # The hot path: an audio delta is for the client, and ModelGaps.observe ignores it.
+            messages = self.encoder.encode(event)
+            if not messages or self._closed:
+                return
+            self._enqueue(messages)
+        elif isinstance(event, _NOT_FOR_THE_CLIENT):
             if not (
                 isinstance(event, StatusChanged) and event.status is TransportStatus.DISCONNECTED
             ):
