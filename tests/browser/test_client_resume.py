@@ -15,6 +15,7 @@ from playwright.async_api import Page
 from tests.server.conftest import Served
 from voicewire.protocol import ItemCreate
 from voicewire.server import create_app
+from voicewire.server.state import MemoryState
 
 from .conftest import PageProblems, browser_page, eventually
 from .test_client import agent, scripted
@@ -103,5 +104,36 @@ async def test_a_server_error_close_is_reconnected(silent_wav: Path) -> None:
             "window.statuses.join(',') === 'connecting,connected,reconnecting,connected'"
         )
         assert served.server.sessions_served == 2
+        assert await page.evaluate("window.errors") == []
+        problems.check()
+
+
+async def test_a_resume_the_server_refuses_ends_in_a_replay_of_the_conversation(
+    silent_wav: Path,
+) -> None:
+    """The browser cannot tell a refused resume from a server not back yet: it tries the handle,
+    and its last attempt starts a new session and replays what it shows."""
+    async with started(silent_wav) as (served, page, problems):
+        await page.fill("#message", "remember the number seven")
+        await page.click("#send")
+        await page.locator(".line.assistant .text").get_by_text("Noted.").wait_for()
+        served.server.resumer.state = MemoryState()  # the conversation is gone (another Redis)
+
+        await page.evaluate("window.voicewireDemo.client._ws.close(4000, 'network drop')")
+        await page.wait_for_function(
+            "window.statuses.join(',') === 'connecting,connected,reconnecting,connected'",
+            timeout=20_000,
+        )
+        assert served.server.metrics is not None
+        scraped = served.server.metrics.render().decode()
+        assert 'voicewire_sessions_resumed_total{outcome="refused"} 4.0' in scraped
+        assert served.server.sessions_served == 2
+        await page.fill("#message", "what was the number?")
+        await page.click("#send")
+        await page.locator(".line.assistant .text").nth(1).get_by_text("Noted.").wait_for()
+        texts = await page.locator(".line .text").all_text_contents()
+        assert texts == ["remember the number seven", "Noted.", "what was the number?", "Noted."]
+        # the refused handshakes (404), as Chromium logs them; nothing else
+        problems.errors = [e for e in problems.errors if "Unexpected response code: 404" not in e]
         assert await page.evaluate("window.errors") == []
         problems.check()
