@@ -26,7 +26,12 @@ and is where a channel stops playback).
 Event loop: the longest the event loop went without running a 10 ms timer while the turns ran
 (the models work in threads: it should stay far below the latencies above).
 
-Run: ``python benchmarks/local_latency.py [--turns 10] [--barge-ins 5] [--no-peer]``.
+Answers: each LLM (the default, and each opt-in model that is installed) is asked the fixed
+question set of :mod:`voicewire.testing.answer_set` (facts, sums, advice, questions it cannot
+know the answer to), scored by keywords, beside its median time to the first token.
+
+Run: ``python benchmarks/local_latency.py [--turns 10] [--barge-ins 5] [--no-peer]
+[--no-answers | --answers-only]``.
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ from voicewire.providers.local import LocalConnection, LocalOptions, LocalRealti
 from voicewire.providers.local.engines import Engines
 from voicewire.providers.local.stt import WhisperSTT
 from voicewire.providers.local.tts import PiperTTS
+from voicewire.testing import answer_set
 
 RATE = 24000
 FRAME = 960  # 20 ms of 24 kHz PCM16
@@ -242,12 +248,28 @@ def summary(turns: list[Turn]) -> tuple[float, float]:
     return statistics.median(latencies), p90(latencies)
 
 
+def answer_models() -> list[local.LocalLLM]:
+    """The LLMs whose answers are scored: the default, and each opt-in one that is installed."""
+    return [local.realtime().llm]
+
+
+def print_answer_scores() -> None:
+    """One line per LLM: its score on the fixed question set, beside its time to first token."""
+    for llm in answer_models():
+        print(answer_set.score(llm).line())
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--turns", type=int, default=10)
     parser.add_argument("--barge-ins", type=int, default=5)
     parser.add_argument("--no-peer", action="store_true")
+    parser.add_argument("--no-answers", action="store_true", help="skip the answer scores")
+    parser.add_argument("--answers-only", action="store_true", help="only the answer scores")
     args = parser.parse_args()
+    if args.answers_only:
+        await asyncio.to_thread(print_answer_scores)
+        return
 
     model = local.realtime()
     loading = time.perf_counter()
@@ -301,6 +323,8 @@ async def main() -> None:
             )
         else:
             print("barge-in: no trial interrupted an answer (they all finished first)")
+    if not args.no_answers:
+        await asyncio.to_thread(print_answer_scores)
 
 
 if __name__ == "__main__":
