@@ -13,8 +13,10 @@ from typing import Any, Literal
 
 from ....protocol import ConfigurationError, ToolDefinition
 from .._deps import BUNDLED_GGUF, bundled_gguf_path, require
+from .decoding import GENERAL, SMALL, Decoding
 from .interface import ChatMessage, LLMEvent, LLMRequest, LLMUsage, TextDelta, ToolRouting
 from .json_reply import JsonReplyParser
+from .stopping import repeats
 from .tools import decision_schema, offered_tools, tools_prompt
 
 log = logging.getLogger("voicewire.local.llm")
@@ -47,6 +49,8 @@ class LlamaCppLLM:
         n_threads: int | None = None,
         tool_routing: ToolRouting = "auto",
         seed: int = 1234,
+        decoding: Decoding | None = None,
+        name: str | None = None,
     ) -> None:
         path = str(model_path) if model_path is not None else bundled_gguf_path()
         if not os.path.isfile(path):
@@ -60,12 +64,13 @@ class LlamaCppLLM:
         else:
             self.tool_routing = tool_routing
         self.seed = seed
+        self.decoding = decoding or (SMALL if bundled else GENERAL)
         self._llama: Any = None
         self._format: Any = None
         self._stop: list[str] = []
         self._lock = threading.Lock()
         self._cached: list[int] = []
-        self._name = "smollm2-135m-instruct" if bundled else os.path.basename(path)
+        self._name = name or ("smollm2-135m-instruct" if bundled else os.path.basename(path))
 
     @property
     def name(self) -> str:
@@ -91,14 +96,22 @@ class LlamaCppLLM:
                 self._format = lambda messages: formatter(messages=messages).prompt
             else:
                 self._format = _chatml
-            self._stop = sorted({eos, "<|im_end|>", "<|endoftext|>", "<|eot_id|>"})
+            ends = {eos, "<|im_end|>", "<|endoftext|>", "<|eot_id|>", *self.decoding.stop}
+            self._stop = sorted(ends)
 
     def _prompt(self, request: LLMRequest, tools: Sequence[ToolDefinition], answer: bool) -> str:
         system = request.instructions.strip()
+        examples: list[dict[str, str]] = []
         if tools:
             system = f"{system}\n\n{tools_prompt(tools, allow_answer=answer)}".strip()
+        else:  # a tool decision is JSON: plain-text examples would only get in its way
+            system = f"{system}\n{self.decoding.guidance}".strip()
+            for asked, answered in self.decoding.examples:
+                examples.append({"role": "user", "content": asked})
+                examples.append({"role": "assistant", "content": answered})
         messages: list[dict[str, str]] = [
-            {"role": "system", "content": system or "You are helpful."}
+            {"role": "system", "content": system or "You are helpful."},
+            *examples,
         ]
         messages.extend(_render_for_small_model(request.messages))
         prompt: str = self._format(messages)
@@ -171,13 +184,17 @@ class LlamaCppLLM:
                 cached = 0
             output_tokens = 0
             generated: list[str] = []
+            decoding = self.decoding
             completion = self._llama.create_completion(
                 tokens,
                 max_tokens=request.max_tokens,
                 # A tool decision is decoded greedily: the same words give the same call.
                 temperature=request.temperature if grammar is None else 0.0,
-                top_p=0.9,
-                repeat_penalty=1.0,
+                top_p=decoding.top_p,
+                top_k=decoding.top_k,
+                min_p=decoding.min_p,
+                repeat_penalty=decoding.repeat_penalty if grammar is None else 1.0,
+                seed=self.seed,  # the same chat, the same answer
                 stop=self._stop,
                 stream=True,
                 grammar=grammar,
@@ -190,6 +207,9 @@ class LlamaCppLLM:
                     output_tokens += 1
                     if not text:
                         continue
+                    if parser is None and decoding.stop_on_repeat and _loops(generated, text):
+                        log.info("stopped a reply that repeats itself")
+                        break
                     generated.append(text)
                     if parser is None:
                         yield TextDelta(text)
@@ -205,6 +225,13 @@ class LlamaCppLLM:
             if call is not None:
                 yield call
         yield LLMUsage(len(tokens), output_tokens, cached)
+
+
+def _loops(generated: list[str], text: str) -> bool:
+    """Whether ``text`` would make the reply loop (checked as each word ends)."""
+    if not any(not c.isalnum() and c != "'" for c in text):
+        return False  # mid-word: the check waits for the word to end
+    return repeats("".join(generated) + text)
 
 
 def _render_for_small_model(messages: Sequence[ChatMessage]) -> list[dict[str, str]]:
