@@ -315,6 +315,9 @@ class Instances:
         return ", ".join(server.stopped() for server in self.servers)
 
     def stop(self) -> None:
+        for server in self.servers:  # all told at once: they shut down side by side
+            if server.process.is_alive():
+                server.process.terminate()
         for server in self.servers:
             server.stop()
 
