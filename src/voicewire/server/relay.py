@@ -138,6 +138,9 @@ _NOT_FOR_THE_CLIENT: Final = (StatusChanged, ToolOutput, SessionCreated, Session
 """Session events the relay does not encode (it renders ``session.*`` events itself)."""
 
 
+_NO_REPLIES: Final[Sequence[Message]] = ()
+
+
 def _ignore(code: str) -> None:
     """The default :attr:`Relay.on_error`."""
 
@@ -391,17 +394,18 @@ class Relay:
             "send audio in smaller input_audio_buffer.append chunks",
         )
 
-    def _apply(self, event: WireEvent) -> list[Message]:
+    def _apply(self, event: WireEvent) -> Sequence[Message]:
         """Apply one decoded client event; the replies the relay itself owes (the model's come
         through the session). Raises :class:`RealtimeError` with OpenAI's code when OpenAI
         would refuse the event (see the table in the module docstring), and stands in for the
         model where it cannot take the event (:mod:`.model_gaps`)."""
-        session, gaps = self.session, self._gaps
-        if isinstance(event, AudioInputAppend):  # the hot path: no call but the session's
+        if type(event) is AudioInputAppend:  # the hot path: no call but the session's
             audio = event.audio
-            session.send_audio(audio)
-            gaps.input_bytes += len(audio)
-        elif isinstance(event, SessionUpdate):
+            self.session.send_audio(audio)
+            self._gaps.input_bytes += len(audio)
+            return _NO_REPLIES
+        session, gaps = self.session, self._gaps
+        if isinstance(event, SessionUpdate):
             return self._update(event.config)
         elif isinstance(event, ItemCreate):
             if event.item.id in self.restored_ids:
@@ -491,10 +495,11 @@ class Relay:
         outbox, and see that the outbox goes out."""
         if type(event) is AudioOutputDelta and self._untold is None:
             # The hot path: an audio delta is for the client, and ModelGaps.observe ignores it.
-            messages = self.encoder.encode(event)
-            if not messages or self._closed:
+            if self._closed:
                 return
-            self._enqueue(messages)
+            for message in self.encoder.encode(event):  # one, unless it starts an item
+                if not self._enqueue_one(message):
+                    return
         elif isinstance(event, _NOT_FOR_THE_CLIENT):
             if not (
                 isinstance(event, StatusChanged) and event.status is TransportStatus.DISCONNECTED
@@ -557,20 +562,25 @@ class Relay:
 
     def _enqueue(self, messages: Sequence[Mapping[str, Any]]) -> None:
         """Serialise ``messages`` into the outbox, or give the client up if they do not fit."""
-        outbox, size, limit = self._outbox, self._outbox_bytes, self.max_outbox_bytes
         for message in messages:
-            # pydantic-core's serializer: ~7x faster than json.dumps on an audio delta, the
-            # commonest frame.
-            data = to_json(message, inf_nan_mode="null")  # never non-JSON, whatever slips in
-            size += len(data)
-            if size > limit:
-                self._outbox_bytes = size - len(data)
-                self._give_up(f"client too slow: over {limit} bytes waiting to be sent")
+            if not self._enqueue_one(message):
                 return
-            outbox.append(data)
+
+    def _enqueue_one(self, message: Mapping[str, Any]) -> bool:
+        """Serialise ``message`` into the outbox; ``False`` when it does not fit (the client is
+        given up on)."""
+        # pydantic-core's serializer: ~7x faster than json.dumps on an audio delta, the
+        # commonest frame.
+        data = to_json(message, inf_nan_mode="null")  # never non-JSON, whatever slips in
+        size = self._outbox_bytes + len(data)
+        if size > self.max_outbox_bytes:
+            self._give_up(f"client too slow: over {self.max_outbox_bytes} bytes waiting to be sent")
+            return False
+        self._outbox.append(data)
         self._outbox_bytes = size
         if size > self._outbox_peak:
             self._outbox_peak = size
+        return True
 
     async def _flush(self) -> None:
         """Send the outbox in order. One flusher at a time: while one is paused (the socket
