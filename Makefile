@@ -114,3 +114,4 @@ bench-links: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf js/node_modules js/packages/*/dist js/examples/*/dist

@@ -19,8 +19,9 @@ const js = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const { values } = parseArgs({ options: { outdir: { type: "string" } } });
 const outdir = resolve(values.outdir ?? resolve(js, "../src/voicewire/server/static"));
 
-const banner = (source) =>
-  `// Built from js/${source} by \`make js\` (js/scripts/build-static.mjs): edit the TypeScript, not this file.`;
+const banner = (source, usage) =>
+  `// Built from js/${source} by \`make js\` (js/scripts/build-static.mjs): edit the TypeScript, not this file.\n` +
+  `// ${usage}`;
 
 /** `@voicewire/client` -> the sibling static module, kept as an import. */
 const clientBeside = {
@@ -31,9 +32,25 @@ const clientBeside = {
 };
 
 const targets = [
-  { entry: "packages/client/src/index.ts", out: "voicewire.js" },
-  { entry: "packages/client/src/capture-worklet.ts", out: "capture-worklet.js" },
-  { entry: "packages/react/src/index.ts", out: "react.js", external: ["react"], plugins: [clientBeside] },
+  {
+    entry: "packages/client/src/index.ts",
+    out: "voicewire.js",
+    usage: 'import { RealtimeClient } from "/static/voicewire.js"; the API: js/packages/client/README.md',
+  },
+  {
+    entry: "packages/client/src/capture-worklet.ts",
+    out: "capture-worklet.js",
+    usage: "The microphone AudioWorklet BrowserChannel loads by URL from beside voicewire.js (24 kHz PCM16 frames).",
+  },
+  {
+    entry: "packages/react/src/index.ts",
+    out: "react.js",
+    usage:
+      'import { useRealtime, useBrowserAudio } from "/static/react.js" ("react" from the page\'s import map); ' +
+      "the API: js/packages/react/README.md",
+    external: ["react"],
+    plugins: [clientBeside],
+  },
 ];
 
 for (const target of targets) {
@@ -47,7 +64,7 @@ for (const target of targets) {
     target: "es2022",
     charset: "utf8",
     legalComments: "inline",
-    banner: { js: banner(target.entry) },
+    banner: { js: banner(target.entry, target.usage) },
     external: target.external ?? [],
     plugins: target.plugins ?? [],
     logLevel: "warning",

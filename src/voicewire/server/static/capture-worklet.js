@@ -1,4 +1,5 @@
 // Built from js/packages/client/src/capture-worklet.ts by `make js` (js/scripts/build-static.mjs): edit the TypeScript, not this file.
+// The microphone AudioWorklet BrowserChannel loads by URL from beside voicewire.js (24 kHz PCM16 frames).
 
 // packages/client/src/capture-worklet.ts
 var TAPS = 31;

@@ -1,4 +1,5 @@
 // Built from js/packages/react/src/index.ts by `make js` (js/scripts/build-static.mjs): edit the TypeScript, not this file.
+// import { useRealtime, useBrowserAudio } from "/static/react.js" ("react" from the page's import map); the API: js/packages/react/README.md
 
 // packages/react/src/index.ts
 import {

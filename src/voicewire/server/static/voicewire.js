@@ -1,4 +1,5 @@
 // Built from js/packages/client/src/index.ts by `make js` (js/scripts/build-static.mjs): edit the TypeScript, not this file.
+// import { RealtimeClient } from "/static/voicewire.js"; the API: js/packages/client/README.md
 
 // packages/client/src/emitter.ts
 var Emitter = class {
