@@ -4,7 +4,9 @@ import { createRoot, type Root } from "react-dom/client";
 import { afterEach, beforeEach, expect, it, vi } from "vitest";
 
 import { FakeWebSocket } from "../../client/test/fakes.js";
-import { useRealtime, type UseRealtimeResult } from "../src/index.js";
+import { BrowserChannel } from "@voicewire/client";
+
+import { useBrowserAudio, useRealtime, type UseBrowserAudioReturn, type UseRealtimeResult } from "../src/index.js";
 
 declare global {
   // eslint-disable-next-line no-var
@@ -67,4 +69,40 @@ it("returns the seed's fields and voicewire's, and re-renders as the client chan
   // unmounting the component ends the session
   await act(async () => root.unmount());
   expect(ws.closedByClient).toEqual({ code: 1000, reason: "client disconnected" });
+});
+
+it("useRealtime(agent) sends the agent's instructions and voice in session.update", async () => {
+  let hook!: UseRealtimeResult;
+  function Agent(): null {
+    hook = useRealtime({ instructions: "Be brief.", voice: "marin" }, { url: "ws://127.0.0.1:9/v1/realtime", channel: null });
+    return null;
+  }
+  const other = createRoot(document.createElement("div"));
+  await act(async () => other.render(<Agent />));
+  let connecting!: Promise<void>;
+  await act(async () => {
+    connecting = hook.connect({ kind: "token", token: "t", expiresAt: null });
+  });
+  FakeWebSocket.last.openSession();
+  await act(async () => connecting);
+  const update = FakeWebSocket.last.sentOfType("session.update")[0]!;
+  expect(update["session"]).toMatchObject({ instructions: "Be brief.", audio: { output: { voice: "marin" } } });
+  await act(async () => other.unmount());
+});
+
+it("useBrowserAudio gives the component a channel and closes it on unmount", async () => {
+  const closed = vi.spyOn(BrowserChannel.prototype, "close");
+  let audio!: UseBrowserAudioReturn;
+  function Audio(): null {
+    audio = useBrowserAudio({ frameMs: 10 });
+    return null;
+  }
+  const other = createRoot(document.createElement("div"));
+  await act(async () => other.render(<Audio />));
+  expect(audio.channel).toBeInstanceOf(BrowserChannel);
+  expect(audio.channel!.frameMs).toBe(10);
+  const before = closed.mock.calls.length;
+  await act(async () => other.unmount());
+  expect(closed.mock.calls.length).toBe(before + 1);
+  expect(closed.mock.contexts.at(-1)).toBe(audio.channel);
 });
