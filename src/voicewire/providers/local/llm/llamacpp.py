@@ -16,6 +16,7 @@ from .._deps import BUNDLED_GGUF, bundled_gguf_path, require
 from .decoding import GENERAL, SMALL, Decoding
 from .interface import ChatMessage, LLMEvent, LLMRequest, LLMUsage, TextDelta, ToolRouting
 from .json_reply import JsonReplyParser
+from .split_gguf import SplitGGUF, assemble, cache_dir, part_paths
 from .stopping import repeats
 from .tools import decision_schema, offered_tools, tools_prompt
 
@@ -43,7 +44,7 @@ class LlamaCppLLM:
 
     def __init__(
         self,
-        model_path: str | os.PathLike[str] | None = None,
+        model_path: str | os.PathLike[str] | SplitGGUF | None = None,
         *,
         n_ctx: int = 2048,
         n_threads: int | None = None,
@@ -52,9 +53,15 @@ class LlamaCppLLM:
         decoding: Decoding | None = None,
         name: str | None = None,
     ) -> None:
-        path = str(model_path) if model_path is not None else bundled_gguf_path()
-        if not os.path.isfile(path):
-            raise ConfigurationError(f"no GGUF model file at {path!r}")
+        self._split = model_path if isinstance(model_path, SplitGGUF) else None
+        if self._split is not None:
+            part_paths(self._split)  # a missing package is a clear error now, not at load
+            path = str(cache_dir() / self._split.file_name)  # assembled there by load()
+            name = name or self._split.name
+        else:
+            path = str(model_path) if model_path is not None else bundled_gguf_path()
+            if not os.path.isfile(path):
+                raise ConfigurationError(f"no GGUF model file at {path!r}")
         self.model_path = path
         self.n_ctx = n_ctx
         self.n_threads = n_threads or min(os.cpu_count() or 2, 4)
@@ -85,6 +92,8 @@ class LlamaCppLLM:
                 return
             llama_cpp = require("llama_cpp", "the language model")
             chat_format = require("llama_cpp.llama_chat_format", "chat templates")
+            if self._split is not None:
+                self.model_path = str(assemble(self._split))
             self._llama = _load_llama(
                 llama_cpp, self.model_path, self.n_ctx, self.n_threads, self.seed
             )
