@@ -221,3 +221,20 @@ def react_dir() -> Iterator[Path]:
         if done.returncode != 0 or not all(path.exists() for path in wanted):
             pytest.fail(f"npm install react@18 react-dom@18 failed:\n{done.stdout}\n{done.stderr}")
     yield cache / "node_modules"
+
+
+# --- the React example app built by Vite (make js-test) ------------------------------------------
+
+REACT_APP_DIST = ROOT / "js" / "examples" / "react-app" / "dist"
+
+
+@pytest.fixture(scope="session")
+def react_app_dist() -> Path:
+    """``js/examples/react-app/dist``: built by ``make js-test`` (part of ``make test``), cached."""
+    if not (REACT_APP_DIST / "index.html").is_file():
+        pytest.fail(
+            f"{REACT_APP_DIST} is missing: `make js-test` (or `make test`) builds the React "
+            "example app",
+            pytrace=False,
+        )
+    return REACT_APP_DIST

@@ -12,7 +12,6 @@ import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from playwright.async_api import Page
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
@@ -21,9 +20,8 @@ from voicewire import RealtimeAgent
 from voicewire.server import create_app
 from voicewire.testing import AudioReply, ScriptedModel, TextReply
 
-from .conftest import ROOT, browser_page, eventually
+from .conftest import browser_page, eventually
 
-APP_DIST = ROOT / "js" / "examples" / "react-app" / "dist"
 HEARD = "what is the weather like today"
 REPLY = "It is sunny and warm today."
 JOKE = "Why did the scarecrow win an award?"
@@ -37,16 +35,6 @@ WATCH_STATUS = """() => {
     if (window.statuses.at(-1) !== node.textContent) window.statuses.push(node.textContent);
   }).observe(node, { childList: true, characterData: true, subtree: true });
 }"""
-
-
-@pytest.fixture(scope="module")
-def app_dist() -> Path:
-    if not (APP_DIST / "index.html").is_file():
-        pytest.fail(
-            f"{APP_DIST} is missing: `make js-test` (or `make test`) builds the React example app",
-            pytrace=False,
-        )
-    return APP_DIST
 
 
 def scripted() -> ScriptedModel:
@@ -75,11 +63,11 @@ async def steady(read: Callable[[], int], label: str) -> int:
 
 
 async def test_react_app_built_by_vite_talks_mutes_types_and_survives_a_reconnect(
-    app_dist: Path, speech_wav: Path
+    react_app_dist: Path, speech_wav: Path
 ) -> None:
     model = scripted()
     app = create_app(RealtimeAgent(id="demo", name="Demo", instructions="Be brief."), model)
-    app.router.routes.append(Mount("/app", StaticFiles(directory=app_dist, html=True)))
+    app.router.routes.append(Mount("/app", StaticFiles(directory=react_app_dist, html=True)))
     async with browser_page(app, speech_wav, "/app/") as (served, page, problems):
         status = page.locator("#status")
         await status.get_by_text("disconnected").wait_for()

@@ -19,9 +19,7 @@ from voicewire import RealtimeAgent
 from voicewire.server import create_app
 
 from .conftest import browser_page, eventually
-from .test_react_app import WATCH_STATUS, app_dist, lines, steady
-
-__all__ = ["app_dist"]  # the fixture, shared with test_react_app.py
+from .test_react_app import WATCH_STATUS, lines, steady
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -44,14 +42,14 @@ def spoken(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-async def test_react_app_on_the_local_model(app_dist: Path, spoken: Path) -> None:
+async def test_react_app_on_the_local_model(react_app_dist: Path, spoken: Path) -> None:
     from voicewire.providers import local
 
     model = local.realtime()
     await model.load()
     agent = RealtimeAgent(id="demo", name="Demo", instructions="Answer in one short sentence.")
     app = create_app(agent, model)
-    app.router.routes.append(Mount("/app", StaticFiles(directory=app_dist, html=True)))
+    app.router.routes.append(Mount("/app", StaticFiles(directory=react_app_dist, html=True)))
     async with browser_page(app, spoken, "/app/") as (served, page, problems):
         page.set_default_timeout(45_000)
         await page.evaluate(WATCH_STATUS)
