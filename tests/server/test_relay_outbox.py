@@ -139,6 +139,26 @@ async def test_a_lost_model_closes_after_what_was_queued(model: ScriptedModel) -
     assert types.index("error") < types.index("response.output_item.done")
 
 
+async def test_a_client_event_the_closed_session_refuses_closes_the_connection(
+    model: ScriptedModel,
+) -> None:
+    """The model link is gone for good while the socket is full (its close waits in the outbox
+    behind a stuck message); a client event the session can no longer send closes the
+    connection at once, 1011 ``session closed``."""
+    agent = RealtimeAgent(id="a", name="A", instructions="Answer.")
+    client = AsgiClient(create_app(agent, model, reconnect=ReconnectPolicy(attempts=0)))
+    await client.start()
+    client.open.clear()
+    client.send({"type": "response.create"})
+    await asyncio.wait_for(client.blocked.wait(), 5)
+    [connection] = model.connections
+    await connection.drop("upstream went away")
+    client.send({"type": "input_audio_buffer.commit", "event_id": "evt_late"})
+    await asyncio.wait_for(client.task, 5)
+    assert client.closed is not None
+    assert (client.closed["code"], client.closed["reason"]) == (1011, "session closed")
+
+
 async def test_an_event_during_the_final_close_cannot_cut_the_cleanup_short(
     model: ScriptedModel,
 ) -> None:

@@ -317,13 +317,17 @@ class Relay:
             if text is None:
                 data = message.get("bytes") or b""
                 if len(data) > self.max_frame_bytes:
-                    await self._frame_too_large(len(data))
+                    self._frame_too_large(len(data))
                 else:
-                    await self._reject(
+                    self._refuse(
                         "invalid_frame", "binary frames are not supported; send JSON text frames"
                     )
-                continue
-            await self._on_text(text)
+            elif not self._take(text):
+                await self._flush()  # the refusal first
+                await self._close(1011, "session closed")
+                return
+            if self._outbox:
+                await self._flush()  # what the frame caused, in this task: no hop
             if self._closed:
                 return
             if self._outbox_bytes > self._high_water:
@@ -341,54 +345,54 @@ class Relay:
         finally:
             self._paused = None
 
-    async def _on_text(self, text: str) -> None:
+    def _take(self, text: str) -> bool:
+        """Parse, decode and apply one client text frame, putting what it causes (replies,
+        refusals, the in-process model's answer) in the outbox for the reader to send; not a
+        coroutine, as it never waits. ``False`` when the session is closed: the connection
+        must close."""
         size = len(text)
         if size <= self.max_frame_bytes < 4 * size:
             size = len(text.encode("utf-8", "surrogatepass"))
         if size > self.max_frame_bytes:
-            await self._frame_too_large(size)
-            return
+            self._frame_too_large(size)
+            return True
         try:
             message = from_json(text, allow_inf_nan=False)  # NaN/Infinity: not JSON
         except ValueError as exc:
-            await self._reject("invalid_json", f"the frame is not valid JSON: {exc}")
-            return
+            self._refuse("invalid_json", f"the frame is not valid JSON: {exc}")
+            return True
         try:
             events = decode_client(message)
         except ClientEventError as exc:
-            await self._reject(
-                exc.code, exc.message, event_id=client_event_id(message), param=exc.param
-            )
-            return
+            self._refuse(exc.code, exc.message, event_id=client_event_id(message), param=exc.param)
+            return True
         except Exception:  # a decoder bug: this frame fails, the connection goes on
             log.exception("%s: decoding a client frame failed", self.label)
-            await self._internal_error(client_event_id(message))
-            return
+            self._internal_error(client_event_id(message))
+            return True
         for event in events:
             self._applying = True
             try:
                 replies = self._apply(event)
             except ConnectionClosedError as exc:
-                await self._reject(exc.code, exc.message, event_id=client_event_id(message))
-                await self._close(1011, "session closed")
-                return
+                self._refuse(exc.code, exc.message, event_id=client_event_id(message))
+                return False
             except RealtimeError as exc:
                 error = redact(exc.message)
-                await self._reject(exc.code, error, event_id=client_event_id(message))
+                self._refuse(exc.code, error, event_id=client_event_id(message))
                 continue
             except Exception:  # a bug behind the session: this event fails, the rest go on
                 log.exception("%s: applying %s failed", self.label, type(event).__name__)
-                await self._internal_error(client_event_id(message))
+                self._internal_error(client_event_id(message))
                 continue
             finally:
                 self._applying = False
             if replies:
                 self._enqueue(replies)
-            if self._outbox:
-                await self._flush()  # what the frame caused, in this task: no hop
+        return True
 
-    async def _frame_too_large(self, size: int) -> None:
-        await self._reject(
+    def _frame_too_large(self, size: int) -> None:
+        self._refuse(
             "frame_too_large",
             f"the frame is {size} bytes, over this server's limit of {self.max_frame_bytes}; "
             "send audio in smaller input_audio_buffer.append chunks",
@@ -535,16 +539,17 @@ class Relay:
 
     # -- sending ---------------------------------------------------------------------------------
 
-    async def _reject(
+    def _refuse(
         self, code: str, message: str, *, event_id: str | None = None, param: str | None = None
     ) -> None:
+        """Put an ``error`` event refusing a client frame in the outbox."""
         log.info("%s: rejected a client frame: %s", self.label, code)
         self.on_error(code)
-        await self._send([self.encoder.error(code, message, event_id=event_id, param=param)])
+        self._enqueue([self.encoder.error(code, message, event_id=event_id, param=param)])
 
-    async def _internal_error(self, event_id: str | None) -> None:
+    def _internal_error(self, event_id: str | None) -> None:
         self.on_error("internal_error")
-        await self._send(
+        self._enqueue(
             [
                 self.encoder.error(
                     "internal_error",
