@@ -115,7 +115,9 @@ async def test_a_full_socket_queues_later_messages_behind_in_order(app: Any) -> 
     assert types.index("error") > types.index("response.created")
 
 
-async def test_a_lost_model_closes_after_what_was_queued(model: ScriptedModel) -> None:
+async def model_lost_behind_a_full_socket(model: ScriptedModel) -> AsgiClient:
+    """A client whose socket is full (a reply's message stuck) when the model link is lost for
+    good (no reconnect)."""
     agent = RealtimeAgent(id="a", name="A", instructions="Answer.")
     client = AsgiClient(create_app(agent, model, reconnect=ReconnectPolicy(attempts=0)))
     await client.start()
@@ -124,6 +126,11 @@ async def test_a_lost_model_closes_after_what_was_queued(model: ScriptedModel) -
     await asyncio.wait_for(client.blocked.wait(), 5)
     [connection] = model.connections
     await connection.drop("upstream went away")
+    return client
+
+
+async def test_a_lost_model_closes_after_what_was_queued(model: ScriptedModel) -> None:
+    client = await model_lost_behind_a_full_socket(model)
     assert client.closed is None  # not before what is queued
     client.open.set()
     await client.until("error")
@@ -145,14 +152,7 @@ async def test_a_client_event_the_closed_session_refuses_closes_the_connection(
     """The model link is gone for good while the socket is full (its close waits in the outbox
     behind a stuck message); a client event the session can no longer send closes the
     connection at once, 1011 ``session closed``."""
-    agent = RealtimeAgent(id="a", name="A", instructions="Answer.")
-    client = AsgiClient(create_app(agent, model, reconnect=ReconnectPolicy(attempts=0)))
-    await client.start()
-    client.open.clear()
-    client.send({"type": "response.create"})
-    await asyncio.wait_for(client.blocked.wait(), 5)
-    [connection] = model.connections
-    await connection.drop("upstream went away")
+    client = await model_lost_behind_a_full_socket(model)
     client.send({"type": "input_audio_buffer.commit", "event_id": "evt_late"})
     await asyncio.wait_for(client.task, 5)
     assert client.closed is not None
