@@ -76,6 +76,7 @@ from .options import (
 )
 from .responder import Responder
 from .session_state import SessionState
+from .tts import voice_path
 from .turns import TurnTaker
 
 __all__ = [
@@ -239,7 +240,8 @@ class LocalConnection(StreamConnection):
         voice and an English-only transcriber. (A session configured for a cloud model keeps
         working here, which is the point of a local fallback; hence a warning, not an error.)"""
         voice = config.voice.voice_id if config.voice else None
-        if voice not in (None, *LOCAL_VOICES) and voice not in self._noted:
+        named = voice not in (None, *LOCAL_VOICES) and voice_path(voice) is None
+        if voice is not None and named and voice not in self._noted:
             self._noted.add(voice)
             log.warning(
                 "the local model has one voice (%s); voice %r is spoken with it",
@@ -256,7 +258,12 @@ class LocalConnection(StreamConnection):
             )
 
     def _apply_config(self, config: SessionConfig) -> None:
+        voice = config.voice.voice_id if config.voice else None
+        engines = self._engines.speaking(voice)  # a user's voice file: refused when missing
         state = self._state
+        if engines.tts is not state.engines.tts:
+            self._spawn(asyncio.to_thread(engines.tts.load), "local-voice-load")
+        state.engines = engines
         old = state.config
         state.config = config
         self._note_unsupported(config)

@@ -7,12 +7,12 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 from .llm import LocalLLM
 from .stt import WhisperSTT
-from .tts import PiperTTS
+from .tts import PiperTTS, voice_path
 from .vad import SileroModel
 
 T = TypeVar("T")
@@ -85,6 +85,18 @@ class Engines:
             (f"language model ({self.llm.name})", self.llm.load),
             (f"text to speech (piper, {voice})", self.tts.load),
         ]
+
+    def speaking(self, voice_id: str | None) -> Engines:
+        """These engines with the piper voice ``voice_id`` names when it is a path to a user's
+        voice (``/voices/en_GB-alan-medium.onnx``, its ``.onnx.json`` beside it); these engines
+        otherwise (their voice speaks ``joe`` and any other voice name). A missing file is a
+        :class:`~voicewire.protocol.ConfigurationError`."""
+        path = voice_path(voice_id)
+        if path is None or path == self.tts.model_path:
+            return self
+        voiced = replace(self, tts=shared_tts(path, None, self.tts.threads))
+        voiced.loads = self.loads
+        return voiced
 
     def load(self, progress: Progress | None = None) -> None:
         """Load everything (idempotent, thread-safe); call it off the event loop."""

