@@ -12,6 +12,7 @@ import {
   base64ToBytes,
   bytesToBase64,
   checkCredential,
+  fetchCredential,
   parseCredential,
   parseExpiry,
   pcm16ToFloat32,
@@ -33,6 +34,7 @@ import {
   type ErrorEvent,
   type EventMap,
   type ExpiryInput,
+  type FetchCredentialOptions,
   type InputAudioBufferAppendEvent,
   type InputAudioBufferCommittedEvent,
   type InputTextPart,
@@ -92,6 +94,8 @@ const inputs: CredentialInput[] = [json, answer, secret, { client_secret: secret
 const normalized: ClientCredential[] = inputs.map((input) => checkCredential(parseCredential(input)));
 const expired = new RealtimeError("the credential has expired", "credential_expired");
 const code: string = expired.code;
+const endpoint: FetchCredentialOptions = { url: "/realtime/credential", body: {}, headers: { "X-App": "1" } };
+const fetched: Promise<ClientCredential> = fetchCredential(endpoint);
 
 // --- audio ----------------------------------------------------------------------------------------
 
@@ -214,4 +218,4 @@ export function AgentOnly(): ReactElement {
   return <p>{status}</p>;
 }
 
-export const used = [described, normalized, code, samples, rate, heard, delays, sent, client, channel];
+export const used = [fetched, described, normalized, code, samples, rate, heard, delays, sent, client, channel];

@@ -2,21 +2,15 @@
  * A voice agent in a React app, the way a user builds one: @voicewire/react's hooks against a
  * voicewire server on the same origin (credentials from POST /realtime/credential).
  */
-import type { CredentialInput } from "@voicewire/client";
+import { fetchCredential } from "@voicewire/client";
 import { useBrowserAudio, useRealtime } from "@voicewire/react";
 import { useState, type FormEvent } from "react";
-
-async function fetchCredential(): Promise<CredentialInput> {
-  const response = await fetch("/realtime/credential", { method: "POST" });
-  if (!response.ok) throw new Error(`could not get a credential: ${response.status}`);
-  return (await response.json()) as CredentialInput;
-}
 
 export function App() {
   const { channel } = useBrowserAudio();
   const { status, connect, disconnect, muted, mute, unmute, sendMessage, agentState, transcript } = useRealtime(null, {
     channel,
-    getCredential: fetchCredential, // reconnects by itself when the server drops the session
+    getCredential: () => fetchCredential(), // reconnects by itself when the server drops the session
   });
   const [draft, setDraft] = useState("");
   const [error, setError] = useState("");

@@ -116,3 +116,41 @@ export function checkCredential(credential: ClientCredential): ClientCredential 
   }
   return credential;
 }
+
+export interface FetchCredentialOptions {
+  /** The credential endpoint (default: this origin's `/realtime/credential`). */
+  url?: string | URL;
+  /** The request's JSON body (default `{}`; e.g. `{provider: "openai", modelId}`). */
+  body?: unknown;
+  /** Extra request headers (an `Authorization` of your own app, say). */
+  headers?: Record<string, string>;
+  /** The fetch to use (default: the global one). */
+  fetch?: typeof fetch;
+}
+
+/**
+ * Ask a voicewire server's `POST /realtime/credential` for a credential. A refusal (rate
+ * limited, minting disabled, ...) throws a RealtimeError with the server's code and message.
+ */
+export async function fetchCredential(options: FetchCredentialOptions = {}): Promise<ClientCredential> {
+  const doFetch = options.fetch ?? globalThis.fetch;
+  const response = await doFetch(options.url ?? "/realtime/credential", {
+    method: "POST",
+    headers: { "Content-Type": "application/json", ...options.headers },
+    body: JSON.stringify(options.body ?? {}),
+  });
+  let answer: unknown = null;
+  try {
+    answer = await response.json();
+  } catch {
+    // not JSON: said below
+  }
+  if (!response.ok) {
+    const error = isObject(answer) && isObject(answer["error"]) ? answer["error"] : {};
+    const message = typeof error["message"] === "string" ? error["message"] : response.statusText;
+    const code = typeof error["code"] === "string" ? error["code"] : `http_${response.status}`;
+    throw new RealtimeError(`could not get a credential (${response.status}): ${message}`, code);
+  }
+  if (!isObject(answer)) throw new RealtimeError("the credential endpoint did not answer JSON", "invalid_credential");
+  return parseCredential(answer as unknown as CredentialInput);
+}

@@ -26,6 +26,7 @@ export {
 export {
   RealtimeError,
   checkCredential,
+  fetchCredential,
   parseCredential,
   parseExpiry,
   type ClientCredential,
@@ -33,6 +34,7 @@ export {
   type CredentialInput,
   type CredentialResponse,
   type ExpiryInput,
+  type FetchCredentialOptions,
   type OpenAIClientSecret,
   type TokenCredential,
   type TransportStatus,

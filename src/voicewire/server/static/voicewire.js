@@ -348,6 +348,27 @@ function checkCredential(credential) {
   }
   return credential;
 }
+async function fetchCredential(options = {}) {
+  const doFetch = options.fetch ?? globalThis.fetch;
+  const response = await doFetch(options.url ?? "/realtime/credential", {
+    method: "POST",
+    headers: { "Content-Type": "application/json", ...options.headers },
+    body: JSON.stringify(options.body ?? {})
+  });
+  let answer = null;
+  try {
+    answer = await response.json();
+  } catch {
+  }
+  if (!response.ok) {
+    const error = isObject(answer) && isObject(answer["error"]) ? answer["error"] : {};
+    const message = typeof error["message"] === "string" ? error["message"] : response.statusText;
+    const code = typeof error["code"] === "string" ? error["code"] : `http_${response.status}`;
+    throw new RealtimeError(`could not get a credential (${response.status}): ${message}`, code);
+  }
+  if (!isObject(answer)) throw new RealtimeError("the credential endpoint did not answer JSON", "invalid_credential");
+  return parseCredential(answer);
+}
 
 // packages/client/src/client.ts
 var TOKEN_SUBPROTOCOL = "openai-insecure-api-key.";
@@ -880,6 +901,7 @@ export {
   base64ToBytes,
   bytesToBase64,
   checkCredential,
+  fetchCredential,
   parseCredential,
   parseExpiry,
   pcm16ToFloat32
