@@ -29,6 +29,7 @@ from voicewire.protocol import (
     user_text,
 )
 from voicewire.providers import local
+from voicewire.providers.local import smart_turn
 from voicewire.providers.local.model import LOCAL_CAPABILITIES
 
 from .conftest import Recorder
@@ -41,7 +42,8 @@ SILENCE_300MS = bytes(2 * 24000 * 300 // 1000)
 def test_the_local_model_declares_every_client_event() -> None:
     assert LOCAL_CAPABILITIES.unsupported_client_events() == frozenset()
     assert LOCAL_CAPABILITIES.activity_signals and LOCAL_CAPABILITIES.manual_turns
-    assert not LOCAL_CAPABILITIES.semantic_vad  # semantic_vad is taken as plain detection
+    # semantic_vad is Smart Turn's, declared when its model is installed (make local-deps)
+    assert LOCAL_CAPABILITIES.semantic_vad is smart_turn.available()
 
 
 async def test_each_declared_event_is_answered(loaded: None) -> None:

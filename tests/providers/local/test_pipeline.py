@@ -508,7 +508,8 @@ async def test_the_answer_is_prepared_during_the_end_of_turn_silence(
     speech: Speech, loaded: None
 ) -> None:
     model, _, _, llm = watched_model()
-    session, rec = open_session(make_agent(), model)
+    fixed = SessionConfig(turn_detection=TurnDetection("server_vad"))  # Smart Turn not asked
+    session, rec = open_session(make_agent(), model, config=fixed)
     async with session:
         # A pause (64 ms of silence) but not the end of the turn (400 ms): the audio stops
         # here, so whatever the machine's speed the turn cannot end before the answer starts.
@@ -530,7 +531,9 @@ async def test_speech_resuming_after_a_short_pause_is_one_turn_and_one_answer(
     speech: Speech, loaded: None
 ) -> None:
     llm = EchoLLM()
-    session, rec = open_session(make_agent(), local.realtime(llm))
+    # A fixed 400 ms silence ends turns here (semantic_vad could end the first sentence).
+    fixed = SessionConfig(turn_detection=TurnDetection("server_vad"))
+    session, rec = open_session(make_agent(), local.realtime(llm), config=fixed)
     audio = speech.voiced("greeting") + silence(250) + speech.voiced("question") + silence(800)
     async with session:
         await stream_real_time(session, audio)

@@ -76,8 +76,9 @@ from .options import (
 )
 from .responder import Responder
 from .session_state import SessionState
+from .smart_turn import check_available
 from .tts import voice_path
-from .turns import TurnTaker
+from .turns import TurnEnd, TurnTaker
 
 __all__ = [
     "DEFAULT_FORMAT",
@@ -150,6 +151,12 @@ class LocalConnection(StreamConnection):
     def timings(self) -> dict[str, float]:
         """Monotonic times of the latest turn's milestones (for benchmarks)."""
         return self._state.timings
+
+    @property
+    def turn_ends(self) -> list[TurnEnd]:
+        """How the latest user turns ended (by silence, by meaning, at the cap, ...), oldest
+        first: the last 64."""
+        return list(self._turns.ends)
 
     def send(self, event: ClientEvent) -> None:
         if self.status is not TransportStatus.CONNECTED:
@@ -258,6 +265,7 @@ class LocalConnection(StreamConnection):
             )
 
     def _apply_config(self, config: SessionConfig) -> None:
+        check_available(config.turn_detection)  # semantic_vad without Smart Turn: refused
         voice = config.voice.voice_id if config.voice else None
         engines = self._engines.speaking(voice)  # a user's voice file: refused when missing
         state = self._state

@@ -16,6 +16,7 @@ from ...protocol import (
     SessionUpdate,
     TokenCredential,
 )
+from . import smart_turn
 from ._deps import require_installed
 from .connection import LocalConnection
 from .engines import Engines, Progress, shared_stt, shared_tts, shared_vad
@@ -32,10 +33,11 @@ _PIPELINE_PACKAGES = {
 
 LOCAL_CAPABILITIES = RealtimeCapabilities(
     # Every neutral client event is handled (activity.start / activity.end too). Turns end by
-    # silero VAD or by hand; semantic_vad is taken as plain voice detection. The one piper
-    # voice speaks whatever voice is asked for (with a warning), so a voice change is taken
-    # at any time and changes nothing. Audio of any format is converted both ways.
-    semantic_vad=False,
+    # silero VAD (server_vad), by Smart Turn v3.2 (semantic_vad, the default when pipecat-ai
+    # is installed: see smart_turn.py) or by hand. The one piper voice speaks whatever voice
+    # is asked for (with a warning), so a voice change is taken at any time and changes
+    # nothing. Audio of any format is converted both ways.
+    semantic_vad=smart_turn.available(),
     transcription_model=False,  # faster-whisper tiny.en, whatever model is named
 )
 """What the local model can take (:class:`~voicewire.protocol.RealtimeCapabilities`)."""

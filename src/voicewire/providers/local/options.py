@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Literal
 
 from ...protocol import AudioFormat
 from .vad import SAMPLE_RATE
@@ -26,8 +26,15 @@ class LocalOptions:
     """Pipeline settings that have no place in :class:`SessionConfig` (or defaults for it)."""
 
     silence_duration_ms: int = 400
-    """End of turn after this much silence, unless the session's turn detection says otherwise
-    (piper and people pause ~300 ms at a comma; speculation hides most of the wait)."""
+    """``server_vad``: end of turn after this much silence, unless the session's turn detection
+    says otherwise (piper and people pause ~300 ms at a comma; speculation hides most of the
+    wait)."""
+    default_turn_detection: Literal["server_vad", "semantic_vad"] | None = None
+    """The turn detection of a session that names none: ``None`` is ``semantic_vad`` when Smart
+    Turn is installed (see :mod:`.smart_turn`), else ``server_vad``."""
+    semantic_check_ms: int = 200
+    """``semantic_vad``: after this much silence Smart Turn judges whether the words sound
+    finished; the turn ends then if they do, else at the eagerness's cap (1.5-2 s)."""
     threshold: float = 0.5
     prefix_padding_ms: int = 300
     min_speech_ms: int = 96

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...protocol import AudioFormat, ResponseConfig, ServerEvent, SessionConfig, TurnDetection
+from . import smart_turn
 from .conversation import LocalConversation
 from .engines import Engines
 from .options import DEFAULT_FORMAT, DEFAULT_INSTRUCTIONS, LocalOptions
@@ -35,9 +36,12 @@ class SessionState:
     """Monotonic times of the latest turn's milestones (for benchmarks)."""
 
     def turn_detection(self) -> TurnDetection:
-        return self.config.turn_detection or TurnDetection(
-            "server_vad", silence_duration_ms=self.options.silence_duration_ms
-        )
+        if self.config.turn_detection is not None:
+            return self.config.turn_detection
+        mode = self.options.default_turn_detection
+        if mode is None:
+            mode = "semantic_vad" if smart_turn.available() else "server_vad"
+        return TurnDetection(mode, silence_duration_ms=self.options.silence_duration_ms)
 
     def instructions(self, config: ResponseConfig | None) -> str:
         if config is not None and config.instructions:

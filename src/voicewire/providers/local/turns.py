@@ -9,13 +9,22 @@ fills in when speech-to-text finishes.
 Speculation: when the user goes quiet (``pause``, ~64 ms of silence) the utterance is transcribed
 and a response generated at once, while the VAD still waits out the silence that ends the turn;
 its events are held back until the turn ends, and dropped if the user resumes.
+
+How a turn ends (:class:`TurnEnd`): ``server_vad`` waits out a fixed silence (``silence``);
+``semantic_vad`` (the default when Smart Turn is installed) asks Smart Turn after ~200 ms of
+silence (``quiet``) whether the words sound finished, in a worker thread while the speculative
+answer is being prepared, and ends the turn at once if they do and the transcript (speculation's)
+reads finished too (``semantic``); otherwise it keeps listening, and a longer silence, the
+eagerness's cap, ends it anyway (``cap``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -39,6 +48,14 @@ from .input_buffer import InputBuffer
 from .options import DEFAULT_FORMAT, STT_FORMAT, new_id
 from .responder import Responder, Response
 from .session_state import SessionState
+from .smart_turn import SAMPLE_RATE as SMART_TURN_RATE
+from .smart_turn import (
+    check_available,
+    reads_finished,
+    semantic_timing,
+    shared_smart_turn,
+    speech_only,
+)
 from .stt import Transcript
 from .vad import SAMPLE_RATE, VadEvent, VoiceActivityDetector
 
@@ -61,6 +78,31 @@ class Turn:
     spec_end: int = 0
     spec_stt: asyncio.Task[Transcript] | None = None
     spec_response: Response | None = None
+    judgements: list[float] = field(default_factory=list)
+    """Smart Turn's judgements of the turn at each of its pauses (``semantic_vad``)."""
+    judge_seconds: float | None = None
+    """How long Smart Turn took to judge it (its worker thread, queueing included)."""
+
+
+EndReason = Literal["silence", "semantic", "cap", "commit", "max_length"]
+
+
+@dataclass(frozen=True, slots=True)
+class TurnEnd:
+    """How a turn ended: ``silence`` (``server_vad``'s fixed silence), ``semantic`` (Smart Turn
+    judged it complete), ``cap`` (``semantic_vad``'s longest silence), ``commit`` (an
+    ``input_audio_buffer.commit`` while speaking), ``max_length`` (too long an utterance)."""
+
+    item_id: str
+    reason: EndReason
+    judgements: tuple[float, ...] = ()
+    """Smart Turn's judgements (the probability that the turn was complete) at each pause of
+    ``quiet`` length in the turn, the last at its end (``semantic_vad``)."""
+
+    @property
+    def probability(self) -> float | None:
+        """Smart Turn's last judgement of the turn, if any."""
+        return self.judgements[-1] if self.judgements else None
 
 
 class TurnTaker:
@@ -91,8 +133,13 @@ class TurnTaker:
         )
         self._vad_position_base = 0
         """Buffer position at which the VAD's own sample count restarted (after a reset)."""
+        self._vad_lock = asyncio.Lock()
+        """Held while the VAD works in a thread: a Smart Turn verdict waits for it."""
         self._turn: Turn | None = None
         self._manual_item: str | None = None
+        self.ends: deque[TurnEnd] = deque(maxlen=64)
+        """How the latest turns ended, oldest first (for tests and benchmarks)."""
+        self._configure_vad(state.turn_detection())
 
     # -- what the connection asks ---------------------------------------------------------------
 
@@ -102,20 +149,32 @@ class TurnTaker:
         if input_format != self._input_format:
             self._input_format = input_format
             self._in_converter = AudioConverter(input_format, STT_FORMAT)
-        options = self._state.options
-        self._vad.configure(
-            threshold=td.threshold if td.threshold is not None else options.threshold,
-            silence_ms=(
-                td.silence_duration_ms
-                if td.silence_duration_ms is not None
-                else options.silence_duration_ms
-            ),
-        )
+        self._configure_vad(td)
         old_mode = (old.turn_detection or TurnDetection()).mode
         if (old_mode == "manual") != (td.mode == "manual"):
             self._vad.reset()
             self._vad_position_base = self._buffer.end
             self._drop_turn()
+
+    def _configure_vad(self, td: TurnDetection) -> None:
+        options = self._state.options
+        threshold = td.threshold if td.threshold is not None else options.threshold
+        if td.mode == "semantic_vad":
+            check_available(td)
+            model = shared_smart_turn()
+            if not model.loaded:
+                self._state.spawn(asyncio.to_thread(model.load), "local-smart-turn-load")
+            self._vad.configure(
+                threshold=threshold,
+                silence_ms=semantic_timing(td).cap_ms,
+                check_ms=options.semantic_check_ms,
+            )
+            return
+        silence_ms = td.silence_duration_ms
+        self._vad.configure(
+            threshold=threshold,
+            silence_ms=silence_ms if silence_ms is not None else options.silence_duration_ms,
+        )
 
     def clear(self) -> None:
         """``input_audio_buffer.clear``: forget the audio and the turn in progress."""
@@ -160,20 +219,26 @@ class TurnTaker:
             if self._buffer.end - self._buffer.start > limit:
                 self._buffer.trim_before(self._buffer.end - limit)  # keep the latest minute
             return
-        if samples.size > 16 * 512:
-            events = await asyncio.to_thread(self._vad.feed, samples)
-        else:
-            events = self._vad.feed(samples)
-        for event in events:
-            self._on_vad(VadEvent(event.kind, event.sample + self._vad_position_base))
-        turn = self._turn
-        if turn is None:
-            keep = int((self._prefix_ms() + 500) * SAMPLE_RATE / 1000)
-            self._buffer.trim_before(self._buffer.end - keep)
-        elif self._buffer.end - turn.start > options.max_utterance_s * SAMPLE_RATE:
-            forced = self._vad.force_end()
-            if forced is not None:
-                self._end_turn(turn, forced.sample + self._vad_position_base)
+        async with self._vad_lock:
+            if samples.size > 16 * 512:
+                events = await asyncio.to_thread(self._vad.feed, samples)
+            else:
+                events = self._vad.feed(samples)
+            for event in events:
+                self._on_vad(VadEvent(event.kind, event.sample + self._vad_position_base))
+            turn = self._turn
+            if turn is None:
+                keep = int((self._prefix_ms() + 500) * SAMPLE_RATE / 1000)
+                self._buffer.trim_before(self._buffer.end - keep)
+            elif self._buffer.end - turn.start > options.max_utterance_s * SAMPLE_RATE:
+                self._force_end(turn, "max_length")
+
+    def _force_end(self, turn: Turn, reason: EndReason) -> bool:
+        forced = self._vad.force_end()
+        if forced is None:
+            return False
+        self._end_turn(turn, forced.sample + self._vad_position_base, reason)
+        return True
 
     def _prefix_ms(self) -> int:
         td = self._state.turn_detection()
@@ -194,11 +259,14 @@ class TurnTaker:
         elif event.kind == "pause":
             if self._state.options.speculate:
                 self._speculate(turn, event.sample)
+        elif event.kind == "quiet":
+            self._judge(turn, event.sample)
         elif event.kind == "resume":
             turn.generation += 1
             self._drop_speculation(turn)
         elif event.kind == "end":
-            self._end_turn(turn, event.sample)
+            semantic = self._state.turn_detection().mode == "semantic_vad"
+            self._end_turn(turn, event.sample, "cap" if semantic else "silence")
 
     def _segment(self, start: int, end: int) -> NDArray[np.float32]:
         begin = start - int(self._prefix_ms() * SAMPLE_RATE / 1000)
@@ -212,6 +280,66 @@ class TurnTaker:
     def _transcribe(self, audio: NDArray[np.float32]) -> asyncio.Task[Transcript]:
         stt = self._state.engines.stt
         return self._state.spawn(asyncio.to_thread(stt.transcribe, audio), "local-stt")
+
+    # -- semantic end of turn --------------------------------------------------------------------
+
+    def _judge(self, turn: Turn, end: int) -> None:
+        """``quiet``: ask Smart Turn (in a worker thread) whether the turn sounds complete, on
+        the utterance up to its last sound (see :func:`.smart_turn.speech_only`), and whether
+        its transcript reads finished (:func:`.smart_turn.reads_finished`)."""
+        td = self._state.turn_detection()
+        if td.mode != "semantic_vad":
+            return
+        stop = min(end + SAMPLE_RATE // 5, self._buffer.end)  # silero may end a sound early
+        begin = max(turn.start - SAMPLE_RATE // 2, stop - 8 * SMART_TURN_RATE)
+        audio = speech_only(self._buffer.slice(begin, stop).astype(np.float32) / 32768.0)
+        threshold = semantic_timing(td).threshold
+        stt = self._transcript_until(turn, end)
+        self._state.spawn(
+            self._verdict(turn, turn.generation, end, audio, threshold, stt), "local-smart-turn"
+        )
+
+    def _transcript_until(self, turn: Turn, end: int) -> asyncio.Task[Transcript]:
+        """The transcript of the turn up to ``end``: speculation's, or one started now (which
+        the end of the turn then takes, as it would speculation's)."""
+        fresh = turn.spec_generation == turn.generation and turn.spec_end == end
+        if fresh and turn.spec_stt is not None:
+            return turn.spec_stt
+        self._drop_speculation(turn)
+        turn.spec_generation, turn.spec_end = turn.generation, end
+        turn.spec_stt = self._transcribe(self._segment(turn.start, end))
+        return turn.spec_stt
+
+    async def _verdict(
+        self,
+        turn: Turn,
+        generation: int,
+        end: int,
+        audio: NDArray[np.float32],
+        threshold: float,
+        stt: asyncio.Task[Transcript],
+    ) -> None:
+        asked = self._state.loop.time()
+        probability = await asyncio.to_thread(shared_smart_turn().probability, audio)
+        try:
+            finished = reads_finished((await asyncio.shield(stt)).text)
+        except Exception:
+            finished = True  # no transcript to read: the sound decides (the failure is told)
+        async with self._vad_lock:
+            if self._turn is not turn or turn.generation != generation:
+                return  # the user went on speaking, or the turn ended otherwise
+            turn.judgements.append(probability)
+            turn.judge_seconds = self._state.loop.time() - asked
+            log.debug(
+                "smart turn: p(complete) %.2f (threshold %.2f), transcript %s",
+                probability,
+                threshold,
+                "finished" if finished else "unfinished",
+            )
+            if probability >= threshold and finished and self._vad.speaking:
+                forced = self._vad.force_end()
+                if forced is not None:
+                    self._end_turn(turn, end, "semantic")
 
     # -- speculation -----------------------------------------------------------------------------
 
@@ -255,11 +383,14 @@ class TurnTaker:
 
     # -- committing turns ------------------------------------------------------------------------
 
-    def _end_turn(self, turn: Turn, end: int) -> None:
+    def _end_turn(self, turn: Turn, end: int, reason: EndReason) -> None:
         self._turn = None
+        self.ends.append(TurnEnd(turn.item_id, reason, tuple(turn.judgements)))
         timings = self._state.timings
         timings.clear()
         timings["turn_end"] = self._state.loop.time()
+        if turn.judge_seconds is not None:
+            timings["smart_turn_seconds"] = turn.judge_seconds
         self._state.emit(SpeechStopped(turn.item_id, _ms(end)))
         fresh = turn.spec_stt is not None and turn.spec_generation == turn.generation
         if fresh and turn.spec_end == end and turn.spec_stt is not None:
@@ -312,10 +443,9 @@ class TurnTaker:
         """``input_audio_buffer.commit``: end the turn now (server VAD) or commit the buffer."""
         if self._server_vad():
             turn = self._turn
-            forced = self._vad.force_end()
-            if turn is not None and forced is not None:
-                self._end_turn(turn, forced.sample + self._vad_position_base)
+            if turn is not None and self._force_end(turn, "commit"):
                 return
+            self._vad.force_end()
             self._state.emit(
                 SessionError(
                     "input_audio_buffer_commit_empty",

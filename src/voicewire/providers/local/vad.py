@@ -56,13 +56,14 @@ class SileroModel:
         return np.asarray(probs, dtype=np.float32).reshape(-1), h, c
 
 
-VadKind = Literal["start", "pause", "resume", "end"]
+VadKind = Literal["start", "pause", "quiet", "resume", "end"]
 
 
 @dataclass(frozen=True, slots=True)
 class VadEvent:
     """``sample`` is a position in the 16 kHz input stream: where speech started (``start``,
-    already moved back by the frames needed to confirm it) or ended (``pause``, ``end``)."""
+    already moved back by the frames needed to confirm it) or ended (``pause``, ``quiet``,
+    ``end``)."""
 
     kind: VadKind
     sample: int
@@ -74,6 +75,8 @@ class VoiceActivityDetector:
     - ``start`` after ``min_speech_ms`` of frames at or above ``threshold`` (and, with the
       webrtcvad gate, at least one of them voiced for webrtcvad too);
     - ``pause`` after ``pause_ms`` below ``threshold - 0.15`` (a hint to start work early);
+    - ``quiet`` after ``check_ms`` below it, when set (time to ask whether the words sound
+      finished: semantic end of turn, which then ends the turn with :meth:`force_end`);
     - ``resume`` when speech comes back after a pause;
     - ``end`` after ``silence_ms`` below it.
     """
@@ -86,6 +89,7 @@ class VoiceActivityDetector:
         silence_ms: int = 400,
         min_speech_ms: int = 96,
         pause_ms: int = 64,
+        check_ms: int | None = None,
         webrtc_gate: bool = True,
     ) -> None:
         self.model = model
@@ -93,16 +97,18 @@ class VoiceActivityDetector:
         self.silence_ms = silence_ms
         self.min_speech_ms = min_speech_ms
         self.pause_ms = min(pause_ms, silence_ms)
+        self.check_ms = check_ms
         self._webrtc: Any = None
         if webrtc_gate and available("webrtcvad"):
             webrtcvad = require("webrtcvad", "the webrtcvad speech gate")
             self._webrtc = webrtcvad.Vad(2)
         self.reset()
 
-    def configure(self, *, threshold: float, silence_ms: int) -> None:
+    def configure(self, *, threshold: float, silence_ms: int, check_ms: int | None = None) -> None:
         self.threshold = threshold
         self.silence_ms = silence_ms
         self.pause_ms = min(self.pause_ms, silence_ms)
+        self.check_ms = check_ms
 
     def reset(self) -> None:
         self._h = np.zeros((1, 1, 128), dtype=np.float32)
@@ -116,6 +122,7 @@ class VoiceActivityDetector:
         self._voiced = 0
         self._silent = 0
         self._paused = False
+        self._quiet = False
         self._speech_end = 0
         self.last_prob = 0.0
 
@@ -174,6 +181,7 @@ class VoiceActivityDetector:
             return []
         if prob >= self.threshold:
             self._silent = 0
+            self._quiet = False
             if self._paused:
                 self._paused = False
                 return [VadEvent("resume", start)]
@@ -187,12 +195,16 @@ class VoiceActivityDetector:
         if silent_ms >= self.silence_ms:
             self.speaking = False
             self._silent = 0
-            self._paused = False
+            self._paused = self._quiet = False
             return [VadEvent("end", self._speech_end)]
+        events: list[VadEvent] = []
         if not self._paused and silent_ms >= self.pause_ms:
             self._paused = True
-            return [VadEvent("pause", self._speech_end)]
-        return []
+            events.append(VadEvent("pause", self._speech_end))
+        if self.check_ms is not None and not self._quiet and silent_ms >= self.check_ms:
+            self._quiet = True
+            events.append(VadEvent("quiet", self._speech_end))
+        return events
 
     def force_end(self) -> VadEvent | None:
         """End the current speech now (a commit while speaking)."""
@@ -201,5 +213,5 @@ class VoiceActivityDetector:
         self.speaking = False
         end = self._speech_end if self._silent else self._position
         self._silent = 0
-        self._paused = False
+        self._paused = self._quiet = False
         return VadEvent("end", end)
