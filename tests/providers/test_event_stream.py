@@ -78,6 +78,25 @@ def test_end_is_reported_once_after_the_last_event() -> None:
     assert consumer.ended == 1
 
 
+def test_an_end_while_the_consumer_handles_an_event_is_reported_after_it() -> None:
+    stream = EventStream()
+    seen: list[str] = []
+    ended: list[list[str]] = []
+
+    def on_event(event: object) -> None:
+        assert isinstance(event, TextOutputDelta)
+        seen.append(event.delta)
+        if event.delta == "0":  # the consumer closes the connection it reads (a fatal error)
+            stream.end()
+
+    stream.deliver_to(on_event, lambda: ended.append(list(seen)))
+    stream.put(delta(0))
+    assert seen == ["0"]
+    assert ended == [["0"]]  # once, after the event
+    stream.end()
+    assert len(ended) == 1
+
+
 def test_a_failing_consumer_is_logged_and_delivery_goes_on(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

@@ -56,11 +56,22 @@ class EventStream:
         return unsubscribe
 
     def put(self, event: ServerEvent) -> None:
-        if self._on_event is None:
+        on_event = self._on_event
+        if on_event is None:
             self._events.put(event)
-        else:
-            self._pushed.append(event)
+        elif self._delivering or self._pushed:
+            self._pushed.append(event)  # after what is queued, never nested
             self._deliver()
+        else:  # the commonest case (every audio frame): straight to the consumer
+            self._delivering = True
+            try:
+                on_event(event)
+            except Exception:
+                log.exception("the event consumer failed")
+            finally:
+                self._delivering = False
+            if self._pushed or self._ended:  # put, or the stream ended, while on_event ran
+                self._deliver()
 
     def end(self) -> None:
         """No more events: every iteration, current or later, finishes after what is queued."""
