@@ -525,8 +525,9 @@ class Relay:
             if not messages or self._closed:
                 return
             self._enqueue(messages)
-        idle = self._flusher is None or self._flusher.done()
-        if self._started and idle and not self._applying and not self._flushing:
+        if self._applying or self._flushing or not self._started:
+            return  # the reader, or the flusher under way, sends it
+        if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush(), name=f"voicewire-relay-{self.label}")
 
     def _tell_untold(self) -> None:
