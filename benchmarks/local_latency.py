@@ -6,7 +6,9 @@ from the end of the speech in the audio (the last voiced 20 ms frame sent) to th
 the answer's audio reaching the session. Each stage's share is read from the connection's own
 timestamps:
 
-- ``end of turn``: end of speech -> the VAD declares the turn over (its silence window);
+- ``end of turn``: end of speech -> the turn is declared over (by Smart Turn and the transcript
+  after 200 ms of silence, or at the cap: ``semantic_vad``, the default; or after a fixed
+  silence: ``server_vad``);
 - ``stt``: whisper's compute time for the utterance;
 - ``llm``: the LLM from its start to the first speakable clause;
 - ``tts``: piper's time for that first clause.
@@ -14,9 +16,14 @@ timestamps:
 With speculation (the default) STT, LLM and TTS run inside the end-of-turn silence, so the shares
 overlap and add up to more than 100 %.
 
-The peer, measured in the same run on the same audio, is the straightforward pipeline the issue
-describes: wait for the end of turn, then transcribe with whisper's usual 30 s window, then
-generate until the first full sentence, then synthesise it.
+The peers, measured in the same run on the same audio: the straightforward pipeline the issue
+describes (wait for a fixed 400 ms silence, then transcribe with whisper's usual 30 s window, then
+generate until the first full sentence, then synthesise it), and the same pipeline as the
+default but with the fixed 400 ms silence (``server_vad``) instead of the end of turn by meaning.
+
+Pause set (``benchmarks/pause_set.py``): sentences with a 0.7 s pause in the middle, and complete
+questions; a premature end of turn is a sentence cut into two turns. Also printed: how many
+complete questions ended by meaning (the others waited for the cap).
 
 Barge-in: while the model is speaking a long answer, another utterance is streamed in; timed from
 the voice onset in that audio to the moment the answer's output stops (the cancelled
@@ -31,7 +38,7 @@ question set of :mod:`voicewire.testing.answer_set` (facts, sums, advice, questi
 know the answer to), scored by keywords, beside its median time to the first token.
 
 Run: ``python benchmarks/local_latency.py [--turns 10] [--barge-ins 5] [--no-peer]
-[--no-answers | --answers-only]``.
+[--pause-set 8] [--no-answers | --answers-only]``.
 """
 
 from __future__ import annotations
@@ -41,16 +48,17 @@ import asyncio
 import contextlib
 import statistics
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import soxr
 
+from pause_set import COMPLETE, PAUSE_S, PAUSED, PauseSet
 from voicewire import RealtimeAgent, RealtimeSession
 from voicewire.protocol import ConfigurationError, ConnectOptions, SessionConfig
 from voicewire.providers import local
-from voicewire.providers.local import LocalConnection, LocalOptions, LocalRealtimeModel
+from voicewire.providers.local import LocalConnection, LocalOptions, LocalRealtimeModel, smart_turn
 from voicewire.providers.local.engines import Engines
 from voicewire.providers.local.stt import WhisperSTT
 from voicewire.providers.local.tts import PiperTTS
@@ -163,16 +171,24 @@ def connection_of(session: RealtimeSession) -> LocalConnection:
     return conn
 
 
-async def run_turns(
-    model: LocalRealtimeModel, questions: list[bytes], silence_ms: int = 800
-) -> list[Turn]:
+def bench_session(
+    model: LocalRealtimeModel, max_output_tokens: int
+) -> tuple[RealtimeSession, Timeline]:
     agent = RealtimeAgent("bench", "Bench", instructions=INSTRUCTIONS)
-    config = SessionConfig(max_output_tokens=40)
+    config = SessionConfig(max_output_tokens=max_output_tokens)
     session = RealtimeSession(
         agent, model=model, connect_options=ConnectOptions(session_config=config)
     )
     timeline = Timeline()
     session.on("*", timeline)
+    return session, timeline
+
+
+async def run_turns(
+    model: LocalRealtimeModel, questions: list[bytes], silence_ms: int = 2200
+) -> list[Turn]:
+    """Times each question; ``silence_ms`` after each is more than semantic_vad's cap."""
+    session, timeline = bench_session(model, 40)
     turns: list[Turn] = []
     async with session:
         for audio in questions:
@@ -192,6 +208,7 @@ async def run_turns(
                 "stt": t.get("stt_seconds", 0.0),
                 "llm": t["first_clause"] - t["llm_start"],
                 "tts": t["first_audio"] - t["first_clause"],
+                "smart turn": t.get("smart_turn_seconds", 0.0),
             }
             turns.append(Turn(first_at - end_of_speech, stages))
             await asyncio.sleep(0.3)
@@ -234,8 +251,80 @@ def straightforward(model: LocalRealtimeModel) -> LocalRealtimeModel:
         tts=model.engines.tts,
         llm=model.engines.llm,
     )
-    options = LocalOptions(speculate=False, first_clause_words=1000)
+    options = LocalOptions(
+        speculate=False, first_clause_words=1000, default_turn_detection="server_vad"
+    )
     return LocalRealtimeModel(engines, options, "local-straightforward")
+
+
+# -- end of turn: semantic (Smart Turn) against the fixed silence ---------------------------------
+
+
+def fixed_hangover(model: LocalRealtimeModel) -> LocalRealtimeModel:
+    """The same pipeline with ``server_vad``: the turn ends after a fixed silence (400 ms)."""
+    options = replace(model.options, default_turn_detection="server_vad")
+    return LocalRealtimeModel(model.engines, options, "local-fixed-hangover")
+
+
+async def pause_set_ends(model: LocalRealtimeModel, utterances: list[bytes]) -> list[list[str]]:
+    """How each of ``utterances`` (one sentence each) ended: the reason of each of its turns
+    (more than one: the model cut the sentence)."""
+    session, timeline = bench_session(model, 20)
+    ends: list[list[str]] = []
+    async with session:
+        for audio in utterances:
+            start = len(timeline.events)
+            seen = len(connection_of(session).turn_ends)
+            await stream(session, audio + bytes(2 * RATE * 2200 // 1000))
+            await timeline.wait(lambda e: e.kind == "speech.stopped", start)
+            ends.append([e.reason for e in connection_of(session).turn_ends[seen:]])
+            with contextlib.suppress(TimeoutError):  # let the answer end before the next one
+                await timeline.wait(lambda e: e.kind == "response.done", start, 20.0)
+    return ends
+
+
+async def print_turn_detection(
+    model: LocalRealtimeModel,
+    questions: list[bytes],
+    semantic: list[Turn],
+    *,
+    pause_set_size: int,
+    peer: bool,
+) -> None:
+    """The fixed-silence pipeline on the same questions (``peer``), and the premature ends of
+    turn on the pause set (``benchmarks/pause_set.py``): of the semantic pipeline, and of the
+    fixed one (``peer``); and how many of the set's complete questions ended by meaning."""
+    if not smart_turn.available():
+        print("semantic end of turn: Smart Turn is not installed (make local-deps)")
+        return
+    fixed = fixed_hangover(model)
+    median, tail = summary(semantic)
+    judged = statistics.median(t.stages["smart turn"] for t in semantic)
+    print(f"  smart turn: median {judged:.3f} s per judgement (a worker thread, 1 CPU thread)")
+    if peer:
+        fixed_turns = await run_turns(fixed, questions, silence_ms=800)
+        fixed_median, fixed_tail = summary(fixed_turns)
+        print(
+            f"fixed-silence pipeline (server_vad, 400 ms; {len(fixed_turns)} turns): "
+            f"median {fixed_median:.3f} s p90 {fixed_tail:.3f} s | semantic median "
+            f"{median:.3f} s p90 {tail:.3f} s | semantic {fixed_median / median:.2f}x faster"
+        )
+        shares = []
+        for stage in ("end of turn", "stt", "llm", "tts"):
+            value = statistics.median(t.stages[stage] for t in fixed_turns)
+            shares.append(f"{stage} {value:.3f} s ({100 * value / fixed_median:.0f}%)")
+        print("  fixed-silence pipeline stage medians: " + " | ".join(shares))
+
+    pause_set = PauseSet(model.engines.tts)
+    pairs = PAUSED[:pause_set_size]
+    paused = [pause_set.paused(first, second).pcm(RATE) for first, second in pairs]
+    complete = [pause_set.complete(text).pcm(RATE) for text in COMPLETE[:pause_set_size]]
+    line = f"pause set ({len(paused)} sentences, a {PAUSE_S} s pause mid-sentence): premature ends"
+    line += f" of turn: semantic {sum(len(e) > 1 for e in await pause_set_ends(model, paused))}"
+    if peer:
+        line += f" | fixed silence {sum(len(e) > 1 for e in await pause_set_ends(fixed, paused))}"
+    meant = sum(e == ["semantic"] for e in await pause_set_ends(model, complete))
+    print(f"{line}; complete questions ended by meaning {meant}/{len(complete)} (else the cap)")
 
 
 def p90(values: list[float]) -> float:
@@ -269,6 +358,7 @@ async def main() -> None:
     parser.add_argument("--turns", type=int, default=10)
     parser.add_argument("--barge-ins", type=int, default=5)
     parser.add_argument("--no-peer", action="store_true")
+    parser.add_argument("--pause-set", type=int, default=len(PAUSED), help="sentences of each kind")
     parser.add_argument("--no-answers", action="store_true", help="skip the answer scores")
     parser.add_argument("--answers-only", action="store_true", help="only the answer scores")
     args = parser.parse_args()
@@ -316,6 +406,9 @@ async def main() -> None:
             value = statistics.median(t.stages[stage] for t in peer_turns)
             peer_shares.append(f"{stage} {value:.3f} s ({100 * value / peer_median:.0f}%)")
         print("  straightforward pipeline stage medians: " + " | ".join(peer_shares))
+    await print_turn_detection(
+        model, questions, turns, pause_set_size=args.pause_set, peer=not args.no_peer
+    )
     print(f"event loop: longest stall {loop_watch.longest * 1000:.0f} ms during the turns")
 
     if args.barge_ins:
