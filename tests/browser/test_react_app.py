@@ -107,6 +107,10 @@ async def test_react_app_built_by_vite_talks_mutes_types_and_survives_a_reconnec
         seen = "disconnected,connecting,connected,reconnecting,connected"
         await page.wait_for_function(f"window.statuses.join(',') === '{seen}'")
         await eventually(lambda: served.server.sessions_served == 2, "no second session")
+        # it came back with its resume handle: the server, not the page, restored the conversation
+        assert served.server.metrics is not None
+        resumed = 'voicewire_sessions_resumed_total{outcome="resumed"} 1.0'
+        assert resumed in served.server.metrics.render().decode()
 
         # ...and the conversation goes on, nothing lost or doubled.
         await page.fill("#message", "still there?")
