@@ -1055,6 +1055,9 @@ def redis_summary(memory: Measurement, redis: Measurement) -> list[str]:
         *added_latency(
             f"added latency of Redis ({INSTANCES} instances: Redis - in memory)", memory, redis
         ),
+        f"  rest of the machine: {100 * memory.other_cpu / memory.wall:.0f}% in memory, "
+        f"{100 * redis.other_cpu / redis.wall:.0f}% with Redis (of one core: the latencies "
+        "measure that contention too)",
         f"goals (Redis write-through, {INSTANCES} instances)",
         sessions_held(redis),
         f"  Redis p99 added <= {GOAL_REDIS_P99_ADDED_MS:.0f} ms: "
