@@ -33,8 +33,9 @@ class LocalOptions:
     """The turn detection of a session that names none: ``None`` is ``semantic_vad`` when Smart
     Turn is installed (see :mod:`.smart_turn`), else ``server_vad``."""
     semantic_check_ms: int = 200
-    """``semantic_vad``: after this much silence Smart Turn judges whether the words sound
-    finished; the turn ends then if they do, else at the eagerness's cap (1.5-2 s)."""
+    """``semantic_vad``: the shortest silence that ends a turn Smart Turn and the transcript
+    judge finished (they judge at the first pause); unfinished, it ends at the eagerness's cap
+    (1.5-2 s)."""
     threshold: float = 0.5
     prefix_padding_ms: int = 300
     min_speech_ms: int = 96

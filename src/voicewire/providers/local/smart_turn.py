@@ -15,15 +15,16 @@ How the model is fed: the last 8 s of the utterance at 16 kHz (zeros in front wh
 is complete. One intra-op thread: ~0.1 s per decision on this machine class, run in a worker
 thread, never on the event loop.
 
-The audio ends where the speech ends (:func:`speech_only`), although the turn taker asks only
-after ~200 ms of silence: with that silence left in, Smart Turn judged half of the pause set's
-sentences cut mid-way complete (p 0.73-0.97: the silence itself sounds finished); cut at the last
-sound, those scored 0.01-0.07 and the complete questions 0.77-0.98 (piper's joe voice,
-``benchmarks/pause_set.py``). A ten-millisecond shift of that end could still flip a verdict, so
-the turn taker also reads the transcript whisper made of the turn at its first pause
-(:func:`reads_finished`): tiny.en ends a finished sentence with ``.``, ``?`` or ``!`` and leaves
-a cut one bare, or ends it with ``...`` or ``-``. A turn ends early only when both say finished;
-on the pause set each signal alone lets one or two cuts through, never the same one.
+The audio ends where the speech ends (:func:`speech_only`), so the turn taker can ask at the
+first pause and end the turn once ~200 ms of silence have passed: with 200 ms of silence left in,
+Smart Turn judged half of the pause set's sentences cut mid-way complete (p 0.73-0.97: the
+silence itself sounds finished); cut at the last sound, those scored 0.01-0.07 and the complete
+questions 0.77-0.98 (piper's joe voice, ``benchmarks/pause_set.py``). A ten-millisecond shift
+of that end could still flip a verdict, so the turn taker also reads the transcript whisper made
+of the turn at its first pause (:func:`reads_finished`): tiny.en ends a finished sentence with
+``.``, ``?`` or ``!`` and leaves a cut one bare, or ends it with ``...`` or ``-``. A turn ends
+early only when both say finished; on the pause set each signal alone lets one or two cuts
+through, never the same one.
 """
 
 from __future__ import annotations

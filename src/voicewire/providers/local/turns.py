@@ -11,11 +11,13 @@ and a response generated at once, while the VAD still waits out the silence that
 its events are held back until the turn ends, and dropped if the user resumes.
 
 How a turn ends (:class:`TurnEnd`): ``server_vad`` waits out a fixed silence (``silence``);
-``semantic_vad`` (the default when Smart Turn is installed) asks Smart Turn after ~200 ms of
-silence (``quiet``) whether the words sound finished, in a worker thread while the speculative
-answer is being prepared, and ends the turn at once if they do and the transcript (speculation's)
-reads finished too (``semantic``); otherwise it keeps listening, and a longer silence, the
-eagerness's cap, ends it anyway (``cap``).
+``semantic_vad`` (the default when Smart Turn is installed) asks Smart Turn whether the words
+sound finished, in a worker thread while the speculative answer is being prepared, and ends the
+turn once they do, the transcript (speculation's) reads finished too, and ~200 ms of silence
+(``quiet``) have passed (``semantic``); otherwise it keeps listening, and a longer silence, the
+eagerness's cap, ends it anyway (``cap``). Smart Turn judges the speech up to its end, so it is
+asked at the first pause, with the transcript, rather than at ``quiet``: its ~0.15 s then passes
+inside the 200 ms instead of after them.
 """
 
 from __future__ import annotations
@@ -82,6 +84,11 @@ class Turn:
     """Smart Turn's judgements of the turn at each of its pauses (``semantic_vad``)."""
     judge_seconds: float | None = None
     """How long Smart Turn took to judge it (its worker thread, queueing included)."""
+    quiet_generation: int = -1
+    """The generation whose silence has lasted ``quiet`` long (the turn may end in it)."""
+    complete_generation: int = -1
+    """The generation Smart Turn and the transcript judged complete, ending at ``complete_end``."""
+    complete_end: int = 0
 
 
 EndReason = Literal["silence", "semantic", "cap", "commit", "max_length"]
@@ -96,8 +103,9 @@ class TurnEnd:
     item_id: str
     reason: EndReason
     judgements: tuple[float, ...] = ()
-    """Smart Turn's judgements (the probability that the turn was complete) at each pause of
-    ``quiet`` length in the turn, the last at its end (``semantic_vad``)."""
+    """Smart Turn's judgements (the probability that the turn was complete) at the pauses in
+    the turn, the last at its end (``semantic_vad``; a judgement that came after the speech
+    went on is not counted)."""
 
     @property
     def probability(self) -> float | None:
@@ -259,8 +267,10 @@ class TurnTaker:
         elif event.kind == "pause":
             if self._state.options.speculate:
                 self._speculate(turn, event.sample)
-        elif event.kind == "quiet":
             self._judge(turn, event.sample)
+        elif event.kind == "quiet":
+            turn.quiet_generation = turn.generation
+            self._end_if_complete(turn)
         elif event.kind == "resume":
             turn.generation += 1
             self._drop_speculation(turn)
@@ -284,7 +294,7 @@ class TurnTaker:
     # -- semantic end of turn --------------------------------------------------------------------
 
     def _judge(self, turn: Turn, end: int) -> None:
-        """``quiet``: ask Smart Turn (in a worker thread) whether the turn sounds complete, on
+        """``pause``: ask Smart Turn (in a worker thread) whether the turn sounds complete, on
         the utterance up to its last sound (see :func:`.smart_turn.speech_only`), and whether
         its transcript reads finished (:func:`.smart_turn.reads_finished`)."""
         td = self._state.turn_detection()
@@ -336,10 +346,15 @@ class TurnTaker:
                 threshold,
                 "finished" if finished else "unfinished",
             )
-            if probability >= threshold and finished and self._vad.speaking:
-                forced = self._vad.force_end()
-                if forced is not None:
-                    self._end_turn(turn, end, "semantic")
+            if probability >= threshold and finished:
+                turn.complete_generation, turn.complete_end = generation, end
+                self._end_if_complete(turn)
+
+    def _end_if_complete(self, turn: Turn) -> None:
+        """End the turn if it was judged complete and its silence has lasted ``quiet`` long."""
+        judged = turn.complete_generation == turn.quiet_generation == turn.generation
+        if judged and self._vad.force_end() is not None:
+            self._end_turn(turn, turn.complete_end, "semantic")
 
     # -- speculation -----------------------------------------------------------------------------
 
