@@ -247,7 +247,8 @@ class LocalConnection(StreamConnection):
         voice and an English-only transcriber. (A session configured for a cloud model keeps
         working here, which is the point of a local fallback; hence a warning, not an error.)"""
         voice = config.voice.voice_id if config.voice else None
-        named = voice not in (None, *LOCAL_VOICES) and voice_path(voice) is None
+        spoken_by_joe = voice_path(voice, self._state.options.voices_dir) is None
+        named = voice not in (None, *LOCAL_VOICES) and spoken_by_joe
         if voice is not None and named and voice not in self._noted:
             self._noted.add(voice)
             log.warning(
@@ -267,7 +268,8 @@ class LocalConnection(StreamConnection):
     def _apply_config(self, config: SessionConfig) -> None:
         check_available(config.turn_detection)  # semantic_vad without Smart Turn: refused
         voice = config.voice.voice_id if config.voice else None
-        engines = self._engines.speaking(voice)  # a user's voice file: refused when missing
+        # A voice of the server's voices directory; a missing file or one elsewhere: refused.
+        engines = self._engines.speaking(voice, self._state.options.voices_dir)
         state = self._state
         if engines.tts is not state.engines.tts:
             self._spawn(asyncio.to_thread(engines.tts.load), "local-voice-load")

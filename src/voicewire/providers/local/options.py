@@ -11,8 +11,9 @@ from ...protocol import AudioFormat
 from .vad import SAMPLE_RATE
 
 LOCAL_VOICES: Final = ("en_US-joe-medium", "joe")
-"""The voice ids of the bundled piper voice (joe). A ``voice_id`` that is the path of a piper
-``.onnx`` file picks that voice instead; any other is spoken by joe (see :mod:`.tts`)."""
+"""The voice ids of the bundled piper voice (joe). A ``voice_id`` naming a voice of
+:attr:`LocalOptions.voices_dir` picks that voice instead; any other is spoken by joe (see
+:func:`.tts.voice_path`)."""
 
 DEFAULT_FORMAT = AudioFormat.pcm16(24000)
 STT_FORMAT = AudioFormat.pcm16(SAMPLE_RATE)
@@ -55,6 +56,9 @@ class LocalOptions:
     history_items: int = 24
     output_chunk_ms: int = 100
     max_utterance_s: float = 30.0
+    voices_dir: str | None = None
+    """A directory of piper voices (``name.onnx`` with ``name.onnx.json``) a session may choose
+    from by ``voice_id``: the name, or a path inside it. ``None``: joe speaks every session."""
 
 
 def new_id(prefix: str) -> str:

@@ -17,14 +17,37 @@ from ._deps import require
 VOICES_URL = "https://huggingface.co/rhasspy/piper-voices"
 
 
-def voice_path(voice_id: str | None) -> str | None:
-    """The ``.onnx`` file a session's ``voice_id`` names, or ``None`` when it names no file (the
-    bundled voice speaks it: ``joe``, or a cloud model's voice name)."""
+def voice_path(voice_id: str | None, voices_dir: str | None) -> str | None:
+    """The ``.onnx`` file a session's ``voice_id`` names, or ``None`` when it names none (the
+    bundled voice speaks it: ``joe``, or a cloud model's voice name).
+
+    A client chooses only among the voices of ``voices_dir``, the directory the server named
+    (``realtime(voices_dir=...)``): by name (``en_GB-alan-medium`` for ``en_GB-alan-medium.onnx``)
+    or by a path inside it. A path anywhere else is refused, with the same words whether a file
+    is there or not: a client learns nothing of the server's files.
+    """
     if not voice_id:
         return None
-    if voice_id.endswith(".onnx") or os.sep in voice_id or voice_id.startswith("~"):
-        return os.path.abspath(os.path.expanduser(voice_id))
-    return None
+    is_path = voice_id.endswith(".onnx") or "/" in voice_id or os.sep in voice_id
+    if voices_dir is None:
+        if is_path:
+            raise ConfigurationError(
+                f"voice {voice_id!r} is a file, and this local model takes voice files only "
+                "from a directory the server names: realtime(voices_dir=...)",
+                code="local_voice_refused",
+            )
+        return None
+    root = os.path.abspath(voices_dir)
+    if not is_path:
+        named = os.path.join(root, f"{voice_id}.onnx")
+        return named if os.path.isfile(named) else None
+    path = os.path.normpath(os.path.join(root, voice_id))
+    if os.path.commonpath([root, path]) != root or not path.endswith(".onnx"):
+        raise ConfigurationError(
+            f"voice {voice_id!r} is not an .onnx file in the voices directory {root!r}",
+            code="local_voice_refused",
+        )
+    return path
 
 
 def voice_files(model_path: str, config_path: str | None = None) -> tuple[str, str]:
