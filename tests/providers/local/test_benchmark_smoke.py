@@ -25,6 +25,7 @@ def test_the_benchmark_prints_latency_stage_and_barge_in_lines() -> None:
             *("--turns", "2", "--barge-ins", "1"),
             "--no-peer",
             "--no-answers",
+            *("--pause-set", "1"),
         ],
         capture_output=True,
         text=True,
@@ -42,3 +43,10 @@ def test_the_benchmark_prints_latency_stage_and_barge_in_lines() -> None:
     assert re.search(r"stage medians .*end of turn .* \| stt .* \| llm .* \| tts ", out), out
     assert re.search(r"^event loop: longest stall \d+ ms during the turns$", out, re.MULTILINE), out
     assert re.search(r"^barge-in", out, re.MULTILINE), out
+    assert re.search(r"smart turn: median \d+\.\d{3} s per judgement", out), out
+    assert re.search(
+        r"^pause set \(1 sentences, a 0\.7 s pause mid-sentence\): premature ends of turn: "
+        r"semantic [01]; complete questions ended by meaning [01]/1",
+        out,
+        re.MULTILINE,
+    ), out
