@@ -300,7 +300,10 @@ async def print_turn_detection(
     fixed = fixed_hangover(model)
     median, tail = summary(semantic)
     judged = statistics.median(t.stages["smart turn"] for t in semantic)
-    print(f"  smart turn: median {judged:.3f} s per judgement (a worker thread, 1 CPU thread)")
+    print(
+        f"  smart turn: median {judged:.3f} s per judgement (from the pause, Smart Turn on one "
+        "thread and whisper's transcript, inside the 200 ms before a turn may end)"
+    )
     if peer:
         fixed_turns = await run_turns(fixed, questions, silence_ms=800)
         fixed_median, fixed_tail = summary(fixed_turns)
