@@ -301,8 +301,8 @@ async def print_turn_detection(
     median, tail = summary(semantic)
     judged = statistics.median(t.stages["smart turn"] for t in semantic)
     print(
-        f"  smart turn: median {judged:.3f} s per judgement (from the pause, Smart Turn on one "
-        "thread and whisper's transcript, inside the 200 ms before a turn may end)"
+        f"  smart turn: median {judged:.3f} s per judgement (from the first pause: Smart Turn "
+        "on one thread, and whisper's transcript; a turn ends 200 ms into the silence at best)"
     )
     if peer:
         fixed_turns = await run_turns(fixed, questions, silence_ms=800)
