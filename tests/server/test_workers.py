@@ -1,17 +1,28 @@
-"""``voicewire.server.workers.serve``: how it fails (the working case is in
-tests/cli/test_serve_cli.py, through ``voicewire serve --workers 2``)."""
+"""``voicewire.server.workers.serve``: how it fails, and what a client sees while the workers
+start (the working case is in tests/cli/test_serve_cli.py, through ``voicewire serve --workers
+2``)."""
 
 from __future__ import annotations
 
+import errno
+import functools
 import gc
 import multiprocessing.connection
+import os
 import socket
 import sys
+import threading
 import time
+from pathlib import Path
 
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
 
-from voicewire.server.workers import listen, serve
+from tests.cli.test_serve_cli import free_port
+from voicewire.server.workers import listen, reserve, serve
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="SO_REUSEPORT workers: Linux"
@@ -63,3 +74,95 @@ def test_listen_with_reuse_port_shares_the_port() -> None:
         second.close()
     finally:
         first.close()
+
+
+def test_a_reserved_port_refuses_connections_and_plain_binds_but_not_reuse_port_listeners() -> None:
+    held = reserve("127.0.0.1", 0)
+    port = held.getsockname()[1]
+    try:
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", port), timeout=10).close()
+        with socket.socket() as other, pytest.raises(OSError) as busy:
+            other.bind(("127.0.0.1", port))
+        assert busy.value.errno == errno.EADDRINUSE
+        with listen("127.0.0.1", port, reuse_port=True) as worker:
+            socket.create_connection(("127.0.0.1", port), timeout=10).close()
+            worker.accept()[0].close()
+    finally:
+        held.close()
+
+
+async def _served(request: Request) -> PlainTextResponse:
+    return PlainTextResponse("served")
+
+
+def slow_factory(directory: Path) -> Starlette:
+    """An app slow to build, as one loading a local model is: it leaves a file saying it is
+    building, then waits for the file ``gate`` in ``directory``."""
+    (directory / f"building-{os.getpid()}").touch()
+    while not (directory / "gate").exists():
+        time.sleep(0.01)
+    return Starlette(routes=[Route("/", _served)])
+
+
+def _requested(port: int) -> socket.socket | str:
+    """A connection with a request sent on it, or ``"refused"``."""
+    try:
+        client = socket.create_connection(("127.0.0.1", port), timeout=30)
+    except ConnectionRefusedError:
+        return "refused"
+    client.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+    return client
+
+
+def _answer(attempt: socket.socket | str) -> str:
+    """``"refused"``, ``"served"``, or how the request was lost."""
+    if isinstance(attempt, str):
+        return attempt
+    received = b""
+    with attempt:
+        try:
+            while chunk := attempt.recv(4096):
+                received += chunk
+        except ConnectionResetError:
+            return "accepted, then reset unanswered"
+        except TimeoutError:
+            return "accepted, then hung"
+    return "served" if received.endswith(b"served") else f"answered {received!r}"
+
+
+class _Checked(Exception):
+    """Raised from ``ready`` to stop the server once the test has checked it."""
+
+
+def test_a_client_connecting_while_the_workers_build_their_apps_is_refused_or_served(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    during_startup: list[socket.socket | str] = []
+
+    def connect_while_the_workers_build() -> None:
+        try:
+            deadline = time.monotonic() + 60
+            while len(list(tmp_path.glob("building-*"))) < 2 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            during_startup.extend(_requested(port) for _ in range(20))
+        finally:
+            (tmp_path / "gate").touch()
+
+    def ready(chosen: int) -> None:
+        client.join()
+        answers = [_answer(attempt) for attempt in during_startup]
+        assert len(answers) == 20
+        assert set(answers) <= {"refused", "served"}, answers
+        assert _answer(_requested(chosen)) == "served"
+        raise _Checked
+
+    client = threading.Thread(target=connect_while_the_workers_build)
+    client.start()
+    try:
+        with pytest.raises(_Checked):
+            serve(functools.partial(slow_factory, tmp_path), port=port, workers=2, ready=ready)
+    finally:
+        (tmp_path / "gate").touch()
+        client.join()

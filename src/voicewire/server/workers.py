@@ -12,6 +12,10 @@ Redis (``create_app(state=RedisState.from_url(...))``: :mod:`voicewire.server.st
 ``SO_REUSEPORT`` with this meaning is Linux's (3.9 and later); elsewhere :func:`serve` refuses
 more than one worker.
 
+While the workers build their apps (seconds, with local models), the parent holds the port
+(:func:`reserve`) without listening: a client connecting then is refused and can retry, where a
+listening placeholder would take its share of the connections and serve none.
+
 Each worker runs :func:`~voicewire.server.http_limits.uvicorn_server` (connection limits, and a
 drain on SIGTERM: :mod:`voicewire.server.drain`). A SIGTERM or SIGINT to the parent is passed on
 to the workers as SIGTERM, so each drains its sessions; the parent waits ``drain_timeout`` plus
@@ -33,7 +37,7 @@ from typing import Any
 
 from .http_limits import ServeOptions, uvicorn_server
 
-__all__ = ["AppFactory", "listen", "serve"]
+__all__ = ["AppFactory", "listen", "reserve", "serve"]
 
 log = logging.getLogger("voicewire.server")
 
@@ -47,6 +51,23 @@ STOP_TIMEOUT = 10.0
 
 def listen(host: str, port: int, *, reuse_port: bool) -> socket.socket:
     """A listening TCP socket (``port=0``: the kernel picks one)."""
+    return _bound(host, port, reuse_port=reuse_port, backlog=2048)
+
+
+def reserve(host: str, port: int) -> socket.socket:
+    """``host:port`` held for :func:`listen` ``(reuse_port=True)`` sockets, taking no connections.
+
+    Bound with ``SO_REUSEPORT`` but not listening: a busy port fails here, ``port=0`` picks the
+    port, and neither the kernel's autobind nor a plain ``bind`` takes it, while sockets with
+    ``SO_REUSEPORT`` may still bind it. (A socket with ``SO_REUSEADDR`` may bind it too, as any
+    port no one listens on, but of it and the workers, whichever listens second fails.) The
+    kernel hands connections only to listening sockets, so until one listens a client is
+    refused (it can retry) instead of queued where nothing accepts it.
+    """
+    return _bound(host, port, reuse_port=True, backlog=None)
+
+
+def _bound(host: str, port: int, *, reuse_port: bool, backlog: int | None) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
@@ -54,7 +75,8 @@ def listen(host: str, port: int, *, reuse_port: bool) -> socket.socket:
         if reuse_port:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((host, port))
-        sock.listen(2048)
+        if backlog is not None:
+            sock.listen(backlog)
     except BaseException:
         sock.close()
         raise
@@ -96,8 +118,10 @@ def serve(
             ready(sock.getsockname()[1])
         _run(app, sock, log_level, loop, options)
         return
-    # Bound first here, so that a busy port fails at once and port 0 becomes one port for all.
-    probe = listen(host, port, reuse_port=True)
+    # Bound first here, so that a busy port fails at once and port 0 becomes one port for all;
+    # not listening, or it would take its share of connections while the workers load their
+    # apps, and none of them would be served.
+    probe = reserve(host, port)
     chosen = probe.getsockname()[1]
     context = multiprocessing.get_context("spawn")
     processes: list[multiprocessing.process.BaseProcess] = []
