@@ -1,5 +1,6 @@
 """``RealtimeClient`` edge cases in the browser: credentials (expired, as Date or string,
-refused), and a dropped connection that comes back (status 'reconnecting', history replayed)."""
+refused), and a dropped connection that comes back (status 'reconnecting', the conversation
+resumed by its handle)."""
 
 from __future__ import annotations
 
@@ -95,9 +96,12 @@ async def test_credentials_are_checked_before_and_by_the_server(silent_wav: Path
         problems.check()
 
 
-async def test_a_dropped_connection_reconnects_and_replays_the_conversation(
+async def test_a_dropped_connection_resumes_the_conversation_by_its_handle(
     silent_wav: Path,
 ) -> None:
+    """The page reconnects with its resume handle and replays nothing: the server gives the new
+    model connection the conversation once (the user's words and the reply, neither doubled),
+    counts a resume, and the conversation goes on with each line once in the page."""
     model = scripted()
     async with browser_page(create_app(agent(), model), silent_wav) as (served, page, problems):
         await page.evaluate(
@@ -117,16 +121,20 @@ async def test_a_dropped_connection_reconnects_and_replays_the_conversation(
         )
         await eventually(lambda: served.server.sessions_served == 2, "no second session")
         await eventually(lambda: len(model.connections) == 1, "the first session stayed open")
-        replayed = [
+        assert served.server.metrics is not None
+        resumed = 'voicewire_sessions_resumed_total{outcome="resumed"} 1.0'
+        assert resumed in served.server.metrics.render().decode()
+        # the first model connection got the message; the second, the conversation restored
+        given = [
             (e.item.role, "".join(p.text for p in e.item.content if isinstance(p, TextPart)))
             for e in model.received
             if isinstance(e, ItemCreate) and isinstance(e.item, MessageItem)
         ]
-        assert replayed == [
+        assert given == [
             ("user", "remember the number seven"),
             ("user", "remember the number seven"),
             ("assistant", "Noted."),
-        ], replayed
+        ], given
 
         # and the conversation goes on
         await page.fill("#message", "what was the number?")
