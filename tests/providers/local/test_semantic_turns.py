@@ -29,7 +29,7 @@ from voicewire.protocol import (
 from voicewire.providers import local
 from voicewire.providers.local import smart_turn
 from voicewire.providers.local.engines import shared_vad
-from voicewire.providers.local.smart_turn import EAGERNESS, semantic_timing
+from voicewire.providers.local.smart_turn import EAGERNESS, semantic_timing, speech_only
 from voicewire.providers.local.vad import VoiceActivityDetector
 
 from .conftest import REQUIRE_LOCAL, Recorder, Speech, needs_models, words
@@ -210,3 +210,18 @@ async def test_eagerness_chooses_the_threshold_and_the_cap(pause_set: Any, loade
             assert conn._turns._vad.check_ms == 200
     finally:
         await conn.close()
+
+
+def test_smart_turn_hears_the_speech_to_its_last_sample_wherever_the_audio_starts(
+    speech: Speech,
+) -> None:
+    voiced = np.frombuffer(speech.voiced("capital", 16000), dtype=np.int16)
+    sound = voiced.astype(np.float32) / 32768.0
+    ends = set()
+    for shift in (0, 37, 91, 133):  # where the 10 ms windows fall
+        audio = np.concatenate([np.zeros(shift, np.float32), sound, np.zeros(3200, np.float32)])
+        ends.add(speech_only(audio).size - shift)
+    [end] = ends  # the same end whatever the shift
+    peak = float(np.abs(sound).max())
+    assert abs(float(sound[end - 1])) >= peak * 10 ** (-45 / 20)
+    assert np.all(np.abs(sound[end:]) < peak * 10 ** (-45 / 20))
