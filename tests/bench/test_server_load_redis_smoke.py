@@ -64,6 +64,9 @@ def test_two_instances_on_redis_write_per_item_and_lose_no_frame() -> None:
 
     added = _block(out, "added latency of Redis (2 instances: Redis - in memory)")
     assert re.search(rf"^  p99 added: +{_MS}$", added, re.MULTILINE), added
+    for frames in ("first 5 frames", "later frames"):
+        split = rf"^  {frames} p99: +{_MS} with Redis, {_MS} in memory"
+        assert re.search(split, added, re.MULTILINE), added
     goals = _block(out, "goals (Redis write-through, 2 instances)")
     assert re.search(r"^  Redis p99 added <= 5 ms: +(NOT )?met \(", goals, re.M), goals
     lost = r"^  0 frames lost: +met \(0 lost with Redis, 0 in memory\)$"
