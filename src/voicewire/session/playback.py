@@ -78,11 +78,12 @@ class PlaybackTracker:
         if item is None or not item.received_bytes:  # its first frame: the latest item
             item = self._items.pop(item_id, None) or _Item()
             self._items[item_id] = item
+            self.current_item = item_id
+            self._forget_old()
         item.received_bytes += n_bytes
         item.content_index = content_index
         item.response_id = response_id
         self.current_item = item_id
-        self._forget_old()
 
     def received_ms(self, item_id: str) -> int:
         item = self._items.get(item_id)
