@@ -121,7 +121,11 @@ class ConversationStore:
         self._writer: asyncio.Task[None] | None = None
         self._saved_config: bytes | None = None
         self.writes = 0  # backend writes made (items and configs)
-        self._unsubscribe = session.on("*", self._on_event)
+        # The kinds it reads only: an audio delta (50 a second) does not call it.
+        self._offs = [
+            session.on(kind.kind, self._on_event)
+            for kind in (*_ITEM_EVENTS, ItemDeleted, SessionUpdated)
+        ]
 
     def __repr__(self) -> str:  # never the handle
         return f"ConversationStore(items={len(self.session.history)}, writes={self.writes})"
@@ -182,7 +186,8 @@ class ConversationStore:
     async def aclose(self) -> None:
         """Stop watching and finish the writes under way (at most :data:`FLUSH_TIMEOUT`): a
         client resuming elsewhere right after the close finds everything said."""
-        self._unsubscribe()
+        for off in self._offs:
+            off()
         self._marked[_CONFIG] = None  # settings changed without the model confirming them
         self.start()
         writer = self._writer
