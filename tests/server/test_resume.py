@@ -223,14 +223,12 @@ async def test_a_client_that_asks_is_told_its_handle_in_an_event_after_session_c
 
 
 class SlowState(MemoryState):
-    """Item writes take a while (a distant Redis): the last ones are still under way when the
+    """Writes take a while (a distant Redis): the last ones are still under way when the
     session ends."""
 
-    async def put_item(
-        self, handle_id: str, item_id: str, item: bytes, previous_item_id: str | None, ttl: float
-    ) -> None:
+    async def save_conversations(self, conversations: Any, ttl: float) -> None:
         await asyncio.sleep(0.2)
-        await super().put_item(handle_id, item_id, item, previous_item_id, ttl)
+        await super().save_conversations(conversations, ttl)
 
 
 class DownState(MemoryState):
@@ -240,6 +238,9 @@ class DownState(MemoryState):
         raise StateUnavailableError("redis at 10.0.0.5:6379: Connection refused")
 
     async def save_session(self, *args: Any) -> None:
+        raise StateUnavailableError("redis at 10.0.0.5:6379: Connection refused")
+
+    async def save_conversations(self, *args: Any) -> None:
         raise StateUnavailableError("redis at 10.0.0.5:6379: Connection refused")
 
 

@@ -9,7 +9,8 @@ to know is added to the protocol. A browser cannot read upgrade response headers
 right after ``session.created`` (``voicewire.js`` does, and reconnects with it).
 
 The conversation (its items, and the settings the client chose) is written through to the state
-backend under the handle as it changes, per item and never per audio frame (:mod:`.store`), and
+backend under the handle as it changes, never per audio frame, by one batching, retrying writer
+per process (:mod:`.store`, :mod:`.writer`), and
 expires ``resume_ttl`` seconds after its last change. A client that connects again with the
 handle (``X-Voicewire-Resume`` header, or ``?resume=`` in the URL), to any instance sharing the
 backend and secret, gets its conversation back: the new session holds the stored items, its fresh

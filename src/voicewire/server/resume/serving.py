@@ -19,6 +19,7 @@ from .handles import (
     requested_handle,
 )
 from .store import ConversationStore, restore
+from .writer import ConversationWriter
 
 __all__ = ["STATUS_OF", "Resumer", "Resumption"]
 
@@ -52,6 +53,7 @@ class Resumer:
         self.handles = handles
         self.state = state
         self.ttl = ttl
+        self.writer = ConversationWriter(state, ttl)
 
     async def begin(
         self, headers: Mapping[str, str], query_string: bytes, subject: str
@@ -87,9 +89,7 @@ class Resumer:
         if resumption.stored is not None:
             relay.restored_config = restore(resumption.stored, session)
             relay.restored_ids = frozenset(i.id for i in session.history.items if i.id)
-        store = ConversationStore(
-            self.state, resumption.handle_id, self.ttl, session, relay.client_config
-        )
+        store = ConversationStore(self.writer, resumption.handle_id, session, relay.client_config)
         store.start()
         relay.before_close = store.aclose
         return store

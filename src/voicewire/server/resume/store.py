@@ -1,11 +1,19 @@
 """Writing a session's conversation through to the state backend, and reading it back.
 
 :class:`ConversationStore` watches a session's events: an item added, changed (its transcript or
-text arrived) or deleted marks that item, and a confirmed ``session.update`` marks the config.
-One writer task writes what is marked, each item as it stands in the session's history, in
-OpenAI's item JSON (audio bytes left out: the transcript says what they held). Audio frames mark
-nothing, so the backend is never on the audio path. A backend that cannot be reached costs the
-conversation its resumability, never the live session: the failure is logged and serving goes on.
+text arrived), truncated, completed (the response ended) or deleted, and a confirmed
+``session.update``, mark the session pending with the process's
+:class:`~voicewire.server.resume.writer.ConversationWriter`, which writes the conversation
+whole as it stands then (see there: batched, coalescing, retried). Items are stored in OpenAI's
+item JSON, audio bytes left out (the transcript says what they held), each encoded once per
+change. Audio frames mark nothing, so the backend is never on the audio path. A backend that
+cannot be reached costs no live session anything: the writer retries until it answers.
+
+What is stored is what the caller heard: an assistant reply cut off (``history.truncated_at``)
+keeps the share of its words that was played (its heard milliseconds over the milliseconds of
+its audio that had arrived; the words are not timed, so this is an estimate) and is stored
+``incomplete``; a reply whose response ended is stored ``completed`` even when the model never
+re-announced it (the echo model does not).
 
 :func:`restore` puts stored items into a new session's history before it connects, so the fresh
 model link hears them (the session's reconnect replay) and echoes each one to the client.
@@ -13,8 +21,6 @@ model link hears them (the session's reconnect replay) and echoes each one to th
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import replace
@@ -31,24 +37,30 @@ from voicewire.protocol import (
     ItemCreate,
     ItemCreated,
     ItemDeleted,
+    ItemTruncated,
     MessageItem,
+    ResponseDone,
+    ResponseInterrupted,
     SessionConfig,
     SessionUpdate,
     SessionUpdated,
     TextOutput,
+    TextPart,
+    ToolCallItem,
     TranscriptInput,
     TranscriptOutput,
 )
 from voicewire.session import RealtimeSession, SessionEvent
 
-from ..state import StateBackend, StateUnavailableError, StoredSession
+from ..state import StoredSession
+from .writer import ConversationWriter
 
 __all__ = ["ConversationStore", "restore"]
 
 log = logging.getLogger("voicewire.server")
 
 _ITEM_EVENTS = (ItemCreated, TranscriptInput, TranscriptOutput, TextOutput)
-_CONFIG = ""  # the mark for the config (no item id is empty)
+_WATCHED = (*_ITEM_EVENTS, ItemDeleted, ItemTruncated, ResponseInterrupted, ResponseDone)
 FLUSH_TIMEOUT = 5.0
 """Seconds a closing connection waits for its last writes."""
 
@@ -97,100 +109,95 @@ class ConversationStore:
     """Writes one session's conversation under ``handle_id`` (see the module docstring).
 
     Args:
-        state: the backend.
+        writer: the process's writer.
         handle_id: the id the session's resume handle names.
-        ttl: seconds the conversation is kept after its last change.
         session: the session to watch.
         view: the session config as the client sees it (what a resume restores).
     """
 
     def __init__(
         self,
-        state: StateBackend,
+        writer: ConversationWriter,
         handle_id: str,
-        ttl: float,
         session: RealtimeSession,
         view: Callable[[], SessionConfig],
     ) -> None:
-        self.state = state
+        self.writer = writer
         self.handle_id = handle_id
-        self.ttl = ttl
         self.session = session
         self._view = view
-        self._marked: dict[str, None] = {_CONFIG: None}  # ordered set; the config goes first
-        self._writer: asyncio.Task[None] | None = None
-        self._saved_config: bytes | None = None
-        self.writes = 0  # backend writes made (items and configs)
+        self._completed: set[str] = set()  # items whose response ended
+        # item id -> (the item, its heard ms, completed, its stored bytes): encoded once a change
+        self._encoded: dict[str, tuple[Item, int | None, bool, bytes]] = {}
         # The kinds it reads only: an audio delta (50 a second) does not call it.
-        self._offs = [
-            session.on(kind.kind, self._on_event)
-            for kind in (*_ITEM_EVENTS, ItemDeleted, SessionUpdated)
-        ]
+        self._offs = [session.on(kind.kind, self._on_event) for kind in (*_WATCHED, SessionUpdated)]
 
     def __repr__(self) -> str:  # never the handle
-        return f"ConversationStore(items={len(self.session.history)}, writes={self.writes})"
+        return f"ConversationStore(items={len(self.session.history)})"
 
     def _on_event(self, event: SessionEvent) -> None:
-        if isinstance(event, _ITEM_EVENTS):
-            item_id = event.item.id if isinstance(event, ItemCreated) else event.item_id
-            if item_id:
-                self._mark(item_id)
-        elif isinstance(event, ItemDeleted):
-            self._mark(event.item_id)
-        elif isinstance(event, SessionUpdated):
-            self._mark(_CONFIG)
-
-    def _mark(self, key: str) -> None:
-        self._marked[key] = None
+        if isinstance(event, ResponseDone):
+            self._completed.update(
+                i.id
+                for i in self.session.history.items
+                if i.id and isinstance(i, MessageItem | ToolCallItem) and i.status == "in_progress"
+            )
         self.start()
 
     def start(self) -> None:
-        """Write what is marked (the writer task, if not running)."""
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.get_running_loop().create_task(self._write())
+        """Have the conversation written as it stands (soon, by the writer)."""
+        self.writer.mark(self.handle_id, self.snapshot)
 
-    async def _write(self) -> None:
-        while self._marked:
-            key = next(iter(self._marked))
-            del self._marked[key]
-            try:
-                if key == _CONFIG:
-                    await self._write_config()
-                else:
-                    await self._write_item(key)
-            except StateUnavailableError as exc:
-                log.warning("the conversation could not be saved for resuming: %s", exc.message)
-            except Exception:
-                log.exception("saving the conversation for resuming failed")
-
-    async def _write_config(self) -> None:
-        config = encode_config(self._view())
-        if config != self._saved_config:
-            await self.state.save_session(self.handle_id, config, self.ttl)
-            self._saved_config = config
-            self.writes += 1
-
-    async def _write_item(self, item_id: str) -> None:
+    def snapshot(self) -> StoredSession:
+        """The conversation as stored: the client's config and the items as heard."""
         history = self.session.history
-        item = history.get(item_id)
-        if item is None:
-            await self.state.delete_item(self.handle_id, item_id, self.ttl)
-        else:
-            ids = [held.id for held in history.items]
-            at = ids.index(item_id) if item_id in ids else 0
-            previous = ids[at - 1] if at > 0 else None
-            encoded = encode_item(item)
-            await self.state.put_item(self.handle_id, item_id, encoded, previous, self.ttl)
-        self.writes += 1
+        encoded: dict[str, tuple[Item, int | None, bool, bytes]] = {}
+        for item in history.items:
+            item_id = item.id or ""
+            heard = history.truncated_at.get(item_id)
+            done = item_id in self._completed
+            held = self._encoded.get(item_id)
+            if held is None or held[0] is not item or held[1] != heard or held[2] != done:
+                held = (item, heard, done, encode_item(self._as_heard(item, heard, done)))
+            encoded[item_id] = held
+        self._encoded = encoded
+        self._completed.intersection_update(encoded)
+        config = encode_config(self._view())
+        return StoredSession(config, tuple(e[3] for e in encoded.values()))
+
+    def _as_heard(self, item: Item, heard: int | None, done: bool) -> Item:
+        """``item`` as the caller heard it: cut at ``heard`` ms, completed if ``done``."""
+        if isinstance(item, MessageItem) and heard is not None and item.role == "assistant":
+            arrived = self.session.playback.received_ms(item.id or "")
+            share = min(heard / arrived, 1.0) if arrived > 0 else 0.0
+            content = tuple(_cut(p, share) for p in item.content)
+            return replace(item, content=content, status="incomplete")
+        if done and isinstance(item, MessageItem | ToolCallItem) and item.status == "in_progress":
+            return replace(item, status="completed")
+        return item
 
     async def aclose(self) -> None:
-        """Stop watching and finish the writes under way (at most :data:`FLUSH_TIMEOUT`): a
+        """Stop watching and write the conversation (waiting at most :data:`FLUSH_TIMEOUT`): a
         client resuming elsewhere right after the close finds everything said."""
         for off in self._offs:
             off()
-        self._marked[_CONFIG] = None  # settings changed without the model confirming them
-        self.start()
-        writer = self._writer
-        if writer is not None:
-            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-                await asyncio.wait_for(asyncio.shield(writer), FLUSH_TIMEOUT)
+        self.start()  # settings changed without the model confirming them
+        if not await self.writer.flush(self.handle_id, FLUSH_TIMEOUT):
+            log.warning(
+                "a closing session's conversation was not saved within %.0f s; still trying",
+                FLUSH_TIMEOUT,
+            )
+
+
+def _cut(part: TextPart | AudioPart, share: float) -> TextPart | AudioPart:
+    """A text or spoken part keeping the first ``share`` of its words."""
+    if isinstance(part, TextPart):
+        return replace(part, text=_first_words(part.text, share))
+    if isinstance(part, AudioPart) and part.transcript is not None:
+        return replace(part, transcript=_first_words(part.transcript, share))
+    return part
+
+
+def _first_words(text: str, share: float) -> str:
+    words = text.split()
+    return " ".join(words[: int(len(words) * share)])

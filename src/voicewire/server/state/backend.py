@@ -26,6 +26,9 @@ id of its resume handle, as it changes, so a client reconnecting to any instance
 * :meth:`StateBackend.put_item` writes one conversation item (a new one after
   ``previous_item_id``, or an update of an existing one by id), once per item and never per audio
   frame; :meth:`StateBackend.delete_item` removes one;
+* :meth:`StateBackend.save_conversations` replaces whole conversations (config and items) in one
+  round trip: what the server's write-through uses (:mod:`voicewire.server.resume.writer`), so a
+  burst of changes across many sessions is one batched write, never one call per item;
 * :meth:`StateBackend.load_session` returns the config and the items in conversation order, or
   ``None`` once expired or dropped; :meth:`StateBackend.drop_session` ends it.
 
@@ -38,6 +41,7 @@ it is given.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -148,6 +152,15 @@ class StateBackend(Protocol):
 
     async def delete_item(self, handle_id: str, item_id: str, ttl: float) -> None:
         """Remove one item (no-op when not held)."""
+        ...
+
+    async def save_conversations(
+        self, conversations: Mapping[str, StoredSession], ttl: float
+    ) -> None:
+        """Replace each conversation of ``conversations`` (``handle_id -> StoredSession``) whole,
+        its config and its items in order (the last :data:`MAX_STORED_ITEMS`), and (re)start its
+        expiry; in one round trip where the backend can. Each conversation is written whole or
+        not at all; on :class:`StateUnavailableError` the caller cannot tell which were."""
         ...
 
     async def load_session(self, handle_id: str) -> StoredSession | None:

@@ -58,6 +58,16 @@ class Conversations:
         else:
             held.config, held.deadline = config, now + ttl
 
+    def replace(self, handle_id: str, stored: StoredSession, ttl: float) -> None:
+        """Store the whole conversation (config and items, in order) and restart the expiry."""
+        self.save(handle_id, stored.config, ttl)
+        held = self._held[handle_id]
+        held.order, held.items = [], {}
+        for data in stored.items[-MAX_STORED_ITEMS:]:
+            item_id = f"#{len(held.order)}"
+            held.order.append(item_id)
+            held.items[item_id] = data
+
     def put(
         self, handle_id: str, item_id: str, item: bytes, previous: str | None, ttl: float
     ) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import heapq
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from .backend import CLOCK_SKEW, RateDecision, StateUnavailableError, StoredSession, check_rate
 from .conversations import Conversations
@@ -165,6 +165,13 @@ class MemoryState:
     async def delete_item(self, handle_id: str, item_id: str, ttl: float) -> None:
         """See :meth:`~voicewire.server.state.StateBackend.delete_item`."""
         self._conversations.delete(handle_id, item_id, ttl)
+
+    async def save_conversations(
+        self, conversations: Mapping[str, StoredSession], ttl: float
+    ) -> None:
+        """See :meth:`~voicewire.server.state.StateBackend.save_conversations`."""
+        for handle_id, stored in conversations.items():
+            self._conversations.replace(handle_id, stored, ttl)
 
     async def load_session(self, handle_id: str) -> StoredSession | None:
         """See :meth:`~voicewire.server.state.StateBackend.load_session`."""

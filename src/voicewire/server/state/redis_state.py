@@ -12,7 +12,9 @@
 * A resumable conversation is three keys under ``<prefix>conv:<id>``: the config (a string),
   the items (a hash by id) and their order (a list of ids). Each write is one Lua script that
   updates them and restarts the expiry of all three, so a conversation is never half written nor
-  half expired.
+  half expired. The server's write-through replaces whole conversations
+  (:meth:`RedisState.save_conversations`): one script each, many in one pipeline, so a burst of
+  sessions costs one pooled connection, not one each.
 
 Redis down: every operation gives up after ``timeout`` seconds (one retry on a broken pooled
 connection, which is what a Redis restart leaves behind) and raises
@@ -25,7 +27,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -82,6 +84,19 @@ for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
 return 1
 """
 
+# KEYS: config, items, order. ARGV: ttl ms, config, then the items in order.
+_REPLACE = """
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[1])
+redis.call('DEL', KEYS[2], KEYS[3])
+for i = 3, #ARGV do
+  local id = tostring(i - 3)
+  redis.call('HSET', KEYS[2], id, ARGV[i])
+  redis.call('RPUSH', KEYS[3], id)
+end
+for i = 2, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
+return 1
+"""
+
 _SAVE = """
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[1])
 for i = 2, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
@@ -126,6 +141,7 @@ class RedisState:
         self._put_item = client.register_script(_PUT_ITEM)
         self._delete_item = client.register_script(_DELETE_ITEM)
         self._save = client.register_script(_SAVE)
+        self._replace = client.register_script(_REPLACE)
 
     @classmethod
     def from_url(
@@ -222,6 +238,23 @@ class RedisState:
         """See :meth:`~voicewire.server.state.StateBackend.delete_item`."""
         keys = self._conversation(handle_id)
         await self._call(self._delete_item(keys=keys, args=[_ms(ttl), item_id]))
+
+    async def save_conversations(
+        self, conversations: Mapping[str, StoredSession], ttl: float
+    ) -> None:
+        """See :meth:`~voicewire.server.state.StateBackend.save_conversations`: one script per
+        conversation, all in one pipeline (one connection, one round trip)."""
+        if not conversations:
+            return
+        async with self._client.pipeline(transaction=False) as pipe:
+            for handle_id, stored in conversations.items():
+                args: list[bytes | int] = [
+                    _ms(ttl),
+                    stored.config,
+                    *stored.items[-MAX_STORED_ITEMS:],
+                ]
+                await self._replace(keys=self._conversation(handle_id), args=args, client=pipe)
+            await self._call(pipe.execute())
 
     async def load_session(self, handle_id: str) -> StoredSession | None:
         """See :meth:`~voicewire.server.state.StateBackend.load_session`."""
