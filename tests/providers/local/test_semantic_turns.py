@@ -45,6 +45,8 @@ from .test_pipeline import (
 pytestmark = [needs_models, pytest.mark.timeout(180)]
 
 PAUSE_SET_FILE = Path(__file__).resolve().parents[3] / "benchmarks" / "pause_set.py"
+PAUSE_S = 0.7
+"""The pause set's pause (``benchmarks/pause_set.py``): no wait may end a turn within it."""
 TAIL_MS = 2600
 """Silence after each utterance: more than the longest cap (``low``, 2 s)."""
 PAUSED = [
@@ -113,6 +115,23 @@ async def test_a_complete_question_ends_the_turn_when_smart_turn_judges_it_compl
     assert spy.threads and threading.main_thread() not in spy.threads  # never on the loop
 
 
+async def test_a_question_only_its_transcript_reads_finished_waits_less_than_the_cap(
+    pause_set: Any, loaded: None
+) -> None:
+    # Smart Turn hears this one as unfinished (p ~0.01); whisper writes its question mark.
+    question = pause_set.complete("Can you recommend a good book?")
+    session, rec = open_session(make_agent(), local.realtime(EchoLLM()))
+    async with session:
+        await stream_real_time(session, question.pcm(24000) + silence(TAIL_MS))
+        await rec.wait_for("response.done", 60)
+        ends = connection(session).turn_ends
+    [end] = ends
+    assert end.reason == "unsure", end
+    assert end.probability is not None
+    assert end.probability < semantic_timing(TurnDetection("semantic_vad")).threshold
+    assert rec.of("transcript.input")[0].text.endswith("?")
+
+
 @pytest.mark.parametrize(("first", "second"), PAUSED, ids=[p[0].split()[-1] for p in PAUSED])
 async def test_a_pause_in_the_middle_of_a_sentence_does_not_end_the_turn(
     pause_set: Any, loaded: None, first: str, second: str
@@ -135,7 +154,7 @@ async def test_a_pause_in_the_middle_of_a_sentence_does_not_end_the_turn(
     answer = words(rec.of("transcript.output")[0].text)
     assert words(first).split()[-1] in answer and words(second).split()[-1] in answer
     [end] = ends
-    assert end.item_id == heard.item_id and end.reason in ("semantic", "cap")
+    assert end.item_id == heard.item_id and end.reason in ("semantic", "unsure", "cap")
 
 
 async def test_server_vad_keeps_the_fixed_silence_and_never_asks_smart_turn(
@@ -197,6 +216,7 @@ def test_the_vad_says_quiet_once_per_pause_before_the_cap_ends_the_speech(
 async def test_eagerness_chooses_the_threshold_and_the_cap(pause_set: Any, loaded: None) -> None:
     assert EAGERNESS["low"].threshold > EAGERNESS["high"].threshold
     assert 1500 <= EAGERNESS["high"].cap_ms < EAGERNESS["low"].cap_ms <= 2000
+    assert all(1000 * PAUSE_S < t.unsure_ms < t.cap_ms for t in EAGERNESS.values())
     conn = await local.realtime(EchoLLM()).connect()
     rec = Recorder()
     conn.deliver_to(rec, lambda: None)

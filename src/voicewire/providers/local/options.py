@@ -35,8 +35,8 @@ class LocalOptions:
     Turn is installed (see :mod:`.smart_turn`), else ``server_vad``."""
     semantic_check_ms: int = 200
     """``semantic_vad``: the shortest silence that ends a turn Smart Turn and the transcript
-    judge finished (they judge at the first pause); unfinished, it ends at the eagerness's cap
-    (1.5-2 s)."""
+    judge finished (they judge at the first pause); else it ends after a longer silence (see
+    :data:`.smart_turn.EAGERNESS`)."""
     threshold: float = 0.5
     prefix_padding_ms: int = 300
     min_speech_ms: int = 96

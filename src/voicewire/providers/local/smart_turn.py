@@ -58,18 +58,20 @@ Eagerness = Literal["low", "medium", "high", "auto"]
 
 @dataclass(frozen=True, slots=True)
 class SemanticTiming:
-    """How one ``eagerness`` ends a turn: after ``check_ms`` of silence Smart Turn is asked;
-    at ``threshold`` or above the turn ends there, else at ``cap_ms`` of silence anyway."""
+    """How one ``eagerness`` ends a turn: judged complete (Smart Turn at ``threshold`` or above,
+    and the transcript reads finished) it ends after a short silence; when only the transcript
+    reads finished, after ``unsure_ms`` of silence; else after ``cap_ms``."""
 
     threshold: float
     cap_ms: int
+    unsure_ms: int
 
 
 EAGERNESS: Final[dict[Eagerness, SemanticTiming]] = {
-    "high": SemanticTiming(0.5, 1500),
-    "medium": SemanticTiming(0.5, 1700),
-    "auto": SemanticTiming(0.5, 1700),
-    "low": SemanticTiming(0.7, 2000),
+    "high": SemanticTiming(0.5, 1500, 900),
+    "medium": SemanticTiming(0.5, 1700, 1000),
+    "auto": SemanticTiming(0.5, 1700, 1000),
+    "low": SemanticTiming(0.7, 2000, 1200),
 }
 """``low`` wants a surer "complete" and waits longest before ending the turn regardless."""
 

@@ -14,8 +14,9 @@ How a turn ends (:class:`TurnEnd`): ``server_vad`` waits out a fixed silence (``
 ``semantic_vad`` (the default when Smart Turn is installed) asks Smart Turn whether the words
 sound finished, in a worker thread while the speculative answer is being prepared, and ends the
 turn once they do, the transcript (speculation's) reads finished too, and ~200 ms of silence
-(``quiet``) have passed (``semantic``); otherwise it keeps listening, and a longer silence, the
-eagerness's cap, ends it anyway (``cap``). Smart Turn judges the speech up to its end, so it is
+(``quiet``) have passed (``semantic``); when only the transcript reads finished, a longer
+silence ends it (``unsure``, ~1 s); otherwise it keeps listening, and the eagerness's cap
+(1.5-2 s) ends it anyway (``cap``). Smart Turn judges the speech up to its end, so it is
 asked at the first pause, with the transcript, rather than at ``quiet``: its ~0.15 s then passes
 inside the 200 ms instead of after them.
 """
@@ -25,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -52,6 +53,7 @@ from .responder import Responder, Response
 from .session_state import SessionState
 from .smart_turn import SAMPLE_RATE as SMART_TURN_RATE
 from .smart_turn import (
+    SemanticTiming,
     check_available,
     reads_finished,
     semantic_timing,
@@ -91,13 +93,14 @@ class Turn:
     complete_end: int = 0
 
 
-EndReason = Literal["silence", "semantic", "cap", "commit", "max_length"]
+EndReason = Literal["silence", "semantic", "unsure", "cap", "commit", "max_length"]
 
 
 @dataclass(frozen=True, slots=True)
 class TurnEnd:
     """How a turn ended: ``silence`` (``server_vad``'s fixed silence), ``semantic`` (Smart Turn
-    judged it complete), ``cap`` (``semantic_vad``'s longest silence), ``commit`` (an
+    judged it complete and its transcript read finished), ``unsure`` (only the transcript read
+    finished: a longer silence), ``cap`` (``semantic_vad``'s longest silence), ``commit`` (an
     ``input_audio_buffer.commit`` while speaking), ``max_length`` (too long an utterance)."""
 
     item_id: str
@@ -233,7 +236,7 @@ class TurnTaker:
             else:
                 events = self._vad.feed(samples)
             for event in events:
-                self._on_vad(VadEvent(event.kind, event.sample + self._vad_position_base))
+                self._on_vad(replace(event, sample=event.sample + self._vad_position_base))
             turn = self._turn
             if turn is None:
                 keep = int((self._prefix_ms() + 500) * SAMPLE_RATE / 1000)
@@ -275,8 +278,10 @@ class TurnTaker:
             turn.generation += 1
             self._drop_speculation(turn)
         elif event.kind == "end":
-            semantic = self._state.turn_detection().mode == "semantic_vad"
-            self._end_turn(turn, event.sample, "cap" if semantic else "silence")
+            reason: EndReason = "silence"
+            if self._state.turn_detection().mode == "semantic_vad":
+                reason = "unsure" if event.shortened else "cap"
+            self._end_turn(turn, event.sample, reason)
 
     def _segment(self, start: int, end: int) -> NDArray[np.float32]:
         begin = start - int(self._prefix_ms() * SAMPLE_RATE / 1000)
@@ -303,10 +308,10 @@ class TurnTaker:
         stop = min(end + SAMPLE_RATE // 5, self._buffer.end)  # silero may end a sound early
         begin = max(turn.start - SAMPLE_RATE // 2, stop - 8 * SMART_TURN_RATE)
         audio = speech_only(self._buffer.slice(begin, stop).astype(np.float32) / 32768.0)
-        threshold = semantic_timing(td).threshold
+        timing = semantic_timing(td)
         stt = self._transcript_until(turn, end)
         self._state.spawn(
-            self._verdict(turn, turn.generation, end, audio, threshold, stt), "local-smart-turn"
+            self._verdict(turn, turn.generation, end, audio, timing, stt), "local-smart-turn"
         )
 
     def _transcript_until(self, turn: Turn, end: int) -> asyncio.Task[Transcript]:
@@ -326,7 +331,7 @@ class TurnTaker:
         generation: int,
         end: int,
         audio: NDArray[np.float32],
-        threshold: float,
+        timing: SemanticTiming,
         stt: asyncio.Task[Transcript],
     ) -> None:
         asked = self._state.loop.time()
@@ -343,12 +348,14 @@ class TurnTaker:
             log.debug(
                 "smart turn: p(complete) %.2f (threshold %.2f), transcript %s",
                 probability,
-                threshold,
+                timing.threshold,
                 "finished" if finished else "unfinished",
             )
-            if probability >= threshold and finished:
+            if probability >= timing.threshold and finished:
                 turn.complete_generation, turn.complete_end = generation, end
                 self._end_if_complete(turn)
+            elif finished:  # the words read finished, the sound not: wait, but less long
+                self._vad.end_silence_after(timing.unsure_ms)
 
     def _end_if_complete(self, turn: Turn) -> None:
         """End the turn if it was judged complete and its silence has lasted ``quiet`` long."""

@@ -67,6 +67,8 @@ class VadEvent:
 
     kind: VadKind
     sample: int
+    shortened: bool = False
+    """``end``: after a silence shortened by :meth:`VoiceActivityDetector.end_silence_after`."""
 
 
 class VoiceActivityDetector:
@@ -123,6 +125,7 @@ class VoiceActivityDetector:
         self._silent = 0
         self._paused = False
         self._quiet = False
+        self._silence_limit: int | None = None
         self._speech_end = 0
         self.last_prob = 0.0
 
@@ -182,6 +185,7 @@ class VoiceActivityDetector:
         if prob >= self.threshold:
             self._silent = 0
             self._quiet = False
+            self._silence_limit = None
             if self._paused:
                 self._paused = False
                 return [VadEvent("resume", start)]
@@ -192,11 +196,13 @@ class VoiceActivityDetector:
             self._speech_end = start
         self._silent += 1
         silent_ms = self._silent * FRAME_MS
-        if silent_ms >= self.silence_ms:
+        if silent_ms >= (self._silence_limit or self.silence_ms):
+            shortened = silent_ms < self.silence_ms
             self.speaking = False
             self._silent = 0
             self._paused = self._quiet = False
-            return [VadEvent("end", self._speech_end)]
+            self._silence_limit = None
+            return [VadEvent("end", self._speech_end, shortened)]
         events: list[VadEvent] = []
         if not self._paused and silent_ms >= self.pause_ms:
             self._paused = True
@@ -206,6 +212,12 @@ class VoiceActivityDetector:
             events.append(VadEvent("quiet", self._speech_end))
         return events
 
+    def end_silence_after(self, ms: int) -> None:
+        """End the current silence after ``ms`` (if shorter than ``silence_ms``), unless the
+        speech resumes first."""
+        if self.speaking and self._silent:
+            self._silence_limit = min(ms, self.silence_ms)
+
     def force_end(self) -> VadEvent | None:
         """End the current speech now (a commit while speaking)."""
         if not self.speaking:
@@ -214,4 +226,5 @@ class VoiceActivityDetector:
         end = self._speech_end if self._silent else self._position
         self._silent = 0
         self._paused = self._quiet = False
+        self._silence_limit = None
         return VadEvent("end", end)
