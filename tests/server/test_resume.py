@@ -5,6 +5,7 @@ another subject's or an expired handle is refused clearly; OpenAI clients see no
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -21,7 +22,7 @@ from voicewire.redaction import redact
 from voicewire.server import create_app
 from voicewire.server.resume import ResumeHandles
 from voicewire.server.state import MemoryState, StateUnavailableError
-from voicewire.testing import ScriptedModel
+from voicewire.testing import AudioReply, ScriptedModel
 
 from .conftest import RawClient, Served, assert_strict, serve, user_text
 from .limited_server import closed_with
@@ -291,3 +292,67 @@ async def test_a_handle_in_the_url_never_reaches_a_log_line(
     assert (
         redact(f"GET /v1/realtime?resume={handle} X-Voicewire-Resume: {handle}").count("vwr1") == 0
     )
+
+
+async def test_a_reply_cut_off_is_resumed_as_heard_and_a_finished_one_as_completed(
+    one: Served, model: ScriptedModel
+) -> None:
+    words = "one two three four five six seven eight nine ten"
+    model.script.on("story", AudioReply(words, duration_ms=1000))
+    model.script.on("count", AudioReply("eleven twelve", duration_ms=200))
+    token = one.server.tokens.issue(subject="alice").token
+    async with resumable(one, token) as (first, handle):
+        finished = await turn(first, "count for me")
+        finished_id = finished[-1]["response"]["output"][0]["id"]
+        said = await turn(first, "tell me a story")
+        cut_id = said[-1]["response"]["output"][0]["id"]
+        # The caller heard 300 ms of the 1000 ms reply, then cut it off.
+        await first.send(
+            {
+                "type": "conversation.item.truncate",
+                "item_id": cut_id,
+                "content_index": 0,
+                "audio_end_ms": 300,
+            }
+        )
+        await first.until("conversation.item.truncated")
+    await one.wait_idle(model)
+
+    async with resumable(one, token, handle) as (second, _):
+        restored = []
+        for _ in range(4):
+            restored += await second.until("conversation.item.done")
+        done = {
+            f["item"]["id"]: f["item"] for f in restored if f["type"] == "conversation.item.done"
+        }
+        await turn(second, "go on")
+        heard = {i.id: i for i in model.connections[-1].conversation.values()}
+    assert done[finished_id]["status"] == "completed"
+    assert "eleven twelve" in json.dumps(done[finished_id]["content"])
+    stored_cut = json.dumps(done[cut_id]["content"])
+    assert "one two three" in stored_cut and "four" not in stored_cut
+    # The fresh model link heard the reply as far as the caller did, no further.
+    cut = heard[cut_id]
+    assert isinstance(cut, MessageItem)
+    assert cut.text.split() == ["one", "two", "three"]
+
+
+async def test_the_end_of_a_reply_the_model_never_re_announces_is_stored(
+    agent: RealtimeAgent,
+) -> None:
+    """The echo model announces its reply ``in_progress`` and only says the response ended."""
+    state = MemoryState()
+    app = create_app(agent, ScriptedModel(echo=True), secret=SECRET, state=state)
+    async with serve(app) as served:
+        token = served.server.tokens.issue(subject="alice").token
+        async with resumable(served, token) as (client, handle):
+            audio = base64.b64encode(bytes(960)).decode()
+            for _ in range(3):
+                await client.send({"type": "input_audio_buffer.append", "audio": audio})
+            await client.send({"type": "input_audio_buffer.commit"})
+            [*_, done] = await client.until("response.done")
+        reply_id = done["response"]["output"][0]["id"]
+        stored = await state.load_session(served.server.resumer.handles.check(handle, "alice"))
+    assert stored is not None
+    items = {i["id"]: i for i in map(json.loads, stored.items)}
+    assert items[reply_id].get("status") == "completed", items[reply_id]

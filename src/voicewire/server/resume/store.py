@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import replace
+from typing import get_args
 
 from pydantic_core import from_json, to_json
 
@@ -37,6 +38,7 @@ from voicewire.protocol import (
     ItemCreate,
     ItemCreated,
     ItemDeleted,
+    ItemStatus,
     ItemTruncated,
     MessageItem,
     ResponseDone,
@@ -66,18 +68,26 @@ FLUSH_TIMEOUT = 5.0
 
 
 def encode_item(item: Item) -> bytes:
-    """``item`` as stored: OpenAI item JSON without audio bytes."""
+    """``item`` as stored: OpenAI item JSON without audio bytes, with its ``status``."""
     if isinstance(item, MessageItem):
         silent = (replace(p, audio=None) if isinstance(p, AudioPart) else p for p in item.content)
         item = replace(item, content=tuple(silent))
-    return to_json(encode_item_for_server(item))
+    encoded = encode_item_for_server(item)
+    if isinstance(item, MessageItem | ToolCallItem) and item.status is not None:
+        encoded["status"] = item.status
+    return to_json(encoded)
 
 
 def decode_item(data: bytes) -> Item:
     """A stored item (raises ``ClientEventError`` for one that is not an item)."""
-    event = decode_client({"type": "conversation.item.create", "item": from_json(data)})[0]
+    raw = from_json(data)
+    event = decode_client({"type": "conversation.item.create", "item": raw})[0]
     assert isinstance(event, ItemCreate)
-    return event.item
+    item = event.item
+    status = raw.get("status") if isinstance(raw, dict) else None
+    if isinstance(item, MessageItem | ToolCallItem) and status in get_args(ItemStatus):
+        item = replace(item, status=status)
+    return item
 
 
 def encode_config(config: SessionConfig) -> bytes:
