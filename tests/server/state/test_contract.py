@@ -8,7 +8,13 @@ import time
 
 import pytest
 
-from voicewire.server.state import MemoryState, RateDecision, RedisState, StateBackend
+from voicewire.server.state import (
+    MemoryState,
+    RateDecision,
+    RedisState,
+    StateBackend,
+    StoredSession,
+)
 
 
 def test_both_backends_are_state_backends() -> None:
@@ -130,3 +136,21 @@ async def test_a_conversation_keeps_the_latest_items_only(backend: StateBackend)
     assert stored is not None
     assert len(stored.items) == MAX_STORED_ITEMS
     assert stored.items[0] == b"3"
+
+
+async def test_whole_conversations_are_replaced_in_one_call(backend: StateBackend) -> None:
+    from voicewire.server.state.backend import MAX_STORED_ITEMS
+
+    many = tuple(str(n).encode() for n in range(MAX_STORED_ITEMS + 2))
+    await backend.save_conversations(
+        {"a": StoredSession(b'{"v":1}', (b"x", b"y", b"z")), "b": StoredSession(b"{}", many)}, 60
+    )
+    # A later snapshot replaces the earlier one whole: fewer items, another config.
+    await backend.save_conversations({"a": StoredSession(b'{"v":2}', (b"y", b"w"))}, 60)
+    assert await backend.load_session("a") == StoredSession(b'{"v":2}', (b"y", b"w"))
+    b = await backend.load_session("b")
+    assert b is not None and b.items == many[-MAX_STORED_ITEMS:]
+    await backend.save_conversations({"short": StoredSession(b"{}", (b"x",))}, 0.05)
+    await asyncio.sleep(0.3)
+    assert await backend.load_session("short") is None  # expires like any conversation
+    await backend.save_conversations({}, 60)  # nothing to write: no call, no error
