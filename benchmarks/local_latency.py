@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import statistics
 import time
@@ -102,6 +103,8 @@ def voiced_frames(audio: bytes) -> tuple[int, int]:
 class Turn:
     latency: float
     stages: dict[str, float] = field(default_factory=dict)
+    end_reason: str = ""
+    """How the turn ended (``LocalConnection.turn_ends``: semantic, unsure, cap, silence)."""
 
 
 class Timeline:
@@ -210,7 +213,8 @@ async def run_turns(
                 "tts": t["first_audio"] - t["first_clause"],
                 "smart turn": t.get("smart_turn_seconds", 0.0),
             }
-            turns.append(Turn(first_at - end_of_speech, stages))
+            reason = connection_of(session).turn_ends[-1].reason
+            turns.append(Turn(first_at - end_of_speech, stages, reason))
             await asyncio.sleep(0.3)
     return turns
 
@@ -300,6 +304,8 @@ async def print_turn_detection(
     fixed = fixed_hangover(model)
     median, tail = summary(semantic)
     judged = statistics.median(t.stages["smart turn"] for t in semantic)
+    reasons = collections.Counter(t.end_reason for t in semantic)
+    print("  semantic turns ended: " + ", ".join(f"{n} {r}" for r, n in reasons.most_common()))
     print(
         f"  smart turn: median {judged:.3f} s per judgement (from the first pause: Smart Turn "
         "on one thread, and whisper's transcript; a turn ends 200 ms into the silence at best)"
@@ -327,7 +333,7 @@ async def print_turn_detection(
     if peer:
         line += f" | fixed silence {sum(len(e) > 1 for e in await pause_set_ends(fixed, paused))}"
     meant = sum(e == ["semantic"] for e in await pause_set_ends(model, complete))
-    print(f"{line}; complete questions ended by meaning {meant}/{len(complete)} (else the cap)")
+    print(f"{line}; complete questions ended by meaning {meant}/{len(complete)} (else later)")
 
 
 def p90(values: list[float]) -> float:
