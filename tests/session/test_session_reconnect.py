@@ -161,6 +161,22 @@ async def test_what_is_said_while_reconnecting_follows_the_replay() -> None:
         assert creates == ["first", "first", "hi", "meanwhile"]  # type: ignore[union-attr]
 
 
+async def test_audio_said_while_reconnecting_reaches_the_new_link_once() -> None:
+    model = FlakyModel(refusals=2)
+    policy = ReconnectPolicy(initial_delay=0.01)
+    frame = 480  # 10 ms
+    async with RealtimeSession(AGENT, model=model, reconnect=policy) as session:
+        session.send_audio(b"\x01\x00" * (frame // 2))
+        await model.connections[0].drop()
+        assert session.status is TransportStatus.RECONNECTING
+        session.send_audio(b"\x02\x00" * (frame // 2))  # queued, not written to the dead link
+        await wait_for_status(session, TransportStatus.CONNECTED)
+        # The first frame twice (on the lost link, and again as unacknowledged), the second once.
+        await wait_until(lambda: model.input_audio_bytes == 3 * frame)
+        await asyncio.sleep(0.05)
+        assert model.input_audio_bytes == 3 * frame
+
+
 async def test_many_drops_replay_the_conversation_once_each() -> None:
     model = ScriptedModel()
     model.script.default = TextReply("hi")

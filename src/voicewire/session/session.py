@@ -303,8 +303,17 @@ class RealtimeSession:
         if self._gave_up:  # a channel keeps capturing; queueing it all would grow without end
             self.audio_dropped_while_disconnected += len(audio)
             return
-        if audio:
-            self._send(AudioInputAppend(audio))
+        if not audio:
+            return
+        event = AudioInputAppend(audio)
+        connection = self._connection
+        if self._status is TransportStatus.CONNECTED and connection is not None:
+            # The hot path (50 frames a second): what _send does, less what cannot apply to a
+            # connected link or to an append (every model takes it; it names no item).
+            connection.send(event)
+            self._unacked.sent(event)
+        else:
+            self._send(event)  # queued, refused or failed as _send decides
 
     def commit(self) -> None:
         """End the user's audio turn. Under manual turn detection also asks for a response."""
