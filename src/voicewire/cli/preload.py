@@ -1,9 +1,10 @@
 """Loading a model's weights before a server takes its first connection.
 
-The local model loads four models (seconds on a small CPU). Loaded on the first ``connect``, the
-first caller waits for them; ``voicewire serve`` and ``voicewire demo`` load them before they
-listen instead (each worker process its own), with one progress line per model on stderr, so
-the first session connects as fast as the tenth. Remote models have nothing to load.
+The local model loads four models, and Smart Turn when it is installed (seconds on a small
+CPU). Loaded on the first ``connect``, the first caller waits for them; ``voicewire serve``
+and ``voicewire demo`` load them before they listen instead (each worker process its own),
+with one progress line per model on stderr, so the first session connects as fast as the
+tenth. Remote models have nothing to load.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
+from . import smart_turn
 from .llm import LocalLLM
 from .stt import WhisperSTT
 from .tts import PiperTTS, voice_path
@@ -61,9 +62,10 @@ Progress = Callable[[str, float], None]
 
 @dataclass
 class Engines:
-    """The four models a local session runs. ``loads`` counts the times :meth:`load` actually
-    loaded them (0 or 1): a server that loads before it listens leaves nothing to its first
-    session."""
+    """The four models a local session runs, and the process's Smart Turn model when it is
+    installed (``semantic_vad``, the default turn detection then). ``loads`` counts the times
+    :meth:`load` actually loaded them (0 or 1): a server that loads before it listens leaves
+    nothing to its first session."""
 
     vad: SileroModel
     stt: WhisperSTT
@@ -79,12 +81,17 @@ class Engines:
     def labels(self) -> list[tuple[str, Callable[[], None]]]:
         """Each model's label (for progress lines) and its ``load``."""
         voice = os.path.basename(self.tts.model_path or "joe (en_US, medium)")
-        return [
+        labels = [
             ("voice activity detection (silero)", self.vad.load),
             ("speech to text (whisper tiny.en)", self.stt.load),
             (f"language model ({self.llm.name})", self.llm.load),
             (f"text to speech (piper, {voice})", self.tts.load),
         ]
+        if smart_turn.available():
+            labels.append(
+                ("semantic end of turn (smart-turn v3.2)", smart_turn.shared_smart_turn().load)
+            )
+        return labels
 
     def speaking(self, voice_id: str | None, voices_dir: str | None = None) -> Engines:
         """These engines with the piper voice ``voice_id`` names in ``voices_dir`` (by name, or

@@ -128,9 +128,11 @@ def _load_features(directory: str) -> Callable[..., NDArray[np.float32]]:
 
 
 class SmartTurnModel:
-    """The shared ONNX session (``run`` is thread-safe) and the feature function."""
+    """The shared ONNX session (``run`` is thread-safe) and the feature function. ``loads``
+    counts the times :meth:`load` actually loaded them (0 or 1)."""
 
     def __init__(self) -> None:
+        self.loads = 0
         self._session: Any = None
         self._features: Callable[..., NDArray[np.float32]] | None = None
         self._lock = threading.Lock()
@@ -159,6 +161,7 @@ class SmartTurnModel:
             )
             self._features = _load_features(directory)
             self._session = session
+            self.loads += 1
         self.probability(np.zeros(SAMPLE_RATE, dtype=np.float32))  # the first run is slow
 
     def probability(self, audio: NDArray[np.float32]) -> float:
@@ -206,5 +209,6 @@ _SHARED = SmartTurnModel()
 
 
 def shared_smart_turn() -> SmartTurnModel:
-    """The one Smart Turn model of this process (loaded on first use)."""
+    """The one Smart Turn model of this process (loaded with the other local models, see
+    :meth:`.engines.Engines.load`, or on first use)."""
     return _SHARED
