@@ -90,6 +90,7 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, Final
 
 from pydantic_core import from_json, to_json
@@ -293,7 +294,7 @@ class Relay:
                 self._update(self.restored_config)
             except RealtimeError as exc:
                 log.warning("%s: the resumed settings were not all restored: %s", self.label, exc)
-        self.encoder.config = self._client_view()
+        self.encoder.config = self._shown()
         created = to_json(self.encoder.encode(SessionCreated(self.session.session_id))[0])
         self._outbox.appendleft(created)
         self._outbox_bytes += len(created)
@@ -482,7 +483,7 @@ class Relay:
                 raise ConfigurationError(f"session.update was not applied: {reason}") from None
             if "instructions" in changes:
                 self._client_instructions = changes["instructions"]
-        self.encoder.config = self._client_view()
+        self.encoder.config = self._shown()
         return self.encoder.encode(SessionUpdated(self.session.session_id))
 
     def client_config(self) -> SessionConfig:
@@ -491,6 +492,11 @@ class Relay:
 
     def _client_view(self) -> SessionConfig:
         return client_view(self.session.config, self._client_instructions)
+
+    def _shown(self) -> SessionConfig:
+        """The client's view as its session events show it: the turn detection in effect (the
+        model's default when none was chosen; the stored view keeps ``None``)."""
+        return replace(self._client_view(), turn_detection=self.session.turn_detection)
 
     # -- session -> client -----------------------------------------------------------------------
 

@@ -31,6 +31,7 @@ from voicewire.providers.local import smart_turn
 from voicewire.providers.local.engines import shared_vad
 from voicewire.providers.local.smart_turn import EAGERNESS, semantic_timing, speech_only
 from voicewire.providers.local.vad import VoiceActivityDetector
+from voicewire.session import RealtimeSession
 
 from .conftest import REQUIRE_LOCAL, Recorder, Speech, needs_models, words
 from .test_pipeline import (
@@ -99,6 +100,7 @@ async def test_a_complete_question_ends_the_turn_when_smart_turn_judges_it_compl
     spy = ThreadSpy(monkeypatch)
     question = pause_set.complete("What is the capital of France?")
     session, rec = open_session(make_agent())  # no turn detection named: the default
+    assert session.turn_detection.mode == "semantic_vad"  # the session sees the model's default
     async with session:
         await stream_real_time(session, question.pcm(24000) + silence(TAIL_MS))
         done = await rec.wait_for("response.done", 60)
@@ -163,6 +165,7 @@ async def test_server_vad_keeps_the_fixed_silence_and_never_asks_smart_turn(
     spy = ThreadSpy(monkeypatch)
     config = SessionConfig(turn_detection=TurnDetection("server_vad", silence_duration_ms=400))
     session, rec = open_session(make_agent(), local.realtime(EchoLLM()), config=config)
+    assert session.turn_detection.mode == "server_vad"
     question = pause_set.complete("Where do penguins live?")
     async with session:
         await stream_real_time(session, question.pcm(24000) + silence(800))
@@ -170,6 +173,13 @@ async def test_server_vad_keeps_the_fixed_silence_and_never_asks_smart_turn(
         ends = connection(session).turn_ends
     assert [(e.reason, e.judgements) for e in ends] == [("silence", ())]
     assert spy.threads == []
+
+
+def test_the_options_default_turn_detection_is_the_sessions_when_none_is_named(
+    pause_set: Any,
+) -> None:
+    model = local.realtime(EchoLLM(), default_turn_detection="server_vad")
+    assert RealtimeSession(make_agent(), model=model).turn_detection.mode == "server_vad"
 
 
 async def test_semantic_vad_without_smart_turn_is_refused_and_the_session_goes_on(

@@ -15,6 +15,7 @@ from ...protocol import (
     RealtimeCapabilities,
     SessionUpdate,
     TokenCredential,
+    TurnDetection,
 )
 from . import smart_turn
 from ._deps import require_installed
@@ -22,6 +23,7 @@ from .connection import LocalConnection
 from .engines import Engines, Progress, shared_stt, shared_tts, shared_vad
 from .llm import LocalLLM, ToolRouting, make_llm
 from .options import LocalOptions
+from .session_state import default_turn_detection
 
 _PIPELINE_PACKAGES = {
     "faster_whisper": "speech-to-text and voice activity detection",
@@ -69,6 +71,12 @@ class LocalRealtimeModel:
     @property
     def capabilities(self) -> RealtimeCapabilities:
         return LOCAL_CAPABILITIES
+
+    @property
+    def default_turn_detection(self) -> TurnDetection:
+        """What ends a turn when the session names no turn detection (``semantic_vad`` when
+        Smart Turn is installed): :class:`~voicewire.session.RealtimeSession` reads it."""
+        return default_turn_detection(self.options)
 
     @property
     def llm(self) -> LocalLLM:

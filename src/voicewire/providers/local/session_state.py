@@ -38,12 +38,18 @@ class SessionState:
     def turn_detection(self) -> TurnDetection:
         if self.config.turn_detection is not None:
             return self.config.turn_detection
-        mode = self.options.default_turn_detection
-        if mode is None:
-            mode = "semantic_vad" if smart_turn.available() else "server_vad"
-        return TurnDetection(mode, silence_duration_ms=self.options.silence_duration_ms)
+        return default_turn_detection(self.options)
 
     def instructions(self, config: ResponseConfig | None) -> str:
         if config is not None and config.instructions:
             return config.instructions
         return self.config.instructions or DEFAULT_INSTRUCTIONS
+
+
+def default_turn_detection(options: LocalOptions) -> TurnDetection:
+    """The turn detection of a session that names none: ``options.default_turn_detection``, or
+    ``semantic_vad`` when Smart Turn is installed, else ``server_vad``."""
+    mode = options.default_turn_detection
+    if mode is None:
+        mode = "semantic_vad" if smart_turn.available() else "server_vad"
+    return TurnDetection(mode, silence_duration_ms=options.silence_duration_ms)
