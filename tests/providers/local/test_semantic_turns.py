@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tests.server.conftest import raw_client, serve
 from voicewire.protocol import (
     AudioInputAppend,
     ConnectOptions,
@@ -31,6 +32,7 @@ from voicewire.providers.local import smart_turn
 from voicewire.providers.local.engines import shared_vad
 from voicewire.providers.local.smart_turn import EAGERNESS, semantic_timing, speech_only
 from voicewire.providers.local.vad import VoiceActivityDetector
+from voicewire.server import create_app
 from voicewire.session import RealtimeSession
 
 from .conftest import REQUIRE_LOCAL, Recorder, Speech, needs_models, words
@@ -255,3 +257,17 @@ def test_smart_turn_hears_the_speech_to_its_last_sample_wherever_the_audio_start
     peak = float(np.abs(sound).max())
     assert abs(float(sound[end - 1])) >= peak * 10 ** (-45 / 20)
     assert np.all(np.abs(sound[end:]) < peak * 10 ** (-45 / 20))
+
+
+async def test_the_server_shows_an_openai_client_that_chose_nothing_semantic_vad(
+    pause_set: Any, loaded: None
+) -> None:
+    app = create_app(make_agent(), local.realtime(EchoLLM()))
+    async with serve(app) as served, raw_client(served) as client:
+        [created] = client.frames  # the browser demo page names no turn detection either
+        assert created["session"]["audio"]["input"]["turn_detection"]["type"] == "semantic_vad"
+        chosen = {"type": "server_vad", "silence_duration_ms": 400}
+        session = {"type": "realtime", "audio": {"input": {"turn_detection": chosen}}}
+        await client.send({"type": "session.update", "session": session})
+        [*_, updated] = await client.until("session.updated", timeout=30)
+        assert updated["session"]["audio"]["input"]["turn_detection"]["type"] == "server_vad"

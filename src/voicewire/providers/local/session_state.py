@@ -52,4 +52,6 @@ def default_turn_detection(options: LocalOptions) -> TurnDetection:
     mode = options.default_turn_detection
     if mode is None:
         mode = "semantic_vad" if smart_turn.available() else "server_vad"
+    if mode == "semantic_vad":
+        return TurnDetection(mode)  # a fixed silence is server_vad's alone (the cap is eagerness's)
     return TurnDetection(mode, silence_duration_ms=options.silence_duration_ms)
