@@ -19,6 +19,7 @@ from voicewire.protocol import (
     SessionError,
 )
 from voicewire.providers import openai, xai
+from voicewire.providers.capability_table import shipped_capabilities
 from voicewire.providers.openai import codec as openai_codec
 from voicewire.providers.openai_protocol.dialect import OPENAI, XAI, Dialect
 from voicewire.providers.xai import codec as xai_codec
@@ -117,3 +118,17 @@ async def test_the_scripted_model_handles_exactly_what_it_declares() -> None:
     assert refused == {"activity.start", "activity.end"}
     assert model.capabilities.input_audio[0].covers(AudioFormat.pcm16(16000))
     assert model.capabilities != RealtimeCapabilities()
+
+
+def test_every_shipped_model_states_the_turn_detection_it_uses_when_none_is_named() -> None:
+    defaults = {name: caps.default_turn_detection for name, caps in shipped_capabilities().items()}
+    local = defaults.pop("local")
+    assert defaults == {
+        "openai": "server_vad",
+        "xai": "server_vad",
+        "gemini": "server_vad",  # automatic activity detection
+        "elevenlabs": "semantic_vad",  # the agent's turn model
+    }
+    assert local in ("server_vad", "semantic_vad")
+    for name, caps in shipped_capabilities().items():
+        assert getattr(caps, str(caps.default_turn_detection)), name  # a mode it declares

@@ -4,10 +4,11 @@ that chooses one gets it. What the session keeps (and stores for a resume) stays
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from voicewire import RealtimeAgent
-from voicewire.protocol import TurnDetection
+from voicewire.protocol import RealtimeCapabilities, TurnDetection
 from voicewire.server import create_app
 from voicewire.session import RealtimeSession
 from voicewire.testing import ScriptedModel
@@ -19,7 +20,9 @@ class SemanticByDefault(ScriptedModel):
     """A model whose sessions end turns semantically unless told otherwise (as the local one
     does with Smart Turn installed)."""
 
-    default_turn_detection = TurnDetection("semantic_vad")
+    @property
+    def capabilities(self) -> RealtimeCapabilities:
+        return replace(super().capabilities, default_turn_detection="semantic_vad")
 
 
 def shown_turn(frame: dict[str, Any]) -> Any:

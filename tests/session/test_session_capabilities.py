@@ -12,13 +12,16 @@ from voicewire.protocol import (
     AudioFormat,
     AudioOutputDelta,
     ConfigurationError,
+    ConnectOptions,
     ItemCreated,
     ItemTruncate,
     MessageItem,
     RealtimeCapabilities,
     ResponseCreated,
+    SessionConfig,
     SessionError,
     SpeechStarted,
+    TurnDetection,
     UnsupportedEventError,
     VoiceConfig,
 )
@@ -141,3 +144,29 @@ async def test_a_model_that_declares_nothing_is_taken_to_take_everything(
         session.send(ItemTruncate("item_a", 100))
         session.send(ActivityStart())
     assert [e.kind for e in model.connection.sent[-2:]] == ["item.truncate", "activity.start"]
+
+
+async def test_the_models_default_turn_detection_is_the_sessions_when_none_is_named() -> None:
+    semantic = DeclaringModel(RealtimeCapabilities(default_turn_detection="semantic_vad"))
+    async with RealtimeSession(AGENT, model=semantic) as session:
+        assert session.turn_detection == TurnDetection("semantic_vad")
+        assert session.config.turn_detection is None
+    assert semantic.options is not None and semantic.options.session_config is not None
+    assert semantic.options.session_config.turn_detection is None  # the model keeps its own
+    chosen = TurnDetection("server_vad", silence_duration_ms=300)
+    config = SessionConfig(turn_detection=chosen)
+    model = DeclaringModel(RealtimeCapabilities(default_turn_detection="semantic_vad"))
+    assert (
+        RealtimeSession(
+            AGENT, model=model, connect_options=ConnectOptions(session_config=config)
+        ).turn_detection
+        == chosen
+    )
+
+
+def test_a_model_that_states_no_default_turn_detection_gets_server_vad() -> None:
+    model = DeclaringModel(RealtimeCapabilities())
+    model.default_turn_detection = TurnDetection("semantic_vad")  # type: ignore[attr-defined]
+    assert RealtimeCapabilities().default_turn_detection is None
+    # only the capabilities say: an attribute of the model is not read
+    assert RealtimeSession(AGENT, model=model).turn_detection == TurnDetection()

@@ -63,6 +63,7 @@ OPENAI = Dialect(
     text_done_type="response.output_text.done",
     capabilities=RealtimeCapabilities(
         activity_signals=False,  # no such GA client event: manual turns commit instead
+        default_turn_detection="server_vad",
         live_voice="before_audio",  # "cannot_update_voice" once assistant audio is present
         input_audio=telephony_and_pcm(24000, 24000),
         output_audio=telephony_and_pcm(24000, 24000),
@@ -84,6 +85,7 @@ XAI = Dialect(
         item_truncate=False,
         activity_signals=False,
         semantic_vad=False,
+        default_turn_detection="server_vad",
         input_audio=telephony_and_pcm(8000, 48000),
         output_audio=telephony_and_pcm(8000, 48000),
     ),

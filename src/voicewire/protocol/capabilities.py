@@ -110,6 +110,17 @@ class RealtimeCapabilities:
     manual_turns: bool = _flag("manual turns (no voice detection; commit, then respond)")
     server_vad: bool = _flag("server-side voice detection (`server_vad`)")
     semantic_vad: bool = _flag("semantic turn detection (`semantic_vad`)")
+    default_turn_detection: Literal["server_vad", "semantic_vad"] | None = field(
+        default=None, metadata={"label": "turn detection when the session names none"}
+    )
+    """What ends the user's turn when the session's config names no turn detection (the session
+    sends the model nothing then; :attr:`RealtimeSession.turn_detection
+    <voicewire.session.RealtimeSession.turn_detection>` and a voicewire server's
+    ``session.created`` show this). OpenAI's and xAI's servers default to ``server_vad``, as does
+    Gemini's automatic activity detection; an ElevenLabs agent's turn model judges what was said
+    (``semantic_vad``); the local model uses ``semantic_vad`` when Smart Turn is installed, else
+    ``server_vad`` (``LocalOptions.default_turn_detection`` overrides it). ``None``: the model
+    does not say, and the session takes it to be ``server_vad``."""
     input_transcription: bool = _flag("transcribe the user (`transcript.input`)")
     live_instructions: bool = _flag("change instructions mid-session")
     live_tools: bool = _flag("change tools mid-session")
@@ -258,6 +269,8 @@ def render_capabilities_table(models: Mapping[str, RealtimeCapabilities]) -> str
 
 
 def _cell(value: object) -> str:
+    if value is None:
+        return "not stated"
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, tuple):

@@ -127,7 +127,9 @@ class RealtimeSession(LinkKeeping):
         base = self._options.session_config or SessionConfig()
         self._input_format = base.input_audio_format or DEFAULT_FORMAT
         self._output_format = base.output_audio_format or DEFAULT_FORMAT
-        self._turn_detection = base.turn_detection or _default_turn_detection_of(resolved)
+        self._turn_detection = base.turn_detection or TurnDetection(
+            self.capabilities.default_turn_detection or "server_vad"
+        )
         self.config: SessionConfig = base
         self.history = ConversationHistory()
         self.playback = PlaybackTracker(self._output_format)
@@ -180,8 +182,9 @@ class RealtimeSession(LinkKeeping):
 
     @property
     def turn_detection(self) -> TurnDetection:
-        """What ends the user's turn: the config's turn detection, or the model's default when
-        the config names none (``semantic_vad`` on the local model with Smart Turn installed);
+        """What ends the user's turn: the config's turn detection, or the model's default
+        (``capabilities.default_turn_detection``, ``server_vad`` when it says none) when the
+        config names none (``semantic_vad`` on the local model with Smart Turn installed);
         :attr:`config` keeps ``None`` then, so a provider is sent nothing about it."""
         return self._turn_detection
 
@@ -541,14 +544,6 @@ class RealtimeSession(LinkKeeping):
                 heard.audio_end_ms if heard else None,
             )
         )
-
-
-def _default_turn_detection_of(model: RealtimeModel) -> TurnDetection:
-    """``model.default_turn_detection``: what ends the user's turn when the session names no
-    turn detection (the local model's Smart Turn); a model that does not say uses
-    ``server_vad``, every hosted provider's default."""
-    default = getattr(model, "default_turn_detection", None)
-    return default if isinstance(default, TurnDetection) else TurnDetection()
 
 
 def _capabilities_of(model: RealtimeModel) -> RealtimeCapabilities:

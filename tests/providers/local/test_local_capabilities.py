@@ -4,6 +4,7 @@ cloud model would answer it (none refused as unsupported, none failing inside)."
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import pytest
 
@@ -44,6 +45,17 @@ def test_the_local_model_declares_every_client_event() -> None:
     assert LOCAL_CAPABILITIES.activity_signals and LOCAL_CAPABILITIES.manual_turns
     # semantic_vad is Smart Turn's, declared when its model is installed (make local-deps)
     assert LOCAL_CAPABILITIES.semantic_vad is smart_turn.available()
+    default = "semantic_vad" if smart_turn.available() else "server_vad"
+    assert LOCAL_CAPABILITIES.default_turn_detection == default
+
+
+def test_the_options_default_turn_detection_is_the_models_capability() -> None:
+    for mode in ("server_vad", "semantic_vad"):
+        model = local.realtime(default_turn_detection=mode)
+        assert model.capabilities.default_turn_detection == mode
+        assert replace(model.capabilities, default_turn_detection=None) == replace(
+            LOCAL_CAPABILITIES, default_turn_detection=None
+        )
 
 
 async def test_each_declared_event_is_answered(loaded: None) -> None:

@@ -89,6 +89,7 @@ CAPABILITIES: Final = RealtimeCapabilities(
     # silence (its "turn eagerness" is an agent setting); either mode gets that model, since
     # no session can choose. So semantic turn detection is what the agent does, honestly.
     semantic_vad=True,
+    default_turn_detection="semantic_vad",
     input_transcription=True,  # user_transcript, when the agent sends it (the default)
     live_instructions=False,
     live_tools=False,

@@ -66,6 +66,7 @@ GEMINI_CAPABILITIES = RealtimeCapabilities(
     manual_turns=True,
     server_vad=True,
     semantic_vad=False,
+    default_turn_detection="server_vad",  # automatic activity detection, unless disabled
     input_transcription=True,
     live_instructions=True,
     live_tools=True,

@@ -15,7 +15,6 @@ from ...protocol import (
     RealtimeCapabilities,
     SessionUpdate,
     TokenCredential,
-    TurnDetection,
 )
 from . import smart_turn
 from ._deps import require_installed
@@ -23,7 +22,7 @@ from .connection import LocalConnection
 from .engines import Engines, Progress, shared_stt, shared_tts, shared_vad
 from .llm import LocalLLM, ToolRouting, make_llm
 from .options import LocalOptions
-from .session_state import default_turn_detection
+from .session_state import default_turn_mode
 
 _PIPELINE_PACKAGES = {
     "faster_whisper": "speech-to-text and voice activity detection",
@@ -40,9 +39,12 @@ LOCAL_CAPABILITIES = RealtimeCapabilities(
     # is asked for (with a warning), so a voice change is taken at any time and changes
     # nothing. Audio of any format is converted both ways.
     semantic_vad=smart_turn.available(),
+    default_turn_detection=default_turn_mode(LocalOptions()),
     transcription_model=False,  # faster-whisper tiny.en, whatever model is named
 )
-"""What the local model can take (:class:`~voicewire.protocol.RealtimeCapabilities`)."""
+"""What the local model can take (:class:`~voicewire.protocol.RealtimeCapabilities`), with
+default options (:attr:`LocalRealtimeModel.capabilities` carries its options' default turn
+detection)."""
 
 
 class LocalRealtimeModel:
@@ -59,6 +61,12 @@ class LocalRealtimeModel:
         self.engines = engines
         self.options = options
         self._model_id = model_id
+        mode = default_turn_mode(options)
+        self._capabilities = (
+            LOCAL_CAPABILITIES
+            if mode == LOCAL_CAPABILITIES.default_turn_detection
+            else replace(LOCAL_CAPABILITIES, default_turn_detection=mode)
+        )
 
     @property
     def provider(self) -> str:
@@ -70,13 +78,9 @@ class LocalRealtimeModel:
 
     @property
     def capabilities(self) -> RealtimeCapabilities:
-        return LOCAL_CAPABILITIES
-
-    @property
-    def default_turn_detection(self) -> TurnDetection:
-        """What ends a turn when the session names no turn detection (``semantic_vad`` when
-        Smart Turn is installed): :class:`~voicewire.session.RealtimeSession` reads it."""
-        return default_turn_detection(self.options)
+        """:data:`LOCAL_CAPABILITIES`, with the turn detection a session that names none gets
+        under these options (``LocalOptions.default_turn_detection``)."""
+        return self._capabilities
 
     @property
     def llm(self) -> LocalLLM:

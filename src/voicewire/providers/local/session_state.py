@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from ...protocol import AudioFormat, ResponseConfig, ServerEvent, SessionConfig, TurnDetection
 from . import smart_turn
@@ -46,12 +46,17 @@ class SessionState:
         return self.config.instructions or DEFAULT_INSTRUCTIONS
 
 
+def default_turn_mode(options: LocalOptions) -> Literal["server_vad", "semantic_vad"]:
+    """How a session that names no turn detection ends turns: ``options.default_turn_detection``,
+    or ``semantic_vad`` when Smart Turn is installed, else ``server_vad``."""
+    if options.default_turn_detection is not None:
+        return options.default_turn_detection
+    return "semantic_vad" if smart_turn.available() else "server_vad"
+
+
 def default_turn_detection(options: LocalOptions) -> TurnDetection:
-    """The turn detection of a session that names none: ``options.default_turn_detection``, or
-    ``semantic_vad`` when Smart Turn is installed, else ``server_vad``."""
-    mode = options.default_turn_detection
-    if mode is None:
-        mode = "semantic_vad" if smart_turn.available() else "server_vad"
+    """The turn detection of a session that names none (:func:`default_turn_mode`)."""
+    mode = default_turn_mode(options)
     if mode == "semantic_vad":
         return TurnDetection(mode)  # a fixed silence is server_vad's alone (the cap is eagerness's)
     return TurnDetection(mode, silence_duration_ms=options.silence_duration_ms)
