@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,6 +149,8 @@ class Limits:
     header_timeout: float = 10.0
     keep_alive_timeout: float = 5.0
     limit_concurrency: int | None = None
+    resume_ttl: float = 600.0
+    """Seconds a session's conversation is kept for a resume after its last change."""
 
     def app_options(self) -> dict[str, Any]:
         """The ``create_app`` keyword arguments."""
@@ -156,6 +159,7 @@ class Limits:
             "idle_timeout": self.idle_timeout or None,
             "max_session_duration": self.max_session_duration or None,
             "drain_timeout": self.drain_timeout,
+            "resume_ttl": self.resume_ttl,
         }
 
     def serve_options(self) -> Any:
@@ -167,6 +171,13 @@ class Limits:
             keep_alive_timeout=self.keep_alive_timeout,
             limit_concurrency=self.limit_concurrency,
         )
+
+
+def _positive_seconds(value: float) -> float:
+    """A duration option's value, refused unless it is a finite number of seconds above 0."""
+    if not (math.isfinite(value) and value > 0):
+        raise typer.BadParameter(f"must be a positive number of seconds, got {value:g}")
+    return value
 
 
 @app.command()
@@ -250,6 +261,15 @@ def serve(
             "(repeatable)"
         ),
     ] = None,
+    resume_ttl: Annotated[
+        float,
+        typer.Option(
+            metavar="SECONDS",
+            callback=_positive_seconds,
+            help="keep a session's conversation this long after its last change, for a client "
+            "to resume it with its handle",
+        ),
+    ] = 600.0,
 ) -> None:
     """Serve the agent: a credential endpoint, an OpenAI-compatible realtime WebSocket and the
     browser client."""
@@ -261,6 +281,7 @@ def serve(
         header_timeout,
         keep_alive_timeout,
         limit_concurrency,
+        resume_ttl,
     )
     try:
         chosen_agent = load_agent(agent)
