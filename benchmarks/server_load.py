@@ -21,16 +21,21 @@ N WebSocket sessions on 127.0.0.1 each stream 24 kHz PCM16 audio in 20 ms frames
   on 127.0.0.1 (``RedisState``; Debian's package, ``make redis``); Redis first in the even
   rounds of ``--repeat``, so that neither always meets the machine's next phase. Resumable
   sessions are always on, so every session's conversation is written through to the backend:
-  on Redis, one script call per item change (``voicewire.server.resume.store``). The echo
-  opens one reply item per session with its first frame; audio frames themselves must write
-  nothing. Single-use tokens and rate limits stay off in both runs, so the backend is the only
-  difference. Redis's ``INFO commandstats`` is read before the sessions open, once they are
-  open, once the last frame has come back and once they are closed: the commands of each phase
-  (a script's own commands counted too), and of streaming per frame sent, which is what shows
-  that the audio path never waits for Redis. The comparison also gives the p99 of each
-  session's first 5 frames apart (the first opens the reply item, so every session writes to
-  Redis then, all within the same 20 ms) from that of the later ones. The server's memory and
-  CPU figures are the two processes' sums; redis-server's CPU is shown on its own.
+  an item change (or a confirmed ``session.update``) only marks the session pending
+  (``voicewire.server.resume.store``), and one writer task per server process
+  (``voicewire.server.resume.writer``) writes each pending session's latest snapshot, its
+  conversation whole, up to 64 sessions per backend call: on Redis, one script call per
+  conversation, all in one pipeline. A session changed again before the writer comes round is
+  still written once. The echo opens one reply item per session with its first frame; audio
+  frames themselves must mark nothing. Single-use tokens and rate limits stay off in both runs,
+  so the backend is the only difference. Redis's ``INFO commandstats`` is read before the
+  sessions open, once they are open, once the last frame has come back and once they are
+  closed: the commands of each phase (a script's own commands counted too), and of streaming
+  per frame sent, which is what shows that the audio path never waits for Redis. The comparison
+  also gives the p99 of each session's first 5 frames apart (the first opens the reply item, so
+  every session is marked pending then, all within the same 20 ms, and each process's writer
+  sends them in a few pipelines) from that of the later ones. The server's memory and CPU
+  figures are the two processes' sums; redis-server's CPU is shown on its own.
 
 Each server runs alone in its own process (the two are measured one after the other, in the same
 run), so the client's load and the server do not share an event loop or a core. Both servers and
@@ -728,7 +733,7 @@ async def _warm_up(target: Target, compression: str | None) -> None:
 @dataclass(frozen=True)
 class RedisCount:
     commands: int  # as ``INFO commandstats`` counts them: the commands scripts run included
-    scripts: int  # EVAL / EVALSHA calls (voicewire writes a conversation item with one)
+    scripts: int  # EVAL / EVALSHA calls (voicewire writes a whole conversation with one)
 
     def __sub__(self, other: RedisCount) -> RedisCount:
         return RedisCount(self.commands - other.commands, self.scripts - other.scripts)
