@@ -23,6 +23,9 @@ class ConversationHistory:
         self._items: OrderedItems[Item] = OrderedItems()
         self._anonymous = 0
         self.truncated_at: dict[str, int] = {}
+        """Item id -> the milliseconds of its audio the listener heard (it was cut there)."""
+        self.received_at_cut: dict[str, int] = {}
+        """Item id -> the milliseconds of its audio that had arrived when it was cut."""
 
     @property
     def items(self) -> list[Item]:
@@ -42,7 +45,7 @@ class ConversationHistory:
             item = replace(item, id=item_id)
         held = self._items.get(item_id)
         if held is not None:
-            self._items.replace(item_id, _merge(held, item))
+            self._items.replace(item_id, _merge(held, item, item_id in self.truncated_at))
             return
         self._items.insert_after(item_id, item, previous_item_id)
 
@@ -78,12 +81,25 @@ class ConversationHistory:
         elif existing is None:
             self.upsert(MessageItem(item_id, "assistant", (TextPart(text),)))
 
-    def truncate(self, item_id: str, audio_end_ms: int) -> None:
+    def truncate(self, item_id: str, audio_end_ms: int, received_ms: int = 0) -> None:
+        """The listener heard ``audio_end_ms`` of ``item_id``, of which ``received_ms`` had
+        arrived then (the most that ever arrived is kept: the share of its words heard, see
+        :mod:`voicewire.session.heard`). Its words stay whole here; a replay or a store cuts
+        them."""
         self.truncated_at[item_id] = audio_end_ms
+        self.received_at_cut[item_id] = max(received_ms, self.received_at_cut.get(item_id, 0))
 
 
-def _merge(old: Item, new: Item) -> Item:
-    """Keep words already known when a later announcement of the item carries none."""
-    if isinstance(old, MessageItem) and isinstance(new, MessageItem) and not new.text and old.text:
+def _merge(old: Item, new: Item, cut: bool) -> Item:
+    """Keep words already known when a later announcement of the item carries none, or when
+    the item was cut (``cut``): the answer's words are whole here and the truncation says how
+    many were heard, so a re-announcement (the echo of the heard part replayed after a
+    reconnect) must not put its fewer words in their place, to be cut again."""
+    if (
+        isinstance(old, MessageItem)
+        and isinstance(new, MessageItem)
+        and old.text
+        and (cut or not new.text)
+    ):
         return replace(new, content=old.content)
     return new

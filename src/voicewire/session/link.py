@@ -86,7 +86,8 @@ class LinkKeeping:
         acknowledged (each once: an item the history holds is not sent again); what was said
         meanwhile follows. The response a drop cut off is asked for again only from a model
         that can be asked (an ElevenLabs agent answers by itself)."""
-        replay = replay_events(self.history.items)
+        history = self.history
+        replay = replay_events(history.items, history.truncated_at, history.received_at_cut)
         owed = self._unacked.take(replay, self.config, self._pending)
         return [*replay, *(e for e in owed if e.kind not in self._refused_kinds)]
 

@@ -493,7 +493,8 @@ class RealtimeSession(LinkKeeping):
         elif isinstance(event, ItemDeleted):
             self.history.delete(event.item_id)
         elif isinstance(event, ItemTruncated):
-            self.history.truncate(event.item_id, event.audio_end_ms)
+            received = self.playback.received_ms(event.item_id)
+            self.history.truncate(event.item_id, event.audio_end_ms, received)
         elif isinstance(event, TranscriptInput):
             self.history.set_transcript(event.item_id, "user", event.text)
         elif isinstance(event, TranscriptOutput):
@@ -532,7 +533,8 @@ class RealtimeSession(LinkKeeping):
             # History only when there is no link to tell or the model has no truncation.
             if self._auto_truncate and not self._gave_up and self.capabilities.item_truncate:
                 self._send(ItemTruncate(point.item_id, point.audio_end_ms, point.content_index))
-            self.history.truncate(point.item_id, point.audio_end_ms)
+            received = self.playback.received_ms(point.item_id)
+            self.history.truncate(point.item_id, point.audio_end_ms, received)
         if points:
             self.playback.finish(points)
         heard = points[0] if points else None  # the one response.interrupted names

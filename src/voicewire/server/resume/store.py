@@ -10,10 +10,10 @@ change. Audio frames mark nothing, so the backend is never on the audio path. A 
 cannot be reached costs no live session anything: the writer retries until it answers.
 
 What is stored is what the caller heard: an assistant reply cut off (``history.truncated_at``)
-keeps the share of its words that was played (its heard milliseconds over the milliseconds of
-its audio that had arrived; the words are not timed, so this is an estimate) and is stored
-``incomplete``; a reply whose response ended is stored ``completed`` even when the model never
-re-announced it (the echo model does not).
+keeps the share of its words that was played (:func:`voicewire.session.heard.as_heard`, the
+estimate the session's reconnect replay makes too) and is stored ``incomplete``; a reply whose
+response ended is stored ``completed`` even when the model never re-announced it (the echo
+model does not).
 
 :func:`restore` puts stored items into a new session's history before it connects, so the fresh
 model link hears them (the session's reconnect replay) and echoes each one to the client.
@@ -47,12 +47,12 @@ from voicewire.protocol import (
     SessionUpdate,
     SessionUpdated,
     TextOutput,
-    TextPart,
     ToolCallItem,
     TranscriptInput,
     TranscriptOutput,
 )
 from voicewire.session import RealtimeSession, SessionEvent
+from voicewire.session.heard import as_heard
 
 from ..state import StoredSession
 from .writer import ConversationWriter
@@ -178,10 +178,7 @@ class ConversationStore:
     def _as_heard(self, item: Item, heard: int | None, done: bool) -> Item:
         """``item`` as the caller heard it: cut at ``heard`` ms, completed if ``done``."""
         if isinstance(item, MessageItem) and heard is not None and item.role == "assistant":
-            arrived = self.session.playback.received_ms(item.id or "")
-            share = min(heard / arrived, 1.0) if arrived > 0 else 0.0
-            content = tuple(_cut(p, share) for p in item.content)
-            return replace(item, content=content, status="incomplete")
+            return as_heard(item, heard, self.session.playback.received_ms(item.id or ""))
         if done and isinstance(item, MessageItem | ToolCallItem) and item.status == "in_progress":
             return replace(item, status="completed")
         return item
@@ -197,17 +194,3 @@ class ConversationStore:
                 "a closing session's conversation was not saved within %.0f s; still trying",
                 FLUSH_TIMEOUT,
             )
-
-
-def _cut(part: TextPart | AudioPart, share: float) -> TextPart | AudioPart:
-    """A text or spoken part keeping the first ``share`` of its words."""
-    if isinstance(part, TextPart):
-        return replace(part, text=_first_words(part.text, share))
-    if isinstance(part, AudioPart) and part.transcript is not None:
-        return replace(part, transcript=_first_words(part.transcript, share))
-    return part
-
-
-def _first_words(text: str, share: float) -> str:
-    words = text.split()
-    return " ".join(words[: int(len(words) * share)])
