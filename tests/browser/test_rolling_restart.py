@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -18,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.cli.test_serve_cli import ROOT, free_port, stopped
+from tests.cli.support import ROOT, Running, free_port, python_process
 from voicewire.testing.redis_server import RedisServer
 
 from .conftest import chromium, open_page
@@ -42,26 +40,12 @@ async def ready(port: int, within: float = 40.0) -> None:
 
 
 @asynccontextmanager
-async def instance(port: int, redis: RedisServer) -> AsyncIterator[asyncio.subprocess.Process]:
+async def instance(port: int, redis: RedisServer) -> AsyncIterator[Running]:
     """One voicewire instance (``tests.browser.rolling``) as a process, ready; stopped after."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "tests.browser.rolling",
-        str(port),
-        redis.url,
-        SECRET,
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
+    argv = ("-m", "tests.browser.rolling", str(port), redis.url, SECRET)
+    async with python_process(*argv, env={"PYTHONPATH": str(ROOT)}) as process:
         await ready(port)
         yield process
-    finally:
-        if process.returncode is None:
-            await stopped(process)
 
 
 async def metric(port: int, line: str) -> bool:
@@ -96,9 +80,10 @@ async def test_a_browser_session_survives_a_rolling_restart(
             assert isinstance(handle, str) and handle.startswith("vwr1.")
             assert set(balancer.routed) == {port_a}
 
-            a.send_signal(signal.SIGTERM)  # drain: not ready, answers finish, then 1012
-            _, err = await asyncio.wait_for(a.communicate(), 30)
-            assert a.returncode == 0 and "Traceback" not in err.decode(), err.decode()
+            a.process.send_signal(signal.SIGTERM)  # drain: not ready, answers finish, then 1012
+            await a.exited(30)
+            err = a.err.decode()
+            assert a.process.returncode == 0 and "Traceback" not in err, err
             await page.wait_for_function(
                 "window.statuses.join(',') === 'connecting,connected,reconnecting,connected'"
             )

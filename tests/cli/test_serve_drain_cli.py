@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import json
-import os
 import signal
 import sys
 
@@ -17,7 +15,7 @@ import httpx
 import pytest
 import websockets
 
-from tests.cli.test_serve_cli import ROOT, _alive, _children, _cmdline, free_port, stopped
+from tests.cli.support import alive, voicewire_serve, worker_pids
 
 pytestmark = pytest.mark.timeout(90)
 CHUNK = base64.b64encode(bytes(range(96)) * 10).decode()
@@ -65,44 +63,18 @@ async def _close_code(ws: websockets.ClientConnection) -> int:
 async def test_sigterm_closes_sessions_with_1012_and_exits_0(workers: int) -> None:
     if workers > 1 and not sys.platform.startswith("linux"):
         pytest.skip("SO_REUSEPORT workers: Linux")
-    port = free_port()
-    server = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "voicewire.cli",
-        "serve",
-        "--model",
-        "scripted:echo",
-        "--workers",
-        str(workers),
-        "--port",
-        str(port),
-        "--drain-timeout",
-        "10",
-        cwd=ROOT,
-        env={**os.environ, "COLUMNS": "200"},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    sessions: list[websockets.ClientConnection] = []
-    try:
-        assert server.stdout is not None
-        line = await asyncio.wait_for(server.stdout.readline(), 40)
-        assert f"http://127.0.0.1:{port}/" in line.decode()
-        spawned = [p for p in _children(server.pid) if "spawn_main" in _cmdline(p)]
+    options = ("--model", "scripted:echo", "--workers", str(workers), "--drain-timeout", "10")
+    async with voicewire_serve(*options) as served:
+        port = served.port
+        spawned = worker_pids(served.process.pid)
         assert len(spawned) == (workers if workers > 1 else 0)
         async with httpx.AsyncClient() as http:
-            for _ in range(100):
-                try:
-                    ready = await http.get(f"http://127.0.0.1:{port}/readyz", timeout=1)
-                    break
-                except httpx.TransportError:
-                    await asyncio.sleep(0.1)
+            ready = await http.get(f"http://127.0.0.1:{port}/readyz", timeout=1)
         assert ready.status_code == 200
         sessions = [await _session(port) for _ in range(2 * workers)]
         for ws in sessions:
             await _start_answer(ws)
-        server.send_signal(signal.SIGTERM)
+        served.process.send_signal(signal.SIGTERM)
         async with httpx.AsyncClient() as http:
             for _ in range(100):  # every worker: no longer ready, still answering
                 statuses = {
@@ -115,13 +87,9 @@ async def test_sigterm_closes_sessions_with_1012_and_exits_0(workers: int) -> No
         assert statuses == {503}
         finished = [await _finish_answer(ws) for ws in sessions]
         codes = await asyncio.gather(*(_close_code(ws) for ws in sessions))
-        _, err = await asyncio.wait_for(server.communicate(), 40)
-    finally:
-        if server.returncode is None:  # failed before it stopped: it and its workers go
-            with contextlib.suppress(TimeoutError):
-                await stopped(server, timeout=5)
+        await served.exited(40)
     assert finished == ["completed"] * len(sessions)
     assert codes == [1012] * len(sessions)
-    assert server.returncode == 0, err.decode()
-    assert "Traceback" not in err.decode()
-    assert not [p for p in spawned if _alive(p)]
+    assert served.process.returncode == 0, served.err.decode()
+    assert "Traceback" not in served.err.decode()
+    assert not [p for p in spawned if alive(p)]

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,11 +15,9 @@ import pytest
 import websockets
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.cli.test_serve_cli import stopped
+from tests.cli.support import python_process
 
 pytestmark = pytest.mark.timeout(60)
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def main() -> None:
@@ -48,21 +44,12 @@ def main() -> None:
 @asynccontextmanager
 async def process(directory: Path) -> AsyncIterator[str]:
     """One server process writing its metrics to ``directory``; yields its base URL."""
-    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(directory)}
-    child = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        "from tests.server.test_metrics_workers import main; main()",
-        cwd=ROOT,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-    )
-    try:
-        assert child.stdout is not None
-        port = await asyncio.wait_for(child.stdout.readline(), 30)
+    env = {"PROMETHEUS_MULTIPROC_DIR": str(directory)}
+    main = "from tests.server.test_metrics_workers import main; main()"
+    async with python_process("-c", main, env=env) as child:
+        assert child.process.stdout is not None
+        port = await asyncio.wait_for(child.process.stdout.readline(), 30)
         yield f"127.0.0.1:{int(port)}"
-    finally:
-        await stopped(child, timeout=10)
 
 
 @asynccontextmanager

@@ -3,9 +3,7 @@ each reading it), a shared secret from the environment, and clear errors for unu
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
 import sys
 import time
 import uuid
@@ -21,51 +19,21 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from websockets.exceptions import InvalidStatus
 
+from tests.cli.support import Running, voicewire_serve
 from tests.cli.test_converse_cli import run_cli
-from tests.cli.test_serve_cli import free_port, stopped
 from voicewire.cli.token_options import SECRET_ENV, TokenOptions
 from voicewire.server.tokens import TokenAuthority
 
 pytestmark = pytest.mark.timeout(60)
-ROOT = Path(__file__).resolve().parents[2]
 SECRET = "cli-secret-0123456789abcdef0123456789"
 
 
 @asynccontextmanager
-async def voicewire_serve(*options: str, env: dict[str, str] | None = None) -> AsyncIterator[int]:
-    port = free_port()
-    server = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "voicewire.cli",
-        "serve",
-        "--model",
-        "scripted:echo",
-        "--port",
-        str(port),
-        *options,
-        cwd=ROOT,
-        env={**os.environ, "COLUMNS": "200", **(env or {})},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        assert server.stdout is not None
-        # The command prints its URL once every worker is ready (a request answered by one
-        # worker says nothing of the other).
-        line = await asyncio.wait_for(server.stdout.readline(), 40)
-        assert f"http://127.0.0.1:{port}/" in line.decode(), line
-        async with httpx.AsyncClient() as http:  # one worker prints it before it listens
-            for _ in range(150):
-                try:
-                    await http.get(f"http://127.0.0.1:{port}/static/", timeout=1)
-                    break
-                except httpx.TransportError:
-                    await asyncio.sleep(0.1)
-        yield port
-    finally:
-        out, err = await stopped(server)
-        assert SECRET not in (out + err).decode()
+async def echo_served(*options: str, env: dict[str, str] | None = None) -> AsyncIterator[Running]:
+    """``voicewire serve`` on the echo model; nothing it prints shows the secret."""
+    async with voicewire_serve("--model", "scripted:echo", *options, env=env) as served:
+        yield served
+    assert SECRET not in served.output
 
 
 async def opens(port: int, token: str) -> int | None:
@@ -106,23 +74,23 @@ async def test_serve_verifies_an_auth_services_tokens_with_its_public_key(tmp_pa
         claims.update(changes)
         return jwt.encode(claims, private, algorithm="ES256", headers={"kid": "auth-1"})
 
-    async with voicewire_serve(*options) as port:
+    async with echo_served(*options) as served:
         for _ in range(4):  # connections land on either worker
-            assert await opens(port, mint()) is None
-        assert await opens(port, mint(aud="voicewire")) == 401
-        assert await opens(port, mint(iss="https://evil.example.net")) == 401
+            assert await opens(served.port, mint()) is None
+        assert await opens(served.port, mint(aud="voicewire")) == 401
+        assert await opens(served.port, mint(iss="https://evil.example.net")) == 401
         async with httpx.AsyncClient() as http:
-            minted = await http.post(f"http://127.0.0.1:{port}/realtime/credential", json={})
+            minted = await http.post(f"{served.url}/realtime/credential", json={})
         assert minted.status_code == 403
         assert minted.json()["error"]["code"] == "token_minting_disabled"
 
 
 async def test_serve_shares_a_secret_from_the_environment() -> None:
-    async with voicewire_serve(env={SECRET_ENV: SECRET}) as port:
+    async with echo_served(env={SECRET_ENV: SECRET}) as served:
         ours = TokenAuthority(SECRET).issue(subject="from-another-instance").token
-        assert await opens(port, ours) is None
+        assert await opens(served.port, ours) is None
         other = TokenAuthority("other-secret-0123456789abcdef012345").issue().token
-        assert await opens(port, other) == 401
+        assert await opens(served.port, other) == 401
 
 
 @pytest.mark.parametrize(

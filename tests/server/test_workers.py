@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from tests.cli.test_serve_cli import free_port
+from tests.cli.support import free_port
 from voicewire.server.workers import listen, reserve, serve
 
 pytestmark = pytest.mark.skipif(

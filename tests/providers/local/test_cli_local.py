@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.cli.support import voicewire_serve
 from tests.cli.test_converse_cli import run_cli
-from tests.cli.test_serve_cli import free_port
 from tests.providers.local.conftest import Speech, needs_models, words
 from voicewire.channels import read_wav
 
@@ -30,30 +27,11 @@ async def test_converse_with_the_local_model(speech: Speech, tmp_path: Path) -> 
 
 
 async def test_demo_serves_the_page_and_credentials() -> None:
-    port = free_port()
-    demo = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "voicewire.cli",
-        "demo",
-        "--port",
-        str(port),
-        env={**os.environ, "COLUMNS": "200"},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
-            for _ in range(300):
-                try:
-                    page = await http.get("/", timeout=1)
-                    break
-                except httpx.TransportError:
-                    await asyncio.sleep(0.1)
-            assert page.status_code == 200 and "/static/demo.js" in page.text
-            minted = await http.post("/realtime/credential")
-            assert minted.status_code == 200 and minted.json()["credential"]["kind"] == "token"
-    finally:
-        demo.terminate()
-        out, _ = await asyncio.wait_for(demo.communicate(), 30)
-    assert f"http://127.0.0.1:{port}/" in out.decode()
+    async with (
+        voicewire_serve(command="demo", within=150) as served,  # it printed its URL
+        httpx.AsyncClient(base_url=served.url) as http,
+    ):
+        page = await http.get("/", timeout=10)
+        assert page.status_code == 200 and "/static/demo.js" in page.text
+        minted = await http.post("/realtime/credential")
+        assert minted.status_code == 200 and minted.json()["credential"]["kind"] == "token"

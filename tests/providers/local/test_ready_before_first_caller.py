@@ -3,13 +3,9 @@ connection (issue 13): the first session's connect loads nothing."""
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
-
 import pytest
 
-from tests.cli.test_serve_cli import ROOT, free_port, stopped
+from tests.cli.support import voicewire_serve
 from tests.server.conftest import raw_client, serve
 from voicewire.cli import build_app
 from voicewire.cli.token_options import TokenOptions
@@ -53,21 +49,9 @@ async def test_the_served_app_has_its_models_loaded_before_the_first_session(
 
 
 async def test_each_worker_says_each_model_is_ready_before_serve_says_it_serves() -> None:
-    port = free_port()
-    server = await asyncio.create_subprocess_exec(
-        *(sys.executable, "-m", "voicewire.cli", "serve", "--model", "local"),
-        *("--workers", "2", "--port", str(port)),
-        cwd=ROOT,
-        env={**os.environ, "COLUMNS": "200"},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        assert server.stdout is not None
-        serving = await asyncio.wait_for(server.stdout.readline(), 150)
-        assert f"http://127.0.0.1:{port}/" in serving.decode(), serving
-    finally:
-        _, err = await stopped(server)
-    progress = err.decode()
+    options = ("--model", "local", "--workers", "2")
+    async with voicewire_serve(*options, within=150) as served:
+        pass  # it printed its URL: every worker said each model was ready before
+    progress = served.err.decode()
     for label in LABELS:
         assert progress.count(f"ready {label}") == 2, progress

@@ -8,12 +8,11 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from pathlib import Path
 
 import pytest
 from pydantic_core import from_json
 
-from tests.server.test_tokens_cli import SECRET, voicewire_serve
+from tests.server.test_tokens_cli import SECRET, echo_served
 from voicewire import RealtimeAgent
 from voicewire.cli.state_options import REDIS_ENV
 from voicewire.cli.token_options import SECRET_ENV
@@ -28,18 +27,6 @@ from ..test_resume import resumable
 pytestmark = pytest.mark.timeout(90)
 
 TERSE = "Answer in five words at most."
-
-
-def serving_pid(port: int) -> int:
-    """The ``voicewire serve --port <port>`` process (one worker: it serves itself)."""
-    for entry in Path("/proc").iterdir():
-        try:
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"serve" in argv and str(port).encode() in argv:
-            return int(entry.name)
-    raise AssertionError(f"no voicewire serve on port {port}")
 
 
 async def wait_written(state: RedisState, handle_id: str) -> None:
@@ -64,14 +51,14 @@ async def test_a_session_update_resumes_after_its_instance_is_killed(
     try:
         async with serve(create_app(agent, model, secret=SECRET, state=state)) as b:
             token = b.server.tokens.issue(subject="alice").token
-            async with voicewire_serve(env=env) as port:
-                a = Served(b.app, port)  # a token of B's opens a session on A: one secret
+            async with echo_served(env=env) as served:
+                a = Served(b.app, served.port)  # a token of B's opens a session on A: one secret
                 async with resumable(a, token) as (client, handle):
                     update = {"instructions": TERSE}
                     await client.send({"type": "session.update", "session": update})
                     await client.until("session.updated")
                     await wait_written(state, b.server.resumer.handles.check(handle, "alice"))
-                    os.kill(serving_pid(port), signal.SIGKILL)  # no close, no flush
+                    os.kill(served.process.pid, signal.SIGKILL)  # no close, no flush
                     await client.ws.wait_closed()
 
             async with resumable(b, token, handle) as (again, same):

@@ -9,9 +9,9 @@ import jwt
 import pytest
 import redis.asyncio as aioredis
 
+from tests.cli.support import free_port
 from tests.cli.test_converse_cli import run_cli
-from tests.cli.test_serve_cli import free_port
-from tests.server.test_tokens_cli import opens, voicewire_serve
+from tests.server.test_tokens_cli import echo_served, opens
 from voicewire.cli.state_options import REDIS_ENV
 
 from .conftest import RedisServer
@@ -26,15 +26,15 @@ async def test_workers_on_redis_spend_a_single_use_token_once(
     raw = aioredis.Redis(port=redis_server.port)
     env = {REDIS_ENV: redis_server.url}
     try:
-        async with voicewire_serve("--workers", workers, "--single-use", env=env) as port:
-            async with httpx.AsyncClient() as http:
-                ready = await http.get(f"http://127.0.0.1:{port}/readyz")
+        async with echo_served("--workers", workers, "--single-use", env=env) as served:
+            async with httpx.AsyncClient(base_url=served.url) as http:
+                ready = await http.get("/readyz")
                 assert ready.json()["checks"]["state"] == "ok"
-                minted = await http.post(f"http://127.0.0.1:{port}/realtime/credential", json={})
+                minted = await http.post("/realtime/credential", json={})
             token = minted.json()["credential"]["token"]
-            assert await opens(port, token) is None
+            assert await opens(served.port, token) is None
             # New connections spread over both workers: every one of them refuses the replay.
-            assert [await opens(port, token) for _ in range(16)] == [401] * 16
+            assert [await opens(served.port, token) for _ in range(16)] == [401] * 16
             jti = jwt.decode(token, options={"verify_signature": False})["jti"]
             assert await raw.exists(f"voicewire:jti:{jti}")  # spent in Redis
     finally:

@@ -1,0 +1,196 @@
+"""Server processes as the tests run them: ``voicewire serve`` (or ``demo``) on a free port of
+127.0.0.1, and any other Python process of the repository, each always stopped when its block
+ends, the test failed or not.
+
+::
+
+    from tests.cli.support import voicewire_serve
+
+    async with voicewire_serve("--model", "scripted:echo", "--workers", "2") as served:
+        ...  # served.url, served.port, served.ready (the line it printed), served.process
+    assert "secret" not in served.output  # all it printed, collected when it stopped
+
+A process is stopped with SIGTERM (a server drains) and killed, with its worker processes, when
+it is still running after a timeout: no test leaves a server behind. One that was stopped by its
+test (``os.kill``, or SIGTERM then :meth:`Running.exited`) is only waited for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = [
+    "ROOT",
+    "Running",
+    "alive",
+    "children",
+    "free_port",
+    "python_process",
+    "stopped",
+    "until_listening",
+    "voicewire_serve",
+    "worker_pids",
+]
+
+ROOT = Path(__file__).resolve().parents[2]
+"""The repository: where the processes run, so that ``tests.…`` modules import."""
+
+STOP_TIMEOUT_S = 20.0
+"""How long a stopped process may drain before it is killed."""
+
+
+def free_port() -> int:
+    """A port of 127.0.0.1 nothing listens on (a moment ago)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (read from ``/proc``)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def worker_pids(pid: int) -> list[int]:
+    """The worker processes of ``voicewire serve --workers N`` running as ``pid``."""
+    return [child for child in children(pid) if "spawn_main" in _cmdline(child)]
+
+
+def alive(pid: int) -> bool:
+    return Path(f"/proc/{pid}").exists()
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+async def stopped(
+    process: asyncio.subprocess.Process,
+    timeout: float = STOP_TIMEOUT_S,  # noqa: ASYNC109
+) -> tuple[bytes, bytes]:
+    """Stop a process (SIGTERM: a server drains) and collect its output. One still running
+    after ``timeout`` is killed with its children (workers), then the timeout is raised."""
+    with contextlib.suppress(ProcessLookupError):
+        process.terminate()
+    try:
+        return await asyncio.wait_for(process.communicate(), timeout)
+    except TimeoutError:
+        for pid in [*children(process.pid), process.pid]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        await process.wait()
+        raise
+
+
+async def until_listening(port: int, within: float = 30) -> None:
+    """Wait until ``port`` on 127.0.0.1 takes connections (bounded)."""
+    async with asyncio.timeout(within):
+        while True:
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", port)
+            except OSError:
+                await asyncio.sleep(0.05)
+                continue
+            writer.close()
+            await writer.wait_closed()
+            return
+
+
+@dataclass
+class Running:
+    """A process started by :func:`python_process` or :func:`voicewire_serve`; its output once
+    it has stopped."""
+
+    process: asyncio.subprocess.Process
+    port: int = 0
+    """Where ``voicewire serve`` listens."""
+    ready: str = ""
+    """The line ``voicewire serve`` printed once it served (its URL)."""
+    out: bytes = b""
+    err: bytes = b""
+    _collected: bool = False
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def output(self) -> str:
+        """Everything it printed (the ready line, stdout, stderr), once stopped."""
+        return self.ready + (self.out + self.err).decode(errors="replace")
+
+    async def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:  # noqa: ASYNC109
+        """Stop it (see :func:`stopped`) and keep its output; a process already gone is only
+        waited for."""
+        if not self._collected:
+            self._collected = True
+            self.out, self.err = await stopped(self.process, timeout)
+
+    async def exited(self, within: float) -> None:
+        """Wait until it exits by itself (after the test's own signal) and keep its output."""
+        self.out, self.err = await asyncio.wait_for(self.process.communicate(), within)
+        self._collected = True
+
+
+@asynccontextmanager
+async def python_process(*argv: str, env: dict[str, str] | None = None) -> AsyncIterator[Running]:
+    """``python *argv`` in :data:`ROOT`, ``env`` added to this environment, its output piped;
+    stopped when the block ends. A failing block's error is not hidden by a slow stop."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *argv,
+        cwd=ROOT,
+        env={**os.environ, "COLUMNS": "200", **(env or {})},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    running = Running(process)
+    try:
+        yield running
+    except BaseException:
+        with contextlib.suppress(TimeoutError):  # killed all the same
+            await running.stop()
+        raise
+    await running.stop()
+
+
+@asynccontextmanager
+async def voicewire_serve(
+    *options: str,
+    command: str = "serve",
+    env: dict[str, str] | None = None,
+    within: float = 40,
+) -> AsyncIterator[Running]:
+    """``voicewire <command> --port <free port> *options``, yielded once it has printed its URL
+    (within ``within`` seconds: loading a model takes a while) and takes connections (a single
+    process prints it just before it listens); stopped when the block ends."""
+    port = free_port()
+    argv = ("-m", "voicewire.cli", command, "--port", str(port), *options)
+    async with python_process(*argv, env=env) as served:
+        assert served.process.stdout is not None
+        line = await asyncio.wait_for(served.process.stdout.readline(), within)
+        served.port, served.ready = port, line.decode(errors="replace")
+        assert f"{served.url}/" in served.ready, served.ready
+        await until_listening(port)
+        yield served
