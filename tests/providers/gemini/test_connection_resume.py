@@ -6,79 +6,44 @@ clear error instead. Real WebSockets on 127.0.0.1."""
 from __future__ import annotations
 
 import asyncio
-import base64
-import struct
 from typing import Any
 
 import pytest
 
 from voicewire.protocol import (
-    AudioFormat,
     AudioInputAppend,
     ConfigurationError,
-    ConnectOptions,
     HandshakeError,
     ItemCreate,
     ResumeConfig,
-    ServerEvent,
-    SessionConfig,
     SessionCreated,
-    SessionError,
-    ToolResult,
     TransportStatus,
     user_text,
 )
-from voicewire.providers import gemini
-from voicewire.providers.gemini import GeminiConnection, ResumePolicy
+from voicewire.providers.gemini import ResumePolicy
 
-from .support import Peer, RawGemini, received_audio, until
+from .support import (
+    FAST,
+    TOOL_CALL,
+    TOOL_RESULT,
+    TURN_COMPLETE,
+    Peer,
+    RawGemini,
+    Recorder,
+    connect,
+    first_socket,
+    frame,
+    frames_at_least,
+    indices,
+    model_audio,
+    new_handle,
+    received_audio,
+    stream,
+    tool_response_in,
+    until,
+)
 
 pytestmark = pytest.mark.timeout(30)
-
-CONFIG = SessionConfig(input_audio_format=AudioFormat.pcm16(16000))
-FAST = ResumePolicy(attempts=3, backoff=(0.0, 0.05), go_away_margin=0.2, setup_timeout=5.0)
-
-
-def frame(index: int) -> bytes:
-    """20 ms of 16 kHz audio that says which frame it is."""
-    return struct.pack("<H", index) * 320
-
-
-def index_of(message: dict[str, Any]) -> int | None:
-    audio = message.get("realtimeInput", {}).get("audio")
-    if audio is None:
-        return None
-    data = base64.b64decode(audio["data"])
-    return int(struct.unpack("<H", data[:2])[0])
-
-
-def indices(frames: list[dict[str, Any]]) -> list[int]:
-    return [i for i in map(index_of, frames) if i is not None]
-
-
-class Recorder:
-    """Every event and status of a connection."""
-
-    def __init__(self, connection: GeminiConnection) -> None:
-        self.events: list[ServerEvent] = []
-        self.statuses: list[TransportStatus] = []
-        self.ended = asyncio.Event()
-        connection.on_status(self.statuses.append)
-        connection.deliver_to(self.events.append, self.ended.set)
-
-    def errors(self) -> list[SessionError]:
-        return [e for e in self.events if isinstance(e, SessionError)]
-
-
-async def connect(server: RawGemini, **options: Any) -> GeminiConnection:
-    model = gemini.realtime(api_key="g-test", base_url=server.base_url, resume_policy=FAST)
-    return await model.connect(ConnectOptions(session_config=CONFIG, **options))
-
-
-async def stream(connection: GeminiConnection, frames: range) -> None:
-    for i in frames:
-        connection.send(AudioInputAppend(frame(i)))
-        await asyncio.sleep(0.002)
 
 
 async def test_go_away_moves_to_a_new_socket_with_nothing_lost_and_nothing_twice() -> None:
@@ -88,14 +53,10 @@ async def test_go_away_moves_to_a_new_socket_with_nothing_lost_and_nothing_twice
 
     async def handler(peer: Peer) -> None:
         setup = await peer.handshake("s-go-away")
-        if len(server.peers) == 1:
-            while len(indices(peer.received)) < handle_at:
-                await peer.recv()
-            await peer.send(
-                {"sessionResumptionUpdate": {"newHandle": f"h-{handle_at}", "resumable": True}}
-            )
-            while len(indices(peer.received)) < go_away_at:
-                await peer.recv()
+        if peer.index == 0:
+            await peer.recv_until(frames_at_least(handle_at))
+            await peer.send(new_handle(f"h-{handle_at}"))
+            await peer.recv_until(frames_at_least(go_away_at))
             await peer.send({"goAway": {"timeLeft": "3s"}})
         else:
             resumed_setup.append(setup)
@@ -126,25 +87,24 @@ async def test_go_away_moves_to_a_new_socket_with_nothing_lost_and_nothing_twice
 
 
 async def test_go_away_mid_turn_waits_for_the_turn_and_a_fresh_handle() -> None:
-    chunk = base64.b64encode(b"\x00\x01" * 2400).decode()
-    blob = {"inlineData": {"mimeType": "audio/pcm;rate=24000", "data": chunk}}
+    speech = model_audio(b"\x00\x01" * 2400)
     resumed_with: list[str] = []
 
     async def handler(peer: Peer) -> None:
         setup = await peer.handshake()
-        if len(server.peers) > 1:
+        if peer.index > 0:
             resumed_with.append(setup["setup"]["sessionResumption"]["handle"])
             await peer.pump()
             return
-        await peer.send({"sessionResumptionUpdate": {"newHandle": "h-old", "resumable": True}})
-        await peer.send({"serverContent": {"modelTurn": {"parts": [blob]}}})
+        await peer.send(new_handle("h-old"))
+        await peer.send(speech)
         await peer.send({"sessionResumptionUpdate": {"resumable": False}})
         await peer.send({"goAway": {"timeLeft": "5s"}})
         for _ in range(5):
-            await peer.send({"serverContent": {"modelTurn": {"parts": [blob]}}})
+            await peer.send(speech)
         await peer.send({"serverContent": {"generationComplete": True}})
-        await peer.send({"serverContent": {"turnComplete": True}})
-        await peer.send({"sessionResumptionUpdate": {"newHandle": "h-new", "resumable": True}})
+        await peer.send(TURN_COMPLETE)
+        await peer.send(new_handle("h-new"))
         await peer.pump()
 
     async with RawGemini(handler) as server:
@@ -152,7 +112,7 @@ async def test_go_away_mid_turn_waits_for_the_turn_and_a_fresh_handle() -> None:
         recorder = Recorder(connection)
         await until(lambda: connection.resumptions >= 1)
         assert resumed_with == ["h-new"]
-        kinds = [e.kind for e in recorder.events]
+        kinds = recorder.kinds()
         assert kinds.count("audio.output.delta") == 6  # the whole turn, then the switch
         assert kinds[-1] == "response.done"
         done = recorder.events[-1]
@@ -161,17 +121,12 @@ async def test_go_away_mid_turn_waits_for_the_turn_and_a_fresh_handle() -> None:
 
 
 async def test_go_away_with_no_fresh_handle_switches_before_the_deadline() -> None:
-    async def handler(peer: Peer) -> None:
-        await peer.handshake()
-        if len(server.peers) == 1:
-            await peer.send({"sessionResumptionUpdate": {"newHandle": "h-1", "resumable": True}})
-            chunk = base64.b64encode(b"\x00\x00" * 480).decode()
-            part = {"inlineData": {"mimeType": "audio/pcm;rate=24000", "data": chunk}}
-            await peer.send({"serverContent": {"modelTurn": {"parts": [part]}}})
-            await peer.send({"goAway": {"timeLeft": "0.5s"}})
-        await peer.pump()
+    async def talk(peer: Peer) -> None:
+        await peer.send(new_handle("h-1"))
+        await peer.send(model_audio(b"\x00\x00" * 480))
+        await peer.send({"goAway": {"timeLeft": "0.5s"}})
 
-    async with RawGemini(handler) as server:
+    async with RawGemini(first_socket(talk)) as server:
         connection = await connect(server)
         recorder = Recorder(connection)
         await until(lambda: connection.resumptions >= 1)
@@ -182,19 +137,13 @@ async def test_go_away_with_no_fresh_handle_switches_before_the_deadline() -> No
 
 
 async def test_unexpected_close_with_a_handle_resumes() -> None:
-    async def handler(peer: Peer) -> None:
-        await peer.handshake()
-        if len(server.peers) == 1:
-            while len(indices(peer.received)) < 10:
-                await peer.recv()
-            await peer.send({"sessionResumptionUpdate": {"newHandle": "h-10", "resumable": True}})
-            while len(indices(peer.received)) < 20:
-                await peer.recv()
-            await peer.ws.close(1011, "Internal error encountered.")
-            return
-        await peer.pump()
+    async def talk(peer: Peer) -> None:
+        await peer.recv_until(frames_at_least(10))
+        await peer.send(new_handle("h-10"))
+        await peer.recv_until(frames_at_least(20))
+        await peer.fail()
 
-    async with RawGemini(handler) as server:
+    async with RawGemini(first_socket(talk)) as server:
         connection = await connect(server)
         recorder = Recorder(connection)
         await stream(connection, range(10))
@@ -212,7 +161,7 @@ async def test_unexpected_close_with_a_handle_resumes() -> None:
 async def test_1007_is_fatal_and_not_retried_even_with_a_handle() -> None:
     async def handler(peer: Peer) -> None:
         await peer.handshake()
-        await peer.send({"sessionResumptionUpdate": {"newHandle": "h-1", "resumable": True}})
+        await peer.send(new_handle("h-1"))
         await peer.recv()
         await peer.ws.close(1007, "Request contains an invalid argument.")
 
@@ -257,11 +206,11 @@ async def test_a_close_without_a_handle_is_a_lost_connection() -> None:
 )
 async def test_resumption_refused(code: int, reason: str, error_code: str, sockets: int) -> None:
     async def handler(peer: Peer) -> None:
-        if len(server.peers) == 1:
+        if peer.index == 0:
             await peer.handshake()
-            await peer.send({"sessionResumptionUpdate": {"newHandle": "h-1", "resumable": True}})
+            await peer.send(new_handle("h-1"))
             await asyncio.sleep(0.05)
-            await peer.ws.close(1011, "Internal error encountered.")
+            await peer.fail()
             return
         await peer.recv()
         await peer.ws.close(code, reason)
@@ -297,6 +246,13 @@ async def test_a_setup_refused_with_1007_fails_connect_clearly() -> None:
             await connect(server)
 
 
+async def fails_after_40_frames(peer: Peer) -> None:
+    """The first socket: a handle at once, then 40 frames that no later handle holds."""
+    await peer.send(new_handle("h-0"))
+    await peer.recv_until(frames_at_least(40))
+    await peer.fail()
+
+
 async def test_what_is_kept_to_write_again_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     """Without a new handle for long, only the newest frames (up to a byte bound) are written
     again on a resumption: memory stays bounded, and the newest audio matters most."""
@@ -304,17 +260,7 @@ async def test_what_is_kept_to_write_again_is_bounded(monkeypatch: pytest.Monkey
 
     monkeypatch.setattr(module, "RESEND_LIMIT_BYTES", 10 * 900)
 
-    async def handler(peer: Peer) -> None:
-        await peer.handshake()
-        if len(server.peers) == 1:
-            await peer.send({"sessionResumptionUpdate": {"newHandle": "h-0", "resumable": True}})
-            while len(indices(peer.received)) < 40:
-                await peer.recv()
-            await peer.ws.close(1011, "Internal error encountered.")
-            return
-        await peer.pump()
-
-    async with RawGemini(handler) as server:
+    async with RawGemini(first_socket(fails_after_40_frames)) as server:
         connection = await connect(server)
         await until(lambda: connection.resume_handle == "h-0")
         await stream(connection, range(40))
@@ -335,38 +281,30 @@ async def test_after_go_away_frames_wait_for_the_new_socket_but_tool_responses_d
     once: the turn under way (and so the switch) waits for it."""
     tool_response_seen = asyncio.Event()
 
-    async def handler(peer: Peer) -> None:
-        await peer.handshake()
-        if len(server.peers) > 1:
-            await peer.pump()
-            return
-        await peer.send({"sessionResumptionUpdate": {"newHandle": "h-1", "resumable": True}})
-        await peer.send({"toolCall": {"functionCalls": [{"id": "c1", "name": "lookup"}]}})
+    async def talk(peer: Peer) -> None:
+        await peer.send(new_handle("h-1"))
+        await peer.send(TOOL_CALL)
         await peer.send({"goAway": {"timeLeft": "10s"}})
-        while not any("toolResponse" in f for f in peer.received):
-            await peer.recv()
+        await peer.recv_until(tool_response_in)
         tool_response_seen.set()
-        chunk = base64.b64encode(b"\x00\x01" * 480).decode()
-        part = {"inlineData": {"mimeType": "audio/pcm;rate=24000", "data": chunk}}
-        await peer.send({"serverContent": {"modelTurn": {"parts": [part]}}})
-        await peer.send({"serverContent": {"turnComplete": True}})
-        await peer.send({"sessionResumptionUpdate": {"newHandle": "h-2", "resumable": True}})
-        await peer.pump()
+        await peer.send(model_audio(b"\x00\x01" * 480))
+        await peer.send(TURN_COMPLETE)
+        await peer.send(new_handle("h-2"))
 
-    async with RawGemini(handler) as server:
+    async with RawGemini(first_socket(talk)) as server:
         connection = await connect(server)
         recorder = Recorder(connection)
-        await until(lambda: any(e.kind == "tool.call" for e in recorder.events))
+        await until(recorder.saw("tool.call"))
         await until(lambda: connection._holding)  # the goAway was read
         await stream(connection, range(5))  # the user speaks while the tool runs
-        connection.send(ToolResult("c1", '{"ok": true}', "lookup"))
+        connection.send(TOOL_RESULT)
         await tool_response_seen.wait()
         await until(received_audio(server, 1, 5))
         first, second = server.peers
         assert indices(first.received) == []  # held: none written to the old socket
         assert indices(second.received) == [0, 1, 2, 3, 4]
         assert second.received[0]["setup"]["sessionResumption"] == {"handle": "h-2"}
-        assert [e.kind for e in recorder.events].count("response.done") == 2
+        assert recorder.kinds().count("response.done") == 2
         assert recorder.errors() == [] and recorder.statuses == []
         await connection.close()
 
@@ -377,13 +315,8 @@ async def test_a_silent_server_fails_connect_clearly() -> None:
         await peer.pump()
 
     async with RawGemini(handler) as server:
-        model = gemini.realtime(
-            api_key="g-test",
-            base_url=server.base_url,
-            resume_policy=ResumePolicy(setup_timeout=0.2),
-        )
         with pytest.raises(HandshakeError, match="did not answer setup"):
-            await model.connect()
+            await connect(server, policy=ResumePolicy(setup_timeout=0.2))
 
 
 async def test_a_socket_whose_sends_fail_at_once_is_replaced_without_spinning() -> None:
@@ -412,13 +345,10 @@ async def test_a_socket_whose_sends_fail_at_once_is_replaced_without_spinning() 
 
         return Socket()
 
-    async def handler(peer: Peer) -> None:
-        await peer.handshake()
-        if len(server.peers) == 1:
-            await peer.send({"sessionResumptionUpdate": {"newHandle": "h-1", "resumable": True}})
-        await peer.pump()
+    async def talk(peer: Peer) -> None:
+        await peer.send(new_handle("h-1"))
 
-    async with RawGemini(handler) as server:
+    async with RawGemini(first_socket(talk)) as server:
         connection = await connect(server, websocket=factory)
         await until(lambda: connection.resume_handle == "h-1")
         failing[0] = True
@@ -432,25 +362,15 @@ async def test_a_socket_whose_sends_fail_at_once_is_replaced_without_spinning() 
 async def test_go_away_with_a_stale_handle_and_no_turn_switches_soon() -> None:
     """Frames wait for the new socket from goAway on, so with no turn under way the connection
     waits only briefly for a fresh handle, not until the deadline."""
-    chunk = base64.b64encode(b"\x00\x01" * 480).decode()
-    part = {"inlineData": {"mimeType": "audio/pcm;rate=24000", "data": chunk}}
 
-    async def handler(peer: Peer) -> None:
-        await peer.handshake()
-        if len(server.peers) == 1:
-            await peer.send({"sessionResumptionUpdate": {"newHandle": "h-old", "resumable": True}})
-            await peer.send({"serverContent": {"modelTurn": {"parts": [part]}}})
-            await peer.send({"serverContent": {"turnComplete": True}})  # no handle after it
-            await peer.send({"goAway": {"timeLeft": "60s"}})
-        await peer.pump()
+    async def talk(peer: Peer) -> None:
+        await peer.send(new_handle("h-old"))
+        await peer.send(model_audio(b"\x00\x01" * 480))
+        await peer.send(TURN_COMPLETE)  # no handle after it
+        await peer.send({"goAway": {"timeLeft": "60s"}})
 
-    async with RawGemini(handler) as server:
-        model = gemini.realtime(
-            api_key="g-test",
-            base_url=server.base_url,
-            resume_policy=ResumePolicy(fresh_handle_wait=0.1),
-        )
-        connection = await model.connect(ConnectOptions(session_config=CONFIG))
+    async with RawGemini(first_socket(talk)) as server:
+        connection = await connect(server, policy=ResumePolicy(fresh_handle_wait=0.1))
         async with asyncio.timeout(10):  # a failure bound: the deadline is a minute away
             await until(lambda: connection.resumptions >= 1)
         assert server.peers[1].received[0]["setup"]["sessionResumption"] == {"handle": "h-old"}
@@ -462,30 +382,23 @@ async def test_responses_to_calls_made_after_the_handle_are_not_written_again() 
     """A session resumed from a handle never made the calls that came after it; Gemini refuses
     a response to an unknown call, so only the other frames are written again."""
 
-    async def handler(peer: Peer) -> None:
-        await peer.handshake()
-        if len(server.peers) > 1:
-            await peer.pump()
-            return
-        await peer.send({"sessionResumptionUpdate": {"newHandle": "h-1", "resumable": True}})
-        await peer.send({"toolCall": {"functionCalls": [{"id": "c1", "name": "lookup"}]}})
-        while len(indices(peer.received)) < 3 or not any(
-            "toolResponse" in f for f in peer.received
-        ):
-            await peer.recv()
-        await peer.ws.close(1011, "Internal error encountered.")
+    async def talk(peer: Peer) -> None:
+        await peer.send(new_handle("h-1"))
+        await peer.send(TOOL_CALL)
+        await peer.recv_until(lambda got: frames_at_least(3)(got) and tool_response_in(got))
+        await peer.fail()
 
-    async with RawGemini(handler) as server:
+    async with RawGemini(first_socket(talk)) as server:
         connection = await connect(server)
         recorder = Recorder(connection)
-        await until(lambda: any(e.kind == "tool.call" for e in recorder.events))
+        await until(recorder.saw("tool.call"))
         connection.send(AudioInputAppend(frame(0)))
-        connection.send(ToolResult("c1", '{"ok": true}', "lookup"))
+        connection.send(TOOL_RESULT)
         await stream(connection, range(1, 3))
         await until(received_audio(server, 1, 3))
         second = server.peers[1].received
         assert indices(second) == [0, 1, 2]
-        assert not any("toolResponse" in f for f in second)
+        assert not tool_response_in(second)
         await connection.close()
 
 
@@ -496,28 +409,28 @@ async def test_a_queued_response_to_a_call_made_after_the_handle_is_not_written(
     resumed = asyncio.Event()
 
     async def handler(peer: Peer) -> None:
-        if len(server.peers) > 1:
+        if peer.index > 0:
             await resumed.wait()  # the result is sent while the session is resuming
         await peer.handshake()
-        if len(server.peers) > 1:
+        if peer.index > 0:
             await peer.pump()
             return
-        await peer.send({"sessionResumptionUpdate": {"newHandle": "h-1", "resumable": True}})
-        await peer.send({"toolCall": {"functionCalls": [{"id": "c1", "name": "lookup"}]}})
-        await peer.ws.close(1011, "Internal error encountered.")
+        await peer.send(new_handle("h-1"))
+        await peer.send(TOOL_CALL)
+        await peer.fail()
 
     async with RawGemini(handler) as server:
         connection = await connect(server)
         recorder = Recorder(connection)
-        await until(lambda: any(e.kind == "tool.call" for e in recorder.events))
+        await until(recorder.saw("tool.call"))
         await until(lambda: len(server.peers) == 2)
-        connection.send(ToolResult("c1", '{"ok": true}', "lookup"))
+        connection.send(TOOL_RESULT)
         connection.send(AudioInputAppend(frame(7)))
         resumed.set()
         await until(received_audio(server, 1, 1))
         second = server.peers[1].received
         assert indices(second) == [7]
-        assert not any("toolResponse" in f for f in second)
+        assert not tool_response_in(second)
         assert any(
             e.kind == "item.created" and e.item.kind == "tool_result" for e in recorder.events
         )  # type: ignore[attr-defined]
@@ -534,17 +447,7 @@ async def test_past_the_bound_audio_goes_first_and_typed_words_stay(
 
     monkeypatch.setattr(module, "RESEND_LIMIT_BYTES", 10 * 900)
 
-    async def handler(peer: Peer) -> None:
-        await peer.handshake()
-        if len(server.peers) == 1:
-            await peer.send({"sessionResumptionUpdate": {"newHandle": "h-0", "resumable": True}})
-            while len(indices(peer.received)) < 40:
-                await peer.recv()
-            await peer.ws.close(1011, "Internal error encountered.")
-            return
-        await peer.pump()
-
-    async with RawGemini(handler) as server:
+    async with RawGemini(first_socket(fails_after_40_frames)) as server:
         connection = await connect(server)
         await until(lambda: connection.resume_handle == "h-0")
         connection.send(ItemCreate(user_text("remember the blue door")))

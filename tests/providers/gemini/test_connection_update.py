@@ -14,23 +14,35 @@ import pytest
 from voicewire.protocol import (
     AudioFormat,
     AudioInputAppend,
-    ConnectOptions,
     SessionConfig,
     SessionCreated,
     SessionUpdate,
     SessionUpdated,
     TransportStatus,
 )
-from voicewire.providers import gemini
 from voicewire.providers.gemini import ResumePolicy
 
-from .support import Peer, RawGemini, idle, received_audio, until
-from .test_connection_resume import CONFIG, FAST, Recorder, frame, indices, stream
+from .support import (
+    TURN_COMPLETE,
+    Peer,
+    RawGemini,
+    Recorder,
+    connect,
+    first_socket,
+    frame,
+    frames_at_least,
+    idle,
+    indices,
+    new_handle,
+    received_audio,
+    stream,
+    until,
+)
 
 pytestmark = pytest.mark.timeout(30)
 
 NEW = SessionConfig(input_audio_format=AudioFormat.pcm16(16000), instructions="Speak French.")
-HANDLE = {"sessionResumptionUpdate": {"newHandle": "h-1", "resumable": True}}
+HANDLE = new_handle("h-1")
 
 
 def setup_of(peer: Peer) -> dict[str, Any]:
@@ -38,21 +50,12 @@ def setup_of(peer: Peer) -> dict[str, Any]:
     return setup
 
 
-async def connect(server: RawGemini, policy: ResumePolicy = FAST) -> Any:
-    model = gemini.realtime(api_key="g-test", base_url=server.base_url, resume_policy=policy)
-    return await model.connect(ConnectOptions(session_config=CONFIG))
-
-
 async def test_an_update_moves_to_a_socket_with_the_new_setup_losing_nothing() -> None:
-    async def handler(peer: Peer) -> None:
-        await peer.handshake()
-        if len(server.peers) == 1:
-            while len(indices(peer.received)) < 5:
-                await peer.recv()
-            await peer.send(HANDLE)
-        await peer.pump()
+    async def talk(peer: Peer) -> None:
+        await peer.recv_until(frames_at_least(5))
+        await peer.send(HANDLE)
 
-    async with RawGemini(handler) as server:
+    async with RawGemini(first_socket(talk)) as server:
         connection = await connect(server)
         recorder = Recorder(connection)
         await stream(connection, range(5))
@@ -77,21 +80,18 @@ async def test_an_update_moves_to_a_socket_with_the_new_setup_losing_nothing() -
 async def test_an_update_mid_answer_waits_for_its_end_and_a_fresh_handle() -> None:
     answered = asyncio.Event()
 
-    async def handler(peer: Peer) -> None:
-        await peer.handshake()
-        if len(server.peers) == 1:
-            await peer.send(HANDLE)
-            part = {"text": "Bonjour"}
-            await peer.send({"serverContent": {"modelTurn": {"parts": [part]}}})
-            await answered.wait()
-            await peer.send({"serverContent": {"turnComplete": True}})
-            await peer.send({"sessionResumptionUpdate": {"newHandle": "h-2", "resumable": True}})
-        await peer.pump()
+    async def talk(peer: Peer) -> None:
+        await peer.send(HANDLE)
+        part = {"text": "Bonjour"}
+        await peer.send({"serverContent": {"modelTurn": {"parts": [part]}}})
+        await answered.wait()
+        await peer.send(TURN_COMPLETE)
+        await peer.send(new_handle("h-2"))
 
-    async with RawGemini(handler) as server:
+    async with RawGemini(first_socket(talk)) as server:
         connection = await connect(server)
         recorder = Recorder(connection)
-        await until(lambda: any(e.kind == "response.created" for e in recorder.events))
+        await until(recorder.saw("response.created"))
         connection.send(SessionUpdate(NEW))
         await stream(connection, range(3))  # said during the answer: held for the new setup
         await asyncio.sleep(0.05)
@@ -101,7 +101,7 @@ async def test_an_update_mid_answer_waits_for_its_end_and_a_fresh_handle() -> No
         second = server.peers[1]
         assert setup_of(second)["sessionResumption"] == {"handle": "h-2"}
         assert indices(second.received) == [0, 1, 2]
-        kinds = [e.kind for e in recorder.events]
+        kinds = recorder.kinds()
         assert kinds.index("response.done") < kinds.index("session.updated")
         await connection.close()
 
@@ -127,7 +127,7 @@ async def test_an_update_with_no_handle_after_words_ends_the_link_clearly() -> N
 
     policy = ResumePolicy(backoff=(0.0,), update_wait=0.2, fresh_handle_wait=0.1)
     async with RawGemini(idle) as server:
-        connection = await connect(server, policy)
+        connection = await connect(server, policy=policy)
         recorder = Recorder(connection)
         connection.send(AudioInputAppend(frame(0)))
         await until(received_audio(server, 0, 1))
@@ -162,12 +162,12 @@ async def test_a_go_away_sent_during_a_resumed_sockets_setup_is_acted_on() -> No
     async def handler(peer: Peer) -> None:
         setup = await peer.recv()
         assert "setup" in setup
-        if len(server.peers) == 2:
+        if peer.index == 1:
             await peer.send({"goAway": {"timeLeft": "1s"}})
         await peer.send({"setupComplete": {}})
         await peer.send(HANDLE)
-        if len(server.peers) == 1:
-            await peer.ws.close(1011, "Internal error encountered.")
+        if peer.index == 0:
+            await peer.fail()
             return
         await peer.pump()
 
