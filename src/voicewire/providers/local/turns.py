@@ -6,7 +6,7 @@ with manual turns the client commits the buffer (``input_audio_buffer.commit``, 
 ``activity.start`` / ``activity.end``). Each committed turn becomes a user item whose transcript
 fills in when speech-to-text finishes.
 
-Speculation: when the user goes quiet (``pause``, ~64 ms of silence) the utterance is transcribed
+Speculation: when the user goes quiet (``pause``, ~32 ms of silence) the utterance is transcribed
 and a response generated at once, while the VAD still waits out the silence that ends the turn;
 its events are held back until the turn ends, and dropped if the user resumes.
 
