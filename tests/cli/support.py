@@ -13,6 +13,10 @@ ends, the test failed or not.
 A process is stopped with SIGTERM (a server drains) and killed, with its worker processes, when
 it is still running after a timeout: no test leaves a server behind. One that was stopped by its
 test (``os.kill``, or SIGTERM then :meth:`Running.exited`) is only waited for.
+A test run killed before its teardown (a CI timeout, Ctrl-C twice, the OOM killer) leaves none
+either: each process gets SIGTERM when the run dies
+(:func:`~voicewire.testing.parent_death.die_with_parent`), and ``voicewire serve``'s workers
+stop with their server.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from voicewire.testing.parent_death import die_with_parent
+
 __all__ = [
     "ROOT",
     "Running",
@@ -35,6 +41,8 @@ __all__ = [
     "children",
     "free_port",
     "python_process",
+    "running",
+    "still_running",
     "stopped",
     "until_listening",
     "voicewire_serve",
@@ -76,6 +84,26 @@ def worker_pids(pid: int) -> list[int]:
 
 def alive(pid: int) -> bool:
     return Path(f"/proc/{pid}").exists()
+
+
+def running(pid: int) -> bool:
+    """Whether ``pid`` runs: alive and not a zombie (one reparented to a PID 1 that does not
+    reap may stay a zombie)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+async def still_running(pids: list[int], within: float = 20) -> list[int]:
+    """Those of ``pids`` still running after waiting up to ``within`` seconds for all to stop
+    (the bound of a wait, not a timing asserted)."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(within):
+            while any(running(pid) for pid in pids):  # noqa: ASYNC110 - /proc has no event
+                await asyncio.sleep(0.02)
+    return [pid for pid in pids if running(pid)]
 
 
 def _cmdline(pid: int) -> str:
@@ -156,7 +184,8 @@ class Running:
 @asynccontextmanager
 async def python_process(*argv: str, env: dict[str, str] | None = None) -> AsyncIterator[Running]:
     """``python *argv`` in :data:`ROOT`, ``env`` added to this environment, its output piped;
-    stopped when the block ends. A failing block's error is not hidden by a slow stop."""
+    stopped when the block ends, or when this process dies. A failing block's error is not
+    hidden by a slow stop."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         *argv,
@@ -164,6 +193,7 @@ async def python_process(*argv: str, env: dict[str, str] | None = None) -> Async
         env={**os.environ, "COLUMNS": "200", **(env or {})},
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
+        preexec_fn=die_with_parent,  # a killed test run leaves no server behind
     )
     running = Running(process)
     try:

@@ -9,6 +9,7 @@ import functools
 import gc
 import multiprocessing.connection
 import os
+import signal
 import socket
 import sys
 import threading
@@ -21,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from tests.cli.support import free_port
+from tests.cli.support import free_port, running, still_running, voicewire_serve, worker_pids
 from voicewire.server.workers import listen, reserve, serve
 
 pytestmark = pytest.mark.skipif(
@@ -166,3 +167,18 @@ def test_a_client_connecting_while_the_workers_build_their_apps_is_refused_or_se
     finally:
         (tmp_path / "gate").touch()
         client.join()
+
+
+async def test_workers_stop_when_their_server_process_is_killed() -> None:
+    """SIGKILL (the OOM killer) gives the server no chance to stop its workers: they notice
+    their parent is gone and stop by themselves instead of serving on, unsupervised."""
+    async with voicewire_serve("--model", "scripted:echo", "--workers", "2") as served:
+        workers = worker_pids(served.process.pid)
+        assert len(workers) == 2 and all(running(pid) for pid in workers)
+        try:
+            os.kill(served.process.pid, signal.SIGKILL)
+            assert not await still_running(workers), "workers outlived their server"
+        finally:
+            for pid in workers:
+                if running(pid):
+                    os.kill(pid, signal.SIGKILL)

@@ -20,6 +20,8 @@ Each worker runs :func:`~voicewire.server.http_limits.uvicorn_server` (connectio
 drain on SIGTERM: :mod:`voicewire.server.drain`). A SIGTERM or SIGINT to the parent is passed on
 to the workers as SIGTERM, so each drains its sessions; the parent waits ``drain_timeout`` plus
 :data:`STOP_TIMEOUT` for them before it kills what is left.
+A parent that dies without stopping them (SIGKILL, the OOM killer) leaves no worker serving on
+unsupervised: each watches its parent and, once it is gone, drains and stops as on SIGTERM.
 """
 
 from __future__ import annotations
@@ -27,9 +29,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import multiprocessing
+import os
 import signal
 import socket
 import sys
+import threading
 from collections.abc import Callable
 from multiprocessing.connection import Connection, wait
 from types import FrameType
@@ -194,12 +198,28 @@ def _worker_main(
     started: Connection,
     options: ServeOptions,
 ) -> None:
+    _stop_when_parent_dies()
     app = factory()  # first: a slow app (a local model loading) is not yet taking connections
     sock = listen(host, port, reuse_port=True)
     started.send("listening")
     started.close()
     with contextlib.suppress(KeyboardInterrupt):
         _run(app, sock, log_level, loop, options)  # drains on SIGTERM, stops on SIGINT
+
+
+def _stop_when_parent_dies() -> None:
+    """SIGTERM to this worker once the process that started it is gone: the end of the pipe it
+    holds closes when it dies, however it dies."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+    sentinel = parent.sentinel
+
+    def watch() -> None:
+        wait([sentinel])
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="voicewire-parent-watch", daemon=True).start()
 
 
 def _run(app: Any, sock: socket.socket, log_level: str, loop: str, options: ServeOptions) -> None:

@@ -21,6 +21,8 @@ against ElevenLabs' AsyncAPI (:mod:`voicewire.testing.elevenlabs_validation`).
 :class:`FakeGeminiServer` (:mod:`voicewire.testing.fake_gemini`) speaks Gemini Live, with its
 resumption handles, goAway, ephemeral tokens and close codes, and checks every frame against
 google-genai's types (:mod:`voicewire.testing.gemini_validation`).
+:func:`die_with_parent` (:mod:`voicewire.testing.parent_death`), as a subprocess's
+``preexec_fn``, makes a server a test starts die with the test run, however it is killed.
 """
 
 from .elevenlabs_validation import validate_elevenlabs_client, validate_elevenlabs_server
@@ -29,6 +31,7 @@ from .fake_gemini import FakeGeminiServer
 from .fake_server import FakeRealtimeServer
 from .fault_proxy import FaultProxy, ProxyStats
 from .gemini_validation import validate_gemini_client, validate_gemini_server
+from .parent_death import die_with_parent
 from .script import AudioReply, Reply, Script, TextReply, ToolCallReply
 from .scripted_model import ScriptedConnection, ScriptedModel
 from .tones import rms, silence, tone
@@ -47,6 +50,7 @@ __all__ = [
     "ScriptedModel",
     "TextReply",
     "ToolCallReply",
+    "die_with_parent",
     "openai_available",
     "rms",
     "silence",

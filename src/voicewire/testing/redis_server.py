@@ -2,8 +2,9 @@
 the shared-state tests and the server load benchmark run Redis with.
 
 The Debian package provides the binary (``make redis`` installs it). Nothing is written to disk
-(no RDB, no AOF) and the server dies with the process that started it (Linux parent-death
-signal), so a run killed before its teardown leaves no Redis running.
+(no RDB, no AOF) and the server dies with the process that started it
+(:func:`~voicewire.testing.parent_death.die_with_parent`), so a run killed before its teardown
+leaves no Redis running.
 
 ::
 
@@ -20,33 +21,24 @@ signal), so a run killed before its teardown leaves no Redis running.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from .parent_death import die_with_parent
 
 __all__ = ["REDIS_SERVER", "RedisServer", "RedisServerError"]
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 
-PR_SET_PDEATHSIG = 1  # prctl(2)
-
 
 class RedisServerError(RuntimeError):
     """redis-server is missing, or did not come up (the message says why)."""
-
-
-def _die_with_parent() -> None:
-    """In redis-server before it starts: Linux sends it SIGTERM when the process that started
-    it dies without stopping it (killed, or a hard timeout), so no Redis is left running."""
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _free_port() -> int:
@@ -115,7 +107,7 @@ class RedisServer:
         seen = log_path.stat().st_size if log_path.exists() else 0  # earlier runs' lines
         with log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
+                command, stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent
             )
         deadline = time.monotonic() + 10
         while not self._answers():
