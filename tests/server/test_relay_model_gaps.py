@@ -212,6 +212,10 @@ async def test_a_truncate_cuts_the_history_and_is_answered_as_openai_would(
         [*_, truncated] = await client.until("conversation.item.truncated")
         [relay] = served.server.relays
         cut_at = relay.session.history.truncated_at.get(item_id)
+        # What had arrived of the answer then, kept with the cut (the share of its words heard
+        # when it is replayed or stored, long after the playback tracker forgot the item).
+        arrived = relay.session.history.received_at_cut.get(item_id)
+        since = relay.session.playback.received_ms(item_id)
         await client.send(
             {
                 "type": "conversation.item.truncate",
@@ -225,6 +229,7 @@ async def test_a_truncate_cuts_the_history_and_is_answered_as_openai_would(
     assert truncated["item_id"] == item_id
     assert truncated["audio_end_ms"] == 40 and truncated["content_index"] == 0
     assert cut_at == 40
+    assert arrived is not None and 0 < arrived <= since
     assert unknown["error"]["code"] == "item_truncate_invalid_item_id"
     assert "error" not in client.types()[: client.types().index("conversation.item.truncated")]
     assert refused(limited) == []

@@ -22,6 +22,7 @@ from voicewire.redaction import redact
 from voicewire.server import create_app
 from voicewire.server.resume import ResumeHandles
 from voicewire.server.state import MemoryState, StateUnavailableError
+from voicewire.session.playback import KEPT_ITEMS as PLAYBACK_KEPT
 from voicewire.testing import AudioReply, ScriptedModel
 
 from .conftest import RawClient, Served, assert_strict, serve, user_text
@@ -30,6 +31,7 @@ from .limited_server import closed_with
 pytestmark = pytest.mark.timeout(30)
 
 SECRET = "resume-tests-shared-secret-0123456789abcdef"
+STORY = "one two three four five six seven eight nine ten"
 
 
 @asynccontextmanager
@@ -66,8 +68,27 @@ async def turn(client: RawClient, text: str) -> list[dict[str, Any]]:
     return await client.until("response.done")
 
 
+async def story_cut_off(client: RawClient) -> str:
+    """Asks for :data:`STORY` (1000 ms of audio) and cuts it off where the caller was, 300 ms
+    into it (as heard: its first three words); the answer's id."""
+    said = await turn(client, "tell me a story")
+    item_id: str = said[-1]["response"]["output"][0]["id"]
+    truncate = {"type": "conversation.item.truncate", "item_id": item_id, "content_index": 0}
+    await client.send({**truncate, "audio_end_ms": 300})
+    await client.until("conversation.item.truncated")
+    return item_id
+
+
 def item_ids(frames: list[dict[str, Any]], kind: str) -> list[str]:
     return [f["item"]["id"] for f in frames if f["type"] == kind]
+
+
+async def done_until(client: RawClient, item_id: str) -> dict[str, dict[str, Any]]:
+    """The items ``conversation.item.done`` tells, by id, up to and including ``item_id``."""
+    frames: list[dict[str, Any]] = []
+    while item_id not in item_ids(frames, "conversation.item.done"):
+        frames += await client.until("conversation.item.done")
+    return {f["item"]["id"]: f["item"] for f in frames if f["type"] == "conversation.item.done"}
 
 
 @pytest.fixture
@@ -297,34 +318,17 @@ async def test_a_handle_in_the_url_never_reaches_a_log_line(
 async def test_a_reply_cut_off_is_resumed_as_heard_and_a_finished_one_as_completed(
     one: Served, model: ScriptedModel
 ) -> None:
-    words = "one two three four five six seven eight nine ten"
-    model.script.on("story", AudioReply(words, duration_ms=1000))
+    model.script.on("story", AudioReply(STORY, duration_ms=1000))
     model.script.on("count", AudioReply("eleven twelve", duration_ms=200))
     token = one.server.tokens.issue(subject="alice").token
     async with resumable(one, token) as (first, handle):
         finished = await turn(first, "count for me")
         finished_id = finished[-1]["response"]["output"][0]["id"]
-        said = await turn(first, "tell me a story")
-        cut_id = said[-1]["response"]["output"][0]["id"]
-        # The caller heard 300 ms of the 1000 ms reply, then cut it off.
-        await first.send(
-            {
-                "type": "conversation.item.truncate",
-                "item_id": cut_id,
-                "content_index": 0,
-                "audio_end_ms": 300,
-            }
-        )
-        await first.until("conversation.item.truncated")
+        cut_id = await story_cut_off(first)
     await one.wait_idle(model)
 
     async with resumable(one, token, handle) as (second, _):
-        restored = []
-        for _ in range(4):
-            restored += await second.until("conversation.item.done")
-        done = {
-            f["item"]["id"]: f["item"] for f in restored if f["type"] == "conversation.item.done"
-        }
+        done = await done_until(second, cut_id)  # the four items, restored in order
         await turn(second, "go on")
         heard = {i.id: i for i in model.connections[-1].conversation.values()}
     assert done[finished_id]["status"] == "completed"
@@ -335,6 +339,32 @@ async def test_a_reply_cut_off_is_resumed_as_heard_and_a_finished_one_as_complet
     cut = heard[cut_id]
     assert isinstance(cut, MessageItem)
     assert cut.text.split() == ["one", "two", "three"]
+
+
+async def test_a_reply_cut_off_long_before_the_resume_is_still_resumed_as_heard(
+    one: Served, model: ScriptedModel
+) -> None:
+    """The playback tracker forgets all but its last 16 answers; what arrived of one cut off
+    is kept with the cut, so many answers later the stored share is still the heard one."""
+    model.script.on("story", AudioReply(STORY, duration_ms=1000))
+    model.script.on("count", AudioReply("eleven twelve", duration_ms=40))
+    token = one.server.tokens.issue(subject="alice").token
+    async with resumable(one, token) as (first, handle):
+        cut_id = await story_cut_off(first)
+        for n in range(PLAYBACK_KEPT + 1):  # the cut answer drops out of the tracker's window
+            said = await turn(first, f"count on {n}")
+        last_id = said[-1]["response"]["output"][0]["id"]
+        # The model link drops and comes back: its echo of the replayed answer changes the
+        # item, so the store encodes it again, long after the tracker forgot it.
+        await model.connections[-1].drop()
+        await done_until(first, last_id)  # the new link's echoes of the conversation
+    await one.wait_idle(model)
+
+    async with resumable(one, token, handle) as (second, _):
+        done = await done_until(second, last_id)  # restored in order
+    assert cut_id in done, "the cut answer was stored without a word"
+    stored_cut = json.dumps(done[cut_id]["content"])
+    assert "one two three" in stored_cut and "four" not in stored_cut, stored_cut
 
 
 async def test_the_end_of_a_reply_the_model_never_re_announces_is_stored(

@@ -193,7 +193,9 @@ class ModelGaps:
         refusal. Item ids have been checked by the relay."""
         if isinstance(event, ItemTruncate):
             # The session already took the client's playback position (report_playback).
-            self.session.history.truncate(event.item_id, event.audio_end_ms)
+            session = self.session
+            arrived = session.playback.received_ms(event.item_id)
+            session.history.truncate(event.item_id, event.audio_end_ms, arrived)
             return self.encoder.encode(
                 ItemTruncated(event.item_id, event.audio_end_ms, event.content_index)
             )

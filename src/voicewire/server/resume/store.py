@@ -11,7 +11,9 @@ cannot be reached costs no live session anything: the writer retries until it an
 
 What is stored is what the caller heard: an assistant reply cut off (``history.truncated_at``)
 keeps the share of its words that was played (:func:`voicewire.session.heard.as_heard`, the
-estimate the session's reconnect replay makes too) and is stored ``incomplete``; a reply whose
+estimate the session's reconnect replay makes too, over the audio that had arrived when it was
+cut, ``history.received_at_cut``: the playback tracker forgets all but its last few answers, and
+the reply may be stored again long after) and is stored ``incomplete``; a reply whose
 response ended is stored ``completed`` even when the model never re-announced it (the echo
 model does not).
 
@@ -65,6 +67,8 @@ _ITEM_EVENTS = (ItemCreated, TranscriptInput, TranscriptOutput, TextOutput)
 _WATCHED = (*_ITEM_EVENTS, ItemDeleted, ItemTruncated, ResponseInterrupted, ResponseDone)
 FLUSH_TIMEOUT = 5.0
 """Seconds a closing connection waits for its last writes."""
+_Cut = tuple[int, int]
+"""An answer's cut: the milliseconds heard and the milliseconds of its audio that had arrived."""
 
 
 def encode_item(item: Item) -> bytes:
@@ -137,8 +141,8 @@ class ConversationStore:
         self.session = session
         self._view = view
         self._completed: set[str] = set()  # items whose response ended
-        # item id -> (the item, its heard ms, completed, its stored bytes): encoded once a change
-        self._encoded: dict[str, tuple[Item, int | None, bool, bytes]] = {}
+        # item id -> (the item, its cut, completed, its stored bytes): encoded once a change
+        self._encoded: dict[str, tuple[Item, _Cut | None, bool, bytes]] = {}
         # The kinds it reads only: an audio delta (50 a second) does not call it.
         self._offs = [session.on(kind.kind, self._on_event) for kind in (*_WATCHED, SessionUpdated)]
 
@@ -161,27 +165,20 @@ class ConversationStore:
     def snapshot(self) -> StoredSession:
         """The conversation as stored: the client's config and the items as heard."""
         history = self.session.history
-        encoded: dict[str, tuple[Item, int | None, bool, bytes]] = {}
+        encoded: dict[str, tuple[Item, _Cut | None, bool, bytes]] = {}
         for item in history.items:
             item_id = item.id or ""
             heard = history.truncated_at.get(item_id)
+            cut = None if heard is None else (heard, history.received_at_cut.get(item_id, 0))
             done = item_id in self._completed
             held = self._encoded.get(item_id)
-            if held is None or held[0] is not item or held[1] != heard or held[2] != done:
-                held = (item, heard, done, encode_item(self._as_heard(item, heard, done)))
+            if held is None or held[0] is not item or held[1] != cut or held[2] != done:
+                held = (item, cut, done, encode_item(_as_heard(item, cut, done)))
             encoded[item_id] = held
         self._encoded = encoded
         self._completed.intersection_update(encoded)
         config = encode_config(self._view())
         return StoredSession(config, tuple(e[3] for e in encoded.values()))
-
-    def _as_heard(self, item: Item, heard: int | None, done: bool) -> Item:
-        """``item`` as the caller heard it: cut at ``heard`` ms, completed if ``done``."""
-        if isinstance(item, MessageItem) and heard is not None and item.role == "assistant":
-            return as_heard(item, heard, self.session.playback.received_ms(item.id or ""))
-        if done and isinstance(item, MessageItem | ToolCallItem) and item.status == "in_progress":
-            return replace(item, status="completed")
-        return item
 
     async def aclose(self) -> None:
         """Stop watching and write the conversation (waiting at most :data:`FLUSH_TIMEOUT`): a
@@ -194,3 +191,12 @@ class ConversationStore:
                 "a closing session's conversation was not saved within %.0f s; still trying",
                 FLUSH_TIMEOUT,
             )
+
+
+def _as_heard(item: Item, cut: _Cut | None, done: bool) -> Item:
+    """``item`` as the caller heard it: cut where ``cut`` says, completed if ``done``."""
+    if isinstance(item, MessageItem) and cut is not None and item.role == "assistant":
+        return as_heard(item, *cut)
+    if done and isinstance(item, MessageItem | ToolCallItem) and item.status == "in_progress":
+        return replace(item, status="completed")
+    return item
