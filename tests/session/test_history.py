@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from voicewire.protocol import AudioPart, MessageItem, TextPart, ToolCallItem
+from voicewire.protocol import AudioPart, ItemCreate, MessageItem, TextPart, ToolCallItem
+from voicewire.session import replay_events
 from voicewire.session.history import ConversationHistory
 
 
@@ -56,3 +57,21 @@ def test_transcripts_and_text_fill_items_or_create_them() -> None:
     assert [item.text for item in history.items] == ["hello", "hi there", "written"]  # type: ignore[union-attr]
     history.truncate("s", 120)
     assert history.truncated_at == {"s": 120}
+
+
+def test_a_deleted_item_leaves_no_cut_behind_and_its_id_comes_back_whole() -> None:
+    history = ConversationHistory()
+    for n in range(100):  # a long session that cuts answers off and deletes them
+        history.upsert(MessageItem(f"a{n}", "assistant", (AudioPart(transcript="one two"),)))
+        history.truncate(f"a{n}", 100, 1000)
+        history.delete(f"a{n}")
+    assert history.truncated_at == {} and history.received_at_cut == {}
+    history.upsert(MessageItem("x", "assistant", (AudioPart(transcript="one two three four"),)))
+    history.truncate("x", 500, 1000)
+    history.delete("x")
+    # The id is used again (a client may name its items): a new answer, never cut.
+    history.upsert(MessageItem("x", "assistant", (AudioPart(transcript="hi"),)))
+    history.upsert(MessageItem("x", "assistant", (AudioPart(transcript="hello there"),)))
+    (event,) = replay_events(history.items, history.truncated_at, history.received_at_cut)
+    assert isinstance(event, ItemCreate) and isinstance(event.item, MessageItem)
+    assert event.item.text == "hello there"

@@ -50,7 +50,11 @@ class ConversationHistory:
         self._items.insert_after(item_id, item, previous_item_id)
 
     def delete(self, item_id: str) -> None:
+        """Forget ``item_id``, and where it was cut: a long session that deletes keeps no
+        record of what it no longer holds, and an item added again under the id is whole."""
         self._items.delete(item_id)
+        self.truncated_at.pop(item_id, None)
+        self.received_at_cut.pop(item_id, None)
 
     def set_transcript(self, item_id: str | None, role: str, text: str) -> None:
         """Record the words of a spoken item, creating the item if it was not announced."""
