@@ -7,6 +7,7 @@
 import { BrowserChannel, type BrowserChannelOptions } from "./channel.js";
 import {
   checkCredential,
+  hasExpired,
   parseCredential,
   RealtimeError,
   type ClientCredential,
@@ -25,6 +26,31 @@ export const RECONNECT_DELAYS_MS: readonly number[] = [250, 500, 1000, 2000, 400
 // 1010: frames it could not take). Any other close (1001 going away, 1006 dropped, 1011 server
 // error, 1012 service restart, 1013 try again later) is reconnected with backoff.
 const FINAL_CLOSE_CODES = new Set([1000, 1002, 1003, 1007, 1008, 1009, 1010]);
+// Without getCredential the client reconnects with the credential it connected with, and stops
+// at the first sign the server no longer takes it: a handshake closed with 1008 (policy) or
+// 4401/4403 (the convention for HTTP 401/403 as a close code), or an error event before
+// session.created with one of these codes (voicewire's 401 bodies, OpenAI's). A browser sees an
+// HTTP 401/403 on the upgrade only as a close with 1006, like a server that is not back yet:
+// those attempts stay bounded by RECONNECT_DELAYS_MS.
+const REFUSED_CREDENTIAL_CLOSE_CODES = new Set([1008, 4401, 4403]);
+const REFUSED_CREDENTIAL_CODES = new Set([
+  "missing_credential",
+  "invalid_token",
+  "malformed_token",
+  "invalid_token_signature",
+  "unknown_token_key",
+  "token_expired",
+  "token_not_yet_valid",
+  "wrong_token_audience",
+  "token_replayed",
+  "invalid_api_key",
+  "invalid_client_secret",
+  "unauthorized",
+  "forbidden",
+]);
+const FRESH_CREDENTIAL_NEEDED =
+  "a fresh credential is needed: connect() again with one, or pass getCredential to RealtimeClient " +
+  "to have each reconnect fetch its own";
 // A voicewire server sends the session's resume handle as this event when asked with
 // ?voicewire_resume=1 (browsers cannot read the upgrade response's header), and resumes the
 // session on any instance when reconnected to with ?resume=<handle>.
@@ -56,6 +82,9 @@ export interface AgentConfig {
 /** An error the client reports: `code` is stable (`credential_expired`, `connection_lost`, ...). */
 export type RealtimeClientError = Error & { code: string };
 
+/** A failed attempt to open the session; `closeCode` when the socket closed before it began. */
+type OpenError = RealtimeError & { closeCode?: number };
+
 export interface RealtimeClientOptions {
   /**
    * WebSocket URL (default: this origin's /v1/realtime; for OpenAI
@@ -74,14 +103,24 @@ export interface RealtimeClientOptions {
    */
   session?: Record<string, unknown>;
   /**
-   * Fetches a fresh credential; given it, a dropped connection is retried with backoff (status
-   * 'reconnecting'), each attempt with a credential of its own (a single-use token is spent by
-   * the connection it opened). A voicewire server resumes the session from its resume handle
-   * (the conversation comes back from the server, on whichever instance answers); elsewhere, or
-   * when the server no longer has it, the conversation so far is replayed as text items. Either
-   * way what the user said meanwhile is sent once back. A close that says the session is over
-   * (1000: ended by the server, idle or time limit; 1008: policy) is not retried: status
-   * 'disconnected' and an 'error' with code `session_ended` or `policy_violation`.
+   * Fetches a fresh credential for each reconnect attempt (a single-use token is spent by the
+   * connection it opened). A dropped connection is retried with backoff (status 'reconnecting',
+   * RECONNECT_DELAYS_MS). A voicewire server resumes the session from its resume handle (the
+   * conversation comes back from the server, on whichever instance answers); elsewhere, or when
+   * the server no longer has it, the conversation so far is replayed as text items. Either way
+   * what the user said meanwhile is sent once back. A close that says the session is over (1000:
+   * ended by the server, idle or time limit; 1008: policy) is not retried: status 'disconnected'
+   * and an 'error' with code `session_ended` or `policy_violation`.
+   *
+   * Without it, the client reconnects the same way with the credential it connected with (a
+   * long-lived token, a client secret that has not expired), as long as that has not expired.
+   * When it has (its `expiresAt` is past), or the server refuses it (a close with 1008,
+   * 4401 or 4403 before the session began, or an error event such as `invalid_token`), the
+   * client stops: status 'disconnected' and an 'error' with code `credential_expired` or
+   * `credential_refused` saying a fresh credential is needed. Pass getCredential when the
+   * credential is single-use or short-lived. (A browser sees an HTTP 401/403 on the upgrade only
+   * as a close with 1006, like a server not back yet: such attempts end with the last delay,
+   * code `connection_lost`.)
    */
   getCredential?: () => Promise<CredentialInput> | CredentialInput;
   /**
@@ -168,6 +207,7 @@ export class RealtimeClient extends Emitter<RealtimeClientEvents> {
   private _outbox: string[] = []; // messages typed while connecting or reconnecting
   private _replayEchoes = 0;
   private _lastReconnectError: Error | null = null;
+  private _credential: ClientCredential | null = null; // the one connect() got: reconnects reuse it
   private readonly _reported = new WeakSet<Error>();
 
   constructor(options: RealtimeClientOptions = {}) {
@@ -235,6 +275,7 @@ export class RealtimeClient extends Emitter<RealtimeClientEvents> {
       }
       if (this._now() !== "connecting") throw new RealtimeError("disconnected while connecting", "aborted");
       await this._open(credential);
+      this._credential = credential;
       this._sendBacklog(); // what was said while connecting, before any newer frame
       this._sendOutbox();
     } catch (err) {
@@ -315,13 +356,13 @@ export class RealtimeClient extends Emitter<RealtimeClientEvents> {
       ws.onclose = (close: CloseEvent) => {
         const why = `code ${close.code}${close.reason ? `: ${close.reason}` : ""}`;
         if (!settled) {
-          fail(
-            new RealtimeError(
-              `the realtime connection was refused or closed (${why}); ` +
-                "the credential may be invalid or expired",
-              "connection_refused",
-            ),
+          const error: OpenError = new RealtimeError(
+            `the realtime connection was refused or closed (${why}); ` +
+              "the credential may be invalid or expired",
+            "connection_refused",
           );
+          error.closeCode = close.code;
+          fail(error);
           return;
         }
         if (this._ws !== ws) return; // closed on purpose
@@ -332,8 +373,9 @@ export class RealtimeClient extends Emitter<RealtimeClientEvents> {
   }
 
   /**
-   * The connection closed under us (`code`: its close code): reconnect when it makes sense and
-   * we can (options.getCredential), resuming with the handle if we have one, else disconnect.
+   * The connection closed under us (`code`: its close code): reconnect when it makes sense, with
+   * a credential from options.getCredential or else the one we connected with (while it has not
+   * expired and the server takes it), resuming with the handle if we have one, else disconnect.
    */
   private async _lost(why: string, code: number): Promise<void> {
     if (this.channel) this.channel.interrupt();
@@ -349,35 +391,86 @@ export class RealtimeClient extends Emitter<RealtimeClientEvents> {
       return;
     }
     const getCredential = this.options.getCredential;
-    if (getCredential && this.status === "connected") {
-      this._setStatus("reconnecting");
-      this._setState("listening");
-      for (const [attempt, wait] of RECONNECT_DELAYS_MS.entries()) {
-        await delay(wait);
-        if (this._now() !== "reconnecting") return; // disconnect() meanwhile
-        // A browser cannot tell a refused resume (the conversation expired) from a server that
-        // is not back yet: the last attempt starts a new session and replays instead.
-        const last = attempt === RECONNECT_DELAYS_MS.length - 1;
-        const handle = last ? null : this.resumeHandle;
-        try {
-          await this._open(checkCredential(parseCredential(await getCredential())), handle);
-          if (handle) this._resumed();
-          else this._replay();
-          return;
-        } catch (err) {
-          if (this._now() !== "reconnecting") return;
-          this._lastReconnectError = err instanceof Error ? err : new Error(String(err));
-        }
-      }
+    const reused = this._credential;
+    let end: RealtimeError | false | null = null; // false: the attempts ran out
+    if (this.status === "connected" && getCredential) {
+      end = await this._reconnect(async () => checkCredential(parseCredential(await getCredential())), null);
+      if (end === null) return; // connected again, or disconnect() meanwhile
+    } else if (this.status === "connected" && reused) {
+      // an expired credential is not worth a wait: say so at once
+      const next = async () => checkCredential(reused);
+      end = hasExpired(reused) ? this._expired(why) : await this._reconnect(next, why);
+      if (end === null) return; // connected again, or disconnect() meanwhile
     }
     const status = this._now();
     if (status === "connected" || status === "reconnecting") {
-      const retry = this._lastReconnectError;
-      const detail = retry ? `; reconnecting failed: ${retry.message}` : "";
-      this._report(new RealtimeError(`the connection was lost (${why})${detail}`, "connection_lost"));
+      const retry = this._lastReconnectError as Error | null; // set by _reconnect
+      let detail = retry ? `; reconnecting failed: ${retry.message}` : "";
+      if (retry && !getCredential) detail += `; if the server no longer takes the credential, ${FRESH_CREDENTIAL_NEEDED}`;
+      this._report(end || new RealtimeError(`the connection was lost (${why})${detail}`, "connection_lost"));
       this._teardown();
       this._setStatus("disconnected");
     }
+  }
+
+  /**
+   * Reconnect with backoff (status 'reconnecting'), each attempt with a credential from `next`,
+   * resuming with the handle if we have one. Resolves null once connected (or when disconnect()
+   * stopped it), false when the attempts ran out, or, when reusing a credential (`why`: how the
+   * connection was lost), the error that says the server will not take it again.
+   */
+  private async _reconnect(
+    next: () => Promise<ClientCredential>,
+    why: string | null,
+  ): Promise<RealtimeError | false | null> {
+    this._setStatus("reconnecting");
+    this._setState("listening");
+    for (const [attempt, wait] of RECONNECT_DELAYS_MS.entries()) {
+      await delay(wait);
+      if (this._now() !== "reconnecting") return null; // disconnect() meanwhile
+      // A browser cannot tell a refused resume (the conversation expired) from a server that
+      // is not back yet: the last attempt starts a new session and replays instead.
+      const last = attempt === RECONNECT_DELAYS_MS.length - 1;
+      const handle = last ? null : this.resumeHandle;
+      try {
+        await this._open(await next(), handle);
+        if (handle) this._resumed();
+        else this._replay();
+        return null;
+      } catch (err) {
+        if (this._now() !== "reconnecting") return null;
+        const error = err instanceof Error ? err : new Error(String(err));
+        this._lastReconnectError = error;
+        const refused = why === null ? null : this._refusal(error, why);
+        if (refused) return refused; // the same credential would meet the same answer
+      }
+    }
+    return false;
+  }
+
+  /** The connection was lost (`why`) and the credential we connected with has expired. */
+  private _expired(why: string): RealtimeError {
+    return new RealtimeError(
+      `the connection was lost (${why}) and the credential it was opened with has expired; ${FRESH_CREDENTIAL_NEEDED}`,
+      "credential_expired",
+    );
+  }
+
+  /**
+   * Why reconnecting with the credential we connected with is pointless, given how an attempt
+   * with it failed (`error`), or null when another attempt may succeed.
+   */
+  private _refusal(error: Error & Partial<OpenError>, why: string): RealtimeError | null {
+    if (error.code === "credential_expired") return this._expired(why); // while reconnecting
+    const closed = error.closeCode !== undefined && REFUSED_CREDENTIAL_CLOSE_CODES.has(error.closeCode);
+    if (closed || (error.code !== undefined && REFUSED_CREDENTIAL_CODES.has(error.code))) {
+      return new RealtimeError(
+        `the connection was lost (${why}) and the server refused the credential it was opened with ` +
+          `(${error.message}); ${FRESH_CREDENTIAL_NEEDED}`,
+        "credential_refused",
+      );
+    }
+    return null;
   }
 
   /**
@@ -482,6 +575,7 @@ export class RealtimeClient extends Emitter<RealtimeClientEvents> {
     this._interrupted.clear();
     this._receivedMs.clear();
     this.resumeHandle = null; // a new connect() starts a new session
+    this._credential = null;
     this._setState("listening");
   }
 

@@ -109,9 +109,14 @@ export function parseCredential(input: CredentialInput): ClientCredential {
   throw new Error(`unknown credential kind ${JSON.stringify(kind)}`);
 }
 
+/** Whether `credential`'s `expiresAt` is past (one without an expiry never expires). */
+export function hasExpired(credential: ClientCredential): boolean {
+  return credential.expiresAt !== null && credential.expiresAt.getTime() <= Date.now();
+}
+
 /** `credential`, unless it has expired (then a RealtimeError `credential_expired`). */
 export function checkCredential(credential: ClientCredential): ClientCredential {
-  if (credential.expiresAt && credential.expiresAt.getTime() <= Date.now()) {
+  if (hasExpired(credential)) {
     throw new RealtimeError("the credential has expired; fetch a new one", "credential_expired");
   }
   return credential;

@@ -16,6 +16,16 @@ function client(options: RealtimeClientOptions = {}): { client: RealtimeClient; 
 /** Let pending promise callbacks run (no timers). */
 const settle = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
+/** (Fake timers) the link drops (1006), and each reconnect attempt is closed with `code`. */
+async function dropAndCloseEveryAttempt(code: number, reason = ""): Promise<void> {
+  FakeWebSocket.last.drop(1006, "");
+  for (const wait of RECONNECT_DELAYS_MS) {
+    await vi.advanceTimersByTimeAsync(wait);
+    FakeWebSocket.last.drop(code, reason);
+    await vi.advanceTimersByTimeAsync(0);
+  }
+}
+
 beforeEach(() => {
   FakeWebSocket.sockets = [];
   vi.stubGlobal("WebSocket", FakeWebSocket);
@@ -232,27 +242,12 @@ describe("reconnect", () => {
     const errors: string[] = [];
     c.on("error", (err) => errors.push(`${err.code}: ${err.message}`));
     vi.useFakeTimers();
-    FakeWebSocket.last.drop(1006, "");
-    for (const wait of RECONNECT_DELAYS_MS) {
-      await vi.advanceTimersByTimeAsync(wait);
-      FakeWebSocket.last.drop(1013, "try again later");
-      await vi.advanceTimersByTimeAsync(0);
-    }
+    await dropAndCloseEveryAttempt(1013, "try again later");
     expect(FakeWebSocket.sockets).toHaveLength(1 + RECONNECT_DELAYS_MS.length);
     expect(c.status).toBe("disconnected");
     expect(statuses).toEqual(["connecting", "connected", "reconnecting", "disconnected"]);
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatch(/^connection_lost: the connection was lost \(code 1006\); reconnecting failed/);
-  });
-
-  it("without getCredential a drop disconnects at once", async () => {
-    const { client: c, statuses } = client();
-    const connecting = c.connect(credential());
-    await settle();
-    FakeWebSocket.last.openSession();
-    await connecting;
-    FakeWebSocket.last.drop(1012, "service restart");
-    expect(statuses).toEqual(["connecting", "connected", "disconnected"]);
   });
 
   it("stops trying once the user disconnects", async () => {
@@ -343,5 +338,121 @@ describe("resume (voicewire servers)", () => {
       expect(errors).toEqual([error]);
       expect(getCredential).not.toHaveBeenCalled();
     }
+  });
+});
+
+describe("reconnect without getCredential (the credential it connected with)", () => {
+  /** A client connected with `given` (no getCredential), its resume handle "h-1", and its errors. */
+  async function connectedWith(given: object) {
+    const made = client({ resume: true });
+    const errors: { code: string; message: string }[] = [];
+    made.client.on("error", (err) => errors.push({ code: err.code, message: err.message }));
+    const connecting = made.client.connect(given as Parameters<RealtimeClient["connect"]>[0]);
+    await settle();
+    FakeWebSocket.last.openSession("first");
+    FakeWebSocket.last.receive({ type: "voicewire.resume_handle", handle: "h-1" });
+    await connecting;
+    FakeWebSocket.last.receive({
+      type: "conversation.item.added",
+      item: { id: "u1", type: "message", role: "user", content: [{ type: "input_text", text: "seven" }] },
+    });
+    return { ...made, errors };
+  }
+  const resumeOf = (ws: FakeWebSocket) => new globalThis.URL(ws.url).searchParams.get("resume");
+
+  it("reconnects with the same credential and backoff, resuming with the handle", async () => {
+    const { client: c, statuses, errors } = await connectedWith({ value: "long-lived", expires_at: null });
+    vi.useFakeTimers();
+    FakeWebSocket.last.drop(1006, "");
+    expect(c.status).toBe("reconnecting");
+    c.sendMessage("and now?");
+    await vi.advanceTimersByTimeAsync(RECONNECT_DELAYS_MS[0]! - 1);
+    expect(FakeWebSocket.sockets).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    FakeWebSocket.last.drop(1013, "try again later"); // not back yet: the next attempt waits longer
+    await vi.advanceTimersByTimeAsync(RECONNECT_DELAYS_MS[1]!);
+    expect(FakeWebSocket.sockets).toHaveLength(3);
+    for (const ws of FakeWebSocket.sockets) {
+      expect(ws.protocols).toEqual(["realtime", "openai-insecure-api-key.long-lived"]);
+    }
+    expect(FakeWebSocket.sockets.slice(1).map(resumeOf)).toEqual(["h-1", "h-1"]);
+    const resumed = FakeWebSocket.last;
+    resumed.openSession("first");
+    await vi.advanceTimersByTimeAsync(0);
+    expect(c.status).toBe("connected");
+    expect(statuses).toEqual(["connecting", "connected", "reconnecting", "connected"]);
+    // resumed: no replay, only what was typed meanwhile, once
+    const items = resumed.sentOfType("conversation.item.create").map((e) => e["item"]);
+    expect(items).toEqual([{ type: "message", role: "user", content: [{ type: "input_text", text: "and now?" }] }]);
+    expect(c.transcript.map((e) => e.text)).toEqual(["seven"]);
+    expect(errors).toEqual([]);
+  });
+
+  it("does not reuse an expired credential: disconnected at once, credential_expired", async () => {
+    const { client: c, statuses, errors } = await connectedWith(credential()); // expires in 60 s
+    vi.useFakeTimers();
+    vi.setSystemTime(Date.now() + 61_000);
+    FakeWebSocket.last.drop(1012, "service restart");
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(FakeWebSocket.sockets).toHaveLength(1);
+    expect(c.status).toBe("disconnected");
+    expect(statuses).toEqual(["connecting", "connected", "disconnected"]);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]!.code).toBe("credential_expired");
+    expect(errors[0]!.message).toMatch(/code 1012.*has expired; a fresh credential is needed.*pass getCredential/);
+  });
+
+  it("stops when the credential expires while reconnecting", async () => {
+    const { client: c, errors } = await connectedWith(credential());
+    vi.useFakeTimers();
+    FakeWebSocket.last.drop(1006, "");
+    await vi.advanceTimersByTimeAsync(RECONNECT_DELAYS_MS[0]!);
+    FakeWebSocket.last.drop(1013, "try again later");
+    vi.setSystemTime(Date.now() + 61_000);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(FakeWebSocket.sockets).toHaveLength(2);
+    expect(c.status).toBe("disconnected");
+    expect(errors.map((e) => e.code)).toEqual(["credential_expired"]);
+  });
+
+  it("stops at the first refusal of the credential, saying a fresh one is needed", async () => {
+    const refusals: [string, (ws: FakeWebSocket) => void][] = [
+      ["close 1008", (ws) => ws.drop(1008, "")],
+      ["close 4401", (ws) => ws.drop(4401, "unauthorized")],
+      ["close 4403", (ws) => ws.drop(4403, "forbidden")],
+      [
+        "error event",
+        (ws) => {
+          ws.accept();
+          ws.receive({ type: "error", error: { code: "token_expired", message: "the token has expired" } });
+        },
+      ],
+    ];
+    for (const [what, refuse] of refusals) {
+      vi.useRealTimers();
+      FakeWebSocket.sockets = [];
+      const { client: c, statuses, errors } = await connectedWith({ kind: "token", token: "revoked" });
+      vi.useFakeTimers();
+      FakeWebSocket.last.drop(1006, "");
+      await vi.advanceTimersByTimeAsync(RECONNECT_DELAYS_MS[0]!);
+      refuse(FakeWebSocket.last);
+      await vi.advanceTimersByTimeAsync(10_000);
+      expect(FakeWebSocket.sockets, what).toHaveLength(2);
+      expect(c.status, what).toBe("disconnected");
+      expect(statuses, what).toEqual(["connecting", "connected", "reconnecting", "disconnected"]);
+      expect(errors.map((e) => e.code), what).toEqual(["credential_refused"]);
+      expect(errors[0]!.message, what).toMatch(/server refused the credential.*fresh credential is needed.*getCredential/);
+    }
+  });
+
+  it("a handshake that only fails (1006, as a browser sees an HTTP 401) ends with the last delay", async () => {
+    const { client: c, errors } = await connectedWith({ kind: "token", token: "t" });
+    vi.useFakeTimers();
+    await dropAndCloseEveryAttempt(1006);
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(FakeWebSocket.sockets).toHaveLength(1 + RECONNECT_DELAYS_MS.length);
+    expect(c.status).toBe("disconnected");
+    expect(errors.map((e) => e.code)).toEqual(["connection_lost"]);
+    expect(errors[0]!.message).toMatch(/reconnecting failed.*if the server no longer takes the credential.*getCredential/);
   });
 });

@@ -342,8 +342,11 @@ function parseCredential(input) {
   }
   throw new Error(`unknown credential kind ${JSON.stringify(kind)}`);
 }
+function hasExpired(credential) {
+  return credential.expiresAt !== null && credential.expiresAt.getTime() <= Date.now();
+}
 function checkCredential(credential) {
-  if (credential.expiresAt && credential.expiresAt.getTime() <= Date.now()) {
+  if (hasExpired(credential)) {
     throw new RealtimeError("the credential has expired; fetch a new one", "credential_expired");
   }
   return credential;
@@ -374,6 +377,23 @@ async function fetchCredential(options = {}) {
 var TOKEN_SUBPROTOCOL = "openai-insecure-api-key.";
 var RECONNECT_DELAYS_MS = [250, 500, 1e3, 2e3, 4e3];
 var FINAL_CLOSE_CODES = /* @__PURE__ */ new Set([1e3, 1002, 1003, 1007, 1008, 1009, 1010]);
+var REFUSED_CREDENTIAL_CLOSE_CODES = /* @__PURE__ */ new Set([1008, 4401, 4403]);
+var REFUSED_CREDENTIAL_CODES = /* @__PURE__ */ new Set([
+  "missing_credential",
+  "invalid_token",
+  "malformed_token",
+  "invalid_token_signature",
+  "unknown_token_key",
+  "token_expired",
+  "token_not_yet_valid",
+  "wrong_token_audience",
+  "token_replayed",
+  "invalid_api_key",
+  "invalid_client_secret",
+  "unauthorized",
+  "forbidden"
+]);
+var FRESH_CREDENTIAL_NEEDED = "a fresh credential is needed: connect() again with one, or pass getCredential to RealtimeClient to have each reconnect fetch its own";
 var RESUME_HANDLE_EVENT = "voicewire.resume_handle";
 var BACKLOG_MS = 1e4;
 function defaultUrl() {
@@ -424,6 +444,8 @@ var RealtimeClient = class extends Emitter {
   // messages typed while connecting or reconnecting
   _replayEchoes = 0;
   _lastReconnectError = null;
+  _credential = null;
+  // the one connect() got: reconnects reuse it
   _reported = /* @__PURE__ */ new WeakSet();
   constructor(options = {}) {
     super();
@@ -482,6 +504,7 @@ var RealtimeClient = class extends Emitter {
       }
       if (this._now() !== "connecting") throw new RealtimeError("disconnected while connecting", "aborted");
       await this._open(credential);
+      this._credential = credential;
       this._sendBacklog();
       this._sendOutbox();
     } catch (err) {
@@ -557,12 +580,12 @@ var RealtimeClient = class extends Emitter {
       ws.onclose = (close) => {
         const why = `code ${close.code}${close.reason ? `: ${close.reason}` : ""}`;
         if (!settled) {
-          fail(
-            new RealtimeError(
-              `the realtime connection was refused or closed (${why}); the credential may be invalid or expired`,
-              "connection_refused"
-            )
+          const error = new RealtimeError(
+            `the realtime connection was refused or closed (${why}); the credential may be invalid or expired`,
+            "connection_refused"
           );
+          error.closeCode = close.code;
+          fail(error);
           return;
         }
         if (this._ws !== ws) return;
@@ -572,8 +595,9 @@ var RealtimeClient = class extends Emitter {
     });
   }
   /**
-   * The connection closed under us (`code`: its close code): reconnect when it makes sense and
-   * we can (options.getCredential), resuming with the handle if we have one, else disconnect.
+   * The connection closed under us (`code`: its close code): reconnect when it makes sense, with
+   * a credential from options.getCredential or else the one we connected with (while it has not
+   * expired and the server takes it), resuming with the handle if we have one, else disconnect.
    */
   async _lost(why, code) {
     if (this.channel) this.channel.interrupt();
@@ -589,33 +613,76 @@ var RealtimeClient = class extends Emitter {
       return;
     }
     const getCredential = this.options.getCredential;
-    if (getCredential && this.status === "connected") {
-      this._setStatus("reconnecting");
-      this._setState("listening");
-      for (const [attempt, wait] of RECONNECT_DELAYS_MS.entries()) {
-        await delay(wait);
-        if (this._now() !== "reconnecting") return;
-        const last = attempt === RECONNECT_DELAYS_MS.length - 1;
-        const handle = last ? null : this.resumeHandle;
-        try {
-          await this._open(checkCredential(parseCredential(await getCredential())), handle);
-          if (handle) this._resumed();
-          else this._replay();
-          return;
-        } catch (err) {
-          if (this._now() !== "reconnecting") return;
-          this._lastReconnectError = err instanceof Error ? err : new Error(String(err));
-        }
-      }
+    const reused = this._credential;
+    let end = null;
+    if (this.status === "connected" && getCredential) {
+      end = await this._reconnect(async () => checkCredential(parseCredential(await getCredential())), null);
+      if (end === null) return;
+    } else if (this.status === "connected" && reused) {
+      const next = async () => checkCredential(reused);
+      end = hasExpired(reused) ? this._expired(why) : await this._reconnect(next, why);
+      if (end === null) return;
     }
     const status = this._now();
     if (status === "connected" || status === "reconnecting") {
       const retry = this._lastReconnectError;
-      const detail = retry ? `; reconnecting failed: ${retry.message}` : "";
-      this._report(new RealtimeError(`the connection was lost (${why})${detail}`, "connection_lost"));
+      let detail = retry ? `; reconnecting failed: ${retry.message}` : "";
+      if (retry && !getCredential) detail += `; if the server no longer takes the credential, ${FRESH_CREDENTIAL_NEEDED}`;
+      this._report(end || new RealtimeError(`the connection was lost (${why})${detail}`, "connection_lost"));
       this._teardown();
       this._setStatus("disconnected");
     }
+  }
+  /**
+   * Reconnect with backoff (status 'reconnecting'), each attempt with a credential from `next`,
+   * resuming with the handle if we have one. Resolves null once connected (or when disconnect()
+   * stopped it), false when the attempts ran out, or, when reusing a credential (`why`: how the
+   * connection was lost), the error that says the server will not take it again.
+   */
+  async _reconnect(next, why) {
+    this._setStatus("reconnecting");
+    this._setState("listening");
+    for (const [attempt, wait] of RECONNECT_DELAYS_MS.entries()) {
+      await delay(wait);
+      if (this._now() !== "reconnecting") return null;
+      const last = attempt === RECONNECT_DELAYS_MS.length - 1;
+      const handle = last ? null : this.resumeHandle;
+      try {
+        await this._open(await next(), handle);
+        if (handle) this._resumed();
+        else this._replay();
+        return null;
+      } catch (err) {
+        if (this._now() !== "reconnecting") return null;
+        const error = err instanceof Error ? err : new Error(String(err));
+        this._lastReconnectError = error;
+        const refused = why === null ? null : this._refusal(error, why);
+        if (refused) return refused;
+      }
+    }
+    return false;
+  }
+  /** The connection was lost (`why`) and the credential we connected with has expired. */
+  _expired(why) {
+    return new RealtimeError(
+      `the connection was lost (${why}) and the credential it was opened with has expired; ${FRESH_CREDENTIAL_NEEDED}`,
+      "credential_expired"
+    );
+  }
+  /**
+   * Why reconnecting with the credential we connected with is pointless, given how an attempt
+   * with it failed (`error`), or null when another attempt may succeed.
+   */
+  _refusal(error, why) {
+    if (error.code === "credential_expired") return this._expired(why);
+    const closed = error.closeCode !== void 0 && REFUSED_CREDENTIAL_CLOSE_CODES.has(error.closeCode);
+    if (closed || error.code !== void 0 && REFUSED_CREDENTIAL_CODES.has(error.code)) {
+      return new RealtimeError(
+        `the connection was lost (${why}) and the server refused the credential it was opened with (${error.message}); ${FRESH_CREDENTIAL_NEEDED}`,
+        "credential_refused"
+      );
+    }
+    return null;
   }
   /**
    * After a resumed reconnect: the server has the conversation and tells each item again under
@@ -705,6 +772,7 @@ var RealtimeClient = class extends Emitter {
     this._interrupted.clear();
     this._receivedMs.clear();
     this.resumeHandle = null;
+    this._credential = null;
     this._setState("listening");
   }
   // -- input ---------------------------------------------------------------------------------------
