@@ -70,6 +70,24 @@ def test_a_resume_ttl_that_is_not_positive_seconds_is_refused(bad: str, captured
     assert captured == {}  # no server was started
 
 
+@pytest.mark.parametrize("long", ["2592000.5", "1e30"])
+def test_a_resume_ttl_past_30_days_is_refused_naming_the_bound(
+    long: str, captured: Captured
+) -> None:
+    """Redis takes no expiry past 64-bit milliseconds: 1e30 s would fail every write later."""
+    result = serve("--resume-ttl", long)
+    assert result.exit_code == 2
+    assert "Invalid value for '--resume-ttl'" in result.output
+    assert "at most 2592000 (30 days)" in result.output
+    assert captured == {}
+
+
+def test_a_resume_ttl_of_30_days_is_taken(captured: Captured) -> None:
+    result = serve("--resume-ttl", "2592000", "--workers", "2")
+    assert result.exit_code == 0, result.output
+    assert resume_ttl_of(captured["factory"]()) == 2592000.0
+
+
 def test_a_resume_ttl_that_is_not_a_number_is_refused(captured: Captured) -> None:
     result = serve("--resume-ttl", "ten")
     assert result.exit_code == 2

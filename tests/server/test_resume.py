@@ -17,10 +17,10 @@ import websockets
 from websockets.exceptions import InvalidStatus
 
 from voicewire import RealtimeAgent
-from voicewire.protocol import MessageItem
+from voicewire.protocol import ConfigurationError, MessageItem
 from voicewire.redaction import redact
 from voicewire.server import create_app
-from voicewire.server.resume import ResumeHandles
+from voicewire.server.resume import MAX_RESUME_TTL, ResumeHandles
 from voicewire.server.state import MemoryState, StateUnavailableError
 from voicewire.session.playback import KEPT_ITEMS as PLAYBACK_KEPT
 from voicewire.testing import AudioReply, ScriptedModel
@@ -193,6 +193,23 @@ async def test_a_conversation_expires_after_resume_ttl(
         status, error = await refused(served, token, handle)
         assert (status, error["code"]) == (404, "resume_handle_expired")
         assert "expired" in error["message"]
+
+
+@pytest.mark.parametrize("ttl", [0.0, -1.0, float("nan"), float("inf"), 2592000.5, 1e30])
+def test_a_resume_ttl_that_is_not_seconds_up_to_30_days_is_refused(
+    agent: RealtimeAgent, model: ScriptedModel, ttl: float
+) -> None:
+    with pytest.raises(ConfigurationError) as refused:
+        create_app(agent, model, secret=SECRET, resume_ttl=ttl)
+    assert isinstance(refused.value, ValueError)  # what the check raised before the bound
+    message = str(refused.value)
+    assert message.startswith("resume_ttl must be a positive number of seconds")
+    assert "at most 2592000 (30 days)" in message and f"got {ttl:g}" in message
+
+
+def test_a_resume_ttl_of_30_days_is_taken(agent: RealtimeAgent, model: ScriptedModel) -> None:
+    app = create_app(agent, model, secret=SECRET, resume_ttl=MAX_RESUME_TTL)
+    assert app.state.voicewire.resumer.writer.ttl == MAX_RESUME_TTL == 30 * 24 * 3600
 
 
 async def test_the_handle_travels_only_in_a_header_openai_clients_ignore(one: Served) -> None:

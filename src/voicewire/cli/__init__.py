@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -173,10 +172,16 @@ class Limits:
         )
 
 
-def _positive_seconds(value: float) -> float:
-    """A duration option's value, refused unless it is a finite number of seconds above 0."""
-    if not (math.isfinite(value) and value > 0):
-        raise typer.BadParameter(f"must be a positive number of seconds, got {value:g}")
+def _resume_ttl(value: float) -> float:
+    """``--resume-ttl``'s value, refused at start-up as ``create_app`` would refuse it (seconds
+    above 0, at most 30 days: Redis takes no expiry past 64-bit milliseconds)."""
+    try:
+        from ..server.resume import resume_ttl_problem
+    except ImportError:  # serve says the server's extra is missing
+        return value
+    problem = resume_ttl_problem(value)
+    if problem is not None:
+        raise typer.BadParameter(problem)
     return value
 
 
@@ -265,9 +270,9 @@ def serve(
         float,
         typer.Option(
             metavar="SECONDS",
-            callback=_positive_seconds,
+            callback=_resume_ttl,
             help="keep a session's conversation this long after its last change, for a client "
-            "to resume it with its handle",
+            "to resume it with its handle (at most 2592000: 30 days)",
         ),
     ] = 600.0,
 ) -> None:

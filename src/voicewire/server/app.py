@@ -202,7 +202,8 @@ def create_app(
             tools under way may take to finish before every session is closed with 1012
             (see :mod:`voicewire.server.drain`).
         resume_ttl: how long a session's conversation is kept, after its last change, for a
-            client to resume with its handle (see :mod:`voicewire.server.resume`); handles are
+            client to resume with its handle (see :mod:`voicewire.server.resume`; seconds above
+            0 and at most 30 days, ``MAX_RESUME_TTL``, else a ``ConfigurationError``); handles are
             signed with a key derived from ``secret``, so instances sharing the secret and the
             ``state`` resume each other's sessions.
     """

@@ -154,3 +154,18 @@ async def test_whole_conversations_are_replaced_in_one_call(backend: StateBacken
     await asyncio.sleep(0.3)
     assert await backend.load_session("short") is None  # expires like any conversation
     await backend.save_conversations({}, 60)  # nothing to write: no call, no error
+
+
+async def test_a_conversation_kept_the_longest_resume_ttl_is_written(
+    backend: StateBackend,
+) -> None:
+    """``create_app`` takes a ``resume_ttl`` up to :data:`MAX_RESUME_TTL`: every write with it
+    must land (Redis refuses an expiry past 64-bit milliseconds; this one is far below)."""
+    from voicewire.server.resume import MAX_RESUME_TTL
+
+    ttl = MAX_RESUME_TTL
+    await backend.save_conversations({"month": StoredSession(b"{}", (b'"A"',))}, ttl)
+    await backend.save_session("month", b'{"v":1}', ttl)
+    await backend.put_item("month", "b", b'"B"', None, ttl)
+    await backend.delete_item("month", "never", ttl)
+    assert await backend.load_session("month") == StoredSession(b'{"v":1}', (b'"A"', b'"B"'))

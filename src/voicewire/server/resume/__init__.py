@@ -28,12 +28,13 @@ from .handles import (
     ResumeRefused,
     requested_handle,
 )
-from .serving import STATUS_OF, Resumer, Resumption
+from .serving import MAX_RESUME_TTL, STATUS_OF, Resumer, Resumption, resume_ttl_problem
 from .store import ConversationStore, restore
 
 __all__ = [
     "HANDLE_EVENT_PARAM",
     "HANDLE_EVENT_TYPE",
+    "MAX_RESUME_TTL",
     "RESUME_HANDLE_HEADER",
     "RESUME_REQUEST_HEADER",
     "STATUS_OF",
@@ -44,4 +45,5 @@ __all__ = [
     "Resumption",
     "requested_handle",
     "restore",
+    "resume_ttl_problem",
 ]

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from voicewire.protocol import ConfigurationError
 from voicewire.session import RealtimeSession
 
 from ..relay import Relay
@@ -21,7 +22,23 @@ from .handles import (
 from .store import ConversationStore, restore
 from .writer import ConversationWriter
 
-__all__ = ["STATUS_OF", "Resumer", "Resumption"]
+__all__ = ["MAX_RESUME_TTL", "STATUS_OF", "Resumer", "Resumption", "resume_ttl_problem"]
+
+MAX_RESUME_TTL = 30 * 24 * 3600.0
+"""The longest ``resume_ttl``: 30 days. Redis takes an expiry only while it fits, with the time
+now, in a 64-bit count of milliseconds (``SET ... PX`` and ``PEXPIRE`` refuse more), and the
+in-memory backend takes any number; a longer value is a mistake (a unit slip), refused when the
+app is made rather than by every write to Redis later."""
+
+
+def resume_ttl_problem(ttl: float) -> str | None:
+    """What is wrong with ``ttl`` as a ``resume_ttl`` (``None``: nothing): it must be a number of
+    seconds above 0 and at most :data:`MAX_RESUME_TTL` (``nan`` and ``inf`` are not)."""
+    if 0 < ttl <= MAX_RESUME_TTL:
+        return None
+    return (
+        f"must be a positive number of seconds, at most {MAX_RESUME_TTL:.0f} (30 days), got {ttl:g}"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,11 +62,15 @@ class Resumer:
         handles: mints and checks handles.
         state: where conversations are stored.
         ttl: seconds a conversation is kept after its last change.
+
+    Raises:
+        ConfigurationError: ``ttl`` is not above 0 and at most :data:`MAX_RESUME_TTL`.
     """
 
     def __init__(self, handles: ResumeHandles, state: StateBackend, ttl: float) -> None:
-        if not ttl > 0:
-            raise ValueError(f"resume_ttl must be positive seconds, got {ttl!r}")
+        problem = resume_ttl_problem(ttl)
+        if problem is not None:
+            raise ConfigurationError(f"resume_ttl {problem}")
         self.handles = handles
         self.state = state
         self.ttl = ttl
