@@ -119,6 +119,40 @@ async def test_a_complete_question_ends_the_turn_when_smart_turn_judges_it_compl
     assert spy.threads and threading.main_thread() not in spy.threads  # never on the loop
 
 
+async def test_smart_turn_judges_after_whisper_not_beside_it(
+    pause_set: Any, loaded: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On two cores the two slowed each other, and the answer waits for whisper: Smart Turn
+    # runs once the transcript is there (see voicewire.providers.local.turns).
+    model = local.realtime(EchoLLM())
+    stt, judge = model.engines.stt, smart_turn.shared_smart_turn()
+    transcribing: list[int] = []
+    judged_while: list[int] = []
+    real_transcribe, real_probability = stt.transcribe, judge.probability
+
+    def transcribe(audio: Any) -> Any:
+        transcribing.append(1)
+        try:
+            return real_transcribe(audio)
+        finally:
+            transcribing.pop()
+
+    def probability(audio: Any) -> float:
+        judged_while.append(len(transcribing))
+        return real_probability(audio)
+
+    monkeypatch.setattr(stt, "transcribe", transcribe)
+    monkeypatch.setattr(judge, "probability", probability)
+    question = pause_set.complete("What is the capital of France?")
+    session, rec = open_session(make_agent(), model)
+    async with session:
+        await stream_real_time(session, question.pcm(24000) + silence(TAIL_MS))
+        await rec.wait_for("response.done", 60)
+        ends = connection(session).turn_ends
+    assert [e.reason for e in ends] == ["semantic"]
+    assert judged_while and judged_while == [0] * len(judged_while)
+
+
 async def test_a_question_only_its_transcript_reads_finished_waits_less_than_the_cap(
     pause_set: Any, loaded: None
 ) -> None:
