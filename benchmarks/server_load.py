@@ -346,6 +346,19 @@ def machine_busy_seconds() -> float:
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
+def dying_with_benchmark(target: Callable[..., None], *args: Any) -> None:
+    """``target(*args)`` in a server process that stops when the benchmark's process dies
+    (a test's timeout kills it, Ctrl-C twice): a killed run leaves no server holding a port and
+    a core (:func:`~voicewire.testing.parent_death.die_with_parent`; the workers of a
+    multi-process server stop with it)."""
+    from voicewire.testing.parent_death import die_with_parent
+
+    die_with_parent()
+    parent = multiprocessing.parent_process()
+    if parent is None or parent.is_alive():  # not gone already, before it could be watched
+        target(*args)
+
+
 def start_server(name: str, target: Callable[..., None], *args: Any) -> Server:
     """Run ``target(pipe, *args)`` in a fresh process; it sends back the port it listens on."""
     return start_servers([(name, target, args)])[0]
@@ -360,7 +373,9 @@ def start_servers(specs: list[tuple[str, Callable[..., None], tuple[Any, ...]]])
         for name, target, args in specs:
             parent, child = context.Pipe(duplex=False)
             # Not a daemon: a multi-worker server starts processes of its own. stop() ends it.
-            process = context.Process(target=target, args=(child, *args), name=f"server-{name}")
+            process = context.Process(
+                target=dying_with_benchmark, args=(target, child, *args), name=f"server-{name}"
+            )
             started.append((Server(name, process, 0), parent))
             process.start()
             child.close()

@@ -36,7 +36,7 @@ from multiprocessing.connection import Connection
 
 import websockets
 
-from server_load import SERVER_START_TIMEOUT, Server
+from server_load import SERVER_START_TIMEOUT, Server, dying_with_benchmark
 
 REQUEST_INTERVAL = 0.05
 REPORT_INTERVAL = 0.5
@@ -139,7 +139,8 @@ def measure(limits: Limits, seconds: float) -> None:
     context = multiprocessing.get_context("spawn")
     parent, child = context.Pipe(duplex=False)
     process = context.Process(
-        target=_serve, args=(child, limits.max_outbox_bytes, limits.send_timeout)
+        target=dying_with_benchmark,
+        args=(_serve, child, limits.max_outbox_bytes, limits.send_timeout),
     )
     process.start()
     child.close()

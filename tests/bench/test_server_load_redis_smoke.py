@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from voicewire.testing.parent_death import die_with_parent
+
 from . import test_server_load_smoke as smoke
 
 SCRIPT, _block = smoke.SCRIPT, smoke._block
@@ -25,7 +27,11 @@ _MS = r"-?\d+\.\d\d ms"
 def test_two_instances_on_redis_write_per_item_and_lose_no_frame() -> None:
     options = ("--sessions", str(SESSIONS), "--seconds", "1", "--workers", "", "--redis")
     result = subprocess.run(
-        [sys.executable, str(SCRIPT), *options], capture_output=True, text=True, timeout=170
+        [sys.executable, str(SCRIPT), *options],
+        capture_output=True,
+        text=True,
+        timeout=170,
+        preexec_fn=die_with_parent,  # a killed test run stops the benchmark and its servers
     )
     assert result.returncode == 0, result.stderr
     out = result.stdout

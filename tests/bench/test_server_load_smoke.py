@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from voicewire.testing.parent_death import die_with_parent
+
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "server_load.py"
 _MS = r"-?\d+\.\d\d ms"
 
@@ -36,6 +38,7 @@ def test_benchmark_runs_and_reports() -> None:
         text=True,
         timeout=170,
         check=False,
+        preexec_fn=die_with_parent,  # a killed test run stops the benchmark and its servers
     )
     assert result.returncode == 0, result.stderr
     out = result.stdout

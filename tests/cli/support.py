@@ -26,9 +26,11 @@ import contextlib
 import os
 import signal
 import socket
+import subprocess
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +42,7 @@ __all__ = [
     "alive",
     "children",
     "free_port",
+    "killed_after_starting",
     "python_process",
     "running",
     "still_running",
@@ -111,6 +114,41 @@ def _cmdline(pid: int) -> str:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     except OSError:
         return ""
+
+
+@contextmanager
+def killed_after_starting(*argv: str) -> Iterator[list[int]]:
+    """Run ``python *argv`` in :data:`ROOT`, which starts processes and prints their pids on one
+    line; SIGKILL it once it has (as a test run or a benchmark is killed, no teardown run) and
+    yield those pids. Any still running when the block ends is killed.
+
+    Not asyncio's subprocess: its ``wait()`` also waits for the pipes to close, and a process
+    that outlived its parent may hold the parent's stdout.
+    """
+    with tempfile.TemporaryFile() as errors:
+        parent = subprocess.Popen(
+            [sys.executable, *argv], cwd=ROOT, stdout=subprocess.PIPE, stderr=errors
+        )
+        started: list[int] = []
+        try:
+            assert parent.stdout is not None
+            line = parent.stdout.readline()  # bounded by the test's timeout
+            errors.seek(0)
+            assert line.strip(), errors.read().decode(errors="replace")[-2000:]
+            started = [int(pid) for pid in line.split()]
+            assert started and all(running(pid) for pid in started)
+            parent.kill()
+            parent.wait()
+            yield started
+        finally:
+            if parent.poll() is None:
+                parent.kill()
+                parent.wait()
+            for pid in started:
+                if running(pid):
+                    os.kill(pid, signal.SIGKILL)
+            if parent.stdout is not None:
+                parent.stdout.close()
 
 
 async def stopped(

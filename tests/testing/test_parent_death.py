@@ -4,16 +4,11 @@ outlives it (what the helper is for)."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 
-from tests.cli.support import ROOT, running, still_running
+from tests.cli.support import killed_after_starting, running, still_running
 from voicewire.testing import die_with_parent, parent_death
 
 pytestmark = [
@@ -31,44 +26,15 @@ time.sleep(600)
 """
 
 
-@contextmanager
-def grandchild_of_a_killed_process(mode: str) -> Iterator[int]:
-    """Start an intermediate Python process that starts ``sleep 600`` (through the helper when
-    ``mode`` is "guarded"), SIGKILL the intermediate, and yield the sleep's pid; the sleep is
-    killed afterwards whatever the test found."""
-    intermediate = subprocess.Popen(
-        [sys.executable, "-c", INTERMEDIATE, mode],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    child = 0
-    try:
-        assert intermediate.stdout is not None
-        line = intermediate.stdout.readline()  # bounded by the module's timeout
-        assert line.strip(), intermediate.communicate(timeout=10)[1].decode()[-2000:]
-        child = int(line)
-        assert running(child)
-        intermediate.kill()
-        intermediate.wait(10)
-        yield child
-    finally:
-        if intermediate.poll() is None:
-            intermediate.kill()
-            intermediate.wait(10)
-        if child and running(child):
-            os.kill(child, signal.SIGKILL)
-
-
 async def test_a_child_started_through_it_dies_when_its_parent_is_killed() -> None:
-    with grandchild_of_a_killed_process("guarded") as child:
-        assert not await still_running([child]), "the child outlived the process that started it"
+    with killed_after_starting("-c", INTERMEDIATE, "guarded") as started:
+        assert not await still_running(started), "the child outlived the process that started it"
 
 
 def test_a_child_started_without_it_outlives_its_killed_parent() -> None:
-    with grandchild_of_a_killed_process("unguarded") as child:
+    with killed_after_starting("-c", INTERMEDIATE, "unguarded") as started:
         # Its parent is gone and reaped, and nothing else signals it: it runs on, orphaned.
-        assert running(child)
+        assert running(started[0])
 
 
 def test_it_does_nothing_off_linux(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,6 +8,8 @@ import sys
 
 import pytest
 
+from voicewire.testing.parent_death import die_with_parent
+
 from .conftest import needs_models
 from .test_benchmark_smoke import SCRIPT
 
@@ -21,6 +23,7 @@ def test_the_answer_section_prints_a_score_per_model() -> None:
         text=True,
         timeout=230,
         check=False,
+        preexec_fn=die_with_parent,  # a killed test run leaves no benchmark on the cores
     )
     assert result.returncode == 0, result.stderr[-2000:]
     for model in ("smollm2-135m-instruct", "qwen2.5-coder-0.5b-instruct"):  # make installs both

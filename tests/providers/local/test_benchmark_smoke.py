@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from voicewire.testing.parent_death import die_with_parent
+
 from .conftest import needs_models
 
 SCRIPT = Path(__file__).resolve().parents[3] / "benchmarks" / "local_latency.py"
@@ -31,6 +33,7 @@ def test_the_benchmark_prints_latency_stage_and_barge_in_lines() -> None:
         text=True,
         timeout=230,
         check=False,
+        preexec_fn=die_with_parent,  # a killed test run leaves no benchmark on the cores
     )
     assert result.returncode == 0, result.stderr[-2000:]
     out = result.stdout
