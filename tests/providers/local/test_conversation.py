@@ -9,7 +9,7 @@ import pytest
 
 from voicewire.protocol import AudioPart, MessageItem, TextPart, ToolCallItem, ToolResultItem
 from voicewire.providers.local import heard_text
-from voicewire.providers.local.conversation import LocalConversation
+from voicewire.providers.local.conversation import LocalConversation, window_start
 
 
 def test_heard_text_keeps_whole_clauses_and_the_played_share_of_the_cut_one() -> None:
@@ -73,3 +73,19 @@ def test_the_chat_is_the_latest_items_without_a_leading_tool_result() -> None:
     assert not conversation.has_new_content()
     assert [m.content for m in conversation.chat(2)] == ["Sunny."]
     assert [m.content for m in conversation.chat(4)] == ["weather?", "", "sunny", "Sunny."]
+
+
+def test_the_chat_window_moves_in_steps_of_half_so_its_start_stays_put_between_them() -> None:
+    conversation = LocalConversation()
+    firsts: list[str] = []
+    for n in range(1, 50):
+        conversation.add(MessageItem(f"m{n}", "user", (TextPart(f"message {n}"),)))
+        chat = conversation.chat(24)
+        assert len(chat) == n - window_start(n, 24)
+        assert len(chat) == n if n <= 24 else 12 < len(chat) <= 24
+        firsts.append(chat[0].content)
+    # One start up to 24 items, then a new one only at the 25th, the 37th and the 49th.
+    assert [n + 1 for n in range(1, len(firsts)) if firsts[n] != firsts[n - 1]] == [25, 37, 49]
+    assert firsts[24] == "message 13" and firsts[36] == "message 25"
+    assert [window_start(n, 1) for n in range(4)] == [0, 0, 1, 2]  # a small window still slides
+    assert [window_start(n, 3) for n in range(6)] == [0, 0, 0, 0, 1, 2]

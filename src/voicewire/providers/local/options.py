@@ -57,6 +57,8 @@ class LocalOptions:
     temperature: float = 0.3
     webrtc_gate: bool = True
     history_items: int = 24
+    """The language model sees at most this many of the latest items, and at least half of them:
+    the window moves in steps of half, so the cached prompt is reused between the steps."""
     output_chunk_ms: int = 100
     max_utterance_s: float = 30.0
     voices_dir: str | None = None

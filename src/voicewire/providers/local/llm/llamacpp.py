@@ -135,7 +135,9 @@ class LlamaCppLLM:
     def _fitting_prompt(
         self, request: LLMRequest, tools: Sequence[ToolDefinition], allow_answer: bool
     ) -> list[int]:
-        """The prompt's tokens, dropping the oldest turns until it leaves room for the reply."""
+        """The prompt's tokens, dropping the oldest turns until it leaves room for the reply:
+        eight messages at a time, so that the next turns start from the same message and reuse
+        the cached prompt (as :func:`voicewire.providers.local.conversation.window_start` does)."""
         budget = self.n_ctx - request.max_tokens - 8
         messages = list(request.messages)
         while True:
@@ -148,7 +150,7 @@ class LlamaCppLLM:
                     f"the instructions and the last message ({len(tokens)} tokens) do not fit "
                     f"the model's {self.n_ctx}-token context"
                 )
-            messages.pop(0)
+            del messages[: min(_DROP_AT_ONCE, len(messages) - 1)]
             while messages and messages[0].role in ("tool", "assistant"):
                 messages.pop(0)
 
@@ -234,6 +236,11 @@ class LlamaCppLLM:
             if call is not None:
                 yield call
         yield LLMUsage(len(tokens), output_tokens, cached)
+
+
+_DROP_AT_ONCE = 8
+"""Messages dropped at a time from a chat too long for the context (four exchanges): each drop
+makes the next turn evaluate the whole chat again, seconds when it fills the context."""
 
 
 def _loops(generated: list[str], text: str) -> bool:

@@ -1,0 +1,54 @@
+"""A long conversation keeps reusing llama.cpp's cached prompt (real SmolLM2 weights): the chat
+window over the history moves in steps, so the prompt does not change right after the
+instructions every turn once the history is longer than the window."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from voicewire.protocol import MessageItem, TextPart
+from voicewire.providers.local.conversation import LocalConversation
+from voicewire.providers.local.llm import LlamaCppLLM, LLMRequest, LLMUsage
+from voicewire.providers.local.options import LocalOptions
+
+from .conftest import needs_models
+
+pytestmark = [needs_models, pytest.mark.timeout(180)]
+
+
+def test_past_the_history_window_most_turns_reuse_the_cached_prompt() -> None:
+    llm = LlamaCppLLM()
+    conversation = LocalConversation()
+    limit = LocalOptions().history_items
+    reused: list[float] = []
+    for turn in range(limit):  # twice the window in items
+        conversation.add(MessageItem(f"u{turn}", "user", (TextPart(f"Question {turn}?"),)))
+        request = LLMRequest("Answer briefly.", conversation.chat(limit), max_tokens=1)
+        [usage] = [e for e in llm.stream(request, threading.Event()) if isinstance(e, LLMUsage)]
+        reused.append(usage.cached_tokens / usage.input_tokens)
+        answer = MessageItem(f"a{turn}", "assistant", (TextPart(f"Answer {turn}."),))
+        conversation.put_assistant(answer, [])
+    # The chat is evaluated again only when the window steps: at 25 items and at 37 (turns 12
+    # and 18; a window sliding by one item would do it on every turn from the 12th on).
+    evaluated_again = [turn for turn, share in enumerate(reused) if share < 0.8]
+    assert evaluated_again == [0, 12, 18], reused
+
+
+def test_a_chat_too_long_for_the_context_is_cut_in_steps_that_later_turns_reuse() -> None:
+    llm = LlamaCppLLM(n_ctx=512)
+    conversation = LocalConversation()
+    reused: list[float] = []
+    said = "Tell me about the weather in a long and winding sentence, please, number"
+    for turn in range(24):
+        conversation.add(MessageItem(f"u{turn}", "user", (TextPart(f"{said} {turn}."),)))
+        request = LLMRequest("Answer briefly.", conversation.chat(1000), max_tokens=1)
+        [usage] = [e for e in llm.stream(request, threading.Event()) if isinstance(e, LLMUsage)]
+        reused.append(usage.cached_tokens / usage.input_tokens)
+        answer = MessageItem(f"a{turn}", "assistant", (TextPart(f"It is sunny, {turn}."),))
+        conversation.put_assistant(answer, [])
+    cut = [turn for turn, share in enumerate(reused) if share < 0.8][1:]  # [0]: the first turn
+    assert cut, reused  # the chat outgrew the context
+    # Cut by one exchange at a time, every turn from the first cut on evaluated it all again.
+    assert len(cut) <= (len(reused) - cut[0]) // 3, reused
