@@ -16,6 +16,7 @@ from .._deps import BUNDLED_GGUF, bundled_gguf_path, require
 from .decoding import GENERAL, SMALL, Decoding
 from .interface import ChatMessage, LLMEvent, LLMRequest, LLMUsage, TextDelta, ToolRouting
 from .json_reply import JsonReplyParser
+from .prompt_states import PromptStates, common_length
 from .split_gguf import SplitGGUF, assemble, cache_dir, part_paths
 from .stopping import repeats
 from .tools import decision_schema, offered_tools, tools_prompt
@@ -39,7 +40,9 @@ class LlamaCppLLM:
 
     The llama.cpp context is shared by every session using this object and guarded by a lock;
     llama.cpp reuses the KV cache of the longest common prompt prefix, so a system prompt that
-    does not change is evaluated once.
+    does not change is evaluated once, and the state after each reply is kept (up to
+    ``prompt_cache_mb``, see :mod:`.prompt_states`), so sessions that take turns do not evaluate
+    their whole conversations again. ``prompt_cache_mb=0`` keeps none.
     """
 
     def __init__(
@@ -52,6 +55,7 @@ class LlamaCppLLM:
         seed: int = 1234,
         decoding: Decoding | None = None,
         name: str | None = None,
+        prompt_cache_mb: int = 256,
     ) -> None:
         self._split = model_path if isinstance(model_path, SplitGGUF) else None
         if self._split is not None:
@@ -71,6 +75,9 @@ class LlamaCppLLM:
         else:
             self.tool_routing = tool_routing
         self.seed = seed
+        self.prompt_cache_mb = prompt_cache_mb
+        self.prompt_states: PromptStates | None = None
+        """The states saved after replies (``prompt_cache_mb`` > 0; see :mod:`.prompt_states`)."""
         self.decoding = decoding or (SMALL if bundled else GENERAL)
         self._llama: Any = None
         self._format: Any = None
@@ -97,6 +104,13 @@ class LlamaCppLLM:
             self._llama = _load_llama(
                 llama_cpp, self.model_path, self.n_ctx, self.n_threads, self.seed
             )
+            if self.prompt_cache_mb > 0:
+                llama = self._llama
+                self.prompt_states = PromptStates(
+                    lambda: llama.input_ids[: llama.n_tokens].tolist(),
+                    self.prompt_cache_mb << 20,
+                )
+                llama.set_cache(self.prompt_states)
             template = self._llama.metadata.get("tokenizer.chat_template")
             eos = _token_text(self._llama, self._llama.token_eos()) or "<|im_end|>"
             bos = _token_text(self._llama, self._llama.token_bos()) or "<|im_start|>"
@@ -186,11 +200,12 @@ class LlamaCppLLM:
                 grammar = llama_cpp.LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
         with self._lock:
             tokens = self._fitting_prompt(request, tools, allow_answer)
-            cached = _common_length(self._cached, tokens)
+            cached = common_length(self._cached, tokens)
             parser = JsonReplyParser() if grammar is not None else None
+            # Evaluate a tool decision from scratch: reusing a cached prefix (or a saved state)
+            # changes the logits slightly, and a small model's greedy choice with them.
+            self._llama.set_cache(self.prompt_states if grammar is None else None)
             if grammar is not None:
-                # Evaluate a tool decision from scratch: reusing a cached prefix changes the
-                # logits slightly, and a small model's greedy choice with them.
                 self._llama.reset()
                 cached = 0
             output_tokens = 0
@@ -278,16 +293,7 @@ def _render_for_small_model(messages: Sequence[ChatMessage]) -> list[dict[str, s
 
 
 def _common_prefix(a: str, b: str) -> str:
-    return a[: _common_length(a, b)]
-
-
-def _common_length(a: Sequence[object], b: Sequence[object]) -> int:
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return n
+    return a[: common_length(a, b)]
 
 
 def _chatml(messages: Sequence[Mapping[str, str]]) -> str:
