@@ -1,39 +1,61 @@
-"""The saved-state cache the shared llama.cpp context loads from (pure: fake states)."""
+"""The saved-state store of the shared llama.cpp context (pure: a fake context)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
-import pytest
+import numpy as np
 
 from voicewire.providers.local.llm.prompt_states import PromptStates
 
 
 @dataclass
 class State:
-    llama_state_size: int
+    input_ids: Any
+    n_tokens: int
+    llama_state_size: int = 10
+    scores: Any = field(default_factory=lambda: np.zeros((4, 3), dtype=np.float32))
 
 
-def test_a_state_is_loaded_only_when_it_spares_enough_beyond_the_context() -> None:
-    held: list[int] = list(range(10))
-    states = PromptStates(lambda: held, capacity_bytes=100, min_gain=5)
-    saved = State(10)
-    states[list(range(20))] = saved
-    assert states[[*range(20), 99]] is saved  # spares 10 tokens beyond the 10 held
+class Context:
+    """What PromptStates reads of a ``llama_cpp.Llama``."""
+
+    def __init__(self, held: list[int]) -> None:
+        self.input_ids = np.array(held)
+        self.n_tokens = len(held)
+
+    def save_state(self) -> State:
+        return State(self.input_ids.copy(), self.n_tokens)
+
+
+def test_a_conversation_is_saved_only_when_a_prompt_would_replace_enough_of_it() -> None:
+    states = PromptStates(capacity_bytes=1000, min_gain=5)
+    context = Context(list(range(20)))
+    states.keep(context, [*range(18), 99])  # replaces 2 tokens: nothing saved
+    assert states.saves == 0
+    states.keep(context, [*range(10), 99])  # replaces 10
+    assert states.saves == 1 and len(states) == 1
+    assert states.size == 10 + 3 * 4  # the logits of the last token only are kept
+
+
+def test_a_saved_state_is_handed_back_only_when_it_spares_enough_beyond_the_context() -> None:
+    states = PromptStates(capacity_bytes=1000, min_gain=5)
+    states.keep(Context(list(range(20))), [7])
+    now = Context(list(range(10)))
+    state = states.best(now, [*range(20), 99])  # spares 10 beyond the 10 the context shares
+    assert state is not None and list(state.input_ids) == list(range(20))
+    assert states.best(Context(list(range(16))), list(range(20))) is None  # spares only 4
+    assert states.best(now, [7, 7, 7]) is None  # shares nothing
     assert states.loads == 1
-    held[:] = list(range(16))
-    with pytest.raises(KeyError):
-        states[list(range(20))]  # spares only 4
-    with pytest.raises(KeyError):
-        states[[7, 7, 7]]  # shares nothing
-    assert states.loads == 1 and bool(PromptStates(list, 1))  # empty, yet llama.cpp saves to it
 
 
 def test_the_least_recently_used_states_go_first_beyond_the_capacity() -> None:
-    states = PromptStates(list, capacity_bytes=25, min_gain=1)
-    states[[1, 1]] = State(10)
-    states[[2, 2]] = State(10)
-    assert states[[1, 1, 5]].llama_state_size == 10  # used: now the most recent
-    states[[3, 3]] = State(10)  # 30 bytes: the least recently used one goes
-    assert len(states) == 2 and states.size == 20
-    assert [1, 1] in states and [2, 2] not in states
+    states = PromptStates(capacity_bytes=50, min_gain=1)
+    for first in (1, 2):
+        states.keep(Context([first] * 5), [0])
+    assert states.best(Context([]), [1] * 5) is not None  # used: now the most recent
+    states.keep(Context([3] * 5), [0])  # 66 bytes: the least recently used one goes
+    assert len(states) == 2
+    assert states.best(Context([]), [2] * 5) is None
+    assert states.best(Context([]), [1] * 5) is not None

@@ -40,9 +40,9 @@ class LlamaCppLLM:
 
     The llama.cpp context is shared by every session using this object and guarded by a lock;
     llama.cpp reuses the KV cache of the longest common prompt prefix, so a system prompt that
-    does not change is evaluated once, and the state after each reply is kept (up to
-    ``prompt_cache_mb``, see :mod:`.prompt_states`), so sessions that take turns do not evaluate
-    their whole conversations again. ``prompt_cache_mb=0`` keeps none.
+    does not change is evaluated once, and a conversation another replaces in the context is
+    saved (up to ``prompt_cache_mb``, see :mod:`.prompt_states`), so sessions that take turns do
+    not evaluate their whole conversations again. ``prompt_cache_mb=0`` saves none.
     """
 
     def __init__(
@@ -77,7 +77,8 @@ class LlamaCppLLM:
         self.seed = seed
         self.prompt_cache_mb = prompt_cache_mb
         self.prompt_states: PromptStates | None = None
-        """The states saved after replies (``prompt_cache_mb`` > 0; see :mod:`.prompt_states`)."""
+        """The conversations saved when another replaced them (``prompt_cache_mb`` > 0; see
+        :mod:`.prompt_states`)."""
         self.decoding = decoding or (SMALL if bundled else GENERAL)
         self._llama: Any = None
         self._format: Any = None
@@ -105,12 +106,7 @@ class LlamaCppLLM:
                 llama_cpp, self.model_path, self.n_ctx, self.n_threads, self.seed
             )
             if self.prompt_cache_mb > 0:
-                llama = self._llama
-                self.prompt_states = PromptStates(
-                    lambda: llama.input_ids[: llama.n_tokens].tolist(),
-                    self.prompt_cache_mb << 20,
-                )
-                llama.set_cache(self.prompt_states)
+                self.prompt_states = PromptStates(self.prompt_cache_mb << 20)
             template = self._llama.metadata.get("tokenizer.chat_template")
             eos = _token_text(self._llama, self._llama.token_eos()) or "<|im_end|>"
             bos = _token_text(self._llama, self._llama.token_bos()) or "<|im_start|>"
@@ -202,12 +198,17 @@ class LlamaCppLLM:
             tokens = self._fitting_prompt(request, tools, allow_answer)
             cached = common_length(self._cached, tokens)
             parser = JsonReplyParser() if grammar is not None else None
-            # Evaluate a tool decision from scratch: reusing a cached prefix (or a saved state)
-            # changes the logits slightly, and a small model's greedy choice with them.
-            self._llama.set_cache(self.prompt_states if grammar is None else None)
+            states = self.prompt_states
+            if states is not None:
+                states.keep(self._llama, tokens)  # another conversation is about to replace it
             if grammar is not None:
+                # Evaluate a tool decision from scratch: reusing a cached prefix changes the
+                # logits slightly, and a small model's greedy choice with them.
                 self._llama.reset()
                 cached = 0
+            elif states is not None and (state := states.best(self._llama, tokens)) is not None:
+                self._llama.load_state(state)
+                cached = common_length(state.input_ids[: state.n_tokens].tolist(), tokens)
             output_tokens = 0
             generated: list[str] = []
             decoding = self.decoding
