@@ -84,7 +84,6 @@ class LlamaCppLLM:
         self._format: Any = None
         self._stop: list[str] = []
         self._lock = threading.Lock()
-        self._cached: list[int] = []
         self._name = name or ("smollm2-135m-instruct" if bundled else os.path.basename(path))
 
     @property
@@ -136,6 +135,11 @@ class LlamaCppLLM:
         prompt: str = self._format(messages)
         return prompt
 
+    def _held(self) -> list[int]:
+        """The tokens the llama.cpp context holds (its cached prompt)."""
+        held: list[int] = self._llama.input_ids[: self._llama.n_tokens].tolist()
+        return held
+
     def _tokens(self, prompt: str) -> list[int]:
         tokens: list[int] = self._llama.tokenize(
             prompt.encode("utf-8"), add_bos=False, special=True
@@ -173,11 +177,10 @@ class LlamaCppLLM:
             return
         tokens = self._tokens(prefix)
         with self._lock:
-            if tokens == self._cached[: len(tokens)]:
+            if tokens == self._held()[: len(tokens)]:
                 return
             for _ in self._llama.create_completion(tokens, max_tokens=1, stream=True):
                 pass
-            self._cached = tokens
 
     def stream(self, request: LLMRequest, cancel: threading.Event) -> Iterator[LLMEvent]:
         self.load()
@@ -196,7 +199,6 @@ class LlamaCppLLM:
                 grammar = llama_cpp.LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
         with self._lock:
             tokens = self._fitting_prompt(request, tools, allow_answer)
-            cached = common_length(self._cached, tokens)
             parser = JsonReplyParser() if grammar is not None else None
             states = self.prompt_states
             if states is not None:
@@ -205,10 +207,9 @@ class LlamaCppLLM:
                 # Evaluate a tool decision from scratch: reusing a cached prefix changes the
                 # logits slightly, and a small model's greedy choice with them.
                 self._llama.reset()
-                cached = 0
             elif states is not None and (state := states.best(self._llama, tokens)) is not None:
                 self._llama.load_state(state)
-                cached = common_length(state.input_ids[: state.n_tokens].tolist(), tokens)
+            cached = common_length(self._held(), tokens)
             output_tokens = 0
             generated: list[str] = []
             decoding = self.decoding
@@ -246,7 +247,6 @@ class LlamaCppLLM:
                             yield TextDelta(answer)
             finally:
                 completion.close()
-                self._cached = tokens + self._tokens("".join(generated))
         if parser is not None and not cancel.is_set():
             call = parser.finish()
             if call is not None:
