@@ -33,12 +33,16 @@ and is where a channel stops playback).
 Event loop: the longest the event loop went without running a 10 ms timer while the turns ran
 (the models work in threads: it should stay far below the latencies above).
 
+Conversations (``--conversation N``, 16 by default, 0 skips): the language model alone over a
+long call (its first token within the chat window, and past it, where the window steps), and two
+callers taking turns on it, with the conversations saved on a switch and without.
+
 Answers: each LLM (the default, and each opt-in model that is installed) is asked the fixed
 question set of :mod:`voicewire.testing.answer_set` (facts, sums, advice, questions it cannot
 know the answer to), scored by keywords, beside its median time to the first token.
 
 Run: ``python benchmarks/local_latency.py [--turns 10] [--barge-ins 5] [--no-peer]
-[--pause-set 8] [--no-answers | --answers-only]``.
+[--pause-set 8] [--conversation 16] [--no-answers | --answers-only]``.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ import asyncio
 import collections
 import contextlib
 import statistics
+import threading
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -57,10 +62,18 @@ import soxr
 
 from pause_set import COMPLETE, PAUSE_S, PAUSED, PauseSet
 from voicewire import RealtimeAgent, RealtimeSession
-from voicewire.protocol import ConfigurationError, ConnectOptions, SessionConfig
+from voicewire.protocol import (
+    ConfigurationError,
+    ConnectOptions,
+    MessageItem,
+    SessionConfig,
+    TextPart,
+)
 from voicewire.providers import local
 from voicewire.providers.local import LocalConnection, LocalOptions, LocalRealtimeModel, smart_turn
+from voicewire.providers.local.conversation import LocalConversation
 from voicewire.providers.local.engines import Engines
+from voicewire.providers.local.llm import LlamaCppLLM, LLMRequest, TextDelta
 from voicewire.providers.local.stt import WhisperSTT
 from voicewire.providers.local.tts import PiperTTS
 from voicewire.testing import answer_set
@@ -356,6 +369,47 @@ def answer_models() -> list[local.LocalLLM]:
     return models
 
 
+def first_tokens(llm: LlamaCppLLM, callers: int, exchanges: int) -> list[list[float]]:
+    """Seconds to the first token of each reply when ``callers`` conversations take turns on
+    one language model (the chat window and saved states as a session has them)."""
+    chats = [LocalConversation() for _ in range(callers)]
+    times: list[list[float]] = [[] for _ in range(callers)]
+    for turn in range(exchanges):
+        for who, chat in enumerate(chats):
+            asked = QUESTIONS[(turn + who) % len(QUESTIONS)]
+            chat.add(MessageItem(f"u{turn}", "user", (TextPart(asked),)))
+            request = LLMRequest(
+                INSTRUCTIONS, chat.chat(LocalOptions().history_items), (), "auto", 30
+            )
+            started, first, said = time.perf_counter(), 0.0, ""
+            for event in llm.stream(request, threading.Event()):
+                if isinstance(event, TextDelta):
+                    first = first or time.perf_counter() - started
+                    said += event.text
+            times[who].append(first)
+            chat.put_assistant(MessageItem(f"a{turn}", "assistant", (TextPart(said.strip()),)), [])
+    return times
+
+
+def print_conversations(exchanges: int) -> None:
+    """A long call past the chat window, and two callers taking turns, on the default LLM."""
+    [alone] = first_tokens(LlamaCppLLM(), 1, exchanges)
+    late = alone[12:] or alone[-1:]
+    print(
+        f"long call (one caller, {exchanges} exchanges, the language model alone): first token "
+        f"median {statistics.median(alone[1:12] or alone):.3f} s in exchanges 2-12 | "
+        f"{statistics.median(late):.3f} s from the 13th (max {max(late):.3f} s: the window steps)"
+    )
+    turns = min(exchanges, 6)
+    saved = [t[-1] for t in first_tokens(LlamaCppLLM(), 2, turns)]
+    unsaved = [t[-1] for t in first_tokens(LlamaCppLLM(prompt_cache_mb=0), 2, turns)]
+    print(
+        f"two callers taking turns ({turns} exchanges each): first token at the last exchange "
+        f"{statistics.mean(saved):.3f} s with saved states | {statistics.mean(unsaved):.3f} s "
+        f"without | {statistics.mean(unsaved) / statistics.mean(saved):.1f}x sooner"
+    )
+
+
 def print_answer_scores() -> None:
     """One line per LLM: its score on the fixed question set, beside its time to first token."""
     for llm in answer_models():
@@ -368,6 +422,9 @@ async def main() -> None:
     parser.add_argument("--barge-ins", type=int, default=5)
     parser.add_argument("--no-peer", action="store_true")
     parser.add_argument("--pause-set", type=int, default=len(PAUSED), help="sentences of each kind")
+    parser.add_argument(
+        "--conversation", type=int, default=16, help="exchanges of the long call (0: skip it)"
+    )
     parser.add_argument("--no-answers", action="store_true", help="skip the answer scores")
     parser.add_argument("--answers-only", action="store_true", help="only the answer scores")
     args = parser.parse_args()
@@ -430,6 +487,8 @@ async def main() -> None:
             )
         else:
             print("barge-in: no trial interrupted an answer (they all finished first)")
+    if args.conversation:
+        await asyncio.to_thread(print_conversations, args.conversation)
     if not args.no_answers:
         await asyncio.to_thread(print_answer_scores)
 

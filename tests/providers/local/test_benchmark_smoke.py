@@ -28,6 +28,7 @@ def test_the_benchmark_prints_latency_stage_and_barge_in_lines() -> None:
             "--no-peer",
             "--no-answers",
             *("--pause-set", "1"),
+            *("--conversation", "14"),  # one past the first step of the chat window
         ],
         capture_output=True,
         text=True,
@@ -46,6 +47,18 @@ def test_the_benchmark_prints_latency_stage_and_barge_in_lines() -> None:
     assert re.search(r"stage medians .*end of turn .* \| stt .* \| llm .* \| tts ", out), out
     assert re.search(r"^event loop: longest stall \d+ ms during the turns$", out, re.MULTILINE), out
     assert re.search(r"^barge-in", out, re.MULTILINE), out
+    assert re.search(
+        r"^long call \(one caller, 14 exchanges, the language model alone\): first token median "
+        r"\d+\.\d{3} s in exchanges 2-12 \| \d+\.\d{3} s from the 13th \(max \d+\.\d{3} s",
+        out,
+        re.MULTILINE,
+    ), out
+    assert re.search(
+        r"^two callers taking turns \(6 exchanges each\): first token at the last exchange "
+        r"\d+\.\d{3} s with saved states \| \d+\.\d{3} s without \| \d+\.\dx sooner$",
+        out,
+        re.MULTILINE,
+    ), out
     assert re.search(r"smart turn: median \d+\.\d{3} s per judgement", out), out
     assert re.search(
         r"^pause set \(1 sentences, a 0\.7 s pause mid-sentence\): premature ends of turn: "
