@@ -200,16 +200,19 @@ class LlamaCppLLM:
         with self._lock:
             tokens = self._fitting_prompt(request, tools, allow_answer)
             parser = JsonReplyParser() if grammar is not None else None
+            held = self._held()
+            cached = common_length(held, tokens)
             states = self.prompt_states
-            if states is not None:
-                states.keep(self._llama, tokens)  # another conversation is about to replace it
+            if states is not None:  # another conversation is about to replace the one held?
+                states.keep(self._llama, held, cached)
             if grammar is not None:
                 # Evaluate a tool decision from scratch: reusing a cached prefix changes the
                 # logits slightly, and a small model's greedy choice with them.
                 self._llama.reset()
-            elif states is not None and (state := states.best(self._llama, tokens)) is not None:
+                cached = 0
+            elif states is not None and (saved := states.best(tokens, cached)) is not None:
+                state, cached = saved
                 self._llama.load_state(state)
-            cached = common_length(self._held(), tokens)
             output_tokens = 0
             generated: list[str] = []
             decoding = self.decoding

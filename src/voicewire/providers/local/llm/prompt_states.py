@@ -47,10 +47,10 @@ class PromptStates:
         self.loads = 0
         """How many states were saved and handed back (for tests)."""
 
-    def keep(self, llama: Any, prompt: Sequence[int]) -> None:
-        """Save what ``llama`` holds if ``prompt`` is about to replace enough of it."""
-        held: list[int] = llama.input_ids[: llama.n_tokens].tolist()
-        if len(held) - common_length(held, prompt) < self.min_gain:
+    def keep(self, llama: Any, held: Sequence[int], shared: int) -> None:
+        """Save what ``llama`` holds (``held``) if the next prompt, which shares its first
+        ``shared`` tokens, is about to replace enough of it."""
+        if len(held) - shared < self.min_gain:
             return
         state = llama.save_state()
         state.scores = state.scores[-1:].copy()  # see the module docstring
@@ -61,9 +61,9 @@ class PromptStates:
         while self._states and self.size > self.capacity_bytes:
             self._states.popitem(last=False)
 
-    def best(self, llama: Any, prompt: Sequence[int]) -> Any | None:
-        """The saved state to load before evaluating ``prompt``, if one spares enough."""
-        shared = common_length(llama.input_ids[: llama.n_tokens].tolist(), prompt)
+    def best(self, prompt: Sequence[int], shared: int) -> tuple[Any, int] | None:
+        """The saved state to load before evaluating ``prompt`` (of which the context holds the
+        first ``shared`` tokens), if one spares enough, and how much of ``prompt`` it holds."""
         best: tuple[int, ...] | None = None
         best_length = shared + self.min_gain - 1
         for key in self._states:
@@ -74,7 +74,7 @@ class PromptStates:
             return None
         self._states.move_to_end(best)
         self.loads += 1
-        return self._states[best]
+        return self._states[best], best_length
 
     @property
     def size(self) -> int:
